@@ -1,0 +1,76 @@
+"""Dense flow ids in first-seen order from packed 5-tuple keys."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_EMPTY = -1
+
+
+@nb.njit(cache=True, inline="always")
+def _mix64(h, x):
+    # splitmix64-style finalizer over an accumulated word; good avalanche for packed keys.
+    h ^= x + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+@nb.njit(cache=True)
+def _hash_row(keys, i):
+    h = np.uint64(0)
+    for j in range(keys.shape[1]):
+        h = _mix64(h, keys[i, j])
+    return h
+
+
+@nb.njit(cache=True)
+def _same_row(keys, a, b):
+    for j in range(keys.shape[1]):
+        if keys[a, j] != keys[b, j]:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def factorize_rows_nb(keys):
+    """Give each distinct row of ``keys`` (uint64[n, w]) a dense id, in order of first appearance.
+
+    Returns ``(ids int64[n], first_row int64[n_ids])``. Open addressing with linear probing; the
+    table doubles when it is half full, so memory follows the number of distinct keys.
+    """
+    n = keys.shape[0]
+    ids = np.empty(n, np.int64)
+    first_row = np.empty(max(n, 1), np.int64)
+    cap = 1 << 16
+    slots = np.full(cap, _EMPTY, np.int64)  # slot -> id
+    n_ids = 0
+    for i in range(n):
+        mask = np.uint64(cap - 1)
+        s = _hash_row(keys, i) & mask
+        while True:
+            k = slots[s]
+            if k == _EMPTY:
+                slots[s] = n_ids
+                first_row[n_ids] = i
+                ids[i] = n_ids
+                n_ids += 1
+                break
+            if _same_row(keys, first_row[k], i):
+                ids[i] = k
+                break
+            s = (s + np.uint64(1)) & mask
+        if 2 * n_ids > cap:
+            cap *= 2
+            mask = np.uint64(cap - 1)
+            slots = np.full(cap, _EMPTY, np.int64)
+            for k in range(n_ids):
+                s = _hash_row(keys, first_row[k]) & mask
+                while slots[s] != _EMPTY:
+                    s = (s + np.uint64(1)) & mask
+                slots[s] = k
+    return ids, first_row[:n_ids].copy()

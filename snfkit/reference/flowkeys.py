@@ -1,0 +1,18 @@
+"""Twin of :func:`snfkit.engine.flowkeys_nb.factorize_rows_nb`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def factorize_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    seen: dict[tuple[int, ...], int] = {}
+    ids = np.empty(keys.shape[0], np.int64)
+    first_row: list[int] = []
+    for i, row in enumerate(keys.tolist()):
+        key = tuple(row)
+        if key not in seen:
+            seen[key] = len(first_row)
+            first_row.append(i)
+        ids[i] = seen[key]
+    return ids, np.asarray(first_row, np.int64)

@@ -1,0 +1,162 @@
+"""Build and check packets tables (see :mod:`snfkit.traces.schema`)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from snfkit.engine.flowkeys_nb import factorize_rows_nb
+from snfkit.errors import SchemaError
+from snfkit.traces.schema import FIVE_TUPLE, OPTIONAL_COLUMNS, PACKETS_SCHEMA
+
+_V4_PREFIX = bytes(10) + b"\xff\xff"
+
+
+def ip_to_bytes(text: str) -> bytes:
+    """``'10.0.0.1'`` or ``'2001:db8::1'`` -> 16 bytes (IPv4 mapped into ``::ffff:0:0/96``)."""
+    addr = ipaddress.ip_address(text.strip())
+    if addr.version == 4:
+        return _V4_PREFIX + addr.packed
+    return addr.packed
+
+
+def format_ip(raw: bytes) -> str:
+    """16 stored bytes -> ``'10.0.0.1'`` (IPv4-mapped) or IPv6 text."""
+    if len(raw) != 16:
+        raise ValueError(f"an address is 16 bytes, got {len(raw)}")
+    if raw[:12] == _V4_PREFIX:
+        return str(ipaddress.IPv4Address(raw[12:]))
+    return str(ipaddress.IPv6Address(raw))
+
+
+def ipv4_to_rows(addrs_be: np.ndarray) -> np.ndarray:
+    """uint32 IPv4 addresses (host integers) -> uint8[n, 16] IPv4-mapped rows."""
+    out = np.zeros((addrs_be.shape[0], 16), np.uint8)
+    out[:, 10] = 0xFF
+    out[:, 11] = 0xFF
+    out[:, 12:16] = addrs_be.astype(">u4").view(np.uint8).reshape(-1, 4)
+    return out
+
+
+def _binary16_series(name: str, rows: np.ndarray) -> pl.Series:
+    rows = np.ascontiguousarray(rows, dtype=np.uint8)
+    if rows.ndim != 2 or rows.shape[1] != 16:
+        raise ValueError(f"{name}: expected uint8[n, 16] address rows, got shape {rows.shape}")
+    arr = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), rows.shape[0], [None, pa.py_buffer(rows.tobytes())]
+    )
+    return pl.Series(name, pl.from_arrow(arr)).cast(pl.Binary)
+
+
+def flow_keys(
+    src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray, proto: np.ndarray
+) -> np.ndarray:
+    """Pack 5-tuples into uint64[n, 5] rows for :func:`factorize_rows_nb`."""
+    n = src.shape[0]
+    keys = np.empty((n, 5), np.uint64)
+    s = np.ascontiguousarray(src, np.uint8).view(">u8").reshape(n, 2)
+    d = np.ascontiguousarray(dst, np.uint8).view(">u8").reshape(n, 2)
+    keys[:, 0:2] = s
+    keys[:, 2:4] = d
+    keys[:, 4] = (
+        (sport.astype(np.uint64) << np.uint64(24))
+        | (dport.astype(np.uint64) << np.uint64(8))
+        | proto.astype(np.uint64)
+    )
+    return keys
+
+
+def packets_from_arrays(
+    ts_ns: np.ndarray,
+    src_ip: np.ndarray,
+    dst_ip: np.ndarray,
+    src_port: np.ndarray,
+    dst_port: np.ndarray,
+    proto: np.ndarray,
+    wire_len: np.ndarray,
+    payload: list[bytes] | pl.Series | None = None,
+) -> pl.DataFrame:
+    """Assemble a packets table from column arrays; addresses are uint8[n, 16]; assigns flow_id."""
+    ids, _ = factorize_rows_nb(flow_keys(src_ip, dst_ip, src_port, dst_port, proto))
+    cols = [
+        pl.Series("ts_ns", np.asarray(ts_ns, np.int64)),
+        _binary16_series("src_ip", src_ip),
+        _binary16_series("dst_ip", dst_ip),
+        pl.Series("src_port", np.asarray(src_port, np.uint16)),
+        pl.Series("dst_port", np.asarray(dst_port, np.uint16)),
+        pl.Series("proto", np.asarray(proto, np.uint8)),
+        pl.Series("wire_len", np.asarray(wire_len, np.uint32)),
+        pl.Series("flow_id", ids),
+    ]
+    if payload is not None:
+        cols.append(pl.Series("payload", payload, dtype=pl.Binary))
+    return pl.DataFrame(cols)
+
+
+def address_rows(col: pl.Series) -> np.ndarray:
+    """A 16-byte Binary column -> uint8[n, 16]."""
+    arr = col.cast(pl.Binary).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.binary(16))
+    n = len(arr)
+    return np.frombuffer(arr.buffers()[1], np.uint8, count=n * 16, offset=arr.offset * 16).reshape(
+        n, 16
+    )
+
+
+def reassign_flow_ids(packets: pl.DataFrame) -> pl.DataFrame:
+    """Recompute ``flow_id`` (dense, first-seen order) after a transform reordered or merged rows."""
+    keys = flow_keys(
+        address_rows(packets["src_ip"]),
+        address_rows(packets["dst_ip"]),
+        packets["src_port"].to_numpy(),
+        packets["dst_port"].to_numpy(),
+        packets["proto"].to_numpy(),
+    )
+    ids, _ = factorize_rows_nb(keys)
+    return packets.with_columns(pl.Series("flow_id", ids))
+
+
+def validate_packets(packets: pl.DataFrame, source: str = "<table>") -> pl.DataFrame:
+    """Check a packets table: required columns, dtypes, 16-byte addresses, sorted timestamps.
+
+    Raises :class:`SchemaError` naming the column (and the first bad row). Returns the table with
+    only the schema's columns, in schema order.
+    """
+    for name, dtype in PACKETS_SCHEMA.items():
+        if name not in packets.columns:
+            raise SchemaError(source, None, f"a column {name!r} of type {dtype}", "none",
+                              where=f"column {name!r}")
+        if packets.schema[name] != dtype:
+            raise SchemaError(source, None, f"type {dtype}", str(packets.schema[name]),
+                              where=f"column {name!r}")
+    for name in ("src_ip", "dst_ip"):
+        bad = packets.select(pl.col(name).bin.size().ne(16).arg_true().first()).item()
+        if bad is not None:
+            raise SchemaError(source, None, "a 16-byte address", f"{len(packets[name][bad])} bytes",
+                              where=f"row {bad}, column {name!r}")
+    if packets.height > 1:
+        back = packets.select(pl.col("ts_ns").diff().lt(0).arg_true().first()).item()
+        if back is not None:
+            raise SchemaError(source, None, "non-decreasing ts_ns",
+                              f"{packets['ts_ns'][back]} after {packets['ts_ns'][back - 1]}",
+                              where=f"row {back}, column 'ts_ns'")
+    keep = [*PACKETS_SCHEMA, *(c for c in OPTIONAL_COLUMNS if c in packets.columns)]
+    return packets.select(keep)
+
+
+__all__ = [
+    "FIVE_TUPLE",
+    "address_rows",
+    "flow_keys",
+    "format_ip",
+    "ip_to_bytes",
+    "ipv4_to_rows",
+    "packets_from_arrays",
+    "reassign_flow_ids",
+    "validate_packets",
+]
