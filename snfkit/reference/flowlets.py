@@ -1,0 +1,36 @@
+"""Twin of :mod:`snfkit.engine.flowlets_nb`: flowlet detection written for clarity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def detect_flowlets(ts_ns, flow_id, wire_len, timeout_ns, size_bytes):
+    last_seen: dict[int, int] = {}
+    open_bytes: dict[int, int] = {}
+    current: dict[int, int] = {}
+    pkt_flowlet, fl_flow, fl_first, fl_reason = [], [], [], []
+    for i, (t, f, size) in enumerate(zip(ts_ns.tolist(), flow_id.tolist(), wire_len.tolist())):
+        if f not in current:
+            reason = 0  # the flow's first packet
+        elif t - last_seen[f] > timeout_ns:
+            reason = 1  # idle longer than T
+        elif size_bytes > 0 and open_bytes[f] + size > size_bytes:
+            reason = 2  # flowlet would grow past B
+        else:
+            reason = None
+        if reason is not None:
+            current[f] = len(fl_flow)
+            open_bytes[f] = 0
+            fl_flow.append(f)
+            fl_first.append(i)
+            fl_reason.append(reason)
+        open_bytes[f] += size
+        last_seen[f] = t
+        pkt_flowlet.append(current[f])
+    return (
+        np.asarray(pkt_flowlet, np.int64),
+        np.asarray(fl_flow, np.int64),
+        np.asarray(fl_first, np.int64),
+        np.asarray(fl_reason, np.int8),
+    )
