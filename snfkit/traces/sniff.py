@@ -72,13 +72,14 @@ def sniff_format(head: bytes, path: Path) -> str:
         except UnicodeDecodeError:
             text = ""
         first = text.splitlines()[0] if text else ""
-        if "," in first and "ts_ns" in first:
+        names = {c.strip().strip('"') for c in first.split(",")}
+        if "," in first and ("ts_ns" in names or "ts" in names):
             return "csv"
     raise TraceFormatError(
         path,
         0,
         "a pcap magic (a1b2c3d4/a1b23c4d, either byte order), a pcapng section header (0a0d0d0a), "
-        "parquet (PAR1) or a CSV header naming ts_ns",
+        "parquet (PAR1) or a CSV header naming ts_ns or ts",
         f"bytes {head[:4].hex()}",
     )
 
