@@ -206,7 +206,7 @@ def test_mistyped_parquet_column(tmp_path):
     )
     frame.write_parquet(tmp_path / "t.parquet")
     for strict in (True, False):
-        with pytest.raises(SchemaError, match="column 'src_port'.*found Float64"):
+        with pytest.raises(SchemaError, match=r"column 'src_port'.*found Float64"):
             read_trace(tmp_path / "t.parquet", strict=strict)
 
 
