@@ -89,12 +89,16 @@ def _progress_bar(description: str) -> Iterator[Callable[[int, int | None], None
     """A rich progress bar on stderr, fed by a ``(done, total)`` callback (snfkit.progress)."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+    console = _stderr()
+    if not console.is_terminal:  # logs and pipes get no bar
+        yield lambda done, total: None
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
-        console=_stderr(),
+        console=console,
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=None)
@@ -131,7 +135,7 @@ def _format_value(v: float | None) -> str:
         return "-"
     if float(v).is_integer() and abs(v) < 1e15:
         return f"{int(v):,}"
-    return f"{v:.6g}"
+    return f"{v:,.6g}"
 
 
 def _print_table(df, title: str) -> None:
