@@ -1,0 +1,240 @@
+"""Packet-level workload synthesis: flows from a size CDF, Poisson arrivals, trains of packets.
+
+The model, step by step (all draws from ``numpy.random.default_rng(seed)``, in a fixed order):
+
+1. **Flow sizes** (bytes at the IP layer) are drawn from the flow-size CDF
+   (:class:`~snfkit.workloads.cdf.FlowSizeCDF`).
+2. **Packetization**: a flow of S bytes becomes ``k = max(1, ceil(S / mtu))`` packets: ``k - 1`` of
+   ``mtu`` bytes and a last one of ``S - (k - 1) * mtu`` bytes, raised to ``min_packet`` if smaller
+   (so a flow's bytes are its size, rounded up to ``min_packet`` for its last packet).
+   ``wire_len`` is that IP size.
+3. **Arrivals**: flows arrive as a Poisson process. With ``duration_s`` the number of flows is
+   Poisson(rate * duration) at ``rate = load / E[packetized flow bytes]`` (so the *expected* offered
+   load is ``load_gbps``) and arrival times are uniform on [0, duration). With ``n_flows`` there are
+   exactly that many flows, uniform on [0, D) (a Poisson process conditioned on its count) with
+   ``D = (their total bytes * 8) / load``, so the *realized* mean load is exactly ``load_gbps``.
+4. **Trains** (the burst model, :class:`BurstModel`): each flow sends its packets in trains. Each
+   packet after a flow's first starts a new train with probability ``1 / train_packets_mean``
+   (geometric train lengths). Inside a train, the gap before a packet is its serialization time at
+   the flow's own rate (log-uniform in ``flow_rate_gbps``) times U[1 - jitter, 1 + jitter]; between
+   trains the gap is log-normal with median ``train_gap_median_us`` and shape ``train_gap_sigma``.
+   With the defaults, gaps inside trains stay below 100 us and about 92% of the gaps between trains
+   exceed 500 us, so flowlets at T = 100-500 us are mostly the trains (as in TCP traffic, whose
+   windows leave a flow in bursts about one RTT apart).
+5. **Wrap-around** (``wrap=True``, default): packets that fall at or after the end D are moved back
+   by multiples of D (``ts mod D``), as if the trace were one period of a stationary process: every
+   flow's bytes stay inside [0, D), the load is flat over the whole trace (no ramp-up at the start,
+   no drain tail at the end), and long flows appear to be in progress when the trace starts. With
+   ``wrap=False`` flows run to completion after D (the trace is longer than D and its load drops at
+   the end).
+6. **Addresses**: IPv4 addresses are uniform 32-bit values; a fraction ``ipv6_fraction`` of flows
+   uses random addresses in 2001:db8::/32. Source ports are uniform in 1024-65535; destination ports
+   are 443 (60%), 80 (20%) or uniform in 1-65535. A fraction ``udp_fraction`` of flows is UDP (17),
+   the rest TCP (6). 5-tuples are distinct (duplicates are re-drawn), so flows = distinct 5-tuples.
+
+The table is sorted by ``ts_ns`` (stable) and built with
+:func:`snfkit.traces.table.packets_from_arrays` (flow ids in first-packet order).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from os import PathLike
+
+import numpy as np
+import polars as pl
+
+from snfkit.engine.flowkeys_nb import factorize_rows_nb
+from snfkit.errors import ParameterError
+from snfkit.traces.table import flow_keys, ipv4_to_rows, packets_from_arrays
+from snfkit.workloads.cdf import FlowSizeCDF, load_distribution
+
+TCP, UDP = 6, 17
+
+
+@dataclass(frozen=True)
+class BurstModel:
+    """How a flow spreads its packets in time (see the module docstring, step 4).
+
+    train_packets_mean: mean packets per train (geometric), >= 1.
+    train_gap_median_us: median gap between trains of one flow, microseconds (log-normal).
+    train_gap_sigma: log-normal shape of the gaps between trains (>= 0; 0 = constant gap).
+    flow_rate_gbps: (low, high) bounds of a flow's sending rate inside a train, Gbps, drawn
+        log-uniform per flow; the gap before a packet is ``wire_len * 8 / rate`` ns (jittered).
+    gap_jitter: the serialization gap is multiplied by U[1 - gap_jitter, 1 + gap_jitter], in [0, 1).
+    """
+
+    train_packets_mean: float = 8.0
+    train_gap_median_us: float = 2000.0
+    train_gap_sigma: float = 1.0
+    flow_rate_gbps: tuple[float, float] = (0.2, 2.0)
+    gap_jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.train_packets_mean) and self.train_packets_mean >= 1):
+            raise ParameterError("train_packets_mean", self.train_packets_mean, "a number >= 1")
+        if not (math.isfinite(self.train_gap_median_us) and self.train_gap_median_us > 0):
+            raise ParameterError("train_gap_median_us", self.train_gap_median_us, "a number > 0")
+        if not (math.isfinite(self.train_gap_sigma) and self.train_gap_sigma >= 0):
+            raise ParameterError("train_gap_sigma", self.train_gap_sigma, "a number >= 0")
+        lo, hi = self.flow_rate_gbps
+        if not (0 < lo <= hi and math.isfinite(hi)):
+            raise ParameterError(
+                "flow_rate_gbps", self.flow_rate_gbps, "(low, high), 0 < low <= high"
+            )
+        if not 0 <= self.gap_jitter < 1:
+            raise ParameterError("gap_jitter", self.gap_jitter, "a number in [0, 1)")
+
+
+def packetize(
+    flow_bytes: np.ndarray, mtu: int, min_packet: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split flows into packets: returns ``(packets_per_flow int64[F], flow_of_packet int64[P],
+    wire_len int64[P])`` with packets of each flow contiguous and in order (step 2 of the model)."""
+    s = np.asarray(flow_bytes, np.int64)
+    k = np.maximum(1, -(-s // mtu))
+    fidx = np.repeat(np.arange(s.size), k)
+    wire = np.full(fidx.size, mtu, np.int64)
+    last = np.cumsum(k) - 1
+    wire[last] = np.maximum(s - (k - 1) * mtu, min_packet)
+    return k, fidx, wire
+
+
+def packetized_bytes(flow_bytes: np.ndarray, mtu: int, min_packet: int) -> np.ndarray:
+    """Bytes a flow of ``flow_bytes`` puts on the wire after :func:`packetize` (vectorized)."""
+    s = np.asarray(flow_bytes, np.int64)
+    k = np.maximum(1, -(-s // mtu))
+    return (k - 1) * mtu + np.maximum(s - (k - 1) * mtu, min_packet)
+
+
+def _resolve(distribution: str | PathLike[str] | FlowSizeCDF) -> FlowSizeCDF:
+    if isinstance(distribution, FlowSizeCDF):
+        return distribution
+    return load_distribution(distribution)
+
+
+def _addresses(
+    n: int, rng: np.random.Generator, ipv6_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    src = ipv4_to_rows(rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32))
+    dst = ipv4_to_rows(rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32))
+    v6 = np.flatnonzero(rng.random(n) < ipv6_fraction)
+    if v6.size:
+        for rows in (src, dst):
+            rows[v6] = rng.integers(0, 256, (v6.size, 16), dtype=np.uint8)
+            rows[v6, :4] = (0x20, 0x01, 0x0D, 0xB8)  # 2001:db8::/32 (documentation prefix)
+    return src, dst
+
+
+def _flow_tuples(n: int, rng: np.random.Generator, udp_fraction: float, ipv6_fraction: float):
+    src, dst = _addresses(n, rng, ipv6_fraction)
+    sport = rng.integers(1024, 65536, n)
+    pick = rng.random(n)
+    dport = np.where(pick < 0.6, 443, np.where(pick < 0.8, 80, rng.integers(1, 65536, n)))
+    proto = np.where(rng.random(n) < udp_fraction, UDP, TCP)
+    for _ in range(100):  # re-draw source ports of duplicate 5-tuples (rare)
+        ids, first = factorize_rows_nb(flow_keys(src, dst, sport, dport, proto))
+        dup = np.flatnonzero(first[ids] != np.arange(n))
+        if dup.size == 0:
+            break
+        sport[dup] = rng.integers(1024, 65536, dup.size)
+    else:  # pragma: no cover - needs astronomically many flows
+        raise RuntimeError("could not draw distinct 5-tuples")
+    return src, dst, sport.astype(np.uint16), dport.astype(np.uint16), proto.astype(np.uint8)
+
+
+def synthesize(
+    distribution: str | PathLike[str] | FlowSizeCDF,
+    *,
+    load_gbps: float,
+    seed: int,
+    duration_s: float | None = None,
+    n_flows: int | None = None,
+    mtu: int = 1500,
+    min_packet: int = 64,
+    burst: BurstModel | None = None,
+    udp_fraction: float = 0.1,
+    ipv6_fraction: float = 0.0,
+    stratified: bool = False,
+    wrap: bool = True,
+) -> pl.DataFrame:
+    """Synthesize a packets table (see the module docstring for the model).
+
+    distribution: a shipped name (:func:`~snfkit.workloads.list_distributions`), a CDF file path,
+        or a :class:`FlowSizeCDF`; flow sizes in bytes at the IP layer.
+    load_gbps: mean offered load, Gbps (sum of wire_len * 8 over the duration).
+    seed: seed of ``numpy.random.default_rng``; the same arguments give an identical table.
+    duration_s / n_flows: exactly one of them: the arrival window in seconds (Poisson number of
+        flows, expected load = target), or the number of flows (window chosen so that the realized
+        load = target).
+    mtu: largest packet, bytes at the IP layer (default 1500). min_packet: smallest packet, bytes.
+    burst: the train model (:class:`BurstModel`; default ``BurstModel()``).
+    udp_fraction / ipv6_fraction: share of flows that are UDP / IPv6, in [0, 1].
+    stratified: stratified sampling of flow sizes (:meth:`FlowSizeCDF.sample`), which makes the
+        packet count and load of a small workload follow the CDF closely.
+    wrap: fold packets beyond the window back into it (step 5); False lets flows run past it.
+    """
+    cdf = _resolve(distribution)
+    burst = BurstModel() if burst is None else burst
+    if (duration_s is None) == (n_flows is None):
+        raise ParameterError("duration_s/n_flows", (duration_s, n_flows), "exactly one of the two")
+    if not (isinstance(load_gbps, int | float) and math.isfinite(load_gbps) and load_gbps > 0):
+        raise ParameterError("load_gbps", load_gbps, "a finite number > 0")
+    if not isinstance(mtu, int | np.integer) or not 64 <= mtu <= 65535:
+        raise ParameterError("mtu", mtu, "an integer in 64-65535")
+    if not isinstance(min_packet, int | np.integer) or not 1 <= min_packet <= mtu:
+        raise ParameterError("min_packet", min_packet, f"an integer in 1-{mtu} (mtu)")
+    for name, v in (("udp_fraction", udp_fraction), ("ipv6_fraction", ipv6_fraction)):
+        if not 0.0 <= v <= 1.0:
+            raise ParameterError(name, v, "a fraction in [0, 1]")
+    rng = np.random.default_rng(seed)
+    mtu, min_packet = int(mtu), int(min_packet)
+
+    if n_flows is not None:
+        if not isinstance(n_flows, int | np.integer) or n_flows < 1:
+            raise ParameterError("n_flows", n_flows, "an integer >= 1")
+        sizes = cdf.sample(int(n_flows), rng, stratified=stratified)
+        total = int(packetized_bytes(sizes, mtu, min_packet).sum())
+        window_ns = total * 8.0 / load_gbps
+    else:
+        if not (isinstance(duration_s, int | float) and math.isfinite(duration_s)):
+            raise ParameterError("duration_s", duration_s, "a finite number > 0")
+        if duration_s <= 0:
+            raise ParameterError("duration_s", duration_s, "a finite number > 0")
+        window_ns = duration_s * 1e9
+        mean_bytes = cdf.expect(lambda s: packetized_bytes(s, mtu, min_packet))
+        n = int(rng.poisson(load_gbps * window_ns / (8.0 * mean_bytes)))
+        sizes = cdf.sample(n, rng, stratified=stratified)
+    n = sizes.size
+    arrivals = rng.uniform(0.0, window_ns, n)
+
+    k, fidx, wire = packetize(sizes, mtu, min_packet)
+    p_total = fidx.size
+    first = np.cumsum(k) - k  # index of each flow's first packet
+    lo, hi = burst.flow_rate_gbps
+    rate = np.exp(rng.uniform(math.log(lo), math.log(hi), n))  # Gbps = bits per ns
+    jitter = rng.uniform(1.0 - burst.gap_jitter, 1.0 + burst.gap_jitter, p_total)
+    gaps = wire * 8.0 / rate[fidx] * jitter  # ns, serialization at the flow's rate
+    new_train = rng.random(p_total) < 1.0 / burst.train_packets_mean
+    new_train[first] = False
+    n_trains = int(new_train.sum())
+    gaps[new_train] = rng.lognormal(
+        math.log(burst.train_gap_median_us * 1e3), burst.train_gap_sigma, n_trains
+    )
+    gaps[first] = 0.0
+    steps = np.rint(gaps).astype(np.int64)
+    csum = np.cumsum(steps)
+    offsets = csum - csum[first][fidx]
+    ts = np.rint(arrivals).astype(np.int64)[fidx] + offsets
+    if wrap:
+        period = max(math.ceil(window_ns), 1)
+        ts %= period
+
+    src, dst, sport, dport, proto = _flow_tuples(n, rng, udp_fraction, ipv6_fraction)
+    order = np.argsort(ts, kind="stable")
+    f = fidx[order]
+    return packets_from_arrays(ts[order], src[f], dst[f], sport[f], dport[f], proto[f], wire[order])
+
+
+__all__ = ["BurstModel", "packetize", "packetized_bytes", "synthesize"]
