@@ -2,11 +2,15 @@
 
 Public entry points: :func:`load_trace` (packets table from pcap/pcapng/parquet/CSV),
 :mod:`snfkit.workloads` (synthetic traces from published flow-size distributions),
-and :func:`replay` (the controller and its baselines).
+:func:`replay` (the controller and its baselines) returning :class:`Results`, and
+:class:`ReplayParams` (validated parameters, the paper's defaults).
 """
 
+from snfkit.params import ReplayParams
+from snfkit.results import Results
+from snfkit.runner import replay
 from snfkit.traces import load_trace, read_trace
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__", "load_trace", "read_trace"]
+__all__ = ["ReplayParams", "Results", "__version__", "load_trace", "read_trace", "replay"]

@@ -1,0 +1,282 @@
+"""Validated, frozen parameter objects, one per mechanism.
+
+Each is a frozen dataclass whose fields carry the paper's defaults (SoCC '20 §9: T = 500 us,
+B = 15 KB, alpha = 0.25, K = 3, BW_max = 1 Gbps, load buckets 500 us x 200, epoch 100 ms, prestart
+at 90 %). Construction checks every field and raises :class:`~snfkit.errors.ParameterError` naming the
+parameter, the value and the allowed range. :func:`ReplayParams.kernel_tuple` flattens them into the
+NamedTuple of scalars that the replay kernel takes.
+
+Times are integer nanoseconds (``*_ns``), rates bits per second (``*_bps``), sizes bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+from snfkit.errors import ParameterError
+
+MODES = ("flowlet", "flow", "smart_flow", "packet")
+"""Allocation modes: SNF (``flowlet``) and the paper's baselines."""
+
+STATE_MODES = ("reactive", "local")
+"""State modes implemented so far (timing only; per-unit state values arrive with the NF engine)."""
+
+LOAD_ESTIMATORS = ("committed", "measured")
+"""``measured``: the paper's drained-rate window. ``committed`` (default): also counts demand assigned
+to the unit that the window has not measured yet (see docs/model.md)."""
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(name, value, f"an integer in [{lo}, {hi if hi is not None else 'inf'}]")
+    if value < lo or (hi is not None and value > hi):
+        raise ParameterError(name, value, f"an integer in [{lo}, {hi if hi is not None else 'inf'}]")
+
+
+def _check_float(
+    name: str, value: Any, lo: float, hi: float | None = None, *, lo_open: bool = False
+) -> None:
+    rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ParameterError(name, value, f"a finite number in {rng}")
+    if value < lo or (lo_open and value == lo) or (hi is not None and value > hi):
+        raise ParameterError(name, value, f"a number in {rng}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ParameterError(name, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+@dataclass(frozen=True)
+class FlowletParams:
+    """Flowlet detection (paper §4.1).
+
+    timeout_ns: inactivity timeout T; a gap strictly greater opens a new flowlet (paper: 500 us).
+    size_bytes: size threshold B; a flowlet whose bytes plus the next packet's would exceed B is split
+        there (paper: 15 KB = 15,000 bytes). 0 disables the size rule (timeout only, paper §9.3).
+    """
+
+    timeout_ns: int = 500_000
+    size_bytes: int = 15_000
+
+    def __post_init__(self) -> None:
+        _check_int("timeout_ns", self.timeout_ns, 1)
+        _check_int("size_bytes", self.size_bytes, 0)
+
+
+@dataclass(frozen=True)
+class AssignmentParams:
+    """Work assignment (paper §4.2, Pseudocode 1) and the unit load estimate.
+
+    alpha: state-affinity weight in the score ``utilization + alpha * has_state`` (paper: 0.25).
+    unit_capacity_bps: planning capacity BW_max that the packer fills (paper: 1 Gbps).
+    load_bucket_ns, load_buckets: the drained-rate window (paper: 500 us x 200 = 100 ms).
+    load_estimator: 'committed' (default) or 'measured' (the paper's); see :data:`LOAD_ESTIMATORS`.
+    ewma_weight: weight of the previous flowlet's measured rate in a flow's demand estimate.
+    initial_estimate_bps: demand estimate of a first flowlet before any flowlet has closed.
+    """
+
+    alpha: float = 0.25
+    unit_capacity_bps: float = 1e9
+    load_bucket_ns: int = 500_000
+    load_buckets: int = 200
+    load_estimator: str = "committed"
+    ewma_weight: float = 0.5
+    initial_estimate_bps: float = 1e7
+
+    def __post_init__(self) -> None:
+        _check_float("alpha", self.alpha, 0.0, 1.0)
+        _check_float("unit_capacity_bps", self.unit_capacity_bps, 0.0, lo_open=True)
+        _check_int("load_bucket_ns", self.load_bucket_ns, 1)
+        _check_int("load_buckets", self.load_buckets, 1, 100_000)
+        _check_choice("load_estimator", self.load_estimator, LOAD_ESTIMATORS)
+        _check_float("ewma_weight", self.ewma_weight, 0.0, 1.0)
+        _check_float("initial_estimate_bps", self.initial_estimate_bps, 0.0)
+
+
+@dataclass(frozen=True)
+class UnitParams:
+    """Compute units: the service model and the lifecycle.
+
+    per_packet_ns, per_byte_ps: a unit is busy ``per_packet_ns + wire_len * per_byte_ps / 1000`` ns
+        per packet (integer division). Defaults 500 ns + 5 ps/B: a 1434 B packet takes 7.67 us, so a
+        unit saturates near 1.5 Gbps at the paper's median size, above its 1 Gbps planning capacity.
+    unit_startup_ns: time from starting a unit to its first possible packet (default 1 ms).
+    unit_idle_ns: a unit that received no packet for this long (and has no open work) retires
+        (default 100 ms).
+    prestart_utilization: start one unit ahead of need when every active unit is above it (0.9).
+    max_units: the most units that may be active at once (the pool's size).
+    """
+
+    per_packet_ns: int = 500
+    per_byte_ps: int = 5_000
+    unit_startup_ns: int = 1_000_000
+    unit_idle_ns: int = 100_000_000
+    prestart_utilization: float = 0.9
+    max_units: int = 256
+
+    def __post_init__(self) -> None:
+        _check_int("per_packet_ns", self.per_packet_ns, 0)
+        _check_int("per_byte_ps", self.per_byte_ps, 0)
+        if self.per_packet_ns == 0 and self.per_byte_ps == 0:
+            raise ParameterError("per_packet_ns", 0, "> 0 when per_byte_ps is 0 (service > 0)")
+        _check_int("unit_startup_ns", self.unit_startup_ns, 0)
+        _check_int("unit_idle_ns", self.unit_idle_ns, 1)
+        _check_float("prestart_utilization", self.prestart_utilization, 0.0, lo_open=True)
+        _check_int("max_units", self.max_units, 1, 1_000_000)
+
+
+@dataclass(frozen=True)
+class ModeParams:
+    """Allocation mode and the baselines' own knobs.
+
+    mode: 'flowlet' (SNF), 'flow' (vanilla), 'smart_flow' (flow + periodic reallocation), 'packet'.
+    flow_timeout_ns: in the flow modes, a flow idle this long has ended; its next packet is a new flow
+        assignment (default 100 ms).
+    smart_interval_ns: smart_flow's reallocation period X (paper: 50 or 100 ms).
+    consolidate_below: smart_flow empties a unit whose load is below this share of capacity when its
+        flows fit elsewhere (default 0.3).
+    state_mode: 'reactive' (a flowlet on a new unit pulls its flow's state from the previous unit)
+        or 'local' (state free everywhere, the unreachable bound).
+    state_transfer_ns: time of one state pull between units (paper: about 160 us).
+    store_rtt_ns: round trip to the external state store, used per packet in 'packet' mode (160 us).
+    """
+
+    mode: str = "flowlet"
+    flow_timeout_ns: int = 100_000_000
+    smart_interval_ns: int = 100_000_000
+    consolidate_below: float = 0.3
+    state_mode: str = "reactive"
+    state_transfer_ns: int = 160_000
+    store_rtt_ns: int = 160_000
+
+    def __post_init__(self) -> None:
+        _check_choice("mode", self.mode, MODES)
+        _check_int("flow_timeout_ns", self.flow_timeout_ns, 1)
+        _check_int("smart_interval_ns", self.smart_interval_ns, 1)
+        _check_float("consolidate_below", self.consolidate_below, 0.0, 1.0)
+        _check_choice("state_mode", self.state_mode, STATE_MODES)
+        _check_int("state_transfer_ns", self.state_transfer_ns, 0)
+        _check_int("store_rtt_ns", self.store_rtt_ns, 0)
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """What a run reports. epoch_ns: epoch length (paper: 100 ms). keep_packets: keep per-packet rows
+    (False keeps only aggregates; latency percentiles then come from a log histogram with < 1 %
+    relative error)."""
+
+    epoch_ns: int = 100_000_000
+    keep_packets: bool = True
+
+    def __post_init__(self) -> None:
+        _check_int("epoch_ns", self.epoch_ns, 1)
+        if not isinstance(self.keep_packets, bool):
+            raise ParameterError("keep_packets", self.keep_packets, "True or False")
+
+
+class KernelParams(NamedTuple):
+    """Flat scalars handed to the replay kernel (built by :meth:`ReplayParams.kernel_tuple`)."""
+
+    mode: int  # index into MODES
+    close_after_ns: int  # an item is open until its flow is idle this long
+    alpha: float
+    capacity_bps: float
+    bucket_ns: int
+    n_buckets: int
+    committed_load: bool
+    ewma_weight: float
+    initial_estimate_bps: float
+    per_packet_ns: int
+    per_byte_ps: int
+    startup_ns: int
+    idle_ns: int
+    prestart_util: float
+    max_units: int
+    smart_interval_ns: int
+    consolidate_below: float
+    reactive_state: bool
+    transfer_ns: int
+    store_rtt_ns: int
+
+
+_GROUPS = {
+    "flowlets": FlowletParams,
+    "assignment": AssignmentParams,
+    "units": UnitParams,
+    "modes": ModeParams,
+    "report": ReportParams,
+}
+
+
+@dataclass(frozen=True)
+class ReplayParams:
+    """All parameters of one replay, grouped by mechanism."""
+
+    flowlets: FlowletParams = field(default_factory=FlowletParams)
+    assignment: AssignmentParams = field(default_factory=AssignmentParams)
+    units: UnitParams = field(default_factory=UnitParams)
+    modes: ModeParams = field(default_factory=ModeParams)
+    report: ReportParams = field(default_factory=ReportParams)
+
+    def __post_init__(self) -> None:
+        idle = self.units.unit_idle_ns
+        if self.close_after_ns > idle:
+            name = "flow_timeout_ns" if self.modes.mode in ("flow", "smart_flow") else "timeout_ns"
+            raise ParameterError(name, self.close_after_ns, f"<= unit_idle_ns ({idle})")
+
+    @classmethod
+    def from_flat(cls, **values: Any) -> ReplayParams:
+        """Build from flat keyword names (``timeout_ns=100_000, alpha=0.5, mode='flow'``)."""
+        groups: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS}
+        owner = {f.name: g for g, c in _GROUPS.items() for f in fields(c)}
+        for key, value in values.items():
+            if key not in owner:
+                raise ParameterError(key, value, "a known parameter: " + ", ".join(sorted(owner)))
+            groups[owner[key]][key] = value
+        return cls(**{g: _GROUPS[g](**kw) for g, kw in groups.items()})
+
+    def flat(self) -> dict[str, Any]:
+        """All parameters as one flat dict (the inverse of :meth:`from_flat`)."""
+        out: dict[str, Any] = {}
+        for g in _GROUPS:
+            out.update(dataclasses.asdict(getattr(self, g)))
+        return out
+
+    def replace(self, **values: Any) -> ReplayParams:
+        return ReplayParams.from_flat(**{**self.flat(), **values})
+
+    @property
+    def close_after_ns(self) -> int:
+        if self.modes.mode in ("flow", "smart_flow"):
+            return self.modes.flow_timeout_ns
+        return self.flowlets.timeout_ns
+
+    def kernel_tuple(self) -> KernelParams:
+        a, u, m = self.assignment, self.units, self.modes
+        return KernelParams(
+            mode=MODES.index(m.mode),
+            close_after_ns=self.close_after_ns,
+            alpha=float(a.alpha),
+            capacity_bps=float(a.unit_capacity_bps),
+            bucket_ns=a.load_bucket_ns,
+            n_buckets=a.load_buckets,
+            committed_load=a.load_estimator == "committed",
+            ewma_weight=float(a.ewma_weight),
+            initial_estimate_bps=float(a.initial_estimate_bps),
+            per_packet_ns=u.per_packet_ns,
+            per_byte_ps=u.per_byte_ps,
+            startup_ns=u.unit_startup_ns,
+            idle_ns=u.unit_idle_ns,
+            prestart_util=float(u.prestart_utilization),
+            max_units=u.max_units,
+            smart_interval_ns=m.smart_interval_ns,
+            consolidate_below=float(m.consolidate_below),
+            reactive_state=m.state_mode == "reactive",
+            transfer_ns=m.state_transfer_ns,
+            store_rtt_ns=m.store_rtt_ns,
+        )

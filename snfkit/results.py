@@ -1,0 +1,112 @@
+"""Results of a replay: tidy polars tables and a summary dict; saved and loaded as parquet + JSON.
+
+Tables (every time in integer ns on the trace's clock, rates in Gbps, sizes in bytes):
+
+``packets`` (one row per packet, when ``keep_packets``): ``ts_ns`` arrival at the controller,
+``flow_id``, ``wire_len``, ``unit`` (unit ID, i.e. slot; IDs are reused after retirement),
+``item`` (flowlet id in flowlet mode; flow-assignment id in the flow modes; packet index in packet
+mode), ``start_ns``, ``finish_ns``, ``latency_ns`` = finish - arrival = ``queue_ns`` +
+``state_wait_ns`` + ``service_ns``, ``wait_cause`` (none / pull: reactive state pull from the previous
+unit / store: external store read), ``reordered`` (finished before an earlier packet of its flow).
+
+``flowlets`` (one row per assignment item): ``item``, ``flow_id``, ``unit``, ``unit_life`` (which
+lifetime of that unit ID), ``open_ns`` (first packet), ``last_ns`` (last packet), ``end_ns`` (last
+packet's finish), ``packets``, ``bytes``, ``reason`` (new_flow / timeout / size / packet),
+``estimate_gbps`` (demand estimate at assignment), ``measured_gbps`` (the rate rule of
+:func:`snfkit.engine.replay_nb._item_rate`), ``overflow`` (no unit had room).
+
+``epochs`` (one row per epoch of ``epoch_ns``, from the first packet): ``epoch``, ``start_ns``,
+``offered_gbps`` (bytes arriving), ``processed_gbps`` (bytes whose service started in the epoch),
+``mean_active_units`` (time-weighted), ``max_active_units``, ``provisioned_gbps`` (mean active units x
+unit capacity), ``overprovision_gbps`` (provisioned - offered).
+
+``epoch_units`` (one row per epoch and unit ID active in it): ``epoch``, ``unit``, ``active_ns``,
+``packets``, ``bytes``, ``busy_ns``, ``utilization`` (offered bytes / (capacity x active time); above
+1 means the plan was exceeded), ``busy_fraction`` (service time / active time).
+
+``units`` (one row per unit lifetime): ``unit``, ``unit_life``, ``start_ns``, ``ready_ns``,
+``retire_ns``, ``packets``, ``bytes``, ``busy_ns``, ``lifetime_ns``.
+
+``summary``: see :data:`SUMMARY_KEYS`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+TABLES = ("packets", "flowlets", "epochs", "epoch_units", "units")
+
+SUMMARY_KEYS = {
+    "mode": "allocation mode",
+    "packets_in": "packets in the trace",
+    "packets_processed": "packets a unit processed",
+    "packets_dropped": "packets dropped by the NF (0 until NFs land)",
+    "latency_us": "latency percentiles p1, p25, p50, p75, p99, p99.9 in microseconds",
+    "latency_mean_us": "mean latency in microseconds",
+    "latency_max_us": "maximum latency in microseconds",
+    "latency_exact": "True when percentiles come from every packet, False from the log histogram",
+    "mean_active_units": "time-weighted mean of active units over the trace's duration",
+    "max_active_units": "most units active at once",
+    "unit_seconds": "sum of unit lifetimes in seconds (what a provider runs)",
+    "allocations": "assignment decisions (flowlets, flows or packets)",
+    "moves": "smart_flow reallocations",
+    "opportunities": "allocations + moves",
+    "overflow": "assignments with no unit that had room",
+    "prestarts": "units started ahead of need",
+    "state_pulls": "reactive state pulls",
+    "reordered": "packets that finished before an earlier packet of their flow",
+    "duration_s": "trace duration (last - first arrival) in seconds",
+    "offered_gbps": "mean offered load in Gbps",
+}
+
+
+@dataclass
+class Results:
+    """The outcome of :func:`snfkit.replay`. Tables are polars DataFrames (see module docs)."""
+
+    summary: dict[str, Any]
+    params: dict[str, Any]
+    packets: pl.DataFrame | None
+    flowlets: pl.DataFrame
+    epochs: pl.DataFrame
+    epoch_units: pl.DataFrame
+    units: pl.DataFrame
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, directory: str | PathLike[str]) -> Path:
+        """Write ``summary.json`` (summary + params) and one parquet file per table."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            table = getattr(self, name)
+            if table is not None:
+                table.write_parquet(out / f"{name}.parquet")
+        (out / "summary.json").write_text(
+            json.dumps({"summary": self.summary, "params": self.params}, indent=2) + "\n"
+        )
+        return out
+
+    @classmethod
+    def load(cls, directory: str | PathLike[str]) -> Results:
+        src = Path(directory)
+        meta = json.loads((src / "summary.json").read_text())
+        tables = {}
+        for name in TABLES:
+            path = src / f"{name}.parquet"
+            tables[name] = pl.read_parquet(path) if path.exists() else None
+        return cls(summary=meta["summary"], params=meta["params"], **tables)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        lat = s.get("latency_us", {})
+        return (
+            f"Results(mode={s.get('mode')!r}, packets={s.get('packets_in')}, "
+            f"p50={lat.get('p50')} us, p99={lat.get('p99')} us, "
+            f"mean_units={s.get('mean_active_units'):.2f}, allocations={s.get('allocations')})"
+        )

@@ -1,0 +1,572 @@
+"""``snfkit.replay``: run a packets table (or its chunks) through the controller and collect Results.
+
+The kernel (:mod:`snfkit.engine.replay_nb`) sees only arrays and NamedTuples; this module turns
+tables into arrays, feeds the kernel chunk by chunk (bounded memory, progress, Ctrl-C between chunks),
+grows its state when new flows appear, and turns the records into :class:`~snfkit.results.Results`.
+Chunked and one-shot replays give identical results for any chunk size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from snfkit import latency_hist
+from snfkit.engine import replay_nb as K
+from snfkit.engine.flowlets_nb import (
+    FlowletState,
+    detect_flowlets_chunk_nb,
+    new_flowlet_state,
+)
+from snfkit.errors import ParameterError
+from snfkit.params import ReplayParams
+from snfkit.progress import ProgressCallback, progress_reporter
+from snfkit.results import Results
+
+PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
+WAIT_CAUSES = ["none", "pull", "store"]
+ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
+_REQUIRED = ("ts_ns", "flow_id", "wire_len")
+
+
+def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplayState:
+    """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots."""
+    u = p.max_units
+    return K.ReplayState(
+        f_item=np.full(n_flows, -1, np.int64),
+        f_open=np.zeros(n_flows, np.bool_),
+        f_unit=np.full(n_flows, -1, np.int64),
+        f_life=np.full(n_flows, -1, np.int64),
+        f_last_ts=np.zeros(n_flows, np.int64),
+        f_last_finish=np.zeros(n_flows, np.int64),
+        f_est=np.zeros(n_flows, np.float64),
+        f_prev_rate=np.full(n_flows, -1.0, np.float64),
+        f_first_ts=np.zeros(n_flows, np.int64),
+        f_bytes=np.zeros(n_flows, np.int64),
+        f_pkts=np.zeros(n_flows, np.int64),
+        f_need_pull=np.zeros(n_flows, np.bool_),
+        f_tick_bytes=np.zeros(n_flows, np.int64),
+        u_active=np.zeros(u, np.bool_),
+        u_life=np.full(u, -1, np.int64),
+        u_start=np.zeros(u, np.int64),
+        u_ready=np.zeros(u, np.int64),
+        u_free=np.zeros(u, np.int64),
+        u_last_recv=np.zeros(u, np.int64),
+        u_open=np.zeros(u, np.int64),
+        u_committed=np.zeros(u, np.float64),
+        u_pkts=np.zeros(u, np.int64),
+        u_bytes=np.zeros(u, np.int64),
+        u_busy=np.zeros(u, np.int64),
+        u_ring=np.zeros((u, p.n_buckets), np.int64),
+        u_ring_sum=np.zeros(u, np.int64),
+        u_cur_bucket=np.zeros(u, np.int64),
+        u_cur_bytes=np.zeros(u, np.int64),
+        u_start_bucket=np.zeros(u, np.int64),
+        q_time=np.zeros(queue, np.int64),
+        q_flow=np.zeros(queue, np.int64),
+        q_item=np.zeros(queue, np.int64),
+        records=np.zeros((4 * u + 64, 8), np.int64),
+        counters=np.zeros(K.N_COUNTERS, np.int64),
+        fstate=np.zeros(1, np.float64),
+        istate=np.zeros(K.N_ISTATE, np.int64),
+    )
+
+
+_FLOW_DEFAULTS = {
+    "f_item": -1, "f_open": False, "f_unit": -1, "f_life": -1, "f_last_ts": 0, "f_last_finish": 0,
+    "f_est": 0.0, "f_prev_rate": -1.0, "f_first_ts": 0, "f_bytes": 0, "f_pkts": 0,
+    "f_need_pull": False, "f_tick_bytes": 0,
+}  # fmt: skip
+
+
+def _grow_flows(st: K.ReplayState, n_flows: int) -> K.ReplayState:
+    old = st.f_item.shape[0]
+    if n_flows <= old:
+        return st
+    size = max(n_flows, 2 * old)
+    grown = {}
+    for name, fill in _FLOW_DEFAULTS.items():
+        arr = getattr(st, name)
+        new = np.full(size, fill, arr.dtype)
+        new[:old] = arr
+        grown[name] = new
+    return st._replace(**grown)
+
+
+def _grow_queue(st: K.ReplayState) -> K.ReplayState:
+    q = st.q_time.shape[0]
+    head, tail = st.istate[K.I_QHEAD], st.istate[K.I_QTAIL]
+    idx = np.arange(head, tail) % q
+    new = {}
+    for name in ("q_time", "q_flow", "q_item"):
+        arr = np.zeros(2 * q, np.int64)
+        arr[: tail - head] = getattr(st, name)[idx]
+        new[name] = arr
+    st.istate[K.I_QHEAD] = 0
+    st.istate[K.I_QTAIL] = tail - head
+    return st._replace(**new)
+
+
+def _grow_flowlet_state(fs: FlowletState, n_flows: int) -> FlowletState:
+    old = fs.last_ts.shape[0]
+    if n_flows <= old:
+        return fs
+    size = max(n_flows, 2 * old)
+    grown = new_flowlet_state(size)
+    for a, b in zip(fs[:3], grown[:3], strict=True):
+        b[:old] = a
+    grown.n_flowlets[0] = fs.n_flowlets[0]
+    return grown
+
+
+def _chunks_of(packets: Any, chunk_size: int) -> tuple[Iterator[pl.DataFrame], int | None]:
+    """Normalize the input to an iterator of DataFrames and a total packet count (or None)."""
+    if isinstance(packets, pl.DataFrame):
+        return packets.iter_slices(chunk_size), packets.height
+    if isinstance(packets, pl.LazyFrame):
+        df = packets.collect()
+        return df.iter_slices(chunk_size), df.height
+    if isinstance(packets, str | PathLike):
+        path = Path(packets)
+        with open(path, "rb") as fh:
+            is_parquet = fh.read(4) == b"PAR1"
+        if is_parquet:
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(path)
+            cols = [c for c in _REQUIRED if c in pf.schema_arrow.names]
+            it = (
+                pl.from_arrow(batch)
+                for batch in pf.iter_batches(batch_size=chunk_size, columns=cols)
+            )
+            return it, pf.metadata.num_rows
+        from snfkit.traces import load_trace
+
+        df = load_trace(path)
+        return df.iter_slices(chunk_size), df.height
+    if isinstance(packets, Iterable):
+        return iter(packets), None
+    raise ParameterError("packets", type(packets).__name__,
+                         "a polars DataFrame, an iterable of DataFrames, or a trace path")
+
+
+def replay(
+    packets: Any,
+    params: ReplayParams | None = None,
+    *,
+    progress: bool | ProgressCallback = False,
+    chunk_size: int = 1_000_000,
+    **flat: Any,
+) -> Results:
+    """Replay a trace through SNF's controller (mode ``flowlet``) or a baseline.
+
+    packets: a packets table (needs ``ts_ns``, ``flow_id``, ``wire_len``), an iterable of such tables
+        in time order (chunks of one trace, flow ids global), or a path (parquet is read by row group).
+    params: a :class:`~snfkit.params.ReplayParams`; or give parameters by name as keywords
+        (``mode='flow', timeout_ns=100_000, alpha=0.5``), on top of ``params`` if both are given.
+    progress: True draws a bar; a callable gets ``(packets_done, packets_total)``.
+    chunk_size: packets per kernel call; results do not depend on it.
+
+    Returns :class:`~snfkit.results.Results`.
+    """
+    if params is None:
+        params = ReplayParams.from_flat(**flat)
+    elif flat:
+        params = params.replace(**flat)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ParameterError("chunk_size", chunk_size, "an integer >= 1")
+    run = _Run(params)
+    chunks, total = _chunks_of(packets, chunk_size)
+    with progress_reporter(progress, total, f"replay ({params.modes.mode})") as bar:
+        for chunk in chunks:
+            if chunk.height > chunk_size:
+                for sub in chunk.iter_slices(chunk_size):
+                    run.feed(sub)
+                    bar.advance(sub.height)
+            else:
+                run.feed(chunk)
+                bar.advance(chunk.height)
+    return run.finish()
+
+
+class _Run:
+    """One replay in progress: kernel state plus the aggregates collected chunk by chunk."""
+
+    def __init__(self, params: ReplayParams) -> None:
+        self.params = params
+        self.kp = params.kernel_tuple()
+        self.state = new_state(0, self.kp)
+        mode = params.modes.mode
+        if mode == "flowlet":
+            self.detect_t, self.detect_b = params.flowlets.timeout_ns, params.flowlets.size_bytes
+        else:
+            self.detect_t, self.detect_b = params.modes.flow_timeout_ns, 0
+        self.fstate = new_flowlet_state(0)
+        self.keep = params.report.keep_packets
+        self.epoch_ns = params.report.epoch_ns
+        self.t0: int | None = None
+        self.t_last = 0
+        self.last_ts_seen: int | None = None
+        self.n_in = 0
+        self.pkt_parts: list[pl.DataFrame] = []
+        self.item_parts: list[dict[str, np.ndarray]] = []
+        self.records: list[np.ndarray] = []
+        self.hist = np.zeros(latency_hist.N_BUCKETS, np.int64)
+        self.lat_sum = 0
+        self.lat_max = 0
+        # per-item stats, indexed by item id (grown as needed)
+        self.it_pkts = np.zeros(0, np.int64)
+        self.it_bytes = np.zeros(0, np.int64)
+        self.it_last = np.zeros(0, np.int64)
+        self.it_end = np.zeros(0, np.int64)
+        self.ep_parts: list[pl.DataFrame] = []
+        self.eu_parts: list[pl.DataFrame] = []
+
+    # -- feeding -------------------------------------------------------------------------------
+    def feed(self, chunk: pl.DataFrame) -> None:
+        missing = [c for c in _REQUIRED if c not in chunk.columns]
+        if missing:
+            raise ParameterError("packets", f"columns {chunk.columns}",
+                                 f"a packets table with columns {list(_REQUIRED)}")
+        n = chunk.height
+        if n == 0:
+            return
+        ts = chunk["ts_ns"].to_numpy().astype(np.int64, copy=False)
+        flow = chunk["flow_id"].to_numpy().astype(np.int64, copy=False)
+        wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
+        if (n > 1 and bool((np.diff(ts) < 0).any())) or (
+            self.last_ts_seen is not None and ts[0] < self.last_ts_seen
+        ):
+            bad = int(np.argmax(np.diff(ts) < 0)) + 1 if n > 1 and (np.diff(ts) < 0).any() else 0
+            raise ParameterError("packets", f"ts_ns going backwards at row {self.n_in + bad}",
+                                 "packets sorted by ts_ns")
+        if flow.min() < 0:
+            raise ParameterError("packets", "negative flow_id", "flow ids >= 0")
+        if self.t0 is None:
+            self.t0 = int(ts[0])
+        self.last_ts_seen = int(ts[-1])
+        n_flows = int(flow.max()) + 1
+        self.state = _grow_flows(self.state, n_flows)
+        self.fstate = _grow_flowlet_state(self.fstate, n_flows)
+        if self.params.modes.mode == "packet":
+            reason = np.full(n, K.REASON_PACKET, np.int8)
+        else:
+            _, fl_flow, fl_first, fl_reason = detect_flowlets_chunk_nb(
+                ts, flow, wl, np.int64(self.detect_t), np.int64(self.detect_b), self.fstate
+            )
+            reason = np.full(n, -1, np.int8)
+            reason[fl_first] = fl_reason
+        out = K.ChunkOut(
+            unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
+            finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),
+            wait_cause=np.empty(n, np.int8), reordered=np.empty(n, np.bool_),
+            it_id=np.empty(n, np.int64), it_flow=np.empty(n, np.int64),
+            it_unit=np.empty(n, np.int64), it_life=np.empty(n, np.int64),
+            it_open_ts=np.empty(n, np.int64), it_reason=np.empty(n, np.int8),
+            it_est=np.empty(n, np.float64), it_overflow=np.empty(n, np.bool_),
+            n_items=np.zeros(1, np.int64),
+        )  # fmt: skip
+        i = 0
+        while True:
+            i, status = K.replay_chunk_nb(ts, flow, wl, reason, i, self.kp, self.state, out)
+            self._drain_records()
+            if status == K.STATUS_DONE:
+                break
+            if status == K.STATUS_QUEUE_FULL:
+                self.state = _grow_queue(self.state)
+        self._collect(ts, flow, wl, out)
+        self.n_in += n
+        self.t_last = int(ts[-1])
+
+    def _drain_records(self) -> None:
+        r = int(self.state.istate[K.I_N_RECORDS])
+        if r:
+            self.records.append(self.state.records[:r].copy())
+            self.state.istate[K.I_N_RECORDS] = 0
+
+    def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
+        service = out.finish - out.start
+        latency = out.finish - ts
+        queue = latency - service - out.state_wait
+        if self.keep:
+            self.pkt_parts.append(
+                pl.DataFrame({
+                    "ts_ns": ts, "flow_id": flow, "wire_len": wl.astype(np.uint32),
+                    "unit": out.unit, "item": out.item, "start_ns": out.start,
+                    "finish_ns": out.finish, "latency_ns": latency, "queue_ns": queue,
+                    "state_wait_ns": out.state_wait, "service_ns": service,
+                    "wait_cause": pl.Series(out.wait_cause.astype(np.uint32)),
+                    "reordered": out.reordered,
+                })  # fmt: skip
+            )
+        latency_hist.add(self.hist, latency)
+        self.lat_sum += int(latency.sum())
+        self.lat_max = max(self.lat_max, int(latency.max()))
+        k = int(out.n_items[0])
+        self.item_parts.append({
+            "item": out.it_id[:k].copy(), "flow_id": out.it_flow[:k].copy(),
+            "unit": out.it_unit[:k].copy(), "unit_life": out.it_life[:k].copy(),
+            "open_ns": out.it_open_ts[:k].copy(), "reason": out.it_reason[:k].copy(),
+            "estimate_bps": out.it_est[:k].copy(), "overflow": out.it_overflow[:k].copy(),
+        })  # fmt: skip
+        n_items = int(self.state.counters[K.C_ITEMS])
+        if n_items > self.it_pkts.shape[0]:
+            grow = max(n_items, 2 * self.it_pkts.shape[0])
+            for name in ("it_pkts", "it_bytes", "it_last", "it_end"):
+                arr = getattr(self, name)
+                new = np.zeros(grow, np.int64)
+                new[: arr.shape[0]] = arr
+                setattr(self, name, new)
+        self.it_pkts += np.bincount(out.item, minlength=self.it_pkts.shape[0])
+        self.it_bytes += np.bincount(out.item, weights=wl, minlength=self.it_bytes.shape[0]).astype(
+            np.int64
+        )
+        np.maximum.at(self.it_last, out.item, ts)
+        np.maximum.at(self.it_end, out.item, out.finish)
+        # epochs: arrivals by arrival epoch; service by the epoch its service started
+        e_arr = (ts - self.t0) // self.epoch_ns
+        e_srv = (out.start - self.t0) // self.epoch_ns
+        self.ep_parts.append(
+            pl.DataFrame({"epoch": e_arr, "bytes": wl}).group_by("epoch").agg(
+                pl.col("bytes").sum().alias("offered_bytes")
+            )
+        )
+        self.eu_parts.append(
+            pl.concat([
+                pl.DataFrame({"epoch": e_arr, "unit": out.unit.astype(np.int64), "packets": 1,
+                              "bytes": wl, "busy_ns": 0, "processed_bytes": 0}),
+                pl.DataFrame({"epoch": e_srv, "unit": out.unit.astype(np.int64), "packets": 0,
+                              "bytes": 0, "busy_ns": service, "processed_bytes": wl}),
+            ], how="vertical_relaxed")
+            .group_by("epoch", "unit")
+            .agg(pl.all().sum())
+        )  # fmt: skip
+
+    # -- finishing ------------------------------------------------------------------------------
+    def finish(self) -> Results:
+        self._drain_records()
+        K.finish_replay_nb(self.kp, self.state)
+        self._drain_records()
+        return _build_results(self)
+
+
+def _item_rate_np(first, last, nbytes, npkts, close_after):
+    span = np.where(npkts > 1, (last - first) * npkts / np.maximum(npkts - 1, 1), 0.0)
+    dur = np.maximum(span.astype(np.float64), float(close_after))
+    return nbytes * 8e9 / dur
+
+
+def _build_results(run: _Run) -> Results:
+    p = run.params
+    cap = p.assignment.unit_capacity_bps
+    counters = run.state.counters
+    t0 = run.t0 if run.t0 is not None else 0
+    duration = max(run.t_last - t0, 0)
+
+    units = _units_table(run)
+    flowlets = _flowlets_table(run)
+    epochs, epoch_units = _epoch_tables(run, units, cap)
+    packets = None
+    if run.keep:
+        packets = (
+            pl.concat(run.pkt_parts) if run.pkt_parts else _empty_packets()
+        ).with_columns(
+            pl.col("wait_cause").cast(pl.UInt8).replace_strict(
+                dict(enumerate(WAIT_CAUSES)), return_dtype=pl.Enum(WAIT_CAUSES)
+            )
+        )
+    summary = _summary(run, packets, units, duration, counters)
+    return Results(
+        summary=summary,
+        params=p.flat(),
+        packets=packets,
+        flowlets=flowlets,
+        epochs=epochs,
+        epoch_units=epoch_units,
+        units=units,
+    )
+
+
+def _empty_packets() -> pl.DataFrame:
+    return pl.DataFrame(schema={
+        "ts_ns": pl.Int64, "flow_id": pl.Int64, "wire_len": pl.UInt32, "unit": pl.Int32,
+        "item": pl.Int64, "start_ns": pl.Int64, "finish_ns": pl.Int64, "latency_ns": pl.Int64,
+        "queue_ns": pl.Int64, "state_wait_ns": pl.Int64, "service_ns": pl.Int64,
+        "wait_cause": pl.UInt32, "reordered": pl.Boolean,
+    })  # fmt: skip
+
+
+def _units_table(run: _Run) -> pl.DataFrame:
+    rec = np.concatenate(run.records) if run.records else np.zeros((0, 8), np.int64)
+    rec = rec[np.argsort(rec[:, 1], kind="stable")]
+    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns"]
+    table = pl.DataFrame({c: rec[:, j] for j, c in enumerate(cols)})
+    return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
+
+
+def _flowlets_table(run: _Run) -> pl.DataFrame:
+    parts = run.item_parts
+    cols = {k: np.concatenate([d[k] for d in parts]) if parts else np.zeros(0) for k in
+            ("item", "flow_id", "unit", "unit_life", "open_ns", "reason", "estimate_bps",
+             "overflow")}  # fmt: skip
+    item = cols["item"].astype(np.int64)
+    pk, by = run.it_pkts[item], run.it_bytes[item]
+    last, end = run.it_last[item], run.it_end[item]
+    rate = _item_rate_np(cols["open_ns"], last, by, pk, run.params.close_after_ns)
+    return pl.DataFrame({
+        "item": item, "flow_id": cols["flow_id"].astype(np.int64),
+        "unit": cols["unit"].astype(np.int64), "unit_life": cols["unit_life"].astype(np.int64),
+        "open_ns": cols["open_ns"].astype(np.int64), "last_ns": last, "end_ns": end,
+        "packets": pk, "bytes": by,
+        "reason": pl.Series(cols["reason"].astype(np.int64)).replace_strict(
+            dict(enumerate(ITEM_REASONS)), return_dtype=pl.Enum(ITEM_REASONS)),
+        "estimate_gbps": cols["estimate_bps"].astype(np.float64) / 1e9,
+        "measured_gbps": rate / 1e9, "overflow": cols["overflow"].astype(np.bool_),
+    })  # fmt: skip
+
+
+def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    E = run.epoch_ns
+    t0 = run.t0 if run.t0 is not None else 0
+    n_epochs = (run.t_last - t0) // E + 1 if run.n_in else 0
+    # unit activity per epoch from lifetimes
+    act_epoch, act_unit, act_ns = [], [], []
+    starts = units["start_ns"].to_numpy()
+    retires = units["retire_ns"].to_numpy()
+    slots = units["unit"].to_numpy()
+    for s, r, u in zip(starts, retires, slots, strict=True):
+        e_lo = max((s - t0) // E, 0)
+        e_hi = min((r - t0) // E, n_epochs - 1)
+        for e in range(e_lo, e_hi + 1):
+            lo = max(s, t0 + e * E)
+            hi = min(r, t0 + (e + 1) * E)
+            if hi > lo:
+                act_epoch.append(e)
+                act_unit.append(u)
+                act_ns.append(hi - lo)
+    active = pl.DataFrame(
+        {"epoch": np.asarray(act_epoch, np.int64), "unit": np.asarray(act_unit, np.int64),
+         "active_ns": np.asarray(act_ns, np.int64)}
+    ).group_by("epoch", "unit").agg(pl.col("active_ns").sum())  # fmt: skip
+    traffic = (
+        pl.concat(run.eu_parts).group_by("epoch", "unit").agg(pl.all().sum())
+        if run.eu_parts
+        else pl.DataFrame(schema={"epoch": pl.Int64, "unit": pl.Int64, "packets": pl.Int64,
+                                  "bytes": pl.Int64, "busy_ns": pl.Int64,
+                                  "processed_bytes": pl.Int64})
+    )  # fmt: skip
+    eu = (
+        active.join(traffic, on=["epoch", "unit"], how="full", coalesce=True)
+        .filter(pl.col("epoch") < n_epochs)
+        .fill_null(0)
+        .sort("epoch", "unit")
+        .with_columns(
+            utilization=pl.when(pl.col("active_ns") > 0)
+            .then(pl.col("bytes") * 8e9 / (cap * pl.col("active_ns")))
+            .otherwise(None),
+            busy_fraction=pl.when(pl.col("active_ns") > 0)
+            .then(pl.col("busy_ns") / pl.col("active_ns"))
+            .otherwise(None),
+        )
+    )
+    max_active = _max_active_per_epoch(starts, retires, t0, E, n_epochs)
+    offered = (
+        pl.concat(run.ep_parts).group_by("epoch").agg(pl.col("offered_bytes").sum())
+        if run.ep_parts
+        else pl.DataFrame(schema={"epoch": pl.Int64, "offered_bytes": pl.Int64})
+    )
+    base = pl.DataFrame({"epoch": np.arange(n_epochs, dtype=np.int64)})
+    per = eu.group_by("epoch").agg(
+        pl.col("active_ns").sum(), pl.col("processed_bytes").sum().alias("processed_bytes")
+    )
+    epochs = (
+        base.join(offered, on="epoch", how="left")
+        .join(per, on="epoch", how="left")
+        .fill_null(0)
+        .with_columns(
+            start_ns=t0 + pl.col("epoch") * E,
+            offered_gbps=pl.col("offered_bytes") * 8.0 / E,
+            processed_gbps=pl.col("processed_bytes") * 8.0 / E,
+            mean_active_units=pl.col("active_ns") / E,
+            max_active_units=pl.Series(max_active, dtype=pl.Int64),
+        )
+        .with_columns(provisioned_gbps=pl.col("mean_active_units") * cap / 1e9)
+        .with_columns(overprovision_gbps=pl.col("provisioned_gbps") - pl.col("offered_gbps"))
+        .select("epoch", "start_ns", "offered_gbps", "processed_gbps", "mean_active_units",
+                "max_active_units", "provisioned_gbps", "overprovision_gbps")
+    )  # fmt: skip
+    return epochs, eu.drop("processed_bytes")
+
+
+def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
+    """Most units alive at once within each epoch (sweep over start/retire events)."""
+    out = np.zeros(n_epochs, np.int64)
+    if n_epochs == 0 or len(starts) == 0:
+        return out
+    times = np.concatenate([starts, retires])
+    delta = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(retires), np.int64)])
+    order = np.lexsort((delta, times))  # retirements before starts at the same instant
+    times, delta = times[order], delta[order]
+    alive = np.cumsum(delta)
+    # level at each epoch start, then the maximum after each event inside the epoch
+    for e in range(n_epochs):
+        lo, hi = t0 + e * E, t0 + (e + 1) * E
+        before = np.searchsorted(times, lo, side="right") - 1
+        level = alive[before] if before >= 0 else 0
+        inside = alive[(times > lo) & (times < hi)]
+        out[e] = max(level, inside.max() if inside.size else 0)
+    return out
+
+
+def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
+    if packets is not None and packets.height:
+        lat = packets["latency_ns"].to_numpy()
+        pct = [float(np.percentile(lat, q, method="lower")) for q in PERCENTILES]
+        exact = True
+    else:
+        pct = latency_hist.percentiles(run.hist, list(PERCENTILES))
+        exact = False
+    names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
+    unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
+    offered_bits = float(run.it_bytes.sum()) * 8.0
+    max_active = int(_max_active_per_epoch(
+        units["start_ns"].to_numpy(), units["retire_ns"].to_numpy(), 0, 1 << 62, 1)[0]
+    ) if units.height else 0  # fmt: skip
+    # time-weighted mean over the trace's span [t0, t_last]
+    t0 = run.t0 if run.t0 is not None else 0
+    span = max(duration, 1)
+    if units.height:
+        s = np.clip(units["start_ns"].to_numpy(), t0, t0 + span)
+        r = np.clip(units["retire_ns"].to_numpy(), t0, t0 + span)
+        mean_active = float((r - s).sum()) / span
+    else:
+        mean_active = 0.0
+    allocations = int(counters[K.C_ALLOCATIONS])
+    moves = int(counters[K.C_MOVES])
+    return {
+        "mode": run.params.modes.mode,
+        "packets_in": run.n_in,
+        "packets_processed": run.n_in,
+        "packets_dropped": 0,
+        "latency_us": {k: v / 1e3 for k, v in zip(names, pct, strict=True)},
+        "latency_mean_us": (run.lat_sum / run.n_in / 1e3) if run.n_in else float("nan"),
+        "latency_max_us": run.lat_max / 1e3,
+        "latency_exact": exact,
+        "mean_active_units": mean_active,
+        "max_active_units": max_active,
+        "unit_seconds": unit_ns / 1e9,
+        "allocations": allocations,
+        "moves": moves,
+        "opportunities": allocations + moves,
+        "overflow": int(counters[K.C_OVERFLOW_NEW] + counters[K.C_OVERFLOW_FULL]),
+        "prestarts": int(counters[K.C_PRESTARTS]),
+        "state_pulls": int(counters[K.C_STATE_PULLS]),
+        "reordered": int(counters[K.C_REORDERED]),
+        "duration_s": duration / 1e9,
+        "offered_gbps": offered_bits / span if duration else float("nan"),
+    }
