@@ -440,7 +440,7 @@ def assert_same_as_twin(
     return res
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(captures())
 def test_kernel_equals_twin_on_random_captures(cap):
     data, fmt = cap
