@@ -53,7 +53,7 @@ _INT_COLUMNS: dict[str, tuple[int, int, str]] = {
 _REQUIRED = ("src_ip", "dst_ip", "src_port", "dst_port", "proto", "wire_len")
 _REASONS = ("missing_value", "unparsable", "out_of_range")  # codes 1, 2, 3 (0 = ok)
 _OK, _MISSING, _UNPARSABLE, _RANGE = 0, 1, 2, 3
-_IPV4_RE = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+_IPV4_RE = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 _V4_PREFIX = bytes(10) + b"\xff\xff"
 
 
@@ -143,10 +143,10 @@ def parse_ip_text(s: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     n = len(s)
     text = s.str.strip_chars()
     rows = np.zeros((n, 16), np.uint8)
-    groups = text.str.extract_groups(_IPV4_RE).struct.unnest()
-    octets = groups.select(pl.all().cast(pl.UInt16, strict=False)).to_numpy()  # float if nulls
-    octets = np.nan_to_num(np.asarray(octets, np.float64), nan=-1.0)
-    is_v4 = (octets >= 0).all(axis=1) & (octets <= 255).all(axis=1)
+    shaped = text.str.contains(_IPV4_RE).fill_null(False).to_numpy()  # digits and dots only
+    parts = text.str.split_exact(".", 3).struct.unnest()
+    octets = parts.select(pl.all().cast(pl.UInt16, strict=False).fill_null(999)).to_numpy()
+    is_v4 = shaped & (octets <= 255).all(axis=1)
     rows[is_v4, 10:12] = 0xFF
     rows[is_v4, 12:16] = octets[is_v4].astype(np.uint8)
     ok = is_v4.copy()

@@ -5,7 +5,7 @@ probabilities as fractions in [0, 1] (non-decreasing, the last one 1). Between t
 is linear, so the size is uniformly distributed within each segment; below the first point there
 is no mass except an atom of ``p_0`` at ``size_0`` (the shipped files all start at ``p_0 = 0``).
 Sampling is by inversion: ``size = interp(u, p, size)`` with ``u ~ U[0, 1)``, then rounded to whole
-bytes (at least 1). The HPCC traffic generator and CONGA-style simulators read these files so too.
+bytes (at least 1). The HPCC traffic generator and CONGA-style simulators interpolate likewise.
 
 Shipped distributions (``data/``, see ``data/CITATIONS.md``) are listed by
 :func:`list_distributions`; :func:`load_distribution` takes one of those names or the path of a

@@ -18,9 +18,9 @@ The model, step by step (all draws from ``numpy.random.default_rng(seed)``, in a
    (geometric train lengths). Inside a train, the gap before a packet is its serialization time at
    the flow's own rate (log-uniform in ``flow_rate_gbps``) times U[1 - jitter, 1 + jitter]; between
    trains the gap is log-normal with median ``train_gap_median_us`` and shape ``train_gap_sigma``.
-   With the defaults, gaps inside trains stay below 100 us and about 92% of the gaps between trains
-   exceed 500 us, so flowlets at T = 100-500 us are mostly the trains (as in TCP traffic, whose
-   windows leave a flow in bursts about one RTT apart).
+   With the defaults, gaps inside trains stay below 100 us (packets up to 1500 B) and about 92% of
+   the gaps between trains exceed 500 us, so flowlets at T = 100-500 us are mostly the trains (as
+   in TCP traffic, whose windows leave a flow in bursts about one RTT apart).
 5. **Wrap-around** (``wrap=True``, default): packets that fall at or after the end D are moved back
    by multiples of D (``ts mod D``), as if the trace were one period of a stationary process: every
    flow's bytes stay inside [0, D), the load is flat over the whole trace (no ramp-up at the start,
