@@ -1,0 +1,71 @@
+"""The numba replay kernel against its plain-Python twin: identical outputs on random cases."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from replay_helpers import random_trace, replay_cases
+
+from snfkit import ReplayParams, replay
+from snfkit.reference.replay import replay_reference
+
+
+def _compare(packets, flat):
+    params = ReplayParams.from_flat(**flat)
+    got = replay(packets, params)
+    ts = packets["ts_ns"].to_numpy()
+    flow = packets["flow_id"].to_numpy()
+    wl = packets["wire_len"].to_numpy()
+    ref = replay_reference(ts, flow, wl, params)
+    P, R = got.packets, ref["packets"]
+    np.testing.assert_array_equal(P["unit"].to_numpy(), R["unit"])
+    np.testing.assert_array_equal(P["item"].to_numpy(), R["item"])
+    np.testing.assert_array_equal(P["start_ns"].to_numpy(), R["start"])
+    np.testing.assert_array_equal(P["finish_ns"].to_numpy(), R["finish"])
+    np.testing.assert_array_equal(P["state_wait_ns"].to_numpy(), R["state_wait"])
+    causes = np.array(["none", "pull", "store"])[R["wait_cause"]]
+    np.testing.assert_array_equal(P["wait_cause"].cast(str).to_numpy(), causes)
+    np.testing.assert_array_equal(P["reordered"].to_numpy(), R["reordered"])
+    F, I = got.flowlets, ref["items"]  # noqa: E741
+    np.testing.assert_array_equal(F["item"].to_numpy(), I["id"])
+    np.testing.assert_array_equal(F["flow_id"].to_numpy(), I["flow"])
+    np.testing.assert_array_equal(F["unit"].to_numpy(), I["unit"])
+    np.testing.assert_array_equal(F["unit_life"].to_numpy(), I["life"])
+    np.testing.assert_array_equal(F["open_ns"].to_numpy(), I["open_ts"])
+    np.testing.assert_array_equal(F["estimate_gbps"].to_numpy(), I["est"] / 1e9)
+    np.testing.assert_array_equal(F["overflow"].to_numpy(), I["overflow"])
+    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns"]
+    rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
+    np.testing.assert_array_equal(got.units.select(cols).to_numpy(), rec)
+    s, c = got.summary, ref["counters"]
+    assert s["allocations"] == c["allocations"]
+    assert s["moves"] == c["moves"]
+    assert s["overflow"] == c["overflow_new"] + c["overflow_full"]
+    assert s["prestarts"] == c["prestarts"]
+    assert s["state_pulls"] == c["state_pulls"]
+    assert s["reordered"] == c["reordered"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replay_cases())
+def test_kernel_equals_twin(case):
+    packets, flat = case
+    _compare(packets, flat)
+
+
+def test_kernel_equals_twin_busy_smart_flow():
+    """A longer, loaded trace where smart_flow moves and consolidates many flows."""
+    packets = random_trace(7, 3_000, 40, 3_000.0)
+    flat = {"mode": "smart_flow", "smart_interval_ns": 1_000_000, "flow_timeout_ns": 2_000_000,
+            "unit_idle_ns": 3_000_000, "unit_capacity_bps": 2e8, "max_units": 8}  # fmt: skip
+    got = replay(packets, **flat)
+    assert got.summary["moves"] > 10  # the case exercises reallocation
+    _compare(packets, flat)
+
+
+def test_kernel_equals_twin_every_mode_loaded():
+    packets = random_trace(11, 2_000, 30, 4_000.0)
+    for mode in ("flowlet", "flow", "packet"):
+        flat = {"mode": mode, "unit_capacity_bps": 3e8, "max_units": 5, "unit_idle_ns": 2_000_000,
+                "flow_timeout_ns": 1_000_000, "unit_startup_ns": 50_000}  # fmt: skip
+        _compare(packets, flat)
