@@ -37,18 +37,20 @@ EXIT_INPUT_ERROR = 2
 DEMO_MODES = ("flowlet", "flow", "smart_flow", "packet")
 """Allocation modes that ``snfkit demo`` replays, in table order."""
 
-MODE_TABLE_PATTERNS = (
-    r"latency",
-    r"active_units",
-    r"units_(mean|max)",
-    r"(mean|max)_units",
-    r"allocation",
-    r"opportunit",
-    r"overflow",
-    r"packets_(in|processed)",
-    r"processed",
+MODE_TABLE_KEYS = (
+    "packets_in",
+    "packets_processed",
+    "latency_us",
+    "latency_mean_us",
+    "latency_max_us",
+    "mean_active_units",
+    "max_active_units",
+    "allocations",
+    "opportunities",
+    "overflow",
 )
-"""Regexes (searched in flattened summary keys) that pick the columns of ``modes.csv``."""
+"""Keys of ``Results.summary`` (:data:`snfkit.results.SUMMARY_KEYS`) that ``modes.csv`` shows, in
+column order; a dict value (``latency_us``) becomes one column per entry (``latency_us.p50``)."""
 
 
 def _stderr():
@@ -248,28 +250,37 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def mode_comparison(summaries: dict[str, dict]):
-    """One row per mode from replay summaries: the keys matching :data:`MODE_TABLE_PATTERNS`.
+def mode_comparison(summaries: dict[str, dict], keys: tuple[str, ...] = MODE_TABLE_KEYS):
+    """One row per mode (column ``mode``) with the summary entries named in ``keys``.
 
-    Nested summary dicts are flattened with ``.``; only scalar values are kept. Columns appear
-    in first-seen order; a mode lacking a key gets null.
+    Nested dicts are flattened with ``.``; numbers become Float64 columns (null where a mode's
+    summary lacks the key); keys that no summary has are left out.
     """
     import polars as pl
 
-    pattern = re.compile("|".join(MODE_TABLE_PATTERNS))
     rows = []
     for mode, summary in summaries.items():
-        flat = _flatten(summary)
+        flat = _flatten({k: summary[k] for k in keys if k in summary})
         picked = {
-            k: v
-            for k, v in flat.items()
-            if pattern.search(k) and isinstance(v, int | float) and not isinstance(v, bool)
+            k: v for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
         }
         rows.append({"mode": mode, **picked})
     columns = ["mode", *dict.fromkeys(k for r in rows for k in r if k != "mode")]
     return pl.DataFrame(
         {c: [r.get(c) for r in rows] for c in columns},
         schema={c: (pl.String() if c == "mode" else pl.Float64()) for c in columns},
+    )
+
+
+def _transpose(modes):
+    """modes table -> one row per metric, one column per mode (narrow enough for a terminal)."""
+    import polars as pl
+
+    cols = {"metric": modes.columns[1:]}
+    for row in modes.iter_rows(named=True):
+        cols[row["mode"]] = [row[c] for c in modes.columns[1:]]
+    return pl.DataFrame(
+        cols, schema={"metric": pl.String(), **{m: pl.Float64() for m in cols if m != "metric"}}
     )
 
 
@@ -326,7 +337,7 @@ def demo(
                 summaries[mode] = replay(packets, mode=mode, progress=update).summary
         modes = mode_comparison(summaries)
         modes.write_csv(out / "modes.csv")
-        _print_table(modes, "allocation modes")
+        _print_table(_transpose(modes), "allocation modes (modes.csv)")
         doc["modes"] = summaries
     else:
         typer.echo("snfkit.replay is not available in this version; skipped the modes.", err=True)

@@ -221,32 +221,35 @@ def test_parse_param():
 def test_mode_comparison_picks_known_columns():
     summaries = {
         "flowlet": {
-            "latency_ns": {"p50": 1000, "p99": 5000},
-            "active_units": {"mean": 2.5, "max": 4},
+            "mode": "flowlet",
+            "latency_us": {"p50": 1.0, "p99": 5.0},
+            "latency_exact": True,
+            "mean_active_units": 2.5,
+            "max_active_units": 4,
             "allocations": 40,
             "overflow": 1,
             "packets_in": 100,
             "packets_processed": 100,
-            "replication_mbps": 3.0,
-            "policy": "weighted",
+            "unit_seconds": 3.0,
         },
-        "packet": {"latency_ns": {"p50": 2000}, "allocations": 100, "packets_in": 100},
+        "packet": {"latency_us": {"p50": 2.0}, "allocations": 100, "packets_in": 100},
     }
     t = mode_comparison(summaries)
     assert t["mode"].to_list() == ["flowlet", "packet"]
     assert t.columns == [
         "mode",
-        "latency_ns.p50",
-        "latency_ns.p99",
-        "active_units.mean",
-        "active_units.max",
-        "allocations",
-        "overflow",
         "packets_in",
         "packets_processed",
+        "latency_us.p50",
+        "latency_us.p99",
+        "mean_active_units",
+        "max_active_units",
+        "allocations",
+        "overflow",
     ]
-    assert t["latency_ns.p99"].to_list() == [5000.0, None]
+    assert t["latency_us.p99"].to_list() == [5.0, None]
     assert t["allocations"].to_list() == [40.0, 100.0]
+    assert mode_comparison(summaries, keys=("unit_seconds",)).columns == ["mode", "unit_seconds"]
 
 
 def _check_demo_outputs(out: Path, r) -> dict:
@@ -261,7 +264,12 @@ def _check_demo_outputs(out: Path, r) -> dict:
     if hasattr(snfkit, "replay"):
         modes = pl.read_csv(out / "modes.csv")
         assert modes["mode"].to_list() == ["flowlet", "flow", "smart_flow", "packet"]
-        assert modes.width > 1
+        assert {"latency_us.p99", "allocations", "overflow", "max_active_units"} <= set(
+            modes.columns
+        )
+        assert modes["packets_in"].to_list() == [doc["packets"]] * 4
+        assert modes["packets_processed"].to_list() == [doc["packets"]] * 4
+        assert set(doc["modes"]) == set(modes["mode"])
     else:
         assert not (out / "modes.csv").exists()
     return doc
