@@ -251,45 +251,50 @@ def pcapng_ts_ns(t, resol, offset_s):
     return np.int64(ns) + np.int64(offset_s) * np.int64(1000000000)
 
 
-@nb.njit(cache=True)
-def _parse_packet(buf, d, end, link, out, n, payload_bytes, counts):
-    """Decode the frame buf[d:end] of link type ``link`` into row ``n`` of ``out``.
+_F_FRAGMENT = 1
+_F_L4_TRUNCATED = 2
+_F_TRUNCATED_CAPTURE = 4
 
-    Returns _KEPT or the Count index of the reason it is skipped.
+
+@nb.njit(cache=True, inline="always")
+def _parse_packet(buf, d, end, link, payload_bytes):
+    """Decode the frame buf[d:end] of link type ``link``.
+
+    Returns ``(code, ip_version, addr_off, proto, sport, dport, wire_len, pay_off, pay_len,
+    flags)``: ``code`` is _KEPT or the Count index of the skip reason; the source address is at
+    buf[addr_off:] (4 or 16 bytes) and the destination right after it; flags are _F_* bits.
     """
     ver = 0
     et = -1
+    p = d
     if link == 1:  # Ethernet
         if end - d < 14:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         et = _u16(buf, d + 12, True)
         p = d + 14
     elif link == 12 or link == 101:  # raw IP
         if end - d < 1:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         ver = np.int64(buf[d]) >> 4
         if ver != 4 and ver != 6:
-            return Count.BAD_IP_HEADER
-        p = d
+            return Count.BAD_IP_HEADER, 0, 0, 0, 0, 0, 0, 0, 0, 0
     elif link == 228:
         ver = 4
-        p = d
     elif link == 229:
         ver = 6
-        p = d
     elif link == 113:  # Linux cooked v1
         if end - d < 16:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         et = _u16(buf, d + 14, True)
         p = d + 16
     elif link == 276:  # Linux cooked v2
         if end - d < 20:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         et = _u16(buf, d, True)
         p = d + 20
     elif link == 0 or link == 108:  # BSD null (host order) / OpenBSD loop (network order)
         if end - d < 4:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         fb = _u32(buf, d, True)
         fl = _u32(buf, d, False) if link == 0 else fb
         if fb == 2 or fl == 2:
@@ -297,14 +302,14 @@ def _parse_packet(buf, d, end, link, out, n, payload_bytes, counts):
         elif fb == 24 or fb == 28 or fb == 30 or fl == 24 or fl == 28 or fl == 30:
             ver = 6
         else:
-            return Count.NON_IP
+            return Count.NON_IP, 0, 0, 0, 0, 0, 0, 0, 0, 0
         p = d + 4
     else:
-        return Count.UNKNOWN_LINKTYPE
+        return Count.UNKNOWN_LINKTYPE, 0, 0, 0, 0, 0, 0, 0, 0, 0
     if ver == 0:
         while et == 0x8100 or et == 0x88A8 or et == 0x9100 or et == 0x9200:
             if end - p < 4:
-                return Count.TRUNCATED_HEADERS
+                return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
             et = _u16(buf, p + 2, True)
             p += 4
         if et == 0x0800:
@@ -312,31 +317,22 @@ def _parse_packet(buf, d, end, link, out, n, payload_bytes, counts):
         elif et == 0x86DD:
             ver = 6
         else:
-            return Count.NON_IP
+            return Count.NON_IP, 0, 0, 0, 0, 0, 0, 0, 0, 0
 
     frag = False
     if ver == 4:
         if end - p < 20:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         vihl = np.int64(buf[p])
         hl = (vihl & 15) * 4
         tot = _u16(buf, p + 2, True)
         if vihl >> 4 != 4 or hl < 20 or (tot != 0 and tot < hl):
-            return Count.BAD_IP_HEADER
+            return Count.BAD_IP_HEADER, 0, 0, 0, 0, 0, 0, 0, 0, 0
         if end - p < hl:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         frag = (_u16(buf, p + 6, True) & 0x3FFF) != 0
-        proto = buf[p + 9]
-        for k in range(10):
-            out.src[n, k] = 0
-            out.dst[n, k] = 0
-        out.src[n, 10] = 0xFF
-        out.src[n, 11] = 0xFF
-        out.dst[n, 10] = 0xFF
-        out.dst[n, 11] = 0xFF
-        for k in range(4):
-            out.src[n, 12 + k] = buf[p + 12 + k]
-            out.dst[n, 12 + k] = buf[p + 16 + k]
+        proto = np.int64(buf[p + 9])
+        addr = p + 12
         if tot != 0:
             wire = tot
             ip_end = p + tot
@@ -346,9 +342,9 @@ def _parse_packet(buf, d, end, link, out, n, payload_bytes, counts):
         l4 = p + hl
     else:
         if end - p < 40:
-            return Count.TRUNCATED_HEADERS
+            return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
         if np.int64(buf[p]) >> 4 != 6:
-            return Count.BAD_IP_HEADER
+            return Count.BAD_IP_HEADER, 0, 0, 0, 0, 0, 0, 0, 0, 0
         plen = _u16(buf, p + 4, True)
         wire = 40 + plen
         ip_end = p + 40 + plen if plen != 0 else end
@@ -358,18 +354,18 @@ def _parse_packet(buf, d, end, link, out, n, payload_bytes, counts):
         while True:
             if nh == 0 or nh == 43 or nh == 60 or nh == 51:
                 if lim - q < 2:
-                    return Count.TRUNCATED_HEADERS
+                    return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
                 if nh == 51:
                     hlen = (np.int64(buf[q + 1]) + 2) * 4
                 else:
                     hlen = (np.int64(buf[q + 1]) + 1) * 8
                 if lim - q < hlen:
-                    return Count.TRUNCATED_HEADERS
+                    return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
                 nh = np.int64(buf[q])
                 q += hlen
             elif nh == 44:
                 if lim - q < 8:
-                    return Count.TRUNCATED_HEADERS
+                    return Count.TRUNCATED_HEADERS, 0, 0, 0, 0, 0, 0, 0, 0, 0
                 frag = True
                 nh = np.int64(buf[q])
                 off = _u16(buf, q + 2, True) & 0xFFF8
@@ -378,21 +374,20 @@ def _parse_packet(buf, d, end, link, out, n, payload_bytes, counts):
                     break
             else:
                 break
-        proto = np.uint8(nh)
-        for k in range(16):
-            out.src[n, k] = buf[p + 8 + k]
-            out.dst[n, k] = buf[p + 24 + k]
+        proto = nh
+        addr = p + 8
         l4 = q
 
     l4_end = ip_end if ip_end < end else end
+    flags = 0
     sport = 0
     dport = 0
     pay = l4
     if frag:
-        counts[Count.FRAGMENTS] += 1
+        flags |= _F_FRAGMENT
     elif proto == 6 or proto == 17:
         if l4_end - l4 < 4:
-            counts[Count.L4_TRUNCATED] += 1
+            flags |= _F_L4_TRUNCATED
         else:
             sport = _u16(buf, l4, True)
             dport = _u16(buf, l4 + 2, True)
@@ -404,54 +399,21 @@ def _parse_packet(buf, d, end, link, out, n, payload_bytes, counts):
         else:
             pay = l4_end
     if end - p < wire:
-        counts[Count.TRUNCATED_CAPTURE] += 1
-    out.sport[n] = sport
-    out.dport[n] = dport
-    out.proto[n] = proto
-    out.wire_len[n] = wire
+        flags |= _F_TRUNCATED_CAPTURE
+    pay_len = 0
     if payload_bytes > 0 and pay < l4_end:
-        out.pay_off[n] = pay
-        out.pay_len[n] = min(payload_bytes, l4_end - pay)
+        pay_len = min(payload_bytes, l4_end - pay)
     else:
-        out.pay_off[n] = 0
-        out.pay_len[n] = 0
-    return _KEPT
+        pay = 0
+    return _KEPT, ver, addr, proto, sport, dport, wire, pay, pay_len, flags
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _fail(st, code, off, a, b):
     st[Slot.ERR_OFF] = off
     st[Slot.ERR_A] = a
     st[Slot.ERR_B] = b
     return code
-
-
-@nb.njit(cache=True)
-def _take(buf, d, end, link, link_pos, ts, rec, strict, payload_bytes, state, out, n):
-    """Decode one packet record and keep it or count it. Returns (rows added, error code or 0)."""
-    st = state.st
-    counts = state.counts
-    counts[Count.RECORDS] += 1
-    r = _parse_packet(buf, d, end, link, out, n, payload_bytes, counts)
-    if r != _KEPT:
-        if strict and r != Count.NON_IP:
-            counts[Count.RECORDS] -= 1
-            if r == Count.UNKNOWN_LINKTYPE:
-                return 0, _fail(st, Err.UNKNOWN_LINKTYPE, link_pos, link, 0)
-            code = Err.TRUNCATED_HEADERS if r == Count.TRUNCATED_HEADERS else Err.BAD_IP_HEADER
-            return 0, _fail(st, code, rec, end - d, link)
-        counts[r] += 1
-        return 0, 0
-    if ts < st[Slot.MAX_TS]:
-        if strict:
-            counts[Count.RECORDS] -= 1
-            return 0, _fail(st, Err.TS_BACKWARDS, rec, ts, st[Slot.MAX_TS])
-        counts[Count.REORDERED] += 1
-    else:
-        st[Slot.MAX_TS] = ts
-    st[Slot.LAST_TS] = ts
-    out.ts[n] = ts
-    return 1, 0
 
 
 @nb.njit(cache=True)
@@ -463,10 +425,10 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
     In lenient mode (``strict`` False) framing errors stop the read (status DONE, the rest counted
     in ``counts[UNREAD_BYTES]``) and damaged records are skipped and counted.
     """
-    st = state.st
-    counts = state.counts
+    st, if_link, if_resol, if_offset, if_snap, if_pos, counts = state
+    o_ts, o_src, o_dst, o_sport, o_dport, o_proto, o_wire, o_poff, o_plen = out
     size = buf.shape[0]
-    cap = out.ts.shape[0]
+    cap = o_ts.shape[0]
     n = 0
     seen = 0
     if fmt == 0 and pos == 0:
@@ -484,212 +446,285 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
         st[Slot.SNAP] = _u32(buf, 16, big)
         st[Slot.LINK] = _u32(buf, 20, big)
         pos = 24
+    pcap_big = st[Slot.BIG] == 1
+    pcap_nano = st[Slot.NANO] == 1
+    pcap_link = st[Slot.LINK]
+    max_ts = st[Slot.MAX_TS]
+    last_ts = st[Slot.LAST_TS]
     while n < cap and seen < cap:
         seen += 1
         rec = pos
         left = size - pos
         if left <= 0:
-            return n, size, 0, 0
+            pos = size
+            break
         err = 0
-        stop = False
+        # the packet record found in this iteration, if any
+        have = False
+        d = 0
+        end = 0
+        link = 0
+        link_pos = 0
+        ts = np.int64(0)
+        simple = False
         if fmt == 0:
-            big = st[Slot.BIG] == 1
+            stop = False
             if left < 16:
-                err = Err.RECORD_HEADER_SHORT
-                _fail(st, err, rec, left, 0)
+                err = _fail(st, Err.RECORD_HEADER_SHORT, rec, left, 0)
                 counts[Count.TRUNCATED_RECORD] += 1
                 stop = True
             else:
-                sec = _u32(buf, pos, big)
-                frac = _u32(buf, pos + 4, big)
-                caplen = _u32(buf, pos + 8, big)
+                caplen = _u32(buf, pos + 8, pcap_big)
                 if caplen > MAX_CAPLEN:
-                    err = Err.RECORD_TOO_LONG
-                    _fail(st, err, rec, caplen, 0)
+                    err = _fail(st, Err.RECORD_TOO_LONG, rec, caplen, 0)
                     counts[Count.RECORD_TOO_LONG] += 1
                     stop = True
                 elif caplen > left - 16:
-                    err = Err.RECORD_DATA_SHORT
-                    _fail(st, err, rec, caplen, left - 16)
+                    err = _fail(st, Err.RECORD_DATA_SHORT, rec, caplen, left - 16)
                     counts[Count.TRUNCATED_RECORD] += 1
                     stop = True
                 else:
-                    ts = sec * 1000000000 + (frac if st[Slot.NANO] == 1 else frac * 1000)
+                    sec = _u32(buf, pos, pcap_big)
+                    frac = _u32(buf, pos + 4, pcap_big)
+                    ts = sec * 1000000000 + (frac if pcap_nano else frac * 1000)
                     d = pos + 16
-                    pos = d + caplen
-                    k, err = _take(
-                        buf, d, pos, st[Slot.LINK], 0, ts, rec, strict, payload_bytes, state, out, n
-                    )
-                    n += k
-                    if err != 0:
-                        return n, rec, 2, err
+                    end = d + caplen
+                    link = pcap_link
+                    have = True
+                    pos = end
             if stop:
                 if strict:
-                    return n, rec, 2, err
+                    pos = rec
+                    break
                 counts[Count.RECORDS] += 1
                 counts[Count.UNREAD_BYTES] += size - rec
-                return n, size, 0, 0
-            continue
-
-        # pcapng block
-        is_shb = left >= 4 and buf[pos] == 0x0A and buf[pos + 1] == 0x0D
-        is_shb = is_shb and buf[pos + 2] == 0x0D and buf[pos + 3] == 0x0A
-        big = st[Slot.BIG] == 1
-        if is_shb:
-            if left < 12:
+                pos = size
+                err = 0
+                break
+        else:
+            # pcapng block
+            is_shb = left >= 4 and buf[pos] == 0x0A and buf[pos + 1] == 0x0D
+            is_shb = is_shb and buf[pos + 2] == 0x0D and buf[pos + 3] == 0x0A
+            big = st[Slot.BIG] == 1
+            if is_shb:
+                if left < 12:
+                    err = _fail(st, Err.BLOCK_HEADER_SHORT, rec, left, 0)
+                else:
+                    bom = _u32(buf, pos + 8, True)
+                    if bom == 0x1A2B3C4D:
+                        big = True
+                    elif bom == 0x4D3C2B1A:
+                        big = False
+                    else:
+                        err = _fail(st, Err.BAD_BYTE_ORDER, rec, bom, 0)
+                if err != 0 and rec == 0:
+                    return 0, 0, 2, err  # the file's first block: nothing readable
+            elif rec == 0:
+                m = _u32(buf, 0, True) if left >= 4 else 0
+                return 0, 0, 2, _fail(st, Err.BAD_MAGIC, 0, m, 0)
+            elif left < 8:
                 err = _fail(st, Err.BLOCK_HEADER_SHORT, rec, left, 0)
-            else:
-                bom = _u32(buf, pos + 8, True)
-                if bom == 0x1A2B3C4D:
-                    big = True
-                elif bom == 0x4D3C2B1A:
-                    big = False
-                else:
-                    err = _fail(st, Err.BAD_BYTE_ORDER, rec, bom, 0)
-            if err != 0 and rec == 0:
-                return 0, 0, 2, err  # the file's first block: nothing readable
-        elif rec == 0:
-            return 0, 0, 2, _fail(st, Err.BAD_MAGIC, 0, _u32(buf, 0, True) if left >= 4 else 0, 0)
-        elif left < 8:
-            err = _fail(st, Err.BLOCK_HEADER_SHORT, rec, left, 0)
-        btype = 0
-        blen = 0
-        if err == 0:
-            btype = _u32(buf, pos, big)
-            blen = _u32(buf, pos + 4, big)
-            if blen < 12 or blen % 4 != 0:
-                err = _fail(st, Err.BLOCK_LENGTH, rec, blen, 0)
-            elif blen > left:
-                err = _fail(st, Err.BLOCK_BEYOND_EOF, rec, blen, left)
-            elif _u32(buf, pos + blen - 4, big) != blen:
-                err = _fail(st, Err.BLOCK_TRAILER, rec, blen, _u32(buf, pos + blen - 4, big))
-        if err != 0:  # framing is lost: stop
-            if strict or rec == 0:
-                return n, rec, 2, err
-            counts[Count.RECORDS] += 1
-            if err == Err.BLOCK_HEADER_SHORT or err == Err.BLOCK_BEYOND_EOF:
-                counts[Count.TRUNCATED_RECORD] += 1
-            else:
-                counts[Count.BAD_BLOCK] += 1
-            counts[Count.UNREAD_BYTES] += size - rec
-            return n, size, 0, 0
-        nxt = pos + blen
-        bend = nxt - 4  # end of body
-        if is_shb:
-            if blen < 28:
-                err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
-            elif _u16(buf, pos + 12, big) != 1:
-                err = _fail(st, Err.SHB_VERSION, rec, _u16(buf, pos + 12, big), 0)
-            if err != 0:
+            btype = 0
+            blen = 0
+            if err == 0:
+                btype = _u32(buf, pos, big)
+                blen = _u32(buf, pos + 4, big)
+                if blen < 12 or blen % 4 != 0:
+                    err = _fail(st, Err.BLOCK_LENGTH, rec, blen, 0)
+                elif blen > left:
+                    err = _fail(st, Err.BLOCK_BEYOND_EOF, rec, blen, left)
+                elif _u32(buf, pos + blen - 4, big) != blen:
+                    err = _fail(st, Err.BLOCK_TRAILER, rec, blen, _u32(buf, pos + blen - 4, big))
+            if err != 0:  # framing is lost: stop
                 if strict or rec == 0:
-                    return n, rec, 2, err
+                    pos = rec
+                    break
                 counts[Count.RECORDS] += 1
-                counts[Count.BAD_BLOCK] += 1
-                counts[Count.UNREAD_BYTES] += size - rec
-                return n, size, 0, 0
-            st[Slot.BIG] = 1 if big else 0
-            st[Slot.N_IF] = 0
-            counts[Count.SECTIONS] += 1
-        elif btype == 1:  # IDB
-            nif = st[Slot.N_IF]
-            if blen < 20:
-                err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
-            elif nif >= MAX_INTERFACES:
-                err = _fail(st, Err.TOO_MANY_INTERFACES, rec, MAX_INTERFACES, 0)
-            else:
-                resol = 6
-                offs = 0
-                o = pos + 16
-                while o + 4 <= bend:
-                    code = _u16(buf, o, big)
-                    olen = _u16(buf, o + 2, big)
-                    if code == 0:
-                        break
-                    if o + 4 + olen > bend:
-                        err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
-                        break
-                    if code == 9 and olen >= 1:
-                        resol = np.int64(buf[o + 4])
-                    elif code == 14 and olen >= 8:
-                        hi = _u32(buf, o + 4, big)
-                        lo = _u32(buf, o + 8, big)
-                        offs = (hi << 32) | lo if big else (lo << 32) | hi
-                    o += 4 + ((olen + 3) // 4) * 4
-                state.if_link[nif] = _u16(buf, pos + 8, big)
-                state.if_snap[nif] = _u32(buf, pos + 12, big)
-                state.if_resol[nif] = resol
-                state.if_offset[nif] = offs
-                state.if_pos[nif] = rec
-                st[Slot.N_IF] = nif + 1
-                counts[Count.INTERFACES] += 1
-            if err != 0:
-                if strict:
-                    return n, rec, 2, err
-                counts[Count.RECORDS] += 1
-                counts[Count.BAD_BLOCK] += 1
-        elif btype == 6 or btype == 2 or btype == 3:  # EPB, obsolete PB, SPB
-            nif = st[Slot.N_IF]
-            if btype == 3:
-                hdr = 16
-                iface = 0
-            else:
-                hdr = 32
-                iface = _u32(buf, pos + 8, big) if btype == 6 else _u16(buf, pos + 8, big)
-            if blen < hdr:
-                err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
-            elif iface >= nif:
-                err = _fail(st, Err.UNKNOWN_INTERFACE, rec, iface, nif)
-            else:
-                if btype == 3:
-                    caplen = _u32(buf, pos + 8, big)
-                    if caplen > blen - 16:
-                        caplen = blen - 16
-                    snap = state.if_snap[0]
-                    if snap > 0 and caplen > snap:
-                        caplen = snap
-                    d = pos + 12
-                    ts = st[Slot.LAST_TS]
-                else:
-                    caplen = _u32(buf, pos + 20, big)
-                    d = pos + 28
-                    t = (_u32(buf, pos + 12, big) << 32) | _u32(buf, pos + 16, big)
-                    ts = pcapng_ts_ns(t, state.if_resol[iface], state.if_offset[iface])
-                if caplen > MAX_CAPLEN:
-                    err = _fail(st, Err.RECORD_TOO_LONG, rec, caplen, 0)
-                elif d + caplen > bend:
-                    err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
-                else:
-                    link = state.if_link[iface]
-                    k, err = _take(
-                        buf,
-                        d,
-                        d + caplen,
-                        link,
-                        state.if_pos[iface],
-                        ts,
-                        rec,
-                        strict,
-                        payload_bytes,
-                        state,
-                        out,
-                        n,
-                    )
-                    if err != 0:
-                        return n, rec, 2, err
-                    if k == 1 and btype == 3:
-                        counts[Count.SPB_TIMESTAMPS] += 1
-                    n += k
-            if err != 0:
-                if strict:
-                    return n, rec, 2, err
-                counts[Count.RECORDS] += 1
-                if err == Err.UNKNOWN_INTERFACE:
-                    counts[Count.UNKNOWN_INTERFACE] += 1
-                elif err == Err.RECORD_TOO_LONG:
-                    counts[Count.RECORD_TOO_LONG] += 1
+                if err == Err.BLOCK_HEADER_SHORT or err == Err.BLOCK_BEYOND_EOF:
+                    counts[Count.TRUNCATED_RECORD] += 1
                 else:
                     counts[Count.BAD_BLOCK] += 1
-        pos = nxt
+                counts[Count.UNREAD_BYTES] += size - rec
+                pos = size
+                err = 0
+                break
+            nxt = pos + blen
+            bend = nxt - 4  # end of body
+            if is_shb:
+                if blen < 28:
+                    err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
+                elif _u16(buf, pos + 12, big) != 1:
+                    err = _fail(st, Err.SHB_VERSION, rec, _u16(buf, pos + 12, big), 0)
+                if err != 0:
+                    if strict or rec == 0:
+                        pos = rec
+                        break
+                    counts[Count.RECORDS] += 1
+                    counts[Count.BAD_BLOCK] += 1
+                    counts[Count.UNREAD_BYTES] += size - rec
+                    pos = size
+                    err = 0
+                    break
+                st[Slot.BIG] = 1 if big else 0
+                st[Slot.N_IF] = 0
+                counts[Count.SECTIONS] += 1
+            elif btype == 1:  # IDB
+                nif = st[Slot.N_IF]
+                if blen < 20:
+                    err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
+                elif nif >= MAX_INTERFACES:
+                    err = _fail(st, Err.TOO_MANY_INTERFACES, rec, MAX_INTERFACES, 0)
+                else:
+                    resol = 6
+                    offs = 0
+                    o = pos + 16
+                    while o + 4 <= bend:
+                        code = _u16(buf, o, big)
+                        olen = _u16(buf, o + 2, big)
+                        if code == 0:
+                            break
+                        if o + 4 + olen > bend:
+                            err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
+                            break
+                        if code == 9 and olen >= 1:
+                            resol = np.int64(buf[o + 4])
+                        elif code == 14 and olen >= 8:
+                            hi = _u32(buf, o + 4, big)
+                            lo = _u32(buf, o + 8, big)
+                            offs = (hi << 32) | lo if big else (lo << 32) | hi
+                        o += 4 + ((olen + 3) // 4) * 4
+                    if_link[nif] = _u16(buf, pos + 8, big)
+                    if_snap[nif] = _u32(buf, pos + 12, big)
+                    if_resol[nif] = resol
+                    if_offset[nif] = offs
+                    if_pos[nif] = rec
+                    st[Slot.N_IF] = nif + 1
+                    counts[Count.INTERFACES] += 1
+                if err != 0:
+                    if strict:
+                        pos = rec
+                        break
+                    counts[Count.RECORDS] += 1
+                    counts[Count.BAD_BLOCK] += 1
+                    err = 0
+            elif btype == 6 or btype == 2 or btype == 3:  # EPB, obsolete PB, SPB
+                nif = st[Slot.N_IF]
+                simple = btype == 3
+                if simple:
+                    hdr = 16
+                    iface = 0
+                else:
+                    hdr = 32
+                    iface = _u32(buf, pos + 8, big) if btype == 6 else _u16(buf, pos + 8, big)
+                if blen < hdr:
+                    err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
+                elif iface >= nif:
+                    err = _fail(st, Err.UNKNOWN_INTERFACE, rec, iface, nif)
+                else:
+                    if simple:
+                        caplen = _u32(buf, pos + 8, big)
+                        if caplen > blen - 16:
+                            caplen = blen - 16
+                        snap = if_snap[0]
+                        if snap > 0 and caplen > snap:
+                            caplen = snap
+                        d = pos + 12
+                        ts = last_ts
+                    else:
+                        caplen = _u32(buf, pos + 20, big)
+                        d = pos + 28
+                        t = (_u32(buf, pos + 12, big) << 32) | _u32(buf, pos + 16, big)
+                        ts = pcapng_ts_ns(t, if_resol[iface], if_offset[iface])
+                    if caplen > MAX_CAPLEN:
+                        err = _fail(st, Err.RECORD_TOO_LONG, rec, caplen, 0)
+                    elif d + caplen > bend:
+                        err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
+                    else:
+                        end = d + caplen
+                        link = if_link[iface]
+                        link_pos = if_pos[iface]
+                        have = True
+                if err != 0:
+                    if strict:
+                        pos = rec
+                        break
+                    counts[Count.RECORDS] += 1
+                    if err == Err.UNKNOWN_INTERFACE:
+                        counts[Count.UNKNOWN_INTERFACE] += 1
+                    elif err == Err.RECORD_TOO_LONG:
+                        counts[Count.RECORD_TOO_LONG] += 1
+                    else:
+                        counts[Count.BAD_BLOCK] += 1
+                    err = 0
+            pos = nxt
+        if not have:
+            continue
+
+        # one packet record: decode, then keep it or count it
+        r, ver, addr, proto, sport, dport, wire, pay, pay_len, flags = _parse_packet(
+            buf, d, end, link, payload_bytes
+        )
+        if r != _KEPT:
+            if strict and r != Count.NON_IP:
+                if r == Count.UNKNOWN_LINKTYPE:
+                    err = _fail(st, Err.UNKNOWN_LINKTYPE, link_pos, link, 0)
+                elif r == Count.TRUNCATED_HEADERS:
+                    err = _fail(st, Err.TRUNCATED_HEADERS, rec, end - d, link)
+                else:
+                    err = _fail(st, Err.BAD_IP_HEADER, rec, end - d, link)
+                pos = rec
+                break
+            counts[Count.RECORDS] += 1
+            counts[r] += 1
+            continue
+        if ts < max_ts:
+            if strict:
+                err = _fail(st, Err.TS_BACKWARDS, rec, ts, max_ts)
+                pos = rec
+                break
+            counts[Count.REORDERED] += 1
+        else:
+            max_ts = ts
+        last_ts = ts
+        counts[Count.RECORDS] += 1
+        if flags != 0:
+            if flags & _F_FRAGMENT:
+                counts[Count.FRAGMENTS] += 1
+            if flags & _F_L4_TRUNCATED:
+                counts[Count.L4_TRUNCATED] += 1
+            if flags & _F_TRUNCATED_CAPTURE:
+                counts[Count.TRUNCATED_CAPTURE] += 1
+        if simple:
+            counts[Count.SPB_TIMESTAMPS] += 1
+        o_ts[n] = ts
+        if ver == 4:
+            for k in range(10):
+                o_src[n, k] = 0
+                o_dst[n, k] = 0
+            o_src[n, 10] = 0xFF
+            o_src[n, 11] = 0xFF
+            o_dst[n, 10] = 0xFF
+            o_dst[n, 11] = 0xFF
+            for k in range(4):
+                o_src[n, 12 + k] = buf[addr + k]
+                o_dst[n, 12 + k] = buf[addr + 4 + k]
+        else:
+            for k in range(16):
+                o_src[n, k] = buf[addr + k]
+                o_dst[n, k] = buf[addr + 16 + k]
+        o_sport[n] = sport
+        o_dport[n] = dport
+        o_proto[n] = proto
+        o_wire[n] = wire
+        o_poff[n] = pay
+        o_plen[n] = pay_len
+        n += 1
+    st[Slot.MAX_TS] = max_ts
+    st[Slot.LAST_TS] = last_ts
+    if err != 0:
+        return n, pos, 2, err
+    if pos >= size:
+        return n, size, 0, 0
     return n, pos, 1, 0
 
 
