@@ -176,7 +176,12 @@ def main(
 @_input_errors
 def ingest(
     trace: Annotated[Path, typer.Argument(help="pcap, pcapng, parquet or CSV (maybe gz/xz/zst).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Output: x.parquet, or x.csv; add .gz/.xz/.zst to compress."
+        ),
+    ],
     strict: Annotated[
         bool,
         typer.Option(
@@ -189,12 +194,22 @@ def ingest(
         typer.Option("--payload-bytes", min=0, help="Keep up to N payload bytes per packet."),
     ] = 0,
 ) -> None:
-    """Read a trace file and write its packets table as parquet."""
-    result = _read(trace, strict=strict, payload_bytes=payload_bytes)
+    """Read a trace file and write its packets table (parquet, or CSV) for fast reloading."""
+    import polars as pl
+
+    from snfkit.traces.schema import PACKETS_SCHEMA
+    from snfkit.traces.tabular import write_packets
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    result.packets.write_parquet(tmp)
-    os.replace(tmp, out)
+    tmp = out.with_name(f".partial-{out.name}")  # same suffixes: same format and compression
+    try:
+        # An empty table first: a bad output name fails before a long read, not after it.
+        write_packets(pl.DataFrame(schema=PACKETS_SCHEMA), tmp)
+        result = _read(trace, strict=strict, payload_bytes=payload_bytes)
+        write_packets(result.packets, tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     flows = result.packets["flow_id"].max() if result.packets.height else -1
     typer.echo(
         f"{out}: {result.packets.height:,} packets, {flows + 1:,} flows "

@@ -192,7 +192,12 @@ def test_ingest_round_trip(tmp_path):
     d = json.loads(run("info", out, "--json").stdout)
     assert (d["packets"], d["flows"]) == (4, 3)
     assert d["protocols"] == {"udp": 2, "tcp": 1}
-    assert not list(out.parent.glob("*.partial"))
+    assert [p.name for p in out.parent.iterdir()] == ["small.parquet"]  # no partial file left
+    csv = tmp_path / "small.csv.gz"
+    assert run("ingest", pcap, "-o", csv).exit_code == 0
+    d_csv = json.loads(run("info", csv, "--json").stdout)
+    assert d_csv == {**d, "flowlets": d_csv["flowlets"]} and d_csv["flowlets"] == d["flowlets"]
+    assert_one_line_error(run("ingest", pcap, "-o", tmp_path / "x.txt"), "format")
 
 
 @pytest.mark.shared
