@@ -34,9 +34,6 @@ app = typer.Typer(
 EXIT_INPUT_ERROR = 2
 """Exit status for bad input (same as a usage error)."""
 
-DEMO_MODES = ("flowlet", "flow", "smart_flow", "packet")
-"""Allocation modes that ``snfkit demo`` replays, in table order."""
-
 MODE_TABLE_KEYS = (
     "packets_in",
     "packets_processed",
@@ -330,7 +327,7 @@ def demo(
     """Summarize a small synthetic trace (or --trace) and compare the allocation modes.
 
     Writes into OUT: summary.json, trace_summary.csv, trace_summary.parquet and, when the replay
-    engine is present, modes.csv (one row per allocation mode).
+    engine is present, modes.csv (one row per allocation mode, default parameters).
     """
     import snfkit
     from snfkit.traces.summary import summary_table
@@ -347,7 +344,9 @@ def demo(
     replay = getattr(snfkit, "replay", None)
     if replay is not None:
         summaries = {}
-        for mode in DEMO_MODES:
+        from snfkit.params import MODES
+
+        for mode in MODES:
             with _progress_bar(f"replay {mode}") as update:
                 summaries[mode] = replay(packets, mode=mode, progress=update).summary
         modes = mode_comparison(summaries)
