@@ -108,16 +108,13 @@ def _progress_bar(description: str) -> Iterator[Callable[[int, int | None], None
         yield update
 
 
-def _read(path: Path, *, strict: bool = True, payload_bytes: int = 0, progress: bool = True):
-    """Read a trace (any format) and print what was skipped or noted to stderr."""
+def _read(path: Path, *, strict: bool = True, payload_bytes: int = 0):
+    """Read a trace (any format) with a progress bar; print what was skipped or noted to stderr."""
     from snfkit.errors import format_skips
     from snfkit.traces import read_trace
 
-    if progress:
-        with _progress_bar(f"reading {path.name}") as update:
-            result = read_trace(path, strict=strict, payload_bytes=payload_bytes, progress=update)
-    else:
-        result = read_trace(path, strict=strict, payload_bytes=payload_bytes)
+    with _progress_bar(f"reading {path.name}") as update:
+        result = read_trace(path, strict=strict, payload_bytes=payload_bytes, progress=update)
     if any(result.skipped.values()):
         typer.echo(
             f"{result.path}: skipped {sum(result.skipped.values())} of {result.records} records "
