@@ -144,12 +144,6 @@ def payload_series(buf: np.ndarray, pay_off: np.ndarray, pay_len: np.ndarray) ->
     return pl.Series("payload", pl.from_arrow(arr), dtype=pl.Binary)
 
 
-def _concat(pieces: list[PacketColumns]) -> PacketColumns:
-    if len(pieces) == 1:
-        return pieces[0]
-    return PacketColumns(*(np.concatenate(cols) for cols in zip(*pieces, strict=True)))
-
-
 def read_capture_columns(
     src: TraceBytes,
     *,
@@ -167,30 +161,35 @@ def read_capture_columns(
         raise TraceFormatError(src.path, 0, "a non-empty trace", "an empty file")
     fmt = CaptureFormat.PCAPNG if src.format == "pcapng" else CaptureFormat.PCAP
     state = new_capture_state()
-    # A record takes at least 16 bytes (pcap header, SPB), so this bounds the packets in the file.
-    out = new_packet_columns(min(chunk_records, size // 16 + 1))
-    pieces: list[PacketColumns] = []
+    # A record takes at least 16 bytes (pcap header, SPB): that bounds the packets in the file.
+    most = size // 16 + 1
+    cols = new_packet_columns(min(chunk_records, most))
+    total = 0
     pos = 0
     with progress_reporter(progress, size, "ingest") as reporter:
         while True:
+            if total == cols.ts.shape[0]:
+                # Full: grow once to the size the bytes per packet so far predict (+10%).
+                rest = int((size - pos) / max(pos, 1) * total * 1.1) + 1024
+                grown = new_packet_columns(min(total + max(rest, chunk_records // 8), most))
+                for old, new in zip(cols, grown, strict=True):
+                    new[:total] = old[:total]
+                cols = grown
+            room = min(chunk_records, cols.ts.shape[0] - total)
+            view = PacketColumns(*(a[total : total + room] for a in cols))
             n, nxt, status, detail = read_capture_chunk_nb(
-                buf, pos, fmt, bool(strict), int(payload_bytes), state, out
+                buf, pos, fmt, bool(strict), int(payload_bytes), state, view
             )
             if status == ChunkStatus.ERROR:
                 st = state.st
                 a, b = int(st[Slot.ERR_A]), int(st[Slot.ERR_B])
                 raise capture_error(src.path, int(detail), int(st[Slot.ERR_OFF]), a, b)
-            if n:
-                if status == ChunkStatus.DONE and not pieces:
-                    pieces.append(PacketColumns(*(a[:n] for a in out)))
-                else:
-                    pieces.append(PacketColumns(*(a[:n].copy() for a in out)))
+            total += int(n)
             reporter.advance(int(nxt) - pos)
             pos = int(nxt)
             if status == ChunkStatus.DONE:
                 break
-    cols = _concat(pieces) if pieces else PacketColumns(*(a[:0] for a in out))
-    return cols, state
+    return PacketColumns(*(a[:total] for a in cols)), state
 
 
 def read_capture(
