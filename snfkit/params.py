@@ -31,9 +31,13 @@ to the unit that the window has not measured yet (see docs/model.md)."""
 
 def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(name, value, f"an integer in [{lo}, {hi if hi is not None else 'inf'}]")
+        raise ParameterError(
+            name, value, f"an integer in [{lo}, {hi if hi is not None else 'inf'}]"
+        )
     if value < lo or (hi is not None and value > hi):
-        raise ParameterError(name, value, f"an integer in [{lo}, {hi if hi is not None else 'inf'}]")
+        raise ParameterError(
+            name, value, f"an integer in [{lo}, {hi if hi is not None else 'inf'}]"
+        )
 
 
 def _check_float(

@@ -151,8 +151,11 @@ def _chunks_of(packets: Any, chunk_size: int) -> tuple[Iterator[pl.DataFrame], i
         return df.iter_slices(chunk_size), df.height
     if isinstance(packets, Iterable):
         return iter(packets), None
-    raise ParameterError("packets", type(packets).__name__,
-                         "a polars DataFrame, an iterable of DataFrames, or a trace path")
+    raise ParameterError(
+        "packets",
+        type(packets).__name__,
+        "a polars DataFrame, an iterable of DataFrames, or a trace path",
+    )
 
 
 def replay(
@@ -231,8 +234,11 @@ class _Run:
     def feed(self, chunk: pl.DataFrame) -> None:
         missing = [c for c in _REQUIRED if c not in chunk.columns]
         if missing:
-            raise ParameterError("packets", f"columns {chunk.columns}",
-                                 f"a packets table with columns {list(_REQUIRED)}")
+            raise ParameterError(
+                "packets",
+                f"columns {chunk.columns}",
+                f"a packets table with columns {list(_REQUIRED)}",
+            )
         n = chunk.height
         if n == 0:
             return
@@ -243,8 +249,11 @@ class _Run:
             self.last_ts_seen is not None and ts[0] < self.last_ts_seen
         ):
             bad = int(np.argmax(np.diff(ts) < 0)) + 1 if n > 1 and (np.diff(ts) < 0).any() else 0
-            raise ParameterError("packets", f"ts_ns going backwards at row {self.n_in + bad}",
-                                 "packets sorted by ts_ns")
+            raise ParameterError(
+                "packets",
+                f"ts_ns going backwards at row {self.n_in + bad}",
+                "packets sorted by ts_ns",
+            )
         if flow.min() < 0:
             raise ParameterError("packets", "negative flow_id", "flow ids >= 0")
         if self.t0 is None:
@@ -256,7 +265,7 @@ class _Run:
         if self.params.modes.mode == "packet":
             reason = np.full(n, K.REASON_PACKET, np.int8)
         else:
-            _, fl_flow, fl_first, fl_reason = detect_flowlets_chunk_nb(
+            _, _, fl_first, fl_reason = detect_flowlets_chunk_nb(
                 ts, flow, wl, np.int64(self.detect_t), np.int64(self.detect_b), self.fstate
             )
             reason = np.full(n, -1, np.int8)
@@ -295,14 +304,23 @@ class _Run:
         queue = latency - service - out.state_wait
         if self.keep:
             self.pkt_parts.append(
-                pl.DataFrame({
-                    "ts_ns": ts, "flow_id": flow, "wire_len": wl.astype(np.uint32),
-                    "unit": out.unit, "item": out.item, "start_ns": out.start,
-                    "finish_ns": out.finish, "latency_ns": latency, "queue_ns": queue,
-                    "state_wait_ns": out.state_wait, "service_ns": service,
-                    "wait_cause": pl.Series(out.wait_cause.astype(np.uint32)),
-                    "reordered": out.reordered,
-                })  # fmt: skip
+                pl.DataFrame(
+                    {
+                        "ts_ns": ts,
+                        "flow_id": flow,
+                        "wire_len": wl.astype(np.uint32),
+                        "unit": out.unit,
+                        "item": out.item,
+                        "start_ns": out.start,
+                        "finish_ns": out.finish,
+                        "latency_ns": latency,
+                        "queue_ns": queue,
+                        "state_wait_ns": out.state_wait,
+                        "service_ns": service,
+                        "wait_cause": pl.Series(out.wait_cause.astype(np.uint32)),
+                        "reordered": out.reordered,
+                    }
+                )
             )
         latency_hist.add(self.hist, latency)
         self.lat_sum += int(latency.sum())
@@ -332,9 +350,9 @@ class _Run:
         e_arr = (ts - self.t0) // self.epoch_ns
         e_srv = (out.start - self.t0) // self.epoch_ns
         self.ep_parts.append(
-            pl.DataFrame({"epoch": e_arr, "bytes": wl}).group_by("epoch").agg(
-                pl.col("bytes").sum().alias("offered_bytes")
-            )
+            pl.DataFrame({"epoch": e_arr, "bytes": wl})
+            .group_by("epoch")
+            .agg(pl.col("bytes").sum().alias("offered_bytes"))
         )
         self.eu_parts.append(
             pl.concat([
@@ -373,12 +391,10 @@ def _build_results(run: _Run) -> Results:
     epochs, epoch_units = _epoch_tables(run, units, cap)
     packets = None
     if run.keep:
-        packets = (
-            pl.concat(run.pkt_parts) if run.pkt_parts else _empty_packets()
-        ).with_columns(
-            pl.col("wait_cause").cast(pl.UInt8).replace_strict(
-                dict(enumerate(WAIT_CAUSES)), return_dtype=pl.Enum(WAIT_CAUSES)
-            )
+        packets = (pl.concat(run.pkt_parts) if run.pkt_parts else _empty_packets()).with_columns(
+            pl.col("wait_cause")
+            .cast(pl.UInt8)
+            .replace_strict(dict(enumerate(WAIT_CAUSES)), return_dtype=pl.Enum(WAIT_CAUSES))
         )
     summary = _summary(run, packets, units, duration, counters)
     return Results(

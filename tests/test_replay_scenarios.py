@@ -10,7 +10,12 @@ from replay_helpers import table
 
 from snfkit import replay
 
-BASE = {"per_packet_ns": 1_000, "per_byte_ps": 0, "unit_startup_ns": 0, "state_transfer_ns": 160_000}
+BASE = {
+    "per_packet_ns": 1_000,
+    "per_byte_ps": 0,
+    "unit_startup_ns": 0,
+    "state_transfer_ns": 160_000,
+}
 
 
 def lat(res):

@@ -282,8 +282,9 @@ def _close_item(st, f, p):
     if st.f_life[f] == st.u_life[u] and st.u_active[u]:
         st.u_open[u] -= 1
         st.u_committed[u] -= st.f_est[f]
-    rate = _item_rate(st.f_first_ts[f], st.f_last_ts[f], st.f_bytes[f], st.f_pkts[f],
-                      p.close_after_ns)
+    rate = _item_rate(
+        st.f_first_ts[f], st.f_last_ts[f], st.f_bytes[f], st.f_pkts[f], p.close_after_ns
+    )
     st.f_prev_rate[f] = rate
     st.fstate[F_RATE_SUM] += rate
     st.counters[C_RATE_COUNT] += 1
@@ -462,7 +463,12 @@ def _smart_tick(st, tau, p):
                 continue
             placed = False
             for v in range(p.max_units):
-                if v != u and st.u_active[v] and not emptied[v] and trial[v] + rates[j] < p.capacity_bps:
+                if (
+                    v != u
+                    and st.u_active[v]
+                    and not emptied[v]
+                    and trial[v] + rates[j] < p.capacity_bps
+                ):
                     trial[v] += rates[j]
                     dest[j] = v
                     placed = True
@@ -533,9 +539,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
                 if p.committed_load and st.u_committed[u] > loads[u]:
                     loads[u] = st.u_committed[u]
                 _maybe_prestart(st, t, p, loads)
-            moved = st.f_unit[f] >= 0 and (
-                st.f_unit[f] != u or st.f_life[f] != st.u_life[u]
-            )
+            moved = st.f_unit[f] >= 0 and (st.f_unit[f] != u or st.f_life[f] != st.u_life[u])
             if moved and p.reactive_state and flow_mode:
                 st.f_need_pull[f] = True
             item = st.counters[C_ITEMS]

@@ -10,7 +10,9 @@ def detect_flowlets(ts_ns, flow_id, wire_len, timeout_ns, size_bytes):
     open_bytes: dict[int, int] = {}
     current: dict[int, int] = {}
     pkt_flowlet, fl_flow, fl_first, fl_reason = [], [], [], []
-    for i, (t, f, size) in enumerate(zip(ts_ns.tolist(), flow_id.tolist(), wire_len.tolist())):
+    for i, (t, f, size) in enumerate(
+        zip(ts_ns.tolist(), flow_id.tolist(), wire_len.tolist(), strict=True)
+    ):
         if f not in current:
             reason = 0  # the flow's first packet
         elif t - last_seen[f] > timeout_ns:

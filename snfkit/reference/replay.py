@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from snfkit.engine.flowlets_nb import detect_flowlets_nb
 from snfkit.params import ReplayParams
+from snfkit.reference.flowlets import detect_flowlets
 
 FLOWLET, FLOW, SMART_FLOW, PACKET = "flowlet", "flow", "smart_flow", "packet"
 
@@ -230,7 +230,10 @@ class Controller:
             self.move(fid, dest)
         emptied: set[int] = set()
         for u in sorted(self.units, reverse=True):  # consolidate underused units
-            if self.units[u].open_items == 0 or load[u] >= self.p.modes.consolidate_below * self.cap:
+            if (
+                self.units[u].open_items == 0
+                or load[u] >= self.p.modes.consolidate_below * self.cap
+            ):
                 continue
             trial = list(load)
             plan = []
@@ -262,15 +265,17 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
         t_det, b_det = p.flowlets.timeout_ns, p.flowlets.size_bytes
     else:
         t_det, b_det = p.modes.flow_timeout_ns, 0
-    _, _, first, reasons = detect_flowlets_nb(ts, flow, wire_len, t_det, b_det)
-    open_reason = dict(zip(first.tolist(), reasons.tolist()))
+    _, _, first, reasons = detect_flowlets(ts, flow, wire_len, t_det, b_det)
+    open_reason = dict(zip(first.tolist(), reasons.tolist(), strict=True))
     up = p.units
     out = {k: [] for k in ("unit", "item", "start", "finish", "state_wait", "wait_cause",
                            "reordered")}  # fmt: skip
     items = {k: [] for k in ("id", "flow", "unit", "life", "open_ts", "reason", "est",
                              "overflow")}  # fmt: skip
     next_tick = None
-    for i, (t, fid, size) in enumerate(zip(ts.tolist(), flow.tolist(), wire_len.tolist())):
+    for i, (t, fid, size) in enumerate(
+        zip(ts.tolist(), flow.tolist(), wire_len.tolist(), strict=True)
+    ):
         f = c.flows.setdefault(fid, Flow())
         if next_tick is None:
             next_tick = t + p.modes.smart_interval_ns

@@ -129,22 +129,33 @@ def validate_packets(packets: pl.DataFrame, source: str = "<table>") -> pl.DataF
     """
     for name, dtype in PACKETS_SCHEMA.items():
         if name not in packets.columns:
-            raise SchemaError(source, None, f"a column {name!r} of type {dtype}", "none",
-                              where=f"column {name!r}")
+            raise SchemaError(
+                source, None, f"a column {name!r} of type {dtype}", "none", where=f"column {name!r}"
+            )
         if packets.schema[name] != dtype:
-            raise SchemaError(source, None, f"type {dtype}", str(packets.schema[name]),
-                              where=f"column {name!r}")
+            raise SchemaError(
+                source, None, f"type {dtype}", str(packets.schema[name]), where=f"column {name!r}"
+            )
     for name in ("src_ip", "dst_ip"):
         bad = packets.select(pl.col(name).bin.size().ne(16).arg_true().first()).item()
         if bad is not None:
-            raise SchemaError(source, None, "a 16-byte address", f"{len(packets[name][bad])} bytes",
-                              where=f"row {bad}, column {name!r}")
+            raise SchemaError(
+                source,
+                None,
+                "a 16-byte address",
+                f"{len(packets[name][bad])} bytes",
+                where=f"row {bad}, column {name!r}",
+            )
     if packets.height > 1:
         back = packets.select(pl.col("ts_ns").diff().lt(0).arg_true().first()).item()
         if back is not None:
-            raise SchemaError(source, None, "non-decreasing ts_ns",
-                              f"{packets['ts_ns'][back]} after {packets['ts_ns'][back - 1]}",
-                              where=f"row {back}, column 'ts_ns'")
+            raise SchemaError(
+                source,
+                None,
+                "non-decreasing ts_ns",
+                f"{packets['ts_ns'][back]} after {packets['ts_ns'][back - 1]}",
+                where=f"row {back}, column 'ts_ns'",
+            )
     keep = [*PACKETS_SCHEMA, *(c for c in OPTIONAL_COLUMNS if c in packets.columns)]
     return packets.select(keep)
 
