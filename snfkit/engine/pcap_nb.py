@@ -451,6 +451,7 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
     pcap_link = st[Slot.LINK]
     max_ts = st[Slot.MAX_TS]
     last_ts = st[Slot.LAST_TS]
+    err = 0
     while n < cap and seen < cap:
         seen += 1
         rec = pos
