@@ -222,7 +222,11 @@ def _summary(packets, timeout_us: list[int] | None, size_bytes: int) -> dict:
 
 TimeoutOpt = Annotated[
     list[int] | None,
-    typer.Option("--timeout-us", min=0, help="Flowlet timeout T in us (repeat for several)."),
+    typer.Option(
+        "--timeout-us",
+        min=0,
+        help="Flowlet timeout T in us; repeat for several. [default: 100 and 500]",
+    ),
 ]
 SizeOpt = Annotated[
     int, typer.Option("--size-bytes", help="Flowlet size threshold B in bytes (0: none).")
@@ -323,8 +327,7 @@ def demo(
 ) -> None:
     """Summarize a small synthetic trace (or --trace) and compare the allocation modes.
 
-    Writes into OUT: summary.json, trace_summary.csv, trace_summary.parquet and, when the replay
-    engine is present, modes.csv (one row per allocation mode, default parameters).
+    Writes summary.json, trace_summary.csv/.parquet and modes.csv (one row per mode) into OUT.
     """
     import snfkit
     from snfkit.traces.summary import summary_table
