@@ -31,7 +31,7 @@ Rules where the formats leave a choice:
 - An unknown link type is reported at the first packet that uses it (strict: error at the byte
   offset of the pcap file header or of the interface's IDB); lenient: each of its packets is
   skipped as ``unknown_linktype``.
-- Timestamps going backwards: strict raises at the record; lenient keeps the packet, counts it in
+- Timestamps going backwards (checked over kept packets only): strict raises at the record; lenient keeps the packet, counts it in
   ``notes['reordered']`` (packets whose time is below an earlier packet's) and stable-sorts the
   table by time at the end.
 - Lenient mode skips damaged records whose framing is intact (``truncated_headers``,
