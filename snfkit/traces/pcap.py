@@ -31,9 +31,9 @@ Rules where the formats leave a choice:
 - An unknown link type is reported at the first packet that uses it (strict: error at the byte
   offset of the pcap file header or of the interface's IDB); lenient: each of its packets is
   skipped as ``unknown_linktype``.
-- Timestamps going backwards (checked over kept packets only): strict raises at the record; lenient keeps the packet, counts it in
-  ``notes['reordered']`` (packets whose time is below an earlier packet's) and stable-sorts the
-  table by time at the end.
+- Timestamps going backwards (checked over kept packets only): strict raises at the record;
+  lenient keeps the packet, counts it in ``notes['reordered']`` (packets whose time is below an
+  earlier packet's) and stable-sorts the table by time at the end.
 - Lenient mode skips damaged records whose framing is intact (``truncated_headers``,
   ``bad_ip_header``, ``unknown_interface``, ``record_too_long`` in pcapng, ``bad_block`` for a
   block too short for its own fields) and continues. Framing errors (record cut by the end of the
