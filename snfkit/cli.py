@@ -327,7 +327,9 @@ def demo(
 ) -> None:
     """Summarize a small synthetic trace (or --trace) and compare the allocation modes.
 
-    Writes summary.json, trace_summary.csv/.parquet and modes.csv (one row per mode) into OUT.
+    Writes into OUT: summary.json, trace_summary.csv/.parquet, modes.csv (one row per mode),
+    epochs_<mode>.csv, latency_percentiles.csv and two charts (latency_percentiles.html,
+    provisioning.html).
     """
     import snfkit
     from snfkit.traces.summary import summary_table
@@ -343,15 +345,24 @@ def demo(
 
     replay = getattr(snfkit, "replay", None)
     if replay is not None:
-        summaries = {}
+        from snfkit import charts
         from snfkit.params import MODES
 
+        runs = {}
         for mode in MODES:
             with _progress_bar(f"replay {mode}") as update:
-                summaries[mode] = replay(packets, mode=mode, progress=update).summary
+                runs[mode] = replay(packets, mode=mode, progress=update)
+        summaries = {mode: res.summary for mode, res in runs.items()}
         modes = mode_comparison(summaries)
         modes.write_csv(out / "modes.csv")
         _print_table(_transpose(modes), "allocation modes (modes.csv)")
+        for mode, res in runs.items():
+            res.epochs.write_csv(out / f"epochs_{mode}.csv")
+        lat = charts.latency_percentiles_data(runs)
+        lat.write_csv(out / "latency_percentiles.csv")
+        charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
+        prov = charts.provisioning_data(runs)
+        charts.provisioning_chart(prov).save(out / "provisioning.html")
         doc["modes"] = summaries
     else:
         typer.echo("snfkit.replay is not available in this version; skipped the modes.", err=True)
