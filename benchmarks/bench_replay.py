@@ -1,0 +1,313 @@
+"""Benchmark ``snfkit.replay`` on the paper-scale synthetic trace (``paper_like``, 6.4M packets x scale).
+
+Generates ``paper_like(seed=0, scale)`` (timed), warms numba up on a small slice (so compile and cache
+loading are excluded from every figure below), then measures in the same process, best of
+``--repeat``:
+
+- ``detect``: the bare flowlet-detection kernel over the whole trace
+  (:func:`snfkit.engine.flowlets_nb.detect_flowlets_nb`, T = 500 us, B = 15 KB) -- the yardstick;
+- ``kernel``: :func:`snfkit.engine.replay_nb.replay_chunk_nb` alone, driven directly over the whole
+  trace in 1M-packet chunks like ``replay`` does (open reasons precomputed, state and output arrays
+  preallocated; only the kernel calls are inside the timer);
+- ``replay``: ``snfkit.replay(packets, mode='flowlet')`` end to end, keep_packets True and False;
+- a phase breakdown of one end-to-end flowlet replay (timers wrapped around the runner's own calls:
+  detection, kernel, per-chunk ``_Run._collect``, and each table ``_build_results`` makes);
+- the other modes (flow, smart_flow, packet), one run each, keep_packets=True;
+- the plain-Python twin ``replay_reference`` on the first ``--ref-packets`` packets, against the
+  kernel and ``replay`` on the same slice;
+- peak memory (VmHWM, see :func:`vm_hwm_mb`) of a paper-scale replay, each in a fresh subprocess that only loads the
+  trace (written to a temporary parquet file) and replays it.
+
+Usage: ``python benchmarks/bench_replay.py [--scale 1.0] [--repeat 3] [--ref-packets 30000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+T_NS, B_BYTES = 500_000, 15_000
+TARGET_PPS = 10e6
+TARGET_RSS_MB = 2048
+
+
+def best_of(fn, repeat: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def arrays(df):
+    return (
+        df["ts_ns"].to_numpy().astype(np.int64),
+        df["flow_id"].to_numpy().astype(np.int64),
+        df["wire_len"].to_numpy().astype(np.int64),
+    )
+
+
+def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
+    """Seconds spent inside ``replay_chunk_nb`` for the whole trace (everything else untimed)."""
+    from snfkit.engine import replay_nb as K
+    from snfkit.engine.flowlets_nb import detect_flowlets_nb
+    from snfkit.runner import _grow_queue, new_state
+
+    kp = params.kernel_tuple()
+    if params.modes.mode == "packet":
+        reason = np.full(ts.shape[0], K.REASON_PACKET, np.int8)
+    else:
+        if params.modes.mode == "flowlet":
+            t_det, b_det = params.flowlets.timeout_ns, params.flowlets.size_bytes
+        else:
+            t_det, b_det = params.modes.flow_timeout_ns, 0
+        _, _, first, why = detect_flowlets_nb(ts, flow, wl, t_det, b_det)
+        reason = np.full(ts.shape[0], -1, np.int8)
+        reason[first] = why
+    st = new_state(int(flow.max()) + 1, kp)
+    spent = 0.0
+    for a in range(0, ts.shape[0], chunk):
+        b = min(a + chunk, ts.shape[0])
+        n = b - a
+        out = K.ChunkOut(
+            unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
+            finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),
+            wait_cause=np.empty(n, np.int8), reordered=np.empty(n, np.bool_),
+            it_id=np.empty(n, np.int64), it_flow=np.empty(n, np.int64),
+            it_unit=np.empty(n, np.int64), it_life=np.empty(n, np.int64),
+            it_open_ts=np.empty(n, np.int64), it_reason=np.empty(n, np.int8),
+            it_est=np.empty(n, np.float64), it_overflow=np.empty(n, np.bool_),
+            n_items=np.zeros(1, np.int64),
+        )  # fmt: skip
+        i = 0
+        args = (ts[a:b], flow[a:b], wl[a:b], reason[a:b])
+        while True:
+            t = time.perf_counter()
+            i, status = K.replay_chunk_nb(*args, i, kp, st, out)
+            spent += time.perf_counter() - t
+            st.istate[K.I_N_RECORDS] = 0  # drop unit records (as replay drains them)
+            if status == K.STATUS_DONE:
+                break
+            if status == K.STATUS_QUEUE_FULL:
+                st = _grow_queue(st)
+    return spent
+
+
+def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
+    """One end-to-end replay with timers around the runner's calls; returns (total s, phases)."""
+    import snfkit
+    from snfkit import runner
+    from snfkit.engine import replay_nb as K
+
+    spent: dict[str, float] = {}
+
+    def timed(name, fn):
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+
+        return wrapper
+
+    patches = [
+        (runner, "detect_flowlets_chunk_nb", "flowlet detection (numba)"),
+        (K, "replay_chunk_nb", "replay kernel (numba)"),
+        (runner._Run, "_collect", "_collect: per-chunk aggregation"),
+        (runner, "_build_results", "_build_results (all tables)"),
+        (runner, "_units_table", "  _units_table"),
+        (runner, "_flowlets_table", "  _flowlets_table"),
+        (runner, "_epoch_tables", "  _epoch_tables"),
+        (runner, "_summary", "  _summary"),
+        (runner, "_max_active_per_epoch", "  (_max_active_per_epoch, all calls)"),
+    ]
+    saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
+    try:
+        for obj, attr, name in patches:
+            setattr(obj, attr, timed(name, getattr(obj, attr)))
+        t = time.perf_counter()
+        snfkit.replay(df, mode="flowlet", **kw)
+        total = time.perf_counter() - t
+    finally:
+        for obj, attr, fn in saved:
+            setattr(obj, attr, fn)
+    return total, spent
+
+
+def memory_child(path: str, keep: bool) -> None:
+    import polars as pl
+
+    import snfkit
+
+    df = pl.read_parquet(path)
+    snfkit.replay(df.head(20_000), mode="flowlet", keep_packets=keep)  # numba cache load
+    before = vm_hwm_mb() * 1024
+    t = time.perf_counter()
+    res = snfkit.replay(df, mode="flowlet", keep_packets=keep)
+    secs = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"before_mb": before / 1024, "maxrss_mb": after / 1024, "peak_mb": vm_hwm_mb(),
+                      "seconds": secs, "packets": df.height, "kept": res.packets is not None}))  # fmt: skip
+
+
+def vm_hwm_mb() -> float:
+    """This process's own peak RSS (VmHWM). Unlike ru_maxrss it does not inherit the parent's
+    high-water mark: Linux carries the pre-exec memory's peak into ru_maxrss across fork + exec,
+    so a child of a 4 GB benchmark process reports >= 4 GB whatever it does."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_memory(df, keep: bool) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "trace.parquet"
+        df.write_parquet(path)
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        cmd = [sys.executable, __file__, "--memory-child", str(path)]
+        if keep:
+            cmd.append("--keep")
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ref-packets", type=int, default=30_000)
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    ap.add_argument("--memory-only", action="store_true", help="only the peak-memory runs")
+    ap.add_argument("--memory-child", metavar="PARQUET", help=argparse.SUPPRESS)
+    ap.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.memory_child:
+        memory_child(a.memory_child, a.keep)
+        return
+
+    t = time.perf_counter()
+    import snfkit
+    from snfkit.engine.flowlets_nb import detect_flowlets_nb
+    from snfkit.params import ReplayParams
+    from snfkit.reference.replay import replay_reference
+    from snfkit.workloads.presets import paper_like
+
+    print(f"import snfkit: {time.perf_counter() - t:.2f} s")
+    t = time.perf_counter()
+    df = paper_like(seed=0, scale=a.scale)
+    gen = time.perf_counter() - t
+    n = df.height
+    n_flows = df["flow_id"].n_unique()
+    print(f"paper_like(seed=0, scale={a.scale}): {n:,} packets, {n_flows:,} flows, "
+          f"generated in {gen:.2f} s ({n / gen / 1e6:.2f} M packets/s)")  # fmt: skip
+    ts, flow, wl = arrays(df)
+
+    # warm-up: load (or compile) every kernel on a small slice; excluded from all figures
+    t = time.perf_counter()
+    small = df.head(20_000)
+    detect_flowlets_nb(ts[:1000], flow[:1000], wl[:1000], T_NS, B_BYTES)
+    for mode in ("flowlet", "flow", "smart_flow", "packet"):
+        snfkit.replay(small, mode=mode)
+        kernel_only(*arrays(small), ReplayParams.from_flat(mode=mode))
+    snfkit.replay(small, mode="flowlet", keep_packets=False)
+    print(f"warm-up (numba cache load/compile, excluded below): {time.perf_counter() - t:.2f} s\n")
+
+    if a.memory_only:
+        report_memory(df)
+        return
+    rows: list[tuple[str, float, int]] = []  # (name, seconds, packets)
+    det, (_, _, first, _) = best_of(
+        lambda: detect_flowlets_nb(ts, flow, wl, T_NS, B_BYTES), a.repeat
+    )
+    rows.append(("detect_flowlets_nb (T=500us, B=15KB)", det, n))
+    print(f"flowlets: {first.shape[0]:,} ({first.shape[0] / n_flows:.2f} per flow)")
+    p_flowlet = ReplayParams.from_flat(mode="flowlet")
+    kern = min(kernel_only(ts, flow, wl, p_flowlet) for _ in range(a.repeat))
+    rows.append(("replay_chunk_nb only, flowlet", kern, n))
+    e2e_keep, res = best_of(lambda: snfkit.replay(df, mode="flowlet"), a.repeat)
+    rows.append(("replay(mode='flowlet'), keep_packets=True", e2e_keep, n))
+    e2e_nokeep, _ = best_of(lambda: snfkit.replay(df, mode="flowlet", keep_packets=False), a.repeat)
+    rows.append(("replay(mode='flowlet'), keep_packets=False", e2e_nokeep, n))
+    s = res.summary
+    print(f"flowlet replay: {s['allocations']:,} allocations, max {s['max_active_units']} units, "
+          f"mean {s['mean_active_units']:.2f}, {res.epochs.height} epochs, "
+          f"{res.units.height} unit lifetimes")  # fmt: skip
+    for mode in ("flow", "smart_flow", "packet"):
+        t = time.perf_counter()
+        r = snfkit.replay(df, mode=mode)
+        rows.append((f"replay(mode='{mode}'), keep_packets=True", time.perf_counter() - t, n))
+        k = kernel_only(ts, flow, wl, ReplayParams.from_flat(mode=mode))
+        rows.append((f"replay_chunk_nb only, {mode}", k, n))
+        print(f"{mode}: {r.summary['allocations']:,} allocations, "
+              f"max {r.summary['max_active_units']} units")  # fmt: skip
+
+    print(f"\n{'what':46} {'seconds':>8} {'M pkt/s':>8} {'x detect':>9}")
+    det_pps = n / det
+    for name, secs, cnt in rows:
+        pps = cnt / secs
+        print(f"{name:46} {secs:8.3f} {pps / 1e6:8.2f} {det_pps / pps:9.1f}")
+    e2e_pps = n / e2e_keep
+    print(f"\ntarget: flowlet replay >= {TARGET_PPS / 1e6:.0f} M packets/s -> "
+          f"{e2e_pps / 1e6:.2f} (keep) / {n / e2e_nokeep / 1e6:.2f} (no keep): "
+          f"{'MET' if min(e2e_pps, n / e2e_nokeep) >= TARGET_PPS else 'NOT MET'}")  # fmt: skip
+
+    # phase breakdown of one end-to-end flowlet replay
+    for keep in (True, False):
+        total, spent = phase_breakdown(df, keep_packets=keep)
+        print(f"\nphases of one replay(mode='flowlet', keep_packets={keep}): {total:.3f} s")
+        accounted = 0.0
+        for name, secs in spent.items():
+            if not name.startswith(" "):
+                accounted += secs
+            print(f"  {name:44} {secs:8.3f} s  {100 * secs / total:5.1f} %")
+        print(f"  {'rest (to_numpy, checks, state growth, ...)':44} {total - accounted:8.3f} s  "
+              f"{100 * (total - accounted) / total:5.1f} %")  # fmt: skip
+
+    # the plain-Python twin on a slice
+    m = min(a.ref_packets, n)
+    sl = df.head(m)
+    sts, sfl, swl = arrays(sl)
+    t = time.perf_counter()
+    replay_reference(sts, sfl, swl, p_flowlet)
+    ref = time.perf_counter() - t
+    k_sl = min(kernel_only(sts, sfl, swl, p_flowlet) for _ in range(a.repeat))
+    e_sl, _ = best_of(lambda: snfkit.replay(sl, mode="flowlet"), a.repeat)
+    print(f"\nreplay_reference, first {m:,} packets (flowlet): {ref:.3f} s = "
+          f"{m / ref / 1e3:.1f} K packets/s; replay_chunk_nb on the same slice is "
+          f"{ref / k_sl:,.0f}x faster ({m / k_sl / 1e6:.2f} M/s), replay() end to end "
+          f"{ref / e_sl:,.0f}x ({m / e_sl / 1e6:.2f} M/s)")  # fmt: skip
+
+    if not a.no_memory:
+        report_memory(df)
+
+
+def report_memory(df) -> None:
+    print(f"\npeak memory, fresh process: read the trace (parquet, all columns), replay it "
+          f"(target <= {TARGET_RSS_MB} MB)")  # fmt: skip
+    for keep in (True, False):
+        r = run_memory(df, keep)
+        print(f"  keep_packets={keep}: peak RSS (VmHWM) {r['peak_mb']:.0f} MB "
+              f"[ru_maxrss {r['maxrss_mb']:.0f} MB, may include the parent's peak] "
+              f"(after loading the trace and warm-up: {r['before_mb']:.0f} MB; "
+              f"replay {r['seconds']:.2f} s) -> "
+              f"{'MET' if r['peak_mb'] <= TARGET_RSS_MB else 'NOT MET'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
