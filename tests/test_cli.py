@@ -275,6 +275,10 @@ def _check_demo_outputs(out: Path, r) -> dict:
         assert modes["packets_in"].to_list() == [doc["packets"]] * 4
         assert modes["packets_processed"].to_list() == [doc["packets"]] * 4
         assert set(doc["modes"]) == set(modes["mode"])
+        for name in ("latency_percentiles.csv", "latency_percentiles.html", "provisioning.html"):
+            assert (out / name).stat().st_size > 0, name
+        for mode in modes["mode"]:
+            assert pl.read_csv(out / f"epochs_{mode}.csv").height >= 1
     else:
         assert not (out / "modes.csv").exists()
     return doc
