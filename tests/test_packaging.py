@@ -19,6 +19,9 @@ IMPORT_TO_DIST = {
     "PIL": "pillow",
     "dateutil": "python-dateutil",
     "skimage": "scikit-image",
+    "ahocorasick": "pyahocorasick",
+    "vl_convert": "vl-convert-python",
+    "psycopg2": "psycopg2-binary",
 }
 """Import names whose distribution is called something else."""
 
