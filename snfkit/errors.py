@@ -66,6 +66,10 @@ class SkippedPacketsWarning(UserWarning):
     """Some records were skipped on ingest; the message lists the count per reason."""
 
 
+class NoPayloadWarning(UserWarning):
+    """An NF that reads payload (the IDS) runs over a packets table without a ``payload`` column."""
+
+
 def format_skips(skipped: Mapping[str, int]) -> str:
     """``{'non_ip': 3, 'truncated': 1}`` -> ``'non_ip: 3, truncated: 1'`` (zeros left out)."""
     return ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items()) if v)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import polars as pl
 
+from snfkit.engine.flowkeys_nb import factorize_rows_nb
 from snfkit.errors import ParameterError
 from snfkit.traces.table import address_rows, flow_keys, reassign_flow_ids
 
@@ -189,7 +190,49 @@ def merge(*tables: pl.DataFrame, align_start: bool = False) -> pl.DataFrame:
     return reassign_flow_ids(merged[order])
 
 
+def connections(packets: pl.DataFrame) -> pl.DataFrame:
+    """Key flows by connection: both directions of a 5-tuple share one ``flow_id``.
+
+    A connection is the unordered pair of endpoints ``{(src_ip, src_port), (dst_ip, dst_port)}``
+    plus ``proto``. ``flow_id`` becomes a dense connection id (0, 1, ... in order of each
+    connection's first packet), and a ``direction`` column (UInt8) is added (or replaced): 0 for
+    packets sent by the endpoint that sent the connection's first packet (its initiator, as far as
+    the trace shows), 1 for the reverse direction. A packet whose two endpoints are equal has
+    direction 0. Apply it last: a transform that recomputes flow ids
+    (:func:`snfkit.traces.table.reassign_flow_ids`) goes back to one-directional 5-tuple flows.
+    """
+    if not isinstance(packets, pl.DataFrame):
+        raise ParameterError("packets", type(packets).__name__, "a polars DataFrame")
+    n = packets.height
+    src = np.ascontiguousarray(address_rows(packets["src_ip"])).view(">u8").reshape(n, 2)
+    dst = np.ascontiguousarray(address_rows(packets["dst_ip"])).view(">u8").reshape(n, 2)
+    sport = packets["src_port"].to_numpy().astype(np.uint64)
+    dport = packets["dst_port"].to_numpy().astype(np.uint64)
+    a = np.column_stack([src.astype(np.uint64), sport])  # endpoint (addr hi, addr lo, port)
+    b = np.column_stack([dst.astype(np.uint64), dport])
+    # swap when a > b lexicographically, so that the key lists the smaller endpoint first
+    swap = (a[:, 0] > b[:, 0]) | (
+        (a[:, 0] == b[:, 0]) & ((a[:, 1] > b[:, 1]) | ((a[:, 1] == b[:, 1]) & (a[:, 2] > b[:, 2])))
+    )
+    lo = np.where(swap[:, None], b, a)
+    hi = np.where(swap[:, None], a, b)
+    keys = np.empty((n, 5), np.uint64)
+    keys[:, 0:2] = lo[:, 0:2]
+    keys[:, 2:4] = hi[:, 0:2]
+    keys[:, 4] = (
+        (lo[:, 2] << np.uint64(24))
+        | (hi[:, 2] << np.uint64(8))
+        | packets["proto"].to_numpy().astype(np.uint64)
+    )
+    ids, first_row = factorize_rows_nb(keys)
+    direction = (swap != swap[first_row[ids]]).astype(np.uint8)
+    return packets.with_columns(
+        pl.Series("flow_id", ids, dtype=pl.Int64), pl.Series("direction", direction)
+    )
+
+
 __all__ = [
+    "connections",
     "duration_ns",
     "flow_hash",
     "mean_gbps",

@@ -1,0 +1,217 @@
+"""The NF descriptor, packet columns for NF kernels, and :func:`apply` (the sequential reference run).
+
+See ``docs/nf.md`` for the programming model and a worked example of a user-written NF.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from snfkit.engine.nf_nb import KEY_BYTES, NFOut, PacketColumns, run_nf_nb, sequential_sources_nb
+from snfkit.errors import NoPayloadWarning, ParameterError
+from snfkit.traces.table import address_rows
+
+
+@dataclass(frozen=True)
+class NF:
+    """A network function: its kernel, its twin, its state layout and its configuration.
+
+    name: short name (``'nat'``). process: the njit process function (signature in
+        :mod:`snfkit.engine.nf_nb`). twin: its plain-Python twin ``twin(pkt, payload: bytes,
+        row: list[int], cfg) -> NFResult`` that updates ``row`` (the flow's state words) in place.
+    state_width: int64 words per flow state row. state_bytes: nominal bytes of one flow's state in
+        a transfer or replication (the flow key plus the state words unless the NF says otherwise).
+    needs_payload: the NF reads payload bytes (the IDS). bidirectional: both directions of a
+        connection share one state row, so flows must be connections
+        (:func:`snfkit.traces.transforms.connections`) and ``direction`` matters.
+    config: the read-only configuration NamedTuple handed to ``process``.
+    params: the user-facing configuration it was built from (validated values, for reports).
+    outputs: what ``out0`` and ``out1`` mean for this NF.
+    """
+
+    name: str
+    process: Callable[..., Any]
+    twin: Callable[..., Any]
+    state_width: int
+    state_bytes: int
+    needs_payload: bool
+    bidirectional: bool
+    config: Any
+    params: Mapping[str, Any] = field(default_factory=dict)
+    outputs: tuple[str, str] = ("out0", "out1")
+
+    def __post_init__(self) -> None:
+        check_int("state_width", self.state_width, 1, 1 << 16)
+        check_int("state_bytes", self.state_bytes, 0)
+
+
+def default_state_bytes(width: int) -> int:
+    """Flow key (37 bytes) plus 8 bytes per state word: the nominal size of one flow's state."""
+    return KEY_BYTES + 8 * width
+
+
+def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    """``value`` as an int in [lo, hi]; ParameterError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ParameterError(name, value, f"an integer in [{lo}, {'inf' if hi is None else hi}]")
+    if value < lo or (hi is not None and value > hi):
+        raise ParameterError(name, value, f"an integer in [{lo}, {'inf' if hi is None else hi}]")
+    return int(value)
+
+
+def address_halves(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-byte address column -> ``(hi, lo)`` int64 arrays (big-endian halves, bits as int64)."""
+    rows = np.ascontiguousarray(address_rows(col))
+    halves = rows.view(">u8").reshape(rows.shape[0], 2).astype(np.uint64).view(np.int64)
+    return np.ascontiguousarray(halves[:, 0]), np.ascontiguousarray(halves[:, 1])
+
+
+def _payload_buffer(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    arr = col.cast(pl.Binary).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.fill_null(b"").cast(pa.large_binary())
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, count=n + 1, offset=arr.offset * 8)
+    start = int(offsets[0])
+    data = arr.buffers()[2]
+    buf = (
+        np.frombuffer(data, np.uint8)[start : int(offsets[-1])]
+        if data is not None
+        else np.zeros(0, np.uint8)
+    )
+    return np.ascontiguousarray(offsets - start), np.ascontiguousarray(buf)
+
+
+def packet_columns(packets: pl.DataFrame, *, payload: bool = True) -> PacketColumns:
+    """Extract the arrays an NF kernel reads from a packets table (:class:`PacketColumns`).
+
+    Addresses become int64 halves (:func:`address_halves`); ``direction`` is the table's
+    ``direction`` column (from :func:`snfkit.traces.transforms.connections`) or all 0; with
+    ``payload`` and a ``payload`` column the payload bytes become one flat buffer with offsets,
+    otherwise every packet has an empty payload.
+    """
+    n = packets.height
+    src_hi, src_lo = address_halves(packets["src_ip"])
+    dst_hi, dst_lo = address_halves(packets["dst_ip"])
+    if "direction" in packets.columns:
+        direction = packets["direction"].cast(pl.UInt8).to_numpy()
+    else:
+        direction = np.zeros(n, np.uint8)
+    if payload and "payload" in packets.columns:
+        pay_off, buf = _payload_buffer(packets["payload"])
+    else:
+        pay_off, buf = np.zeros(n + 1, np.int64), np.zeros(0, np.uint8)
+    return PacketColumns(
+        packets["ts_ns"].to_numpy().astype(np.int64, copy=False),
+        src_hi,
+        src_lo,
+        dst_hi,
+        dst_lo,
+        packets["src_port"].to_numpy().astype(np.uint16, copy=False),
+        packets["dst_port"].to_numpy().astype(np.uint16, copy=False),
+        packets["proto"].to_numpy().astype(np.uint8, copy=False),
+        packets["wire_len"].to_numpy().astype(np.uint32, copy=False),
+        np.ascontiguousarray(direction, np.uint8),
+        pay_off,
+        buf,
+    )
+
+
+def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, int]:
+    """What :func:`apply` hands the kernel: ``(cols, flow, n_flows)`` for ``nf`` over ``packets``.
+
+    A bidirectional NF over a table without a ``direction`` column first gets its flows keyed by
+    connection (:func:`snfkit.traces.transforms.connections`). An NF that needs payload over a table
+    without a ``payload`` column warns (:class:`~snfkit.errors.NoPayloadWarning`) and runs on empty
+    payloads.
+    """
+    if not isinstance(nf, NF):
+        raise ParameterError("nf", type(nf).__name__, "an snfkit.nf.NF (see snfkit.nf.get_nf)")
+    if not isinstance(packets, pl.DataFrame):
+        raise ParameterError("packets", type(packets).__name__, "a polars DataFrame")
+    if nf.bidirectional and "direction" not in packets.columns:
+        from snfkit.traces.transforms import connections
+
+        packets = connections(packets)
+    if nf.needs_payload and "payload" not in packets.columns:
+        warnings.warn(
+            f"NF {nf.name!r} reads payload but the packets table has no 'payload' column: it "
+            "inspects nothing (read the trace with payload_bytes=N to keep payload)",
+            NoPayloadWarning,
+            stacklevel=3,
+        )
+    cols = packet_columns(packets, payload=nf.needs_payload)
+    flow = packets["flow_id"].to_numpy().astype(np.int64, copy=False)
+    n_flows = int(flow.max()) + 1 if flow.shape[0] else 0
+    return cols, np.ascontiguousarray(flow), n_flows
+
+
+def run(
+    nf: NF, packets: pl.DataFrame, src: np.ndarray | None = None, snap: np.ndarray | None = None
+) -> NFOut:
+    """Run ``nf`` over ``packets`` with :func:`~snfkit.engine.nf_nb.run_nf_nb`; returns NFOut.
+
+    src, snap: the state source of each packet and the packets whose post-state is kept (see
+    :mod:`snfkit.engine.nf_nb`); None: the sequential run (every packet continues its flow).
+    """
+    cols, flow, n_flows = prepare(nf, packets)
+    n = flow.shape[0]
+    if src is None:
+        if snap is not None:
+            raise ParameterError("snap", "an array", "None when src is None")
+        src, snap = sequential_sources_nb(flow, n_flows)
+    else:
+        src = np.ascontiguousarray(src, np.int64)
+        snap = np.zeros(n, np.bool_) if snap is None else np.ascontiguousarray(snap, np.bool_)
+        if src.shape != (n,) or snap.shape != (n,):
+            raise ParameterError(
+                "src, snap", (src.shape, snap.shape), f"1-d arrays of {n} elements (one per packet)"
+            )
+    return run_nf_nb(nf.process, nf.config, cols, flow, src, snap, nf.state_width, n_flows)
+
+
+def apply(
+    nf: NF, packets: pl.DataFrame, src: np.ndarray | None = None, snap: np.ndarray | None = None
+) -> pl.DataFrame:
+    """Run ``nf`` over ``packets`` and return one row per packet, in the table's order.
+
+    | column | dtype | meaning |
+    |--------|-------|---------|
+    | action | Int8  | 0 forward, 1 drop |
+    | out0   | Int64 | NF output 0 (``nf.outputs[0]``) |
+    | out1   | Int64 | NF output 1 (``nf.outputs[1]``) |
+    | delta  | Int64 | bytes of state the packet changed (8 per changed state word) |
+
+    With ``src=None`` this is the sequential run with all state in one place: the reference
+    that every distributed replay must reproduce packet for packet. ``src``/``snap`` index packets
+    of this table; for a bidirectional NF flows are connections (see :func:`prepare`).
+    """
+    out = run(nf, packets, src, snap)
+    return pl.DataFrame(
+        [
+            pl.Series("action", out.action, dtype=pl.Int8),
+            pl.Series("out0", out.out0, dtype=pl.Int64),
+            pl.Series("out1", out.out1, dtype=pl.Int64),
+            pl.Series("delta", out.delta, dtype=pl.Int64),
+        ]
+    )
+
+
+__all__ = [
+    "NF",
+    "address_halves",
+    "apply",
+    "check_int",
+    "default_state_bytes",
+    "packet_columns",
+    "prepare",
+    "run",
+]
