@@ -435,5 +435,74 @@ def replay_cmd(
         )
 
 
+@app.command()
+@_input_errors
+def sweep(
+    config: Annotated[Path, typer.Argument(help="Study config (TOML), e.g. sweeps/x.toml.")],
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="Optuna storage URL (sqlite:///..., postgresql://...). "
+            "[default: CONFIG's folder/CONFIG-stem.db]",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Worker processes sharing the storage.")
+    ] = 1,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", "-n", min=1, help="COMPLETE trials to reach [default: config]."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for trials.parquet and the study's charts."),
+    ] = None,
+) -> None:
+    """Run or resume an Optuna study of replay parameters (docs/sweeps.md).
+
+    Runs trials until the study has N COMPLETE ones; stop it (Ctrl-C) and run the same command
+    again to continue. Prints the best trial, or the Pareto front of a multi-objective study.
+    """
+    from snfkit.sweeps import best_table, load_config, run_study, study_counts, write_trials
+    from snfkit.sweeps.charts import study_charts
+
+    cfg = load_config(config)
+    if trials is not None:
+        cfg = cfg.with_trials(trials)
+    try:
+        with _progress_bar(f"sweep {cfg.name}") as update:
+            run = run_study(cfg, storage=storage, workers=workers, progress=update)
+    except KeyboardInterrupt:
+        from snfkit.sweeps import open_study
+
+        counts = study_counts(open_study(cfg, storage))
+        typer.echo(
+            f"interrupted: {counts.get('COMPLETE', 0)} of {cfg.n_trials} trials complete; "
+            "run the same command again to continue",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    typer.echo(
+        f"{cfg.name}: {run.complete} complete, {run.failed} failed trials "
+        f"({run.new_trials} new, {run.elapsed_s:.1f} s) in {run.storage}",
+        err=True,
+    )
+    best = best_table(run.study)
+    objectives = run.study.user_attrs.get("objectives") or []
+    params = [p.name for p in cfg.search]
+    cols = ["number", *objectives, *[p for p in params if p in best.columns]]
+    cols += [c.metric for c in cfg.constraints if c.metric not in cols]
+    title = "Pareto front" if cfg.multi_objective else "best trial"
+    if best.height:
+        _print_table(best.select(cols), f"{cfg.name}: {title}")
+    else:
+        typer.echo("no feasible complete trial yet", err=True)
+    if out is not None:
+        write_trials(run.study, out / "trials.parquet")
+        written = study_charts(run.study, out)
+        typer.echo(f"wrote {out}/ (trials.parquet, {len(written)} charts)", err=True)
+
+
 if __name__ == "__main__":
     app()

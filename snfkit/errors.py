@@ -62,6 +62,20 @@ class ParameterError(SnfkitError, ValueError):
         super().__init__(f"parameter {name}={value!r} is invalid: expected {allowed}")
 
 
+class ConfigError(SnfkitError, ValueError):
+    """A study configuration (``sweeps/*.toml``) is invalid. Names the file and the key.
+
+    Attributes: ``source`` (the file, or ``<dict>``), ``key`` (dotted, e.g. ``search.alpha.low``),
+    ``problem`` (what is wrong and what was expected).
+    """
+
+    def __init__(self, source: str | PathLike[str] | None, key: str, problem: str) -> None:
+        self.source = "<dict>" if source is None else str(source)
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{self.source}: {key}: {problem}")
+
+
 class SkippedPacketsWarning(UserWarning):
     """Some records were skipped on ingest; the message lists the count per reason."""
 

@@ -1,0 +1,408 @@
+"""Run an Optuna study from a :class:`~snfkit.sweeps.config.StudyConfig`: storage, workers, resume.
+
+Storage: any Optuna RDB URL (``sqlite:///...``, ``postgresql://user@host/db``, ...); by default an
+SQLite file beside the config (:meth:`StudyConfig.default_storage`). Storages are opened with a
+heartbeat (every :data:`HEARTBEAT_S` s): a trial whose worker was killed stops beating and is marked
+FAIL by the next worker that looks, :data:`GRACE_S` s after its last beat.
+
+Counting: ``n_trials`` is the number of COMPLETE trials the study should have. Each worker, before a
+trial, counts COMPLETE and RUNNING trials: it stops at ``n_trials`` complete, waits while the running
+ones could still make up the rest, and otherwise runs one more. A trial asked for in a race with
+another worker that would exceed ``n_trials`` is recorded as FAIL (reason ``surplus``) without a
+replay. So a study stopped with Ctrl-C (its running trial is recorded as FAIL, reason
+``interrupted``) or killed (its running trial goes stale) and run again ends with exactly
+``n_trials`` COMPLETE trials, none twice.
+
+Failures: a trial whose parameters are rejected or whose replay raises is recorded as FAIL with the
+reason in the user attribute ``fail_reason``; the study goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from snfkit.errors import ConfigError, ParameterError, SnfkitError
+from snfkit.progress import ProgressCallback, progress_reporter
+from snfkit.sweeps.config import StudyConfig
+from snfkit.sweeps.objectives import compute_metrics
+from snfkit.sweeps.samplers import make_sampler, trial_seed
+from snfkit.sweeps.trace import TraceSpec, load_packets, prepare, run_replay
+
+HEARTBEAT_S = 5
+"""Seconds between a running trial's heartbeats."""
+GRACE_S = 20
+"""A RUNNING trial whose last heartbeat is older than this is marked FAIL (its worker is gone)."""
+POLL_S = 1.0
+"""How often a waiting worker, or the parent of several workers, looks at the storage."""
+
+CONFIG_ATTR = "snfkit_config"
+"""Study user attribute holding :meth:`StudyConfig.fingerprint` (checked when a study resumes)."""
+
+FAIL_ERROR, FAIL_INTERRUPTED, FAIL_SURPLUS = "error", "interrupted", "surplus"
+
+
+@dataclass
+class SweepRun:
+    """What :func:`run_study` did. ``complete`` and ``failed`` count the whole study (earlier runs
+    included); ``new_trials`` the trials this call added (any state)."""
+
+    study: Any
+    storage: str
+    n_trials: int
+    complete: int
+    failed: int
+    new_trials: int
+    elapsed_s: float
+
+
+class _Surplus(Exception):
+    pass
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def storage_url(config: StudyConfig, storage: str | None = None) -> str:
+    """``storage`` if given, else the config's default SQLite file."""
+    return storage if storage else config.default_storage()
+
+
+def make_storage(url: str, *, source: Any = None):
+    """An Optuna RDBStorage with heartbeats; connection problems raise :class:`ConfigError`."""
+    import optuna
+
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    try:
+        with _quiet():
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+            )
+    except Exception as exc:  # sqlalchemy's errors (bad URL, no server, no driver)
+        msg = " ".join(str(exc).split())[:300]
+        raise ConfigError(source, "storage", f"cannot open {url!r}: {msg}") from None
+
+
+def open_study(config: StudyConfig, storage: str | None = None):
+    """Create the config's study in ``storage`` or load it; a study of the same name made from a
+    different config (trace, fixed parameters, search space, objectives, constraints) is an error."""
+    import optuna
+
+    url = storage_url(config, storage)
+    st = make_storage(url, source=config.source)
+    with _quiet():
+        study = optuna.create_study(
+            study_name=config.name,
+            storage=st,
+            directions=config.directions,
+            load_if_exists=True,
+        )
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    mine = config.fingerprint()
+    if stored is None:
+        study.set_user_attr(CONFIG_ATTR, mine)
+        study.set_user_attr("objectives", config.metric_names)
+    elif stored != mine:
+        old, new = json.loads(stored), json.loads(mine)
+        parts = [k for k in new if old.get(k) != new.get(k)]
+        raise ConfigError(
+            config.source,
+            "study.name",
+            f"study {config.name!r} in {url} was made from a different config "
+            f"({', '.join(parts)} differ); give this config a new study.name, or delete the old "
+            f"study (optuna delete-study --study-name {config.name} --storage {url})",
+        )
+    return study
+
+
+# -- counting ---------------------------------------------------------------------------------
+
+
+def study_counts(study) -> dict[str, int]:
+    """Trials by state (``COMPLETE``, ``RUNNING``, ``FAIL``, ...) and ``seed_index`` (COMPLETE plus
+    FAIL from a replay error: the trials whose sampler draw is used up)."""
+    counts: dict[str, int] = {}
+    seed_index = 0
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+        if t.state.name == "COMPLETE" or (
+            t.state.name == "FAIL" and t.user_attrs.get("fail_kind") == FAIL_ERROR
+        ):
+            seed_index += 1
+    counts["seed_index"] = seed_index
+    return counts
+
+
+# -- one trial --------------------------------------------------------------------------------
+
+
+class _Objective:
+    def __init__(self, config: StudyConfig, prepared: Any, n_trials: int, worker: str) -> None:
+        import optuna
+
+        self.config = config
+        self.prepared = prepared
+        self.n_trials = n_trials
+        self.worker = worker
+        self.set_constraint = hasattr(optuna.trial.Trial, "set_constraint")  # Optuna >= 5
+
+    def __call__(self, trial) -> float | list[float]:
+        cfg = self.config
+        trial.set_user_attr("worker", self.worker)
+        try:
+            self._check_room(trial)
+            flat = dict(cfg.fixed)
+            for spec in cfg.search:
+                flat[spec.name] = spec.suggest(trial)
+            t0 = time.perf_counter()
+            results = run_replay(self.prepared, flat)
+            replay_s = time.perf_counter() - t0
+            metrics = compute_metrics(results)
+        except KeyboardInterrupt:
+            _fail(trial, FAIL_INTERRUPTED, "interrupted (Ctrl-C)")
+            raise
+        except _Surplus as exc:
+            _fail(trial, FAIL_SURPLUS, str(exc))
+            raise
+        except Exception as exc:
+            _fail(trial, FAIL_ERROR, f"{type(exc).__name__}: {exc}")
+            raise
+        trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("replay_s", replay_s)
+        violations = [v for c in cfg.constraints for v in c.values(metrics)]
+        if cfg.constraints:
+            if self.set_constraint:
+                labels = [lab for c in cfg.constraints for lab in c.labels()]
+                for label, v in zip(labels, violations, strict=True):
+                    trial.set_constraint(label, v)
+            else:
+                trial.set_user_attr("constraints", violations)
+        values = [metrics[m] for m in cfg.metric_names]
+        return values if cfg.multi_objective else values[0]
+
+    def _check_room(self, trial) -> None:
+        from optuna.trial import TrialState
+
+        ahead = trial.study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+        )
+        if sum(1 for t in ahead if t.number < trial.number) >= self.n_trials:
+            raise _Surplus(f"surplus: other workers reached n_trials={self.n_trials}")
+
+
+def _fail(trial, kind: str, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        trial.set_user_attr("fail_kind", kind)
+        trial.set_user_attr("fail_reason", reason[:2000])
+
+
+def _constraints_func(frozen) -> list[float]:  # Optuna < 5 only
+    return list(frozen.user_attrs.get("constraints", []))
+
+
+# -- a worker ---------------------------------------------------------------------------------
+
+
+def work(
+    study,
+    config: StudyConfig,
+    prepared: Any,
+    n_trials: int,
+    *,
+    worker: int = 0,
+    on_trial: Callable[[dict[str, int]], None] | None = None,
+) -> None:
+    """Run trials in this process until the study has ``n_trials`` COMPLETE trials."""
+    import optuna
+
+    label = f"{socket.gethostname()}:{os.getpid()}:{worker}"
+    objective = _Objective(config, prepared, n_trials, label)
+    legacy = None if objective.set_constraint or not config.constraints else _constraints_func
+    with _quiet():
+        while True:
+            optuna.storages.fail_stale_trials(study)
+            counts = study_counts(study)
+            complete, running = counts.get("COMPLETE", 0), counts.get("RUNNING", 0)
+            if on_trial is not None:
+                on_trial(counts)
+            if complete >= n_trials:
+                return
+            if complete + running >= n_trials:
+                time.sleep(POLL_S)  # others' trials may still make up the rest, or go stale
+                continue
+            seed = trial_seed(config.sampler.seed, worker, counts["seed_index"])
+            study.sampler = make_sampler(
+                config.sampler.name, seed, dict(config.sampler.options), legacy
+            )
+            study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Optuna's per-trial log lines and experimental-feature warnings off (the caller reports)."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
+def _worker_main(config: StudyConfig, url: str, n_trials: int, worker: int, packets: str) -> None:
+    """Entry point of a worker process (``--workers N``)."""
+    import optuna
+
+    try:
+        prepared = prepare(pl.read_parquet(packets))
+        with _quiet():
+            study = optuna.load_study(study_name=config.name, storage=make_storage(url))
+        work(study, config, prepared, n_trials, worker=worker)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SnfkitError as exc:
+        print(f"snfkit: worker {worker}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+# -- the study --------------------------------------------------------------------------------
+
+_PACKETS: dict[TraceSpec, pl.DataFrame] = {}
+_PREPARED: dict[TraceSpec, Any] = {}
+
+
+def cached_packets(config: StudyConfig) -> pl.DataFrame:
+    """The config's packets table, loaded once per process (the last trace only is kept)."""
+    spec = config.trace
+    if spec not in _PACKETS:
+        _PACKETS.clear()
+        _PREPARED.clear()
+        _PACKETS[spec] = load_packets(spec, source=config.source)
+    return _PACKETS[spec]
+
+
+def cached_prepared(config: StudyConfig) -> Any:
+    spec = config.trace
+    if spec not in _PREPARED:
+        _PREPARED[spec] = prepare(cached_packets(config))
+    return _PREPARED[spec]
+
+
+def run_study(
+    config: StudyConfig,
+    *,
+    storage: str | None = None,
+    workers: int = 1,
+    n_trials: int | None = None,
+    progress: bool | ProgressCallback = False,
+) -> SweepRun:
+    """Run (or resume) the config's study until it has ``n_trials`` (default: the config's) COMPLETE
+    trials.
+
+    storage: an Optuna storage URL; default an SQLite file beside the config.
+    workers: 1 runs trials in this process; N > 1 starts N worker processes that share the storage
+        (each loads the trace once). Ctrl-C stops them; the running trials are recorded as FAIL
+        (``interrupted``) and KeyboardInterrupt propagates. Run again to continue.
+    progress: True draws a bar; a callable gets ``(complete, n_trials)``.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError("workers", workers, "an integer >= 1")
+    n = config.n_trials if n_trials is None else n_trials
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ParameterError("n_trials", n, "an integer >= 1")
+    url = storage_url(config, storage)
+    study = open_study(config, url)
+    before = len(study.get_trials(deepcopy=False))
+    t0 = time.perf_counter()
+    with progress_reporter(progress, n, f"sweep {config.name}") as bar:
+
+        def show(counts: dict[str, int]) -> None:
+            bar.advance(min(counts.get("COMPLETE", 0), n) - bar.done)
+
+        if workers == 1:
+            work(study, config, cached_prepared(config), n, on_trial=show)
+        else:
+            _run_workers(study, config, url, n, workers, show)
+    counts = study_counts(study)
+    return SweepRun(
+        study=study,
+        storage=url,
+        n_trials=n,
+        complete=counts.get("COMPLETE", 0),
+        failed=counts.get("FAIL", 0),
+        new_trials=len(study.get_trials(deepcopy=False)) - before,
+        elapsed_s=time.perf_counter() - t0,
+    )
+
+
+def _run_workers(study, config, url, n, workers, show) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    packets = cached_packets(config)
+    with tempfile.TemporaryDirectory(prefix="snfkit-sweep-") as tmp:
+        path = str(Path(tmp) / "packets.parquet")
+        packets.write_parquet(path)
+        procs = [
+            ctx.Process(target=_worker_main, args=(config, url, n, i, path), daemon=True)
+            for i in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        try:
+            while any(p.is_alive() for p in procs):
+                show(study_counts(study))
+                time.sleep(POLL_S / 2)
+        except KeyboardInterrupt:
+            _stop(procs)
+            raise
+        finally:
+            for p in procs:
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.terminate()
+        show(study_counts(study))
+        bad = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode not in (0, None)]
+        if bad:
+            raise SnfkitError(
+                "sweep workers failed: "
+                + ", ".join(f"worker {i} exited with status {code}" for i, code in bad)
+                + " (see their messages above)"
+            )
+
+
+def _stop(procs) -> None:
+    """After Ctrl-C: give workers (which got SIGINT from the terminal too) time to record their
+    running trial as interrupted; interrupt the ones that did not get it; then end them."""
+    deadline = time.monotonic() + 2
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for p in procs:
+        if p.is_alive() and p.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(p.pid, signal.SIGINT)
+    deadline = time.monotonic() + 10
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -1,0 +1,94 @@
+"""The trace a study replays: a file or a synthetic workload, loaded once per process.
+
+:func:`load_packets` reads a :class:`TraceSpec` into a packets table with only the columns the
+replay needs (``ts_ns``, ``flow_id``, ``wire_len``). :func:`prepare` turns it into what
+:func:`run_replay` takes, and :func:`run_replay` is the single place where a trial calls the
+engine, always with ``keep_packets=False``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import snfkit
+from snfkit.errors import ConfigError, SnfkitError
+from snfkit.results import Results
+
+REPLAY_COLUMNS = ("ts_ns", "flow_id", "wire_len")
+
+
+def workloads() -> dict[str, Any]:
+    """Synthetic workloads a config may name (``trace.workload``): the presets of
+    :mod:`snfkit.workloads.presets`."""
+    from snfkit.workloads import presets
+
+    return {"paper_like": presets.paper_like, "small_demo": presets.small_demo}
+
+
+@dataclass(frozen=True)
+class TraceSpec:
+    """Where a study's packets come from: ``path`` (any format :func:`snfkit.load_trace` reads) or
+    ``workload`` (a preset name) with ``options`` (its keyword arguments, e.g. seed and scale).
+    ``max_packets`` keeps only the first packets (flow ids stay dense)."""
+
+    path: Path | None = None
+    workload: str | None = None
+    options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    max_packets: int | None = None
+
+    def describe(self) -> str:
+        if self.path is not None:
+            what = str(self.path)
+        else:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.options)
+            what = f"{self.workload}({args})"
+        return what if self.max_packets is None else f"{what}[:{self.max_packets}]"
+
+
+def check_workload(name: str, options: dict[str, Any], source: Any) -> None:
+    """Raise :class:`ConfigError` if ``name`` is no known workload or ``options`` do not fit it."""
+    known = workloads()
+    if name not in known:
+        raise ConfigError(source, "trace.workload", f"{name!r} is not one of {sorted(known)}")
+    sig = inspect.signature(known[name])
+    for key in options:
+        if key not in sig.parameters:
+            allowed = ", ".join(sig.parameters)
+            raise ConfigError(
+                source, f"trace.{key}", f"{name} takes no option {key!r} (it takes: {allowed})"
+            )
+
+
+def load_packets(spec: TraceSpec, *, source: Any = None) -> pl.DataFrame:
+    """The packets table of ``spec`` (replay columns only). Unreadable or malformed files raise
+    :class:`ConfigError` naming ``trace.path``."""
+    if spec.path is not None:
+        try:
+            packets = snfkit.load_trace(spec.path)
+        except (OSError, SnfkitError) as exc:
+            raise ConfigError(source, "trace.path", f"cannot read the trace: {exc}") from None
+    else:
+        assert spec.workload is not None
+        try:
+            packets = workloads()[spec.workload](**dict(spec.options))
+        except SnfkitError as exc:
+            raise ConfigError(source, "trace", f"{spec.describe()}: {exc}") from None
+    if spec.max_packets is not None:
+        packets = packets.head(spec.max_packets)
+    return packets.select(REPLAY_COLUMNS)
+
+
+def prepare(packets: pl.DataFrame) -> Any:
+    """What trials share: the arrays and flowlet detection per (T, B) once the engine caches them
+    (``snfkit.prepare_trace``); until then the packets table itself."""
+    return packets
+
+
+def run_replay(prepared: Any, flat: dict[str, Any]) -> Results:
+    """Replay one trial's parameters (flat names) without per-packet rows."""
+    return snfkit.replay(prepared, **{**flat, "keep_packets": False})
