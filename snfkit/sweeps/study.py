@@ -86,6 +86,7 @@ def make_storage(url: str, *, source: Any = None):
     """An Optuna RDBStorage with heartbeats; connection problems raise :class:`ConfigError`."""
     import optuna
 
+    url = _with_driver(url)
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
@@ -105,6 +106,17 @@ def make_storage(url: str, *, source: Any = None):
     if st.engine.name == "sqlite":
         _sqlite_wal(st.engine)
     return st
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` means psycopg2 (the declared driver) unless psycopg 3 is installed:
+    SQLAlchemy >= 2.1 picks psycopg 3 for a bare ``postgresql://``."""
+    import importlib.util
+
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare) and importlib.util.find_spec("psycopg") is None:
+            return "postgresql+psycopg2://" + url[len(bare) :]
+    return url
 
 
 def _sqlite_wal(engine) -> None:
