@@ -195,31 +195,15 @@ def sequential_sources(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @nb.njit(cache=True)
-def check_sources_nb(flow, src, snap, n_flows):
-    """Check a (src, snap) pattern before a run; raises ParameterError at the first bad packet.
-
-    Returns the sorted indices of the snapshot packets (int64[n_snapshots]).
-    """
-    n = flow.shape[0]
-    if src.shape[0] != n or snap.shape[0] != n:
-        raise ParameterError("src, snap", src.shape[0], "arrays as long as flow")
-    n_snap = 0
-    for i in range(n):
-        f = flow[i]
-        if f < 0 or f >= n_flows:
-            raise ParameterError("flow[i]", f, "a flow id in [0, n_flows)")
-        j = src[i]
-        if j >= i or j < -1:
-            raise ParameterError("src[i] (i, src[i])", (i, j), "-1 or an earlier packet (< i)")
-        if j >= 0 and flow[j] != f:
-            raise ParameterError(
-                "src[i] (i, src[i])", (i, j), "an earlier packet of the same flow as packet i"
-            )
-        if snap[i]:
-            n_snap += 1
-    idx = np.empty(n_snap, np.int64)
+def snapshot_index_nb(snap):
+    """The sorted indices of the packets marked in ``snap`` (bool[n]) -> int64[n_snapshots]."""
     k = 0
-    for i in range(n):
+    for i in range(snap.shape[0]):
+        if snap[i]:
+            k += 1
+    idx = np.empty(k, np.int64)
+    k = 0
+    for i in range(snap.shape[0]):
         if snap[i]:
             idx[k] = i
             k += 1
@@ -232,11 +216,14 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
 
     flow: int64 flow ids in [0, n_flows). src: int64 source packet per packet (-1 fresh state).
     snap: bool, keep the post-state of these packets (only these: memory is one state row per
-    snapshot). width: state words per flow. Raises ParameterError if src[i] >= i, points to another
-    flow's packet, or to a packet other than the flow's previous one without a snapshot.
+    snapshot). width: state words per flow (the NF's ``state_width``). Raises ParameterError if a
+    flow id is out of range, or src[i] is not -1, the flow's previous packet, or an earlier packet
+    of the same flow marked in snap (checked as the run reaches packet i).
     """
     n = flow.shape[0]
-    snap_idx = check_sources_nb(flow, src, snap, n_flows)
+    if src.shape[0] != n or snap.shape[0] != n or cols.ts_ns.shape[0] != n:
+        raise ParameterError("src, snap, cols", src.shape[0], "arrays as long as flow")
+    snap_idx = snapshot_index_nb(snap)
     store = np.empty((snap_idx.shape[0], width), np.int64)
     state = np.zeros((n_flows, width), np.int64)
     last = np.full(n_flows, -1, np.int64)
@@ -248,10 +235,20 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
     k = 0
     for i in range(n):
         f = flow[i]
+        if f < 0 or f >= n_flows:
+            raise ParameterError("flow[i] (i, flow[i])", (i, f), "a flow id in [0, n_flows)")
         j = src[i]
-        if j != last[f]:
-            if j < 0:
+        if j != last[f]:  # not the flow's current state
+            if j == -1:
                 state[f, :] = 0
+            elif j < -1 or j >= i:
+                raise ParameterError(
+                    "src[i] (i, src[i])", (i, j), "-1 or an earlier packet of the same flow (< i)"
+                )
+            elif flow[j] != f:
+                raise ParameterError(
+                    "src[i] (i, src[i])", (i, j), "an earlier packet of the same flow as packet i"
+                )
             else:
                 s = np.searchsorted(snap_idx, j)
                 if s >= snap_idx.shape[0] or snap_idx[s] != j:
@@ -281,10 +278,10 @@ __all__ = [
     "NFResult",
     "PacketColumns",
     "PacketFields",
-    "check_sources_nb",
     "connection_hash_nb",
     "packet_fields_nb",
     "run_nf_nb",
     "sequential_sources",
     "sequential_sources_nb",
+    "snapshot_index_nb",
 ]

@@ -109,19 +109,24 @@ def packet_columns(packets: pl.DataFrame, *, payload: bool = True) -> PacketColu
         pay_off, buf = _payload_buffer(packets["payload"])
     else:
         pay_off, buf = np.zeros(n + 1, np.int64), np.zeros(0, np.uint8)
+
+    def col(name: str, dtype) -> np.ndarray:
+        # writable C arrays of fixed dtypes: one numba specialization whatever polars hands out
+        return np.require(packets[name].to_numpy(), dtype, ["C", "W"])
+
     return PacketColumns(
-        packets["ts_ns"].to_numpy().astype(np.int64, copy=False),
+        col("ts_ns", np.int64),
         src_hi,
         src_lo,
         dst_hi,
         dst_lo,
-        packets["src_port"].to_numpy().astype(np.uint16, copy=False),
-        packets["dst_port"].to_numpy().astype(np.uint16, copy=False),
-        packets["proto"].to_numpy().astype(np.uint8, copy=False),
-        packets["wire_len"].to_numpy().astype(np.uint32, copy=False),
-        np.ascontiguousarray(direction, np.uint8),
-        pay_off,
-        buf,
+        col("src_port", np.uint16),
+        col("dst_port", np.uint16),
+        col("proto", np.uint8),
+        col("wire_len", np.uint32),
+        np.require(direction, np.uint8, ["C", "W"]),
+        np.require(pay_off, np.int64, ["C", "W"]),
+        np.require(buf, np.uint8, ["C", "W"]),
     )
 
 
@@ -149,9 +154,9 @@ def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, i
             stacklevel=3,
         )
     cols = packet_columns(packets, payload=nf.needs_payload)
-    flow = packets["flow_id"].to_numpy().astype(np.int64, copy=False)
+    flow = np.require(packets["flow_id"].to_numpy(), np.int64, ["C", "W"])
     n_flows = int(flow.max()) + 1 if flow.shape[0] else 0
-    return cols, np.ascontiguousarray(flow), n_flows
+    return cols, flow, n_flows
 
 
 def run(
