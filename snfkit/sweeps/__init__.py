@@ -10,6 +10,7 @@ any other replay parameter, against latency, units and over-provisioning.
 - :mod:`~snfkit.sweeps.study`: :func:`run_study` (storage, workers, resume), :func:`open_study`.
 - :mod:`~snfkit.sweeps.table`: :func:`trials_table`, :func:`write_trials`, :func:`best_table`.
 - :mod:`~snfkit.sweeps.charts`: Pareto front, parameter importance, parameter slices.
+- :mod:`~snfkit.sweeps.presets`: :func:`~snfkit.sweeps.presets.tuning_config`, the notebook's study.
 
 docs/sweeps.md is the reference for configs, storage, workers, resuming and optuna-dashboard.
 """
