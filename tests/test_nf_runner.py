@@ -127,7 +127,7 @@ def test_ids_without_payload_warns_and_inspects_nothing():
     assert out["out0"].to_list() == [-1] * 4
     assert out["action"].to_list() == [0] * 4
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", NoPayloadWarning)
         apply(BUILT["nat"], _table())  # other NFs do not warn
 
 

@@ -308,7 +308,7 @@ def process_nb(pkt, payload, state, row, cfg):
                 node = np.int64(table[node, DICT_LINK])
     state[row, 0] = s
     state[row, 1] += count
-    delta = 8 * ((s != s0) + (count > 0))
+    delta = 8 * (np.int64(s != s0) + np.int64(count > 0))
     return NFResult(action, first, count, delta)
 
 

@@ -71,11 +71,11 @@ def _map_or_drop_nb(pkt, state, row, cfg):
     else:
         r = NFResult(DROP, -1, -1, 0)
     delta = 8 * (
-        (state[row, 0] != o0)
-        + (state[row, 1] != o1)
-        + (state[row, 2] != o2)
-        + (state[row, 3] != o3)
-        + (state[row, 4] != o4)
+        np.int64(state[row, 0] != o0)
+        + np.int64(state[row, 1] != o1)
+        + np.int64(state[row, 2] != o2)
+        + np.int64(state[row, 3] != o3)
+        + np.int64(state[row, 4] != o4)
     )
     return NFResult(r.action, r.out0, r.out1, delta)
 
@@ -91,7 +91,7 @@ def process_nb(pkt, payload, state, row, cfg):
     inbound = pkt.direction != 0
     out0 = state[row, 1] if inbound else port
     out1 = state[row, 3] if inbound else cfg.public_lo
-    return NFResult(FORWARD, out0, out1, 8 * (pkt.ts_ns != last))
+    return NFResult(FORWARD, out0, out1, 8 * np.int64(pkt.ts_ns != last))
 
 
 def process_twin(pkt, payload, row, cfg):

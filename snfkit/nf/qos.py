@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numba as nb
+import numpy as np
 
 from snfkit.engine.nf_nb import DROP, FORWARD, NFResult
 from snfkit.nf.base import NF, check_int, default_state_bytes
@@ -61,7 +62,7 @@ def process_nb(pkt, payload, state, row, cfg):
     state[row, 0] = used
     state[row, 1] = pkt.ts_ns
     state[row, 2] = dropped
-    delta = 8 * ((used != used0) + (pkt.ts_ns != last0) + (action == DROP))
+    delta = 8 * (np.int64(used != used0) + np.int64(pkt.ts_ns != last0) + np.int64(action == DROP))
     return NFResult(action, (cfg.capacity - used) // UNITS_PER_BYTE, dropped, delta)
 
 
