@@ -99,7 +99,7 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
             t = time.perf_counter()
             i, status = K.replay_chunk_nb(*args, i, kp, st, out)
             spent += time.perf_counter() - t
-            st.istate[K.I_N_RECORDS] = 0  # drop unit records (as replay drains them)
+            st.ctl["n_records"] = 0  # drop unit records (as replay drains them)
             if status == K.STATUS_DONE:
                 break
             if status == K.STATUS_QUEUE_FULL:

@@ -37,79 +37,36 @@ _REQUIRED = ("ts_ns", "flow_id", "wire_len")
 def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplayState:
     """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots."""
     u = p.max_units
+    units = np.zeros(u, K.UNIT_DTYPE)
+    units["life"] = -1
     return K.ReplayState(
-        f_item=np.full(n_flows, -1, np.int64),
-        f_open=np.zeros(n_flows, np.bool_),
-        f_unit=np.full(n_flows, -1, np.int64),
-        f_life=np.full(n_flows, -1, np.int64),
-        f_last_ts=np.zeros(n_flows, np.int64),
-        f_last_finish=np.zeros(n_flows, np.int64),
-        f_est=np.zeros(n_flows, np.float64),
-        f_prev_rate=np.full(n_flows, -1.0, np.float64),
-        f_first_ts=np.zeros(n_flows, np.int64),
-        f_bytes=np.zeros(n_flows, np.int64),
-        f_pkts=np.zeros(n_flows, np.int64),
-        f_need_pull=np.zeros(n_flows, np.bool_),
-        f_tick_bytes=np.zeros(n_flows, np.int64),
-        u_active=np.zeros(u, np.bool_),
-        u_life=np.full(u, -1, np.int64),
-        u_start=np.zeros(u, np.int64),
-        u_ready=np.zeros(u, np.int64),
-        u_free=np.zeros(u, np.int64),
-        u_last_recv=np.zeros(u, np.int64),
-        u_open=np.zeros(u, np.int64),
-        u_committed=np.zeros(u, np.float64),
-        u_pkts=np.zeros(u, np.int64),
-        u_bytes=np.zeros(u, np.int64),
-        u_busy=np.zeros(u, np.int64),
-        u_ring=np.zeros((u, p.n_buckets), np.int64),
-        u_ring_sum=np.zeros(u, np.int64),
-        u_cur_bucket=np.zeros(u, np.int64),
-        u_cur_bytes=np.zeros(u, np.int64),
-        u_start_bucket=np.zeros(u, np.int64),
-        q_time=np.zeros(queue, np.int64),
-        q_flow=np.zeros(queue, np.int64),
-        q_item=np.zeros(queue, np.int64),
-        records=np.zeros((4 * u + 64, 8), np.int64),
-        counters=np.zeros(K.N_COUNTERS, np.int64),
-        fstate=np.zeros(1, np.float64),
-        istate=np.zeros(K.N_ISTATE, np.int64),
+        flows=np.full(n_flows, K.FLOW_FRESH, K.FLOW_DTYPE),
+        units=units,
+        ring=np.zeros((u, p.n_buckets), np.int64),
+        queue=np.zeros(queue, K.QUEUE_DTYPE),
+        records=np.zeros(4 * u + 64, K.RECORD_DTYPE),
+        ctl=np.zeros(1, K.CTL_DTYPE),
     )
 
 
-_FLOW_DEFAULTS = {
-    "f_item": -1, "f_open": False, "f_unit": -1, "f_life": -1, "f_last_ts": 0, "f_last_finish": 0,
-    "f_est": 0.0, "f_prev_rate": -1.0, "f_first_ts": 0, "f_bytes": 0, "f_pkts": 0,
-    "f_need_pull": False, "f_tick_bytes": 0,
-}  # fmt: skip
-
-
 def _grow_flows(st: K.ReplayState, n_flows: int) -> K.ReplayState:
-    old = st.f_item.shape[0]
+    old = st.flows.shape[0]
     if n_flows <= old:
         return st
-    size = max(n_flows, 2 * old)
-    grown = {}
-    for name, fill in _FLOW_DEFAULTS.items():
-        arr = getattr(st, name)
-        new = np.full(size, fill, arr.dtype)
-        new[:old] = arr
-        grown[name] = new
-    return st._replace(**grown)
+    flows = np.full(max(n_flows, 2 * old), K.FLOW_FRESH, K.FLOW_DTYPE)
+    flows[:old] = st.flows
+    return st._replace(flows=flows)
 
 
 def _grow_queue(st: K.ReplayState) -> K.ReplayState:
-    q = st.q_time.shape[0]
-    head, tail = st.istate[K.I_QHEAD], st.istate[K.I_QTAIL]
-    idx = np.arange(head, tail) % q
-    new = {}
-    for name in ("q_time", "q_flow", "q_item"):
-        arr = np.zeros(2 * q, np.int64)
-        arr[: tail - head] = getattr(st, name)[idx]
-        new[name] = arr
-    st.istate[K.I_QHEAD] = 0
-    st.istate[K.I_QTAIL] = tail - head
-    return st._replace(**new)
+    q = st.queue.shape[0]
+    ctl = st.ctl[0]
+    head, tail = int(ctl["qhead"]), int(ctl["qtail"])
+    queue = np.zeros(2 * q, K.QUEUE_DTYPE)
+    queue[: tail - head] = st.queue[np.arange(head, tail) % q]
+    st.ctl["qhead"] = 0
+    st.ctl["qtail"] = tail - head
+    return st._replace(queue=queue)
 
 
 def _grow_flowlet_state(fs: FlowletState, n_flows: int) -> FlowletState:
@@ -293,10 +250,10 @@ class _Run:
         self.t_last = int(ts[-1])
 
     def _drain_records(self) -> None:
-        r = int(self.state.istate[K.I_N_RECORDS])
+        r = int(self.state.ctl["n_records"][0])
         if r:
             self.records.append(self.state.records[:r].copy())
-            self.state.istate[K.I_N_RECORDS] = 0
+            self.state.ctl["n_records"] = 0
 
     def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
         service = out.finish - out.start
@@ -332,7 +289,7 @@ class _Run:
             "open_ns": out.it_open_ts[:k].copy(), "reason": out.it_reason[:k].copy(),
             "estimate_bps": out.it_est[:k].copy(), "overflow": out.it_overflow[:k].copy(),
         })  # fmt: skip
-        n_items = int(self.state.counters[K.C_ITEMS])
+        n_items = int(self.state.ctl["items"][0])
         if n_items > self.it_pkts.shape[0]:
             grow = max(n_items, 2 * self.it_pkts.shape[0])
             for name in ("it_pkts", "it_bytes", "it_last", "it_end"):
@@ -373,16 +330,10 @@ class _Run:
         return _build_results(self)
 
 
-def _item_rate_np(first, last, nbytes, npkts, close_after):
-    span = np.where(npkts > 1, (last - first) * npkts / np.maximum(npkts - 1, 1), 0.0)
-    dur = np.maximum(span.astype(np.float64), float(close_after))
-    return nbytes * 8e9 / dur
-
-
 def _build_results(run: _Run) -> Results:
     p = run.params
     cap = p.assignment.unit_capacity_bps
-    counters = run.state.counters
+    counters = run.state.ctl[0]
     t0 = run.t0 if run.t0 is not None else 0
     duration = max(run.t_last - t0, 0)
 
@@ -418,10 +369,9 @@ def _empty_packets() -> pl.DataFrame:
 
 
 def _units_table(run: _Run) -> pl.DataFrame:
-    rec = np.concatenate(run.records) if run.records else np.zeros((0, 8), np.int64)
-    rec = rec[np.argsort(rec[:, 1], kind="stable")]
-    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns"]
-    table = pl.DataFrame({c: rec[:, j] for j, c in enumerate(cols)})
+    rec = np.concatenate(run.records) if run.records else np.zeros(0, K.RECORD_DTYPE)
+    rec = rec[np.argsort(rec["unit_life"], kind="stable")]
+    table = pl.DataFrame({c: rec[c] for c in K.RECORD_DTYPE.names})
     return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
 
 
@@ -433,7 +383,9 @@ def _flowlets_table(run: _Run) -> pl.DataFrame:
     item = cols["item"].astype(np.int64)
     pk, by = run.it_pkts[item], run.it_bytes[item]
     last, end = run.it_last[item], run.it_end[item]
-    rate = _item_rate_np(cols["open_ns"], last, by, pk, run.params.close_after_ns)
+    rate = K.item_rates_nb(
+        cols["open_ns"].astype(np.int64), last, by, pk, np.int64(run.params.close_after_ns)
+    )
     return pl.DataFrame({
         "item": item, "flow_id": cols["flow_id"].astype(np.int64),
         "unit": cols["unit"].astype(np.int64), "unit_life": cols["unit_life"].astype(np.int64),
@@ -562,8 +514,8 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         mean_active = float((r - s).sum()) / span
     else:
         mean_active = 0.0
-    allocations = int(counters[K.C_ALLOCATIONS])
-    moves = int(counters[K.C_MOVES])
+    allocations = int(counters["allocations"])
+    moves = int(counters["moves"])
     return {
         "mode": run.params.modes.mode,
         "packets_in": run.n_in,
@@ -579,10 +531,10 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "allocations": allocations,
         "moves": moves,
         "opportunities": allocations + moves,
-        "overflow": int(counters[K.C_OVERFLOW_NEW] + counters[K.C_OVERFLOW_FULL]),
-        "prestarts": int(counters[K.C_PRESTARTS]),
-        "state_pulls": int(counters[K.C_STATE_PULLS]),
-        "reordered": int(counters[K.C_REORDERED]),
+        "overflow": int(counters["overflow_new"] + counters["overflow_full"]),
+        "prestarts": int(counters["prestarts"]),
+        "state_pulls": int(counters["state_pulls"]),
+        "reordered": int(counters["reordered"]),
         "duration_s": duration / 1e9,
         "offered_gbps": offered_bits / span if duration else float("nan"),
     }
