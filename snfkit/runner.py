@@ -18,6 +18,7 @@ import polars as pl
 
 from snfkit import latency_hist
 from snfkit.engine import replay_nb as K
+from snfkit.engine.collect_nb import ItemStats, collect_chunk_nb
 from snfkit.engine.flowlets_nb import (
     FlowletState,
     detect_flowlets_chunk_nb,
@@ -32,6 +33,7 @@ PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
 WAIT_CAUSES = ["none", "pull", "store"]
 ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
 _REQUIRED = ("ts_ns", "flow_id", "wire_len")
+_EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 
 
 def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplayState:
@@ -66,6 +68,7 @@ def _grow_queue(st: K.ReplayState) -> K.ReplayState:
     queue[: tail - head] = st.queue[np.arange(head, tail) % q]
     st.ctl["qhead"] = 0
     st.ctl["qtail"] = tail - head
+    st.flows["qpos"] -= head  # positions are absolute; entries before the head become < 0
     return st._replace(queue=queue)
 
 
@@ -180,12 +183,9 @@ class _Run:
         self.lat_sum = 0
         self.lat_max = 0
         # per-item stats, indexed by item id (grown as needed)
-        self.it_pkts = np.zeros(0, np.int64)
-        self.it_bytes = np.zeros(0, np.int64)
-        self.it_last = np.zeros(0, np.int64)
-        self.it_end = np.zeros(0, np.int64)
-        self.ep_parts: list[pl.DataFrame] = []
-        self.eu_parts: list[pl.DataFrame] = []
+        self.items = ItemStats(*(np.zeros(0, np.int64) for _ in range(4)))
+        self.ep_parts: list[tuple[np.ndarray, ...]] = []  # (epoch, offered bytes) per chunk
+        self.eu_parts: list[tuple[np.ndarray, ...]] = []  # ChunkAggregates.eu_* per chunk
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, chunk: pl.DataFrame) -> None:
@@ -256,10 +256,10 @@ class _Run:
             self.state.ctl["n_records"] = 0
 
     def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
-        service = out.finish - out.start
-        latency = out.finish - ts
-        queue = latency - service - out.state_wait
         if self.keep:
+            service = out.finish - out.start
+            latency = out.finish - ts
+            queue = latency - service - out.state_wait
             self.pkt_parts.append(
                 pl.DataFrame(
                     {
@@ -279,9 +279,6 @@ class _Run:
                     }
                 )
             )
-        latency_hist.add(self.hist, latency)
-        self.lat_sum += int(latency.sum())
-        self.lat_max = max(self.lat_max, int(latency.max()))
         k = int(out.n_items[0])
         self.item_parts.append({
             "item": out.it_id[:k].copy(), "flow_id": out.it_flow[:k].copy(),
@@ -290,37 +287,19 @@ class _Run:
             "estimate_bps": out.it_est[:k].copy(), "overflow": out.it_overflow[:k].copy(),
         })  # fmt: skip
         n_items = int(self.state.ctl["items"][0])
-        if n_items > self.it_pkts.shape[0]:
-            grow = max(n_items, 2 * self.it_pkts.shape[0])
-            for name in ("it_pkts", "it_bytes", "it_last", "it_end"):
-                arr = getattr(self, name)
-                new = np.zeros(grow, np.int64)
-                new[: arr.shape[0]] = arr
-                setattr(self, name, new)
-        self.it_pkts += np.bincount(out.item, minlength=self.it_pkts.shape[0])
-        self.it_bytes += np.bincount(out.item, weights=wl, minlength=self.it_bytes.shape[0]).astype(
-            np.int64
-        )
-        np.maximum.at(self.it_last, out.item, ts)
-        np.maximum.at(self.it_end, out.item, out.finish)
-        # epochs: arrivals by arrival epoch; service by the epoch its service started
-        e_arr = (ts - self.t0) // self.epoch_ns
-        e_srv = (out.start - self.t0) // self.epoch_ns
-        self.ep_parts.append(
-            pl.DataFrame({"epoch": e_arr, "bytes": wl})
-            .group_by("epoch")
-            .agg(pl.col("bytes").sum().alias("offered_bytes"))
-        )
-        self.eu_parts.append(
-            pl.concat([
-                pl.DataFrame({"epoch": e_arr, "unit": out.unit.astype(np.int64), "packets": 1,
-                              "bytes": wl, "busy_ns": 0, "processed_bytes": 0}),
-                pl.DataFrame({"epoch": e_srv, "unit": out.unit.astype(np.int64), "packets": 0,
-                              "bytes": 0, "busy_ns": service, "processed_bytes": wl}),
-            ], how="vertical_relaxed")
-            .group_by("epoch", "unit")
-            .agg(pl.all().sum())
+        have = self.items.pkts.shape[0]
+        if n_items > have:
+            grow = max(n_items, 2 * have)
+            self.items = ItemStats(*(np.concatenate([a, np.zeros(grow - have, np.int64)])
+                                     for a in self.items))  # fmt: skip
+        agg = collect_chunk_nb(
+            ts, wl, out.unit, out.item, out.start, out.finish,
+            np.int64(self.t0), np.int64(self.epoch_ns), self.hist, self.items,
         )  # fmt: skip
+        self.lat_sum += int(agg.lat_sum)
+        self.lat_max = max(self.lat_max, int(agg.lat_max))
+        self.ep_parts.append((agg.ep_epoch, agg.ep_offered_bytes))
+        self.eu_parts.append(agg[4:])
 
     # -- finishing ------------------------------------------------------------------------------
     def finish(self) -> Results:
@@ -381,8 +360,8 @@ def _flowlets_table(run: _Run) -> pl.DataFrame:
             ("item", "flow_id", "unit", "unit_life", "open_ns", "reason", "estimate_bps",
              "overflow")}  # fmt: skip
     item = cols["item"].astype(np.int64)
-    pk, by = run.it_pkts[item], run.it_bytes[item]
-    last, end = run.it_last[item], run.it_end[item]
+    pk, by = run.items.pkts[item], run.items.bytes[item]
+    last, end = run.items.last[item], run.items.end[item]
     rate = K.item_rates_nb(
         cols["open_ns"].astype(np.int64), last, by, pk, np.int64(run.params.close_after_ns)
     )
@@ -422,7 +401,9 @@ def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFr
          "active_ns": np.asarray(act_ns, np.int64)}
     ).group_by("epoch", "unit").agg(pl.col("active_ns").sum())  # fmt: skip
     traffic = (
-        pl.concat(run.eu_parts).group_by("epoch", "unit").agg(pl.all().sum())
+        pl.DataFrame(
+            dict(zip(_EU_COLUMNS, map(np.concatenate, zip(*run.eu_parts, strict=True)), strict=True))
+        ).group_by("epoch", "unit").agg(pl.all().sum())
         if run.eu_parts
         else pl.DataFrame(schema={"epoch": pl.Int64, "unit": pl.Int64, "packets": pl.Int64,
                                   "bytes": pl.Int64, "busy_ns": pl.Int64,
@@ -444,7 +425,17 @@ def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFr
     )
     max_active = _max_active_per_epoch(starts, retires, t0, E, n_epochs)
     offered = (
-        pl.concat(run.ep_parts).group_by("epoch").agg(pl.col("offered_bytes").sum())
+        pl.DataFrame(
+            dict(
+                zip(
+                    ("epoch", "offered_bytes"),
+                    map(np.concatenate, zip(*run.ep_parts, strict=True)),
+                    strict=True,
+                )
+            )
+        )
+        .group_by("epoch")
+        .agg(pl.col("offered_bytes").sum())
         if run.ep_parts
         else pl.DataFrame(schema={"epoch": pl.Int64, "offered_bytes": pl.Int64})
     )
@@ -501,7 +492,7 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         exact = False
     names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
-    offered_bits = float(run.it_bytes.sum()) * 8.0
+    offered_bits = float(run.items.bytes.sum()) * 8.0
     max_active = int(_max_active_per_epoch(
         units["start_ns"].to_numpy(), units["retire_ns"].to_numpy(), 0, 1 << 62, 1)[0]
     ) if units.height else 0  # fmt: skip

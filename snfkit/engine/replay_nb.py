@@ -73,6 +73,7 @@ FLOW_DTYPE = np.dtype(
         ("bytes", np.int64),  # current item's bytes
         ("pkts", np.int64),  # current item's packets
         ("tick_bytes", np.int64),  # bytes since the last smart_flow tick
+        ("qpos", np.int64),  # close-queue position of the flow's latest entry, -1 none
         ("est", np.float64),  # current item's demand estimate (bps)
         ("prev_rate", np.float64),  # measured rate of the previous closed item, -1 none
         ("open", np.bool_),  # current item still open
@@ -80,7 +81,7 @@ FLOW_DTYPE = np.dtype(
     ],
     align=True,
 )
-FLOW_FRESH = np.array((-1, -1, -1, 0, 0, 0, 0, 0, 0, 0.0, -1.0, False, False), FLOW_DTYPE)
+FLOW_FRESH = np.array((-1, -1, -1, 0, 0, 0, 0, 0, 0, -1, 0.0, -1.0, False, False), FLOW_DTYPE)
 """A flow never seen: the values new flow records are filled with."""
 
 UNIT_DTYPE = np.dtype(
@@ -104,8 +105,10 @@ UNIT_DTYPE = np.dtype(
     align=True,
 )
 
-QUEUE_DTYPE = np.dtype([("time", np.int64), ("flow", np.int64), ("item", np.int64)])
-"""Close queue entries (a ring; times are non-decreasing)."""
+QUEUE_DTYPE = np.dtype([("time", np.int64), ("flow", np.int64), ("item", np.int64)], align=True)
+"""Close queue entries (a ring; times are non-decreasing). Each packet pushes its flow's idle
+deadline and marks the flow's previous entry dead (flow -1), so popping reads only live entries'
+flows."""
 
 RECORD_DTYPE = np.dtype(
     [
@@ -117,7 +120,8 @@ RECORD_DTYPE = np.dtype(
         ("packets", np.int64),
         ("bytes", np.int64),
         ("busy_ns", np.int64),
-    ]
+    ],
+    align=True,
 )
 """One unit lifetime, written when the unit retires."""
 
@@ -205,11 +209,9 @@ def _roll(units, ring, u, b, n_buckets):
 
 
 @nb.njit(cache=True)
-def _load_bps(units, ring, u, t, p):
-    """Unit u's load at t: measured over the bucket window, or committed (see module docstring)."""
-    b = t // p.bucket_ns
-    _roll(units, ring, u, b, p.n_buckets)
-    un = units[u]
+def _load_bps(un, b, p):
+    """Load of unit record un in bucket b (its ring already rolled to b): measured over the bucket
+    window, or committed (see the module docstring)."""
     nb_ = b - un.start_bucket
     if nb_ > p.n_buckets:
         nb_ = p.n_buckets
@@ -331,9 +333,8 @@ def item_rates_nb(first_ts, last_ts, nbytes, npkts, close_after_ns):
 
 
 @nb.njit(cache=True)
-def _close_item(flows, units, c, f, p):
-    fl = flows[f]
-    un = units[fl.unit]
+def _close_item(fl, un, c, p):
+    """Close flow fl's open item (un is the unit slot it was assigned to); records its rate."""
     if fl.life == un.life and un.active:
         un.open -= 1
         un.committed -= fl.est
@@ -342,20 +343,6 @@ def _close_item(flows, units, c, f, p):
     c.rate_sum += rate
     c.rate_count += 1
     fl.open = False
-
-
-@nb.njit(cache=True)
-def _pop_closes(queue, flows, units, c, before, p):
-    """Close the items whose flows went idle; entries strictly before ``before``."""
-    q = queue.shape[0]
-    while c.qhead < c.qtail:
-        e = queue[c.qhead % q]
-        if e.time >= before:
-            break
-        fl = flows[e.flow]
-        if fl.open and fl.item == e.item and fl.last_ts + p.close_after_ns == e.time:
-            _close_item(flows, units, c, e.flow, p)
-        c.qhead += 1
 
 
 @nb.njit(cache=True)
@@ -376,7 +363,10 @@ def _assign_greedy(units, ring, c, t, est, p, loads):
         if not units[u].active:
             loads[u] = 0.0
             continue
-        loads[u] = _load_bps(units, ring, u, t, p)
+        b = t // p.bucket_ns
+        if b > units[u].cur_bucket:
+            _roll(units, ring, u, b, p.n_buckets)
+        loads[u] = _load_bps(units[u], b, p)
         if est + loads[u] < p.capacity_bps:
             score = loads[u] / p.capacity_bps  # + alpha * has_state, 0 until state lands
             if score > best_score:
@@ -551,6 +541,15 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
     queue = st.queue
     records = st.records
     c = st.ctl[0]
+    o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
+    o_wait, o_cause, o_reord = out.state_wait, out.wait_cause, out.reordered
+    it_id, it_flow, it_unit, it_life = out.it_id, out.it_flow, out.it_unit, out.it_life
+    it_open_ts, it_reason, it_est, it_overflow = (
+        out.it_open_ts,
+        out.it_reason,
+        out.it_est,
+        out.it_overflow,
+    )
     n = ts.shape[0]
     q = queue.shape[0]
     n_rec = records.shape[0]
@@ -567,17 +566,27 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
         if not c.started:
             c.started = True
             c.next_tick = t + p.smart_interval_ns
-        # 1. events before t
-        if p.mode == MODE_SMART_FLOW:
-            while c.next_tick <= t:
-                if c.n_records + p.max_units > n_rec:
-                    return i, STATUS_RECORDS_FULL
-                tau = c.next_tick
-                _pop_closes(queue, flows, units, c, tau, p)
-                _smart_tick(flows, units, ring, records, c, tau, p)
-                c.next_tick = tau + p.smart_interval_ns
-        if flow_mode:
-            _pop_closes(queue, flows, units, c, t, p)
+        # 1. events before t, in time order: item closes (strictly before), smart_flow ticks (at
+        # or before). Written out here rather than in a helper: a call taking arrays costs an
+        # atomic incref per array, and this runs for every packet.
+        while flow_mode:
+            tick = p.mode == MODE_SMART_FLOW and c.next_tick <= t
+            before = c.next_tick if tick else t
+            while c.qhead < c.qtail:
+                e = queue[c.qhead % q]
+                if e.time >= before:
+                    break
+                if e.flow >= 0:
+                    fe = flows[e.flow]
+                    if fe.open and fe.item == e.item and fe.last_ts + p.close_after_ns == e.time:
+                        _close_item(fe, units[fe.unit], c, p)
+                c.qhead += 1
+            if not tick:
+                break
+            if c.n_records + p.max_units > n_rec:
+                return i, STATUS_RECORDS_FULL
+            _smart_tick(flows, units, ring, records, c, before, p)
+            c.next_tick = before + p.smart_interval_ns
         fl = flows[f]
         # 2. assignment
         if p.mode == MODE_PACKET or open_reason[i] >= 0:
@@ -588,7 +597,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
                 reason = REASON_PACKET
             else:
                 if fl.open:
-                    _close_item(flows, units, c, f, p)  # size split: the previous item ends here
+                    _close_item(fl, units[fl.unit], c, p)  # size split: the item ends here
                 est = _estimate(fl, c, p)
                 u, overflow = _assign_greedy(units, ring, c, t, est, p, loads)
                 reason = open_reason[i]
@@ -612,19 +621,21 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
             fl.bytes = 0
             fl.pkts = 0
             k = out.n_items[0]
-            out.it_id[k] = item
-            out.it_flow[k] = f
-            out.it_unit[k] = u
-            out.it_life[k] = units[u].life
-            out.it_open_ts[k] = t
-            out.it_reason[k] = reason
-            out.it_est[k] = est
-            out.it_overflow[k] = overflow
+            it_id[k] = item
+            it_flow[k] = f
+            it_unit[k] = u
+            it_life[k] = units[u].life
+            it_open_ts[k] = t
+            it_reason[k] = reason
+            it_est[k] = est
+            it_overflow[k] = overflow
             out.n_items[0] = k + 1
         u = fl.unit
         un = units[u]
         # 3. bookkeeping of the arrival
-        _roll(units, ring, u, t // p.bucket_ns, p.n_buckets)
+        b = t // p.bucket_ns
+        if b > un.cur_bucket:
+            _roll(units, ring, u, b, p.n_buckets)
         un.cur_bytes += size
         un.last_recv = t
         fl.bytes += size
@@ -632,6 +643,9 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
         fl.last_ts = t
         fl.tick_bytes += size
         if flow_mode:
+            if fl.qpos >= c.qhead:
+                queue[fl.qpos % q].flow = -1
+            fl.qpos = c.qtail
             e = queue[c.qtail % q]
             e.time = t + p.close_after_ns
             e.flow = f
@@ -665,13 +679,13 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
             c.reordered += 1
         else:
             fl.last_finish = finish
-        out.unit[i] = u
-        out.item[i] = fl.item
-        out.start[i] = start
-        out.finish[i] = finish
-        out.state_wait[i] = wait
-        out.wait_cause[i] = cause if wait > 0 else WAIT_NONE
-        out.reordered[i] = reord
+        o_unit[i] = u
+        o_item[i] = fl.item
+        o_start[i] = start
+        o_finish[i] = finish
+        o_wait[i] = wait
+        o_cause[i] = cause if wait > 0 else WAIT_NONE
+        o_reord[i] = reord
     return n, STATUS_DONE
 
 
@@ -683,7 +697,7 @@ def finish_replay_nb(p, st):
     c = st.ctl[0]
     for f in range(flows.shape[0]):
         if flows[f].open:
-            _close_item(flows, units, c, f, p)
+            _close_item(flows[f], units[flows[f].unit], c, p)
     c.qhead = c.qtail
     for u in range(c.hi):
         if units[u].active:
