@@ -58,5 +58,5 @@ def test_collect_matches_twin(case):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 2**62), min_size=1, max_size=50))
 def test_hist_bucket_matches_numpy_rule(values):
-    v = np.asarray(values + [0, 1, 255, 256, 257, 2**20, 2**20 - 1], np.int64)
+    v = np.asarray([*values, 0, 1, 255, 256, 257, 2**20, 2**20 - 1], np.int64)
     np.testing.assert_array_equal([hist_bucket(x) for x in v], latency_hist.bucket_of(v))
