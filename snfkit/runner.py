@@ -26,18 +26,22 @@ from snfkit.engine.flowlets_nb import (
 )
 from snfkit.errors import ParameterError
 from snfkit.params import ReplayParams
+from snfkit.prepared import REQUIRED as _REQUIRED
+from snfkit.prepared import PreparedTrace, replay_arrays
 from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.results import Results
 
 PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
 WAIT_CAUSES = ["none", "pull", "store"]
 ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
-_REQUIRED = ("ts_ns", "flow_id", "wire_len")
 _EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 
 
 def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplayState:
-    """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots."""
+    """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots.
+    ``queue`` (the close queue's initial length) must be a power of two; it doubles as needed."""
+    if queue <= 0 or queue & (queue - 1):
+        raise ValueError(f"queue length must be a power of two, got {queue}")
     u = p.max_units
     units = np.zeros(u, K.UNIT_DTYPE)
     units["life"] = -1
@@ -129,7 +133,9 @@ def replay(
     """Replay a trace through SNF's controller (mode ``flowlet``) or a baseline.
 
     packets: a packets table (needs ``ts_ns``, ``flow_id``, ``wire_len``), an iterable of such tables
-        in time order (chunks of one trace, flow ids global), or a path (parquet is read by row group).
+        in time order (chunks of one trace, flow ids global), a path (parquet is read by row group),
+        or a :class:`~snfkit.prepared.PreparedTrace` (:func:`~snfkit.prepared.prepare_trace`: checked
+        once, flowlet detection cached per (T, B); for many replays of one trace).
     params: a :class:`~snfkit.params.ReplayParams`; or give parameters by name as keywords
         (``mode='flow', timeout_ns=100_000, alpha=0.5``), on top of ``params`` if both are given.
     progress: True draws a bar; a callable gets ``(packets_done, packets_total)``.
@@ -144,6 +150,10 @@ def replay(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ParameterError("chunk_size", chunk_size, "an integer >= 1")
     run = _Run(params)
+    if isinstance(packets, PreparedTrace):
+        with progress_reporter(progress, packets.n_packets, f"replay ({params.modes.mode})") as bar:
+            run.feed_prepared(packets, chunk_size, bar)
+        return run.finish()
     chunks, total = _chunks_of(packets, chunk_size)
     with progress_reporter(progress, total, f"replay ({params.modes.mode})") as bar:
         for chunk in chunks:
@@ -189,44 +199,40 @@ class _Run:
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, chunk: pl.DataFrame) -> None:
-        missing = [c for c in _REQUIRED if c not in chunk.columns]
-        if missing:
-            raise ParameterError(
-                "packets",
-                f"columns {chunk.columns}",
-                f"a packets table with columns {list(_REQUIRED)}",
-            )
-        n = chunk.height
+        """Replay the next chunk of packets (a packets table)."""
+        if chunk.height == 0:
+            return
+        ts, flow, wl = replay_arrays(chunk, self.n_in, self.last_ts_seen)
+        self.feed_arrays(ts, flow, wl)
+
+    def feed_arrays(self, ts, flow, wl, reason: np.ndarray | None = None) -> None:
+        """Replay the next chunk given as checked int64 arrays; ``reason`` (open reasons from a
+        :class:`~snfkit.prepared.PreparedTrace`) skips flowlet detection."""
+        n = ts.shape[0]
         if n == 0:
             return
-        ts = chunk["ts_ns"].to_numpy().astype(np.int64, copy=False)
-        flow = chunk["flow_id"].to_numpy().astype(np.int64, copy=False)
-        wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
-        if (n > 1 and bool((np.diff(ts) < 0).any())) or (
-            self.last_ts_seen is not None and ts[0] < self.last_ts_seen
-        ):
-            bad = int(np.argmax(np.diff(ts) < 0)) + 1 if n > 1 and (np.diff(ts) < 0).any() else 0
-            raise ParameterError(
-                "packets",
-                f"ts_ns going backwards at row {self.n_in + bad}",
-                "packets sorted by ts_ns",
-            )
-        if flow.min() < 0:
-            raise ParameterError("packets", "negative flow_id", "flow ids >= 0")
         if self.t0 is None:
             self.t0 = int(ts[0])
         self.last_ts_seen = int(ts[-1])
         n_flows = int(flow.max()) + 1
         self.state = _grow_flows(self.state, n_flows)
-        self.fstate = _grow_flowlet_state(self.fstate, n_flows)
         if self.params.modes.mode == "packet":
             reason = np.full(n, K.REASON_PACKET, np.int8)
-        else:
+        elif reason is None:
+            self.fstate = _grow_flowlet_state(self.fstate, n_flows)
             _, _, fl_first, fl_reason = detect_flowlets_chunk_nb(
                 ts, flow, wl, np.int64(self.detect_t), np.int64(self.detect_b), self.fstate
             )
             reason = np.full(n, -1, np.int8)
             reason[fl_first] = fl_reason
+        out = self.run_kernel(ts, flow, wl, reason)
+        self._collect(ts, flow, wl, out)
+        self.n_in += n
+        self.t_last = int(ts[-1])
+
+    def run_kernel(self, ts, flow, wl, reason) -> K.ChunkOut:
+        """Drive the replay kernel over one chunk (growing the queue, draining unit records)."""
+        n = ts.shape[0]
         out = K.ChunkOut(
             unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
             finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),
@@ -242,12 +248,20 @@ class _Run:
             i, status = K.replay_chunk_nb(ts, flow, wl, reason, i, self.kp, self.state, out)
             self._drain_records()
             if status == K.STATUS_DONE:
-                break
+                return out
             if status == K.STATUS_QUEUE_FULL:
                 self.state = _grow_queue(self.state)
-        self._collect(ts, flow, wl, out)
-        self.n_in += n
-        self.t_last = int(ts[-1])
+
+    def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
+        """Replay a prepared trace in chunks, with its cached flowlet detection."""
+        reason = None
+        if self.params.modes.mode != "packet":
+            reason = trace.open_reasons(self.detect_t, self.detect_b)
+        for a in range(0, trace.n_packets, chunk_size):
+            b = min(a + chunk_size, trace.n_packets)
+            r = reason[a:b] if reason is not None else None
+            self.feed_arrays(trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], r)
+            bar.advance(b - a)
 
     def _drain_records(self) -> None:
         r = int(self.state.ctl["n_records"][0])
@@ -485,7 +499,7 @@ def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
 def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
     if packets is not None and packets.height:
         lat = packets["latency_ns"].to_numpy()
-        pct = [float(np.percentile(lat, q, method="lower")) for q in PERCENTILES]
+        pct = [float(v) for v in np.percentile(lat, PERCENTILES, method="lower")]
         exact = True
     else:
         pct = latency_hist.percentiles(run.hist, list(PERCENTILES))

@@ -51,9 +51,12 @@ def hist_bucket(v):
     """Bucket of one latency in the log histogram (:func:`snfkit.latency_hist.bucket_of`)."""
     if v < 2 * SUB:
         return max(v, 0)
-    exp = 63
-    while (v >> exp) == 0:
-        exp -= 1
+    exp = 0  # floor(log2(v)), by halving the bit range
+    x = v
+    for shift in (32, 16, 8, 4, 2, 1):
+        if x >> shift:
+            x >>= shift
+            exp += shift
     return (exp - SUB_BITS + 1) * SUB + ((v >> (exp - SUB_BITS)) - SUB)
 
 
@@ -79,19 +82,24 @@ def collect_chunk_nb(ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist
             items.last[k] = ts[i]
         if finish[i] > items.end[k]:
             items.end[k] = finish[i]
+        if unit[i] + 1 > u_hi:
+            u_hi = unit[i] + 1
+    for i in range(n):  # service starts are not sorted; arrivals are
         e = (start[i] - t0) // epoch_ns
         if e > e_hi:
             e_hi = e
-        e = (ts[i] - t0) // epoch_ns
-        if e > e_hi:
-            e_hi = e
-        if unit[i] + 1 > u_hi:
-            u_hi = unit[i] + 1
+    e = (ts[n - 1] - t0) // epoch_ns
+    if e > e_hi:
+        e_hi = e
     ne = e_hi - e_lo + 1
     offered = np.zeros(ne, np.int64)
     grid = np.zeros((ne, u_hi, 4), np.int64)  # packets, bytes, busy, processed
+    ea = 0
+    ea_end = t0 + (e_lo + 1) * epoch_ns  # arrivals are sorted: step the epoch, don't divide
     for i in range(n):
-        ea = (ts[i] - t0) // epoch_ns - e_lo
+        while ts[i] >= ea_end:
+            ea += 1
+            ea_end += epoch_ns
         es = (start[i] - t0) // epoch_ns - e_lo
         u = unit[i]
         size = np.int64(wire_len[i])

@@ -359,11 +359,11 @@ def _assign_greedy(units, ring, c, t, est, p, loads):
     """Pseudocode 1 WorkloadAssignment; returns (slot, overflow flag)."""
     best = -1
     best_score = -1.0
+    b = t // p.bucket_ns
     for u in range(c.hi):
         if not units[u].active:
             loads[u] = 0.0
             continue
-        b = t // p.bucket_ns
         if b > units[u].cur_bucket:
             _roll(units, ring, u, b, p.n_buckets)
         loads[u] = _load_bps(units[u], b, p)
@@ -552,15 +552,21 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
     )
     n = ts.shape[0]
     q = queue.shape[0]
+    qmask = q - 1  # the queue length is a power of two
     n_rec = records.shape[0]
     loads = np.zeros(p.max_units, np.float64)
     flow_mode = p.mode != MODE_PACKET
+    b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
+    b_end = np.int64(-(2**62))
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec:
             return i, STATUS_RECORDS_FULL
         if flow_mode and c.qtail - c.qhead >= q:
             return i, STATUS_QUEUE_FULL
         t = ts[i]
+        if t >= b_end:
+            b = t // p.bucket_ns
+            b_end = (b + 1) * p.bucket_ns
         f = flow[i]
         size = np.int64(wire_len[i])
         if not c.started:
@@ -573,7 +579,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
             tick = p.mode == MODE_SMART_FLOW and c.next_tick <= t
             before = c.next_tick if tick else t
             while c.qhead < c.qtail:
-                e = queue[c.qhead % q]
+                e = queue[c.qhead & qmask]
                 if e.time >= before:
                     break
                 if e.flow >= 0:
@@ -633,7 +639,6 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
         u = fl.unit
         un = units[u]
         # 3. bookkeeping of the arrival
-        b = t // p.bucket_ns
         if b > un.cur_bucket:
             _roll(units, ring, u, b, p.n_buckets)
         un.cur_bytes += size
@@ -644,9 +649,9 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
         fl.tick_bytes += size
         if flow_mode:
             if fl.qpos >= c.qhead:
-                queue[fl.qpos % q].flow = -1
+                queue[fl.qpos & qmask].flow = -1
             fl.qpos = c.qtail
-            e = queue[c.qtail % q]
+            e = queue[c.qtail & qmask]
             e.time = t + p.close_after_ns
             e.flow = f
             e.item = fl.item
