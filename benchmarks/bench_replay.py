@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -62,48 +63,25 @@ def arrays(df):
 
 
 def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
-    """Seconds spent inside ``replay_chunk_nb`` for the whole trace (everything else untimed)."""
-    from snfkit.engine import replay_nb as K
-    from snfkit.engine.flowlets_nb import detect_flowlets_nb
-    from snfkit.runner import _grow_queue, new_state
+    """Seconds spent inside the runner's kernel driver (``_Run.run_kernel``, which calls
+    ``replay_chunk_nb``) for the whole trace; detection and aggregation are outside the timer."""
+    from snfkit.prepared import prepare_trace
+    from snfkit.runner import _grow_flows, _Run
 
-    kp = params.kernel_tuple()
+    run = _Run(params)
+    trace = prepare_trace(pl.DataFrame({"ts_ns": ts, "flow_id": flow, "wire_len": wl}))
     if params.modes.mode == "packet":
-        reason = np.full(ts.shape[0], K.REASON_PACKET, np.int8)
+        reason = np.full(ts.shape[0], 3, np.int8)
     else:
-        if params.modes.mode == "flowlet":
-            t_det, b_det = params.flowlets.timeout_ns, params.flowlets.size_bytes
-        else:
-            t_det, b_det = params.modes.flow_timeout_ns, 0
-        _, _, first, why = detect_flowlets_nb(ts, flow, wl, t_det, b_det)
-        reason = np.full(ts.shape[0], -1, np.int8)
-        reason[first] = why
-    st = new_state(int(flow.max()) + 1, kp)
+        reason = trace.open_reasons(run.detect_t, run.detect_b)
+    run.state = _grow_flows(run.state, trace.n_flows)
     spent = 0.0
     for a in range(0, ts.shape[0], chunk):
         b = min(a + chunk, ts.shape[0])
-        n = b - a
-        out = K.ChunkOut(
-            unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
-            finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),
-            wait_cause=np.empty(n, np.int8), reordered=np.empty(n, np.bool_),
-            it_id=np.empty(n, np.int64), it_flow=np.empty(n, np.int64),
-            it_unit=np.empty(n, np.int64), it_life=np.empty(n, np.int64),
-            it_open_ts=np.empty(n, np.int64), it_reason=np.empty(n, np.int8),
-            it_est=np.empty(n, np.float64), it_overflow=np.empty(n, np.bool_),
-            n_items=np.zeros(1, np.int64),
-        )  # fmt: skip
-        i = 0
-        args = (ts[a:b], flow[a:b], wl[a:b], reason[a:b])
-        while True:
-            t = time.perf_counter()
-            i, status = K.replay_chunk_nb(*args, i, kp, st, out)
-            spent += time.perf_counter() - t
-            st.istate[K.I_N_RECORDS] = 0  # drop unit records (as replay drains them)
-            if status == K.STATUS_DONE:
-                break
-            if status == K.STATUS_QUEUE_FULL:
-                st = _grow_queue(st)
+        t = time.perf_counter()
+        run.run_kernel(ts[a:b], flow[a:b], wl[a:b], reason[a:b])
+        spent += time.perf_counter() - t
+        run.records.clear()
     return spent
 
 

@@ -2,15 +2,26 @@
 
 Public entry points: :func:`load_trace` (packets table from pcap/pcapng/parquet/CSV),
 :mod:`snfkit.workloads` (synthetic traces from published flow-size distributions),
-:func:`replay` (the controller and its baselines) returning :class:`Results`, and
+:func:`replay` (the controller and its baselines) returning :class:`Results`,
+:func:`prepare_trace` (a trace checked once, for many replays), and
 :class:`ReplayParams` (validated parameters, the paper's defaults).
 """
 
 from snfkit.params import ReplayParams
+from snfkit.prepared import PreparedTrace, prepare_trace
 from snfkit.results import Results
 from snfkit.runner import replay
 from snfkit.traces import load_trace, read_trace
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ReplayParams", "Results", "__version__", "load_trace", "read_trace", "replay"]
+__all__ = [
+    "PreparedTrace",
+    "ReplayParams",
+    "Results",
+    "__version__",
+    "load_trace",
+    "prepare_trace",
+    "read_trace",
+    "replay",
+]

@@ -18,6 +18,7 @@ import polars as pl
 
 from snfkit import latency_hist
 from snfkit.engine import replay_nb as K
+from snfkit.engine.collect_nb import ItemStats, collect_chunk_nb
 from snfkit.engine.flowlets_nb import (
     FlowletState,
     detect_flowlets_chunk_nb,
@@ -25,91 +26,54 @@ from snfkit.engine.flowlets_nb import (
 )
 from snfkit.errors import ParameterError
 from snfkit.params import ReplayParams
+from snfkit.prepared import REQUIRED as _REQUIRED
+from snfkit.prepared import PreparedTrace, replay_arrays
 from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.results import Results
 
 PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
 WAIT_CAUSES = ["none", "pull", "store"]
 ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
-_REQUIRED = ("ts_ns", "flow_id", "wire_len")
+_EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 
 
 def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplayState:
-    """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots."""
+    """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots.
+    ``queue`` (the close queue's initial length) must be a power of two; it doubles as needed."""
+    if queue <= 0 or queue & (queue - 1):
+        raise ValueError(f"queue length must be a power of two, got {queue}")
     u = p.max_units
+    units = np.zeros(u, K.UNIT_DTYPE)
+    units["life"] = -1
     return K.ReplayState(
-        f_item=np.full(n_flows, -1, np.int64),
-        f_open=np.zeros(n_flows, np.bool_),
-        f_unit=np.full(n_flows, -1, np.int64),
-        f_life=np.full(n_flows, -1, np.int64),
-        f_last_ts=np.zeros(n_flows, np.int64),
-        f_last_finish=np.zeros(n_flows, np.int64),
-        f_est=np.zeros(n_flows, np.float64),
-        f_prev_rate=np.full(n_flows, -1.0, np.float64),
-        f_first_ts=np.zeros(n_flows, np.int64),
-        f_bytes=np.zeros(n_flows, np.int64),
-        f_pkts=np.zeros(n_flows, np.int64),
-        f_need_pull=np.zeros(n_flows, np.bool_),
-        f_tick_bytes=np.zeros(n_flows, np.int64),
-        u_active=np.zeros(u, np.bool_),
-        u_life=np.full(u, -1, np.int64),
-        u_start=np.zeros(u, np.int64),
-        u_ready=np.zeros(u, np.int64),
-        u_free=np.zeros(u, np.int64),
-        u_last_recv=np.zeros(u, np.int64),
-        u_open=np.zeros(u, np.int64),
-        u_committed=np.zeros(u, np.float64),
-        u_pkts=np.zeros(u, np.int64),
-        u_bytes=np.zeros(u, np.int64),
-        u_busy=np.zeros(u, np.int64),
-        u_ring=np.zeros((u, p.n_buckets), np.int64),
-        u_ring_sum=np.zeros(u, np.int64),
-        u_cur_bucket=np.zeros(u, np.int64),
-        u_cur_bytes=np.zeros(u, np.int64),
-        u_start_bucket=np.zeros(u, np.int64),
-        q_time=np.zeros(queue, np.int64),
-        q_flow=np.zeros(queue, np.int64),
-        q_item=np.zeros(queue, np.int64),
-        records=np.zeros((4 * u + 64, 8), np.int64),
-        counters=np.zeros(K.N_COUNTERS, np.int64),
-        fstate=np.zeros(1, np.float64),
-        istate=np.zeros(K.N_ISTATE, np.int64),
+        flows=np.full(n_flows, K.FLOW_FRESH, K.FLOW_DTYPE),
+        units=units,
+        ring=np.zeros((u, p.n_buckets), np.int64),
+        queue=np.zeros(queue, K.QUEUE_DTYPE),
+        records=np.zeros(4 * u + 64, K.RECORD_DTYPE),
+        ctl=np.zeros(1, K.CTL_DTYPE),
     )
 
 
-_FLOW_DEFAULTS = {
-    "f_item": -1, "f_open": False, "f_unit": -1, "f_life": -1, "f_last_ts": 0, "f_last_finish": 0,
-    "f_est": 0.0, "f_prev_rate": -1.0, "f_first_ts": 0, "f_bytes": 0, "f_pkts": 0,
-    "f_need_pull": False, "f_tick_bytes": 0,
-}  # fmt: skip
-
-
 def _grow_flows(st: K.ReplayState, n_flows: int) -> K.ReplayState:
-    old = st.f_item.shape[0]
+    old = st.flows.shape[0]
     if n_flows <= old:
         return st
-    size = max(n_flows, 2 * old)
-    grown = {}
-    for name, fill in _FLOW_DEFAULTS.items():
-        arr = getattr(st, name)
-        new = np.full(size, fill, arr.dtype)
-        new[:old] = arr
-        grown[name] = new
-    return st._replace(**grown)
+    flows = np.full(max(n_flows, 2 * old), K.FLOW_FRESH, K.FLOW_DTYPE)
+    flows[:old] = st.flows
+    return st._replace(flows=flows)
 
 
 def _grow_queue(st: K.ReplayState) -> K.ReplayState:
-    q = st.q_time.shape[0]
-    head, tail = st.istate[K.I_QHEAD], st.istate[K.I_QTAIL]
-    idx = np.arange(head, tail) % q
-    new = {}
-    for name in ("q_time", "q_flow", "q_item"):
-        arr = np.zeros(2 * q, np.int64)
-        arr[: tail - head] = getattr(st, name)[idx]
-        new[name] = arr
-    st.istate[K.I_QHEAD] = 0
-    st.istate[K.I_QTAIL] = tail - head
-    return st._replace(**new)
+    q = st.queue.shape[0]
+    ctl = st.ctl[0]
+    head, tail = int(ctl["qhead"]), int(ctl["qtail"])
+    queue = np.zeros(2 * q, K.QUEUE_DTYPE)
+    queue[: tail - head] = st.queue[np.arange(head, tail) % q]
+    st.ctl["qhead"] = 0
+    st.ctl["qtail"] = tail - head
+    st.flows["qpos"] -= head  # positions are absolute; entries before the head become < 0
+    return st._replace(queue=queue)
 
 
 def _grow_flowlet_state(fs: FlowletState, n_flows: int) -> FlowletState:
@@ -169,7 +133,9 @@ def replay(
     """Replay a trace through SNF's controller (mode ``flowlet``) or a baseline.
 
     packets: a packets table (needs ``ts_ns``, ``flow_id``, ``wire_len``), an iterable of such tables
-        in time order (chunks of one trace, flow ids global), or a path (parquet is read by row group).
+        in time order (chunks of one trace, flow ids global), a path (parquet is read by row group),
+        or a :class:`~snfkit.prepared.PreparedTrace` (:func:`~snfkit.prepared.prepare_trace`: checked
+        once, flowlet detection cached per (T, B); for many replays of one trace).
     params: a :class:`~snfkit.params.ReplayParams`; or give parameters by name as keywords
         (``mode='flow', timeout_ns=100_000, alpha=0.5``), on top of ``params`` if both are given.
     progress: True draws a bar; a callable gets ``(packets_done, packets_total)``.
@@ -184,6 +150,10 @@ def replay(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ParameterError("chunk_size", chunk_size, "an integer >= 1")
     run = _Run(params)
+    if isinstance(packets, PreparedTrace):
+        with progress_reporter(progress, packets.n_packets, f"replay ({params.modes.mode})") as bar:
+            run.feed_prepared(packets, chunk_size, bar)
+        return run.finish()
     chunks, total = _chunks_of(packets, chunk_size)
     with progress_reporter(progress, total, f"replay ({params.modes.mode})") as bar:
         for chunk in chunks:
@@ -223,53 +193,46 @@ class _Run:
         self.lat_sum = 0
         self.lat_max = 0
         # per-item stats, indexed by item id (grown as needed)
-        self.it_pkts = np.zeros(0, np.int64)
-        self.it_bytes = np.zeros(0, np.int64)
-        self.it_last = np.zeros(0, np.int64)
-        self.it_end = np.zeros(0, np.int64)
-        self.ep_parts: list[pl.DataFrame] = []
-        self.eu_parts: list[pl.DataFrame] = []
+        self.items = ItemStats(*(np.zeros(0, np.int64) for _ in range(4)))
+        self.ep_parts: list[tuple[np.ndarray, ...]] = []  # (epoch, offered bytes) per chunk
+        self.eu_parts: list[tuple[np.ndarray, ...]] = []  # ChunkAggregates.eu_* per chunk
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, chunk: pl.DataFrame) -> None:
-        missing = [c for c in _REQUIRED if c not in chunk.columns]
-        if missing:
-            raise ParameterError(
-                "packets",
-                f"columns {chunk.columns}",
-                f"a packets table with columns {list(_REQUIRED)}",
-            )
-        n = chunk.height
+        """Replay the next chunk of packets (a packets table)."""
+        if chunk.height == 0:
+            return
+        ts, flow, wl = replay_arrays(chunk, self.n_in, self.last_ts_seen)
+        self.feed_arrays(ts, flow, wl)
+
+    def feed_arrays(self, ts, flow, wl, reason: np.ndarray | None = None) -> None:
+        """Replay the next chunk given as checked int64 arrays; ``reason`` (open reasons from a
+        :class:`~snfkit.prepared.PreparedTrace`) skips flowlet detection."""
+        n = ts.shape[0]
         if n == 0:
             return
-        ts = chunk["ts_ns"].to_numpy().astype(np.int64, copy=False)
-        flow = chunk["flow_id"].to_numpy().astype(np.int64, copy=False)
-        wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
-        if (n > 1 and bool((np.diff(ts) < 0).any())) or (
-            self.last_ts_seen is not None and ts[0] < self.last_ts_seen
-        ):
-            bad = int(np.argmax(np.diff(ts) < 0)) + 1 if n > 1 and (np.diff(ts) < 0).any() else 0
-            raise ParameterError(
-                "packets",
-                f"ts_ns going backwards at row {self.n_in + bad}",
-                "packets sorted by ts_ns",
-            )
-        if flow.min() < 0:
-            raise ParameterError("packets", "negative flow_id", "flow ids >= 0")
         if self.t0 is None:
             self.t0 = int(ts[0])
         self.last_ts_seen = int(ts[-1])
         n_flows = int(flow.max()) + 1
         self.state = _grow_flows(self.state, n_flows)
-        self.fstate = _grow_flowlet_state(self.fstate, n_flows)
         if self.params.modes.mode == "packet":
             reason = np.full(n, K.REASON_PACKET, np.int8)
-        else:
+        elif reason is None:
+            self.fstate = _grow_flowlet_state(self.fstate, n_flows)
             _, _, fl_first, fl_reason = detect_flowlets_chunk_nb(
                 ts, flow, wl, np.int64(self.detect_t), np.int64(self.detect_b), self.fstate
             )
             reason = np.full(n, -1, np.int8)
             reason[fl_first] = fl_reason
+        out = self.run_kernel(ts, flow, wl, reason)
+        self._collect(ts, flow, wl, out)
+        self.n_in += n
+        self.t_last = int(ts[-1])
+
+    def run_kernel(self, ts, flow, wl, reason) -> K.ChunkOut:
+        """Drive the replay kernel over one chunk (growing the queue, draining unit records)."""
+        n = ts.shape[0]
         out = K.ChunkOut(
             unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
             finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),
@@ -285,24 +248,32 @@ class _Run:
             i, status = K.replay_chunk_nb(ts, flow, wl, reason, i, self.kp, self.state, out)
             self._drain_records()
             if status == K.STATUS_DONE:
-                break
+                return out
             if status == K.STATUS_QUEUE_FULL:
                 self.state = _grow_queue(self.state)
-        self._collect(ts, flow, wl, out)
-        self.n_in += n
-        self.t_last = int(ts[-1])
+
+    def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
+        """Replay a prepared trace in chunks, with its cached flowlet detection."""
+        reason = None
+        if self.params.modes.mode != "packet":
+            reason = trace.open_reasons(self.detect_t, self.detect_b)
+        for a in range(0, trace.n_packets, chunk_size):
+            b = min(a + chunk_size, trace.n_packets)
+            r = reason[a:b] if reason is not None else None
+            self.feed_arrays(trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], r)
+            bar.advance(b - a)
 
     def _drain_records(self) -> None:
-        r = int(self.state.istate[K.I_N_RECORDS])
+        r = int(self.state.ctl["n_records"][0])
         if r:
             self.records.append(self.state.records[:r].copy())
-            self.state.istate[K.I_N_RECORDS] = 0
+            self.state.ctl["n_records"] = 0
 
     def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
-        service = out.finish - out.start
-        latency = out.finish - ts
-        queue = latency - service - out.state_wait
         if self.keep:
+            service = out.finish - out.start
+            latency = out.finish - ts
+            queue = latency - service - out.state_wait
             self.pkt_parts.append(
                 pl.DataFrame(
                     {
@@ -322,9 +293,6 @@ class _Run:
                     }
                 )
             )
-        latency_hist.add(self.hist, latency)
-        self.lat_sum += int(latency.sum())
-        self.lat_max = max(self.lat_max, int(latency.max()))
         k = int(out.n_items[0])
         self.item_parts.append({
             "item": out.it_id[:k].copy(), "flow_id": out.it_flow[:k].copy(),
@@ -332,38 +300,20 @@ class _Run:
             "open_ns": out.it_open_ts[:k].copy(), "reason": out.it_reason[:k].copy(),
             "estimate_bps": out.it_est[:k].copy(), "overflow": out.it_overflow[:k].copy(),
         })  # fmt: skip
-        n_items = int(self.state.counters[K.C_ITEMS])
-        if n_items > self.it_pkts.shape[0]:
-            grow = max(n_items, 2 * self.it_pkts.shape[0])
-            for name in ("it_pkts", "it_bytes", "it_last", "it_end"):
-                arr = getattr(self, name)
-                new = np.zeros(grow, np.int64)
-                new[: arr.shape[0]] = arr
-                setattr(self, name, new)
-        self.it_pkts += np.bincount(out.item, minlength=self.it_pkts.shape[0])
-        self.it_bytes += np.bincount(out.item, weights=wl, minlength=self.it_bytes.shape[0]).astype(
-            np.int64
-        )
-        np.maximum.at(self.it_last, out.item, ts)
-        np.maximum.at(self.it_end, out.item, out.finish)
-        # epochs: arrivals by arrival epoch; service by the epoch its service started
-        e_arr = (ts - self.t0) // self.epoch_ns
-        e_srv = (out.start - self.t0) // self.epoch_ns
-        self.ep_parts.append(
-            pl.DataFrame({"epoch": e_arr, "bytes": wl})
-            .group_by("epoch")
-            .agg(pl.col("bytes").sum().alias("offered_bytes"))
-        )
-        self.eu_parts.append(
-            pl.concat([
-                pl.DataFrame({"epoch": e_arr, "unit": out.unit.astype(np.int64), "packets": 1,
-                              "bytes": wl, "busy_ns": 0, "processed_bytes": 0}),
-                pl.DataFrame({"epoch": e_srv, "unit": out.unit.astype(np.int64), "packets": 0,
-                              "bytes": 0, "busy_ns": service, "processed_bytes": wl}),
-            ], how="vertical_relaxed")
-            .group_by("epoch", "unit")
-            .agg(pl.all().sum())
+        n_items = int(self.state.ctl["items"][0])
+        have = self.items.pkts.shape[0]
+        if n_items > have:
+            grow = max(n_items, 2 * have)
+            self.items = ItemStats(*(np.concatenate([a, np.zeros(grow - have, np.int64)])
+                                     for a in self.items))  # fmt: skip
+        agg = collect_chunk_nb(
+            ts, wl, out.unit, out.item, out.start, out.finish,
+            np.int64(self.t0), np.int64(self.epoch_ns), self.hist, self.items,
         )  # fmt: skip
+        self.lat_sum += int(agg.lat_sum)
+        self.lat_max = max(self.lat_max, int(agg.lat_max))
+        self.ep_parts.append((agg.ep_epoch, agg.ep_offered_bytes))
+        self.eu_parts.append(agg[4:])
 
     # -- finishing ------------------------------------------------------------------------------
     def finish(self) -> Results:
@@ -373,16 +323,10 @@ class _Run:
         return _build_results(self)
 
 
-def _item_rate_np(first, last, nbytes, npkts, close_after):
-    span = np.where(npkts > 1, (last - first) * npkts / np.maximum(npkts - 1, 1), 0.0)
-    dur = np.maximum(span.astype(np.float64), float(close_after))
-    return nbytes * 8e9 / dur
-
-
 def _build_results(run: _Run) -> Results:
     p = run.params
     cap = p.assignment.unit_capacity_bps
-    counters = run.state.counters
+    counters = run.state.ctl[0]
     t0 = run.t0 if run.t0 is not None else 0
     duration = max(run.t_last - t0, 0)
 
@@ -418,10 +362,9 @@ def _empty_packets() -> pl.DataFrame:
 
 
 def _units_table(run: _Run) -> pl.DataFrame:
-    rec = np.concatenate(run.records) if run.records else np.zeros((0, 8), np.int64)
-    rec = rec[np.argsort(rec[:, 1], kind="stable")]
-    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns"]
-    table = pl.DataFrame({c: rec[:, j] for j, c in enumerate(cols)})
+    rec = np.concatenate(run.records) if run.records else np.zeros(0, K.RECORD_DTYPE)
+    rec = rec[np.argsort(rec["unit_life"], kind="stable")]
+    table = pl.DataFrame({c: rec[c] for c in K.RECORD_DTYPE.names})
     return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
 
 
@@ -431,9 +374,11 @@ def _flowlets_table(run: _Run) -> pl.DataFrame:
             ("item", "flow_id", "unit", "unit_life", "open_ns", "reason", "estimate_bps",
              "overflow")}  # fmt: skip
     item = cols["item"].astype(np.int64)
-    pk, by = run.it_pkts[item], run.it_bytes[item]
-    last, end = run.it_last[item], run.it_end[item]
-    rate = _item_rate_np(cols["open_ns"], last, by, pk, run.params.close_after_ns)
+    pk, by = run.items.pkts[item], run.items.bytes[item]
+    last, end = run.items.last[item], run.items.end[item]
+    rate = K.item_rates_nb(
+        cols["open_ns"].astype(np.int64), last, by, pk, np.int64(run.params.close_after_ns)
+    )
     return pl.DataFrame({
         "item": item, "flow_id": cols["flow_id"].astype(np.int64),
         "unit": cols["unit"].astype(np.int64), "unit_life": cols["unit_life"].astype(np.int64),
@@ -470,7 +415,9 @@ def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFr
          "active_ns": np.asarray(act_ns, np.int64)}
     ).group_by("epoch", "unit").agg(pl.col("active_ns").sum())  # fmt: skip
     traffic = (
-        pl.concat(run.eu_parts).group_by("epoch", "unit").agg(pl.all().sum())
+        pl.DataFrame(
+            dict(zip(_EU_COLUMNS, map(np.concatenate, zip(*run.eu_parts, strict=True)), strict=True))
+        ).group_by("epoch", "unit").agg(pl.all().sum())
         if run.eu_parts
         else pl.DataFrame(schema={"epoch": pl.Int64, "unit": pl.Int64, "packets": pl.Int64,
                                   "bytes": pl.Int64, "busy_ns": pl.Int64,
@@ -492,7 +439,17 @@ def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFr
     )
     max_active = _max_active_per_epoch(starts, retires, t0, E, n_epochs)
     offered = (
-        pl.concat(run.ep_parts).group_by("epoch").agg(pl.col("offered_bytes").sum())
+        pl.DataFrame(
+            dict(
+                zip(
+                    ("epoch", "offered_bytes"),
+                    map(np.concatenate, zip(*run.ep_parts, strict=True)),
+                    strict=True,
+                )
+            )
+        )
+        .group_by("epoch")
+        .agg(pl.col("offered_bytes").sum())
         if run.ep_parts
         else pl.DataFrame(schema={"epoch": pl.Int64, "offered_bytes": pl.Int64})
     )
@@ -542,14 +499,14 @@ def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
 def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
     if packets is not None and packets.height:
         lat = packets["latency_ns"].to_numpy()
-        pct = [float(np.percentile(lat, q, method="lower")) for q in PERCENTILES]
+        pct = [float(v) for v in np.percentile(lat, PERCENTILES, method="lower")]
         exact = True
     else:
         pct = latency_hist.percentiles(run.hist, list(PERCENTILES))
         exact = False
     names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
-    offered_bits = float(run.it_bytes.sum()) * 8.0
+    offered_bits = float(run.items.bytes.sum()) * 8.0
     max_active = int(_max_active_per_epoch(
         units["start_ns"].to_numpy(), units["retire_ns"].to_numpy(), 0, 1 << 62, 1)[0]
     ) if units.height else 0  # fmt: skip
@@ -562,8 +519,8 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         mean_active = float((r - s).sum()) / span
     else:
         mean_active = 0.0
-    allocations = int(counters[K.C_ALLOCATIONS])
-    moves = int(counters[K.C_MOVES])
+    allocations = int(counters["allocations"])
+    moves = int(counters["moves"])
     return {
         "mode": run.params.modes.mode,
         "packets_in": run.n_in,
@@ -579,10 +536,10 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "allocations": allocations,
         "moves": moves,
         "opportunities": allocations + moves,
-        "overflow": int(counters[K.C_OVERFLOW_NEW] + counters[K.C_OVERFLOW_FULL]),
-        "prestarts": int(counters[K.C_PRESTARTS]),
-        "state_pulls": int(counters[K.C_STATE_PULLS]),
-        "reordered": int(counters[K.C_REORDERED]),
+        "overflow": int(counters["overflow_new"] + counters["overflow_full"]),
+        "prestarts": int(counters["prestarts"]),
+        "state_pulls": int(counters["state_pulls"]),
+        "reordered": int(counters["reordered"]),
         "duration_s": duration / 1e9,
         "offered_gbps": offered_bits / span if duration else float("nan"),
     }

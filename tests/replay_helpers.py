@@ -8,6 +8,11 @@ from hypothesis import strategies as st
 
 from snfkit.params import MODES
 
+LOADED = {"unit_capacity_bps": 3e8, "max_units": 6, "unit_idle_ns": 2_000_000,
+          "flow_timeout_ns": 1_000_000, "smart_interval_ns": 500_000,
+          "unit_startup_ns": 20_000}  # fmt: skip
+"""Small units and short timeouts: a few hundred packets exercise every mechanism."""
+
 
 def table(ts, flow, wire_len) -> pl.DataFrame:
     return pl.DataFrame(

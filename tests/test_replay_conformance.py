@@ -6,14 +6,10 @@ import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
-from replay_helpers import random_trace, replay_cases
+from replay_helpers import LOADED, random_trace, replay_cases
 
 from snfkit import Results, replay
 from snfkit.params import MODES
-
-LOADED = {"unit_capacity_bps": 3e8, "max_units": 6, "unit_idle_ns": 2_000_000,
-          "flow_timeout_ns": 1_000_000, "smart_interval_ns": 500_000,
-          "unit_startup_ns": 20_000}  # fmt: skip
 
 
 def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:

@@ -31,6 +31,13 @@ its open items).
 Retirement: a unit with no open item retires at max(last packet received + idle_ns, unit_free); the
 controller notices it at its next decision, with the exact time recorded. New units take the lowest
 free ID.
+
+Layout. The state is a few structured arrays (one record per flow, per unit slot, per queue entry,
+plus one control record of scalars and counters) so that a flow's fields share a cache line and
+helpers take a handful of arrays. Helpers never receive the ``ReplayState`` tuple itself: numba
+increfs every member of a tuple passed to a function, an atomic operation per array per call, which
+cost more than the replay itself when the state was 37 separate arrays. Loops over unit slots stop at
+``ctl.hi``, one past the highest active slot.
 """
 
 from __future__ import annotations
@@ -55,72 +62,103 @@ STATUS_DONE = 0
 STATUS_QUEUE_FULL = 1  # the close queue needs to grow; call again from the returned index
 STATUS_RECORDS_FULL = 2  # unit lifetime records must be drained; call again
 
-# counters (indices into ReplayState.counters)
-C_ALLOCATIONS = 0
-C_OVERFLOW_NEW = 1
-C_OVERFLOW_FULL = 2
-C_PRESTARTS = 3
-C_MOVES = 4
-C_STATE_PULLS = 5
-C_REORDERED = 6
-C_ITEMS = 7
-C_LIVES = 8
-C_RATE_COUNT = 9
-N_COUNTERS = 10
-# float accumulators (indices into ReplayState.fstate)
-F_RATE_SUM = 0
-# int scalars (indices into ReplayState.istate)
-I_QHEAD = 0
-I_QTAIL = 1
-I_NEXT_TICK = 2
-I_N_RECORDS = 3
-I_STARTED = 4  # 1 once the first packet set the tick origin
-N_ISTATE = 5
+FLOW_DTYPE = np.dtype(
+    [
+        ("item", np.int64),  # current item id, -1 none
+        ("unit", np.int64),  # unit slot of the current/last item, -1 none
+        ("life", np.int64),  # lifetime id of that unit (slots are reused)
+        ("last_ts", np.int64),
+        ("last_finish", np.int64),  # max finish time over the flow's processed packets
+        ("first_ts", np.int64),  # current item's first packet time
+        ("bytes", np.int64),  # current item's bytes
+        ("pkts", np.int64),  # current item's packets
+        ("tick_bytes", np.int64),  # bytes since the last smart_flow tick
+        ("qpos", np.int64),  # close-queue position of the flow's latest entry, -1 none
+        ("est", np.float64),  # current item's demand estimate (bps)
+        ("prev_rate", np.float64),  # measured rate of the previous closed item, -1 none
+        ("open", np.bool_),  # current item still open
+        ("need_pull", np.bool_),  # next packet waits for a state pull
+    ],
+    align=True,
+)
+FLOW_FRESH = np.array((-1, -1, -1, 0, 0, 0, 0, 0, 0, -1, 0.0, -1.0, False, False), FLOW_DTYPE)
+"""A flow never seen: the values new flow records are filled with."""
+
+UNIT_DTYPE = np.dtype(
+    [
+        ("active", np.bool_),
+        ("life", np.int64),  # lifetime id of the slot's current unit
+        ("start", np.int64),
+        ("ready", np.int64),
+        ("free", np.int64),  # time the unit finishes its queued work
+        ("last_recv", np.int64),
+        ("open", np.int64),  # open items on the unit
+        ("committed", np.float64),  # sum of open items' estimates
+        ("pkts", np.int64),
+        ("bytes", np.int64),
+        ("busy", np.int64),
+        ("ring_sum", np.int64),  # sum over the bucket ring (complete buckets in the window)
+        ("cur_bucket", np.int64),
+        ("cur_bytes", np.int64),
+        ("start_bucket", np.int64),
+    ],
+    align=True,
+)
+
+QUEUE_DTYPE = np.dtype([("time", np.int64), ("flow", np.int64), ("item", np.int64)], align=True)
+"""Close queue entries (a ring; times are non-decreasing). Each packet pushes its flow's idle
+deadline and marks the flow's previous entry dead (flow -1), so popping reads only live entries'
+flows."""
+
+RECORD_DTYPE = np.dtype(
+    [
+        ("unit", np.int64),
+        ("unit_life", np.int64),
+        ("start_ns", np.int64),
+        ("ready_ns", np.int64),
+        ("retire_ns", np.int64),
+        ("packets", np.int64),
+        ("bytes", np.int64),
+        ("busy_ns", np.int64),
+    ],
+    align=True,
+)
+"""One unit lifetime, written when the unit retires."""
+
+CTL_DTYPE = np.dtype(
+    [
+        ("qhead", np.int64),
+        ("qtail", np.int64),
+        ("next_tick", np.int64),
+        ("n_records", np.int64),
+        ("started", np.bool_),  # True once the first packet set the tick origin
+        ("hi", np.int64),  # one past the highest active unit slot
+        ("allocations", np.int64),
+        ("overflow_new", np.int64),
+        ("overflow_full", np.int64),
+        ("prestarts", np.int64),
+        ("moves", np.int64),
+        ("state_pulls", np.int64),
+        ("reordered", np.int64),
+        ("items", np.int64),
+        ("lives", np.int64),
+        ("rate_count", np.int64),
+        ("rate_sum", np.float64),
+    ],
+    align=True,
+)
+"""The controller's scalars and counters: a one-record array."""
 
 
 class ReplayState(NamedTuple):
     """Everything the controller remembers between chunks. F flows, U unit slots, W buckets, Q queue."""
 
-    # flows [F]
-    f_item: np.ndarray  # int64, current item id, -1 none
-    f_open: np.ndarray  # bool, current item still open
-    f_unit: np.ndarray  # int64, unit slot of the current/last item, -1 none
-    f_life: np.ndarray  # int64, lifetime id of that unit (slots are reused)
-    f_last_ts: np.ndarray  # int64
-    f_last_finish: np.ndarray  # int64, max finish time over the flow's processed packets
-    f_est: np.ndarray  # float64, current item's demand estimate (bps)
-    f_prev_rate: np.ndarray  # float64, measured rate of the previous closed item, -1 none
-    f_first_ts: np.ndarray  # int64, current item's first packet time
-    f_bytes: np.ndarray  # int64, current item's bytes
-    f_pkts: np.ndarray  # int64, current item's packets
-    f_need_pull: np.ndarray  # bool, next packet waits for a state pull
-    f_tick_bytes: np.ndarray  # int64, bytes since the last smart_flow tick
-    # unit slots [U]
-    u_active: np.ndarray  # bool
-    u_life: np.ndarray  # int64, lifetime id of the slot's current unit
-    u_start: np.ndarray  # int64
-    u_ready: np.ndarray  # int64
-    u_free: np.ndarray  # int64, time the unit finishes its queued work
-    u_last_recv: np.ndarray  # int64
-    u_open: np.ndarray  # int64, open items on the unit
-    u_committed: np.ndarray  # float64, sum of open items' estimates
-    u_pkts: np.ndarray  # int64
-    u_bytes: np.ndarray  # int64
-    u_busy: np.ndarray  # int64
-    u_ring: np.ndarray  # int64 [U, W], bytes per bucket
-    u_ring_sum: np.ndarray  # int64, sum over the ring (complete buckets in the window)
-    u_cur_bucket: np.ndarray  # int64
-    u_cur_bytes: np.ndarray  # int64
-    u_start_bucket: np.ndarray  # int64
-    # close queue [Q] (times are non-decreasing)
-    q_time: np.ndarray
-    q_flow: np.ndarray
-    q_item: np.ndarray
-    # unit lifetime records [R, 8]: slot, life, start, ready, retire, packets, bytes, busy_ns
-    records: np.ndarray
-    counters: np.ndarray  # int64 [N_COUNTERS]
-    fstate: np.ndarray  # float64 [1]
-    istate: np.ndarray  # int64 [N_ISTATE]
+    flows: np.ndarray  # FLOW_DTYPE [F]
+    units: np.ndarray  # UNIT_DTYPE [U]
+    ring: np.ndarray  # int64 [U, W], bytes per bucket
+    queue: np.ndarray  # QUEUE_DTYPE [Q]
+    records: np.ndarray  # RECORD_DTYPE [R], unit lifetimes not yet drained by the caller
+    ctl: np.ndarray  # CTL_DTYPE [1]
 
 
 class ChunkOut(NamedTuple):
@@ -148,9 +186,10 @@ class ChunkOut(NamedTuple):
 
 
 @nb.njit(cache=True)
-def _roll(st, u, b, n_buckets):
+def _roll(units, ring, u, b, n_buckets):
     """Bring unit u's bucket ring forward to bucket b."""
-    cb = st.u_cur_bucket[u]
+    un = units[u]
+    cb = un.cur_bucket
     if b <= cb:
         return
     # push the current bucket into the ring, then clear the buckets skipped over
@@ -159,33 +198,28 @@ def _roll(st, u, b, n_buckets):
         steps = n_buckets + 1
     for k in range(steps):
         slot = (cb + k) % n_buckets
-        st.u_ring_sum[u] -= st.u_ring[u, slot]
+        un.ring_sum -= ring[u, slot]
         if k == 0:
-            st.u_ring[u, slot] = st.u_cur_bytes[u]
-            st.u_ring_sum[u] += st.u_cur_bytes[u]
+            ring[u, slot] = un.cur_bytes
+            un.ring_sum += un.cur_bytes
         else:
-            st.u_ring[u, slot] = 0
-    st.u_cur_bucket[u] = b
-    st.u_cur_bytes[u] = 0
+            ring[u, slot] = 0
+    un.cur_bucket = b
+    un.cur_bytes = 0
 
 
 @nb.njit(cache=True)
-def _measured_bps(st, u, t, p):
-    b = t // p.bucket_ns
-    _roll(st, u, b, p.n_buckets)
-    nb_ = b - st.u_start_bucket[u]
+def _load_bps(un, b, p):
+    """Load of unit record un in bucket b (its ring already rolled to b): measured over the bucket
+    window, or committed (see the module docstring)."""
+    nb_ = b - un.start_bucket
     if nb_ > p.n_buckets:
         nb_ = p.n_buckets
-    if nb_ <= 0:
-        return 0.0
-    return st.u_ring_sum[u] * 8e9 / (nb_ * p.bucket_ns)
-
-
-@nb.njit(cache=True)
-def _load_bps(st, u, t, p):
-    m = _measured_bps(st, u, t, p)
-    if p.committed_load and st.u_committed[u] > m:
-        return st.u_committed[u]
+    m = 0.0
+    if nb_ > 0:
+        m = un.ring_sum * 8e9 / (nb_ * p.bucket_ns)
+    if p.committed_load and un.committed > m:
+        return un.committed
     return m
 
 
@@ -193,78 +227,91 @@ def _load_bps(st, u, t, p):
 
 
 @nb.njit(cache=True)
-def _start_unit(st, t, p):
+def _start_unit(units, ring, c, t, p):
     """Start a unit at the lowest free slot at time t; returns the slot or -1 when the pool is full."""
     for u in range(p.max_units):
-        if not st.u_active[u]:
-            st.u_active[u] = True
-            st.u_life[u] = st.counters[C_LIVES]
-            st.counters[C_LIVES] += 1
-            st.u_start[u] = t
-            st.u_ready[u] = t + p.startup_ns
-            st.u_free[u] = t + p.startup_ns
-            st.u_last_recv[u] = t
-            st.u_open[u] = 0
-            st.u_committed[u] = 0.0
-            st.u_pkts[u] = 0
-            st.u_bytes[u] = 0
-            st.u_busy[u] = 0
-            st.u_ring[u, :] = 0
-            st.u_ring_sum[u] = 0
-            st.u_cur_bucket[u] = t // p.bucket_ns
-            st.u_cur_bytes[u] = 0
-            st.u_start_bucket[u] = t // p.bucket_ns
+        un = units[u]
+        if not un.active:
+            un.active = True
+            un.life = c.lives
+            c.lives += 1
+            un.start = t
+            un.ready = t + p.startup_ns
+            un.free = t + p.startup_ns
+            un.last_recv = t
+            un.open = 0
+            un.committed = 0.0
+            un.pkts = 0
+            un.bytes = 0
+            un.busy = 0
+            ring[u, :] = 0
+            un.ring_sum = 0
+            un.cur_bucket = t // p.bucket_ns
+            un.cur_bytes = 0
+            un.start_bucket = t // p.bucket_ns
+            if u >= c.hi:
+                c.hi = u + 1
             return u
     return -1
 
 
 @nb.njit(cache=True)
-def _retire_unit(st, u, when):
-    r = st.istate[I_N_RECORDS]
-    st.records[r, 0] = u
-    st.records[r, 1] = st.u_life[u]
-    st.records[r, 2] = st.u_start[u]
-    st.records[r, 3] = st.u_ready[u]
-    st.records[r, 4] = when
-    st.records[r, 5] = st.u_pkts[u]
-    st.records[r, 6] = st.u_bytes[u]
-    st.records[r, 7] = st.u_busy[u]
-    st.istate[I_N_RECORDS] = r + 1
-    st.u_active[u] = False
+def retire_time(un, idle_ns):
+    """When a unit with no open item retires: idle_ns after its last packet, once its queue drains."""
+    when = un.last_recv + idle_ns
+    return un.free if un.free > when else when
 
 
 @nb.njit(cache=True)
-def _retire_due(st, t, p):
-    for u in range(p.max_units):
-        if st.u_active[u] and st.u_open[u] == 0:
-            when = st.u_last_recv[u] + p.idle_ns
-            if st.u_free[u] > when:
-                when = st.u_free[u]
+def _retire_unit(units, records, c, u, when):
+    un = units[u]
+    rec = records[c.n_records]
+    rec.unit = u
+    rec.unit_life = un.life
+    rec.start_ns = un.start
+    rec.ready_ns = un.ready
+    rec.retire_ns = when
+    rec.packets = un.pkts
+    rec.bytes = un.bytes
+    rec.busy_ns = un.busy
+    c.n_records += 1
+    un.active = False
+    while c.hi > 0 and not units[c.hi - 1].active:
+        c.hi -= 1
+
+
+@nb.njit(cache=True)
+def _retire_due(units, records, c, t, p):
+    for u in range(c.hi):
+        un = units[u]
+        if un.active and un.open == 0:
+            when = retire_time(un, p.idle_ns)
             if when <= t:
-                _retire_unit(st, u, when)
+                _retire_unit(units, records, c, u, when)
 
 
 @nb.njit(cache=True)
-def _maybe_prestart(st, t, p, loads):
+def _maybe_prestart(units, ring, c, t, p, loads):
     """Start one unit ahead of need when every active unit is above prestart_util and none starts."""
     n_active = 0
-    for u in range(p.max_units):
-        if st.u_active[u]:
+    for u in range(c.hi):
+        un = units[u]
+        if un.active:
             n_active += 1
-            if st.u_ready[u] > t:
+            if un.ready > t:
                 return  # one is already starting
             if loads[u] / p.capacity_bps <= p.prestart_util:
                 return
     if 0 < n_active < p.max_units:
-        _start_unit(st, t, p)
-        st.counters[C_PRESTARTS] += 1
+        _start_unit(units, ring, c, t, p)
+        c.prestarts += 1
 
 
 # ----------------------------------------------------------------------------- items
 
 
 @nb.njit(cache=True)
-def _item_rate(first_ts, last_ts, nbytes, npkts, close_after_ns):
+def item_rate(first_ts, last_ts, nbytes, npkts, close_after_ns):
     """Measured rate (bps) of a closed item: its bytes over its span, where n packets span n mean
     inter-packet gaps, and no span is taken shorter than the close timeout (T in flowlet mode), so
     a burst of back-to-back packets does not read as a multi-Gbps flow."""
@@ -277,57 +324,49 @@ def _item_rate(first_ts, last_ts, nbytes, npkts, close_after_ns):
 
 
 @nb.njit(cache=True)
-def _close_item(st, f, p):
-    u = st.f_unit[f]
-    if st.f_life[f] == st.u_life[u] and st.u_active[u]:
-        st.u_open[u] -= 1
-        st.u_committed[u] -= st.f_est[f]
-    rate = _item_rate(
-        st.f_first_ts[f], st.f_last_ts[f], st.f_bytes[f], st.f_pkts[f], p.close_after_ns
-    )
-    st.f_prev_rate[f] = rate
-    st.fstate[F_RATE_SUM] += rate
-    st.counters[C_RATE_COUNT] += 1
-    st.f_open[f] = False
+def item_rates_nb(first_ts, last_ts, nbytes, npkts, close_after_ns):
+    """:func:`item_rate` over arrays (the flowlets table's measured rates)."""
+    out = np.empty(first_ts.shape[0], np.float64)
+    for k in range(first_ts.shape[0]):
+        out[k] = item_rate(first_ts[k], last_ts[k], nbytes[k], npkts[k], close_after_ns)
+    return out
 
 
 @nb.njit(cache=True)
-def _pop_closes(st, before, p):
-    """Close the items whose flows went idle; entries strictly before ``before``."""
-    q = st.q_time.shape[0]
-    while st.istate[I_QHEAD] < st.istate[I_QTAIL]:
-        h = st.istate[I_QHEAD] % q
-        if st.q_time[h] >= before:
-            break
-        f = st.q_flow[h]
-        if (
-            st.f_open[f]
-            and st.f_item[f] == st.q_item[h]
-            and st.f_last_ts[f] + p.close_after_ns == st.q_time[h]
-        ):
-            _close_item(st, f, p)
-        st.istate[I_QHEAD] += 1
+def _close_item(fl, un, c, p):
+    """Close flow fl's open item (un is the unit slot it was assigned to); records its rate."""
+    if fl.life == un.life and un.active:
+        un.open -= 1
+        un.committed -= fl.est
+    rate = item_rate(fl.first_ts, fl.last_ts, fl.bytes, fl.pkts, p.close_after_ns)
+    fl.prev_rate = rate
+    c.rate_sum += rate
+    c.rate_count += 1
+    fl.open = False
 
 
 @nb.njit(cache=True)
-def _estimate(st, f, p):
-    if st.f_prev_rate[f] >= 0.0:
-        return p.ewma_weight * st.f_prev_rate[f] + (1.0 - p.ewma_weight) * st.f_est[f]
-    if st.counters[C_RATE_COUNT] > 0:
-        return st.fstate[F_RATE_SUM] / st.counters[C_RATE_COUNT]
+def _estimate(fl, c, p):
+    if fl.prev_rate >= 0.0:
+        return p.ewma_weight * fl.prev_rate + (1.0 - p.ewma_weight) * fl.est
+    if c.rate_count > 0:
+        return c.rate_sum / c.rate_count
     return p.initial_estimate_bps
 
 
 @nb.njit(cache=True)
-def _assign_greedy(st, t, est, p, loads):
+def _assign_greedy(units, ring, c, t, est, p, loads):
     """Pseudocode 1 WorkloadAssignment; returns (slot, overflow flag)."""
     best = -1
     best_score = -1.0
-    for u in range(p.max_units):
-        if not st.u_active[u]:
+    b = t // p.bucket_ns
+    for u in range(c.hi):
+        if not units[u].active:
             loads[u] = 0.0
             continue
-        loads[u] = _load_bps(st, u, t, p)
+        if b > units[u].cur_bucket:
+            _roll(units, ring, u, b, p.n_buckets)
+        loads[u] = _load_bps(units[u], b, p)
         if est + loads[u] < p.capacity_bps:
             score = loads[u] / p.capacity_bps  # + alpha * has_state, 0 until state lands
             if score > best_score:
@@ -335,30 +374,31 @@ def _assign_greedy(st, t, est, p, loads):
                 best_score = score
     if best >= 0:
         return best, False
-    u = _start_unit(st, t, p)
+    u = _start_unit(units, ring, c, t, p)
     if u >= 0:
         loads[u] = 0.0
-        st.counters[C_OVERFLOW_NEW] += 1
+        c.overflow_new += 1
         return u, True
     least = -1
-    for v in range(p.max_units):
-        if st.u_active[v] and (least < 0 or loads[v] < loads[least]):
+    for v in range(c.hi):
+        if units[v].active and (least < 0 or loads[v] < loads[least]):
             least = v
-    st.counters[C_OVERFLOW_FULL] += 1
+    c.overflow_full += 1
     return least, True
 
 
 @nb.njit(cache=True)
-def _earliest_unit(st, t, p):
+def _earliest_unit(units, c, t):
     best = -1
     best_start = np.int64(0)
     starting = False
-    for u in range(p.max_units):
-        if not st.u_active[u]:
+    for u in range(c.hi):
+        un = units[u]
+        if not un.active:
             continue
-        if st.u_ready[u] > t:
+        if un.ready > t:
             starting = True
-        s = st.u_free[u] if st.u_free[u] > t else t
+        s = un.free if un.free > t else t
         if best < 0 or s < best_start:
             best = u
             best_start = s
@@ -366,19 +406,19 @@ def _earliest_unit(st, t, p):
 
 
 @nb.njit(cache=True)
-def _assign_packet(st, t, p, loads):
+def _assign_packet(units, ring, c, t, p):
     """Packet mode, a per-event platform: the event goes to the active unit that can start it
     soonest (ties to the lower ID). The pool scales on concurrency: when no unit is free at t and
     none is starting, one more unit starts (counted as a prestart) and competes for the packet."""
-    best, best_start, starting = _earliest_unit(st, t, p)
+    best, best_start, starting = _earliest_unit(units, c, t)
     if best < 0:
-        u = _start_unit(st, t, p)
-        st.counters[C_OVERFLOW_NEW] += 1
+        u = _start_unit(units, ring, c, t, p)
+        c.overflow_new += 1
         return u, True
     if best_start > t and not starting:
-        if _start_unit(st, t, p) >= 0:
-            st.counters[C_PRESTARTS] += 1
-            best, best_start, starting = _earliest_unit(st, t, p)
+        if _start_unit(units, ring, c, t, p) >= 0:
+            c.prestarts += 1
+            best, best_start, starting = _earliest_unit(units, c, t)
     return best, False
 
 
@@ -386,71 +426,73 @@ def _assign_packet(st, t, p, loads):
 
 
 @nb.njit(cache=True)
-def _move_flow(st, f, v):
-    u = st.f_unit[f]
-    st.u_open[u] -= 1
-    st.u_committed[u] -= st.f_est[f]
-    st.u_open[v] += 1
-    st.u_committed[v] += st.f_est[f]
-    st.f_unit[f] = v
-    st.f_life[f] = st.u_life[v]
-    st.f_need_pull[f] = True
-    st.counters[C_MOVES] += 1
+def _move_flow(flows, units, c, f, v):
+    fl = flows[f]
+    src = units[fl.unit]
+    dst = units[v]
+    src.open -= 1
+    src.committed -= fl.est
+    dst.open += 1
+    dst.committed += fl.est
+    fl.unit = v
+    fl.life = dst.life
+    fl.need_pull = True
+    c.moves += 1
 
 
 @nb.njit(cache=True)
-def _smart_tick(st, tau, p):
+def _smart_tick(flows, units, ring, records, c, tau, p):
     """Every X ms: move flows off overloaded units, then empty underused ones where flows fit."""
-    _retire_due(st, tau, p)
-    n_flows = st.f_open.shape[0]
+    _retire_due(units, records, c, tau, p)
+    n_flows = flows.shape[0]
     count = 0
     for f in range(n_flows):
-        if st.f_open[f]:
+        if flows[f].open:
             count += 1
-    flows = np.empty(count, np.int64)
+    fids = np.empty(count, np.int64)
     rates = np.empty(count, np.float64)
     k = 0
     for f in range(n_flows):
-        if st.f_open[f]:
-            flows[k] = f
-            rates[k] = st.f_tick_bytes[f] * 8e9 / p.smart_interval_ns
+        if flows[f].open:
+            fids[k] = f
+            rates[k] = flows[f].tick_bytes * 8e9 / p.smart_interval_ns
             k += 1
     # order: by unit, then rate descending, then flow id (stable sorts)
     order = np.argsort(-rates, kind="mergesort")
-    flows = flows[order]
+    fids = fids[order]
     rates = rates[order]
     units_of = np.empty(count, np.int64)
     for j in range(count):
-        units_of[j] = st.f_unit[flows[j]]
+        units_of[j] = flows[fids[j]].unit
     order = np.argsort(units_of, kind="mergesort")
-    flows = flows[order]
+    fids = fids[order]
     rates = rates[order]
     load = np.zeros(p.max_units, np.float64)
     for j in range(count):
-        load[st.f_unit[flows[j]]] += rates[j]
+        load[flows[fids[j]].unit] += rates[j]
     # 1. relieve overloaded units, in ID order, moving their largest flows first
     for j in range(count):
-        f = flows[j]
-        u = st.f_unit[f]
+        f = fids[j]
+        u = flows[f].unit
         if load[u] <= p.capacity_bps or rates[j] <= 0.0:
             continue
         target = -1
-        for v in range(p.max_units):
-            if v != u and st.u_active[v] and load[v] + rates[j] < p.capacity_bps:
+        for v in range(c.hi):
+            if v != u and units[v].active and load[v] + rates[j] < p.capacity_bps:
                 target = v
                 break
         if target < 0:
-            target = _start_unit(st, tau, p)
+            target = _start_unit(units, ring, c, tau, p)
             if target < 0:
                 continue
             load[target] = 0.0
         load[u] -= rates[j]
         load[target] += rates[j]
-        _move_flow(st, f, target)
+        _move_flow(flows, units, c, f, target)
     # 2. consolidate: highest ID first, empty a unit under consolidate_below if all its flows fit
     emptied = np.zeros(p.max_units, np.bool_)
-    for u in range(p.max_units - 1, -1, -1):
-        if not st.u_active[u] or st.u_open[u] == 0:
+    for u in range(c.hi - 1, -1, -1):
+        if not units[u].active or units[u].open == 0:
             continue
         if load[u] >= p.consolidate_below * p.capacity_bps:
             continue
@@ -458,14 +500,14 @@ def _smart_tick(st, tau, p):
         dest = np.full(count, -1, np.int64)
         ok = True
         for j in range(count):
-            f = flows[j]
-            if st.f_unit[f] != u:
+            f = fids[j]
+            if flows[f].unit != u:
                 continue
             placed = False
-            for v in range(p.max_units):
+            for v in range(c.hi):
                 if (
                     v != u
-                    and st.u_active[v]
+                    and units[v].active
                     and not emptied[v]
                     and trial[v] + rates[j] < p.capacity_bps
                 ):
@@ -479,12 +521,12 @@ def _smart_tick(st, tau, p):
         if ok:
             for j in range(count):
                 if dest[j] >= 0:
-                    _move_flow(st, flows[j], dest[j])
+                    _move_flow(flows, units, c, fids[j], dest[j])
             trial[u] = 0.0
             load[:] = trial
             emptied[u] = True
     for f in range(n_flows):
-        st.f_tick_bytes[f] = 0
+        flows[f].tick_bytes = 0
 
 
 # ----------------------------------------------------------------------------- main loop
@@ -493,140 +535,175 @@ def _smart_tick(st, tau, p):
 @nb.njit(cache=True)
 def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
     """Replay packets i0.. of a chunk; returns (next index, status). See the module docstring."""
+    flows = st.flows
+    units = st.units
+    ring = st.ring
+    queue = st.queue
+    records = st.records
+    c = st.ctl[0]
+    o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
+    o_wait, o_cause, o_reord = out.state_wait, out.wait_cause, out.reordered
+    it_id, it_flow, it_unit, it_life = out.it_id, out.it_flow, out.it_unit, out.it_life
+    it_open_ts, it_reason, it_est, it_overflow = (
+        out.it_open_ts,
+        out.it_reason,
+        out.it_est,
+        out.it_overflow,
+    )
     n = ts.shape[0]
-    q = st.q_time.shape[0]
+    q = queue.shape[0]
+    qmask = q - 1  # the queue length is a power of two
+    n_rec = records.shape[0]
     loads = np.zeros(p.max_units, np.float64)
     flow_mode = p.mode != MODE_PACKET
+    b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
+    b_end = np.int64(-(2**62))
     for i in range(i0, n):
-        if st.istate[I_N_RECORDS] + p.max_units > st.records.shape[0]:
+        if c.n_records + p.max_units > n_rec:
             return i, STATUS_RECORDS_FULL
-        if flow_mode and st.istate[I_QTAIL] - st.istate[I_QHEAD] >= q:
+        if flow_mode and c.qtail - c.qhead >= q:
             return i, STATUS_QUEUE_FULL
         t = ts[i]
+        if t >= b_end:
+            b = t // p.bucket_ns
+            b_end = (b + 1) * p.bucket_ns
         f = flow[i]
         size = np.int64(wire_len[i])
-        if st.istate[I_STARTED] == 0:
-            st.istate[I_STARTED] = 1
-            st.istate[I_NEXT_TICK] = t + p.smart_interval_ns
-        # 1. events before t
-        if p.mode == MODE_SMART_FLOW:
-            while st.istate[I_NEXT_TICK] <= t:
-                if st.istate[I_N_RECORDS] + p.max_units > st.records.shape[0]:
-                    return i, STATUS_RECORDS_FULL
-                tau = st.istate[I_NEXT_TICK]
-                _pop_closes(st, tau, p)
-                _smart_tick(st, tau, p)
-                st.istate[I_NEXT_TICK] = tau + p.smart_interval_ns
-        if flow_mode:
-            _pop_closes(st, t, p)
+        if not c.started:
+            c.started = True
+            c.next_tick = t + p.smart_interval_ns
+        # 1. events before t, in time order: item closes (strictly before), smart_flow ticks (at
+        # or before). Written out here rather than in a helper: a call taking arrays costs an
+        # atomic incref per array, and this runs for every packet.
+        while flow_mode:
+            tick = p.mode == MODE_SMART_FLOW and c.next_tick <= t
+            before = c.next_tick if tick else t
+            while c.qhead < c.qtail:
+                e = queue[c.qhead & qmask]
+                if e.time >= before:
+                    break
+                if e.flow >= 0:
+                    fe = flows[e.flow]
+                    if fe.open and fe.item == e.item and fe.last_ts + p.close_after_ns == e.time:
+                        _close_item(fe, units[fe.unit], c, p)
+                c.qhead += 1
+            if not tick:
+                break
+            if c.n_records + p.max_units > n_rec:
+                return i, STATUS_RECORDS_FULL
+            _smart_tick(flows, units, ring, records, c, before, p)
+            c.next_tick = before + p.smart_interval_ns
+        fl = flows[f]
         # 2. assignment
-        overflow = False
-        opens = p.mode == MODE_PACKET or open_reason[i] >= 0
-        if opens:
-            _retire_due(st, t, p)
+        if p.mode == MODE_PACKET or open_reason[i] >= 0:
+            _retire_due(units, records, c, t, p)
             if p.mode == MODE_PACKET:
-                u, overflow = _assign_packet(st, t, p, loads)
+                u, overflow = _assign_packet(units, ring, c, t, p)
                 est = 0.0
                 reason = REASON_PACKET
             else:
-                if st.f_open[f]:
-                    _close_item(st, f, p)  # size split: the previous item ends here
-                est = _estimate(st, f, p)
-                u, overflow = _assign_greedy(st, t, est, p, loads)
+                if fl.open:
+                    _close_item(fl, units[fl.unit], c, p)  # size split: the item ends here
+                est = _estimate(fl, c, p)
+                u, overflow = _assign_greedy(units, ring, c, t, est, p, loads)
                 reason = open_reason[i]
-                st.u_open[u] += 1
-                st.u_committed[u] += est
-                if p.committed_load and st.u_committed[u] > loads[u]:
-                    loads[u] = st.u_committed[u]
-                _maybe_prestart(st, t, p, loads)
-            moved = st.f_unit[f] >= 0 and (st.f_unit[f] != u or st.f_life[f] != st.u_life[u])
+                units[u].open += 1
+                units[u].committed += est
+                if p.committed_load and units[u].committed > loads[u]:
+                    loads[u] = units[u].committed
+                _maybe_prestart(units, ring, c, t, p, loads)
+            moved = fl.unit >= 0 and (fl.unit != u or fl.life != units[u].life)
             if moved and p.reactive_state and flow_mode:
-                st.f_need_pull[f] = True
-            item = st.counters[C_ITEMS]
-            st.counters[C_ITEMS] += 1
-            st.counters[C_ALLOCATIONS] += 1
-            st.f_item[f] = item
-            st.f_open[f] = flow_mode
-            st.f_unit[f] = u
-            st.f_life[f] = st.u_life[u]
-            st.f_est[f] = est
-            st.f_first_ts[f] = t
-            st.f_bytes[f] = 0
-            st.f_pkts[f] = 0
+                fl.need_pull = True
+            item = c.items
+            c.items += 1
+            c.allocations += 1
+            fl.item = item
+            fl.open = flow_mode
+            fl.unit = u
+            fl.life = units[u].life
+            fl.est = est
+            fl.first_ts = t
+            fl.bytes = 0
+            fl.pkts = 0
             k = out.n_items[0]
-            out.it_id[k] = item
-            out.it_flow[k] = f
-            out.it_unit[k] = u
-            out.it_life[k] = st.u_life[u]
-            out.it_open_ts[k] = t
-            out.it_reason[k] = reason
-            out.it_est[k] = est
-            out.it_overflow[k] = overflow
+            it_id[k] = item
+            it_flow[k] = f
+            it_unit[k] = u
+            it_life[k] = units[u].life
+            it_open_ts[k] = t
+            it_reason[k] = reason
+            it_est[k] = est
+            it_overflow[k] = overflow
             out.n_items[0] = k + 1
-        u = st.f_unit[f]
+        u = fl.unit
+        un = units[u]
         # 3. bookkeeping of the arrival
-        b = t // p.bucket_ns
-        _roll(st, u, b, p.n_buckets)
-        st.u_cur_bytes[u] += size
-        st.u_last_recv[u] = t
-        st.f_bytes[f] += size
-        st.f_pkts[f] += 1
-        st.f_last_ts[f] = t
-        st.f_tick_bytes[f] += size
+        if b > un.cur_bucket:
+            _roll(units, ring, u, b, p.n_buckets)
+        un.cur_bytes += size
+        un.last_recv = t
+        fl.bytes += size
+        fl.pkts += 1
+        fl.last_ts = t
+        fl.tick_bytes += size
         if flow_mode:
-            tail = st.istate[I_QTAIL] % q
-            st.q_time[tail] = t + p.close_after_ns
-            st.q_flow[tail] = f
-            st.q_item[tail] = st.f_item[f]
-            st.istate[I_QTAIL] += 1
+            if fl.qpos >= c.qhead:
+                queue[fl.qpos & qmask].flow = -1
+            fl.qpos = c.qtail
+            e = queue[c.qtail & qmask]
+            e.time = t + p.close_after_ns
+            e.flow = f
+            e.item = fl.item
+            c.qtail += 1
         # 4. service
         ready = t
         cause = WAIT_NONE
         if p.mode == MODE_PACKET:
-            base = t if t > st.f_last_finish[f] else st.f_last_finish[f]
+            base = t if t > fl.last_finish else fl.last_finish
             ready = base + p.store_rtt_ns
             cause = WAIT_STORE
-        elif st.f_need_pull[f]:
-            base = t if t > st.f_last_finish[f] else st.f_last_finish[f]
+        elif fl.need_pull:
+            base = t if t > fl.last_finish else fl.last_finish
             ready = base + p.transfer_ns
             cause = WAIT_PULL
-            st.f_need_pull[f] = False
-            st.counters[C_STATE_PULLS] += 1
-        free = st.u_free[u]
+            fl.need_pull = False
+            c.state_pulls += 1
+        free = un.free
         avail = t if t > free else free
         start = avail if avail > ready else ready
         wait = ready - avail if ready > avail else 0
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
         finish = start + service
-        st.u_free[u] = finish
-        st.u_busy[u] += service
-        st.u_pkts[u] += 1
-        st.u_bytes[u] += size
-        reord = finish < st.f_last_finish[f]
+        un.free = finish
+        un.busy += service
+        un.pkts += 1
+        un.bytes += size
+        reord = finish < fl.last_finish
         if reord:
-            st.counters[C_REORDERED] += 1
+            c.reordered += 1
         else:
-            st.f_last_finish[f] = finish
-        out.unit[i] = u
-        out.item[i] = st.f_item[f]
-        out.start[i] = start
-        out.finish[i] = finish
-        out.state_wait[i] = wait
-        out.wait_cause[i] = cause if wait > 0 else WAIT_NONE
-        out.reordered[i] = reord
+            fl.last_finish = finish
+        o_unit[i] = u
+        o_item[i] = fl.item
+        o_start[i] = start
+        o_finish[i] = finish
+        o_wait[i] = wait
+        o_cause[i] = cause if wait > 0 else WAIT_NONE
+        o_reord[i] = reord
     return n, STATUS_DONE
 
 
 @nb.njit(cache=True)
 def finish_replay_nb(p, st):
     """End of trace: close every open item and retire every unit at the time it would retire."""
-    for f in range(st.f_open.shape[0]):
-        if st.f_open[f]:
-            _close_item(st, f, p)
-    st.istate[I_QHEAD] = st.istate[I_QTAIL]
-    for u in range(p.max_units):
-        if st.u_active[u]:
-            when = st.u_last_recv[u] + p.idle_ns
-            if st.u_free[u] > when:
-                when = st.u_free[u]
-            _retire_unit(st, u, when)
+    flows = st.flows
+    units = st.units
+    c = st.ctl[0]
+    for f in range(flows.shape[0]):
+        if flows[f].open:
+            _close_item(flows[f], units[flows[f].unit], c, p)
+    c.qhead = c.qtail
+    for u in range(c.hi):
+        if units[u].active:
+            _retire_unit(units, st.records, c, u, retire_time(units[u], p.idle_ns))
