@@ -335,3 +335,27 @@ def test_cli_sweep_bad_config_is_one_line(tmp_path, extra, needle):
 
 def test_cli_sweep_missing_config(tmp_path):
     assert_one_line_error(run("sweep", tmp_path / "nope.toml"), "nope.toml", "cannot read")
+
+
+def test_a_trial_failed_as_stale_while_running_is_dropped(tmp_path, monkeypatch):
+    # another worker saw a late heartbeat and marked our running trial FAIL; we finish, Optuna
+    # refuses to tell it, and the worker goes on
+    from optuna.trial import TrialState
+
+    c = tiny(tmp_path)
+    real = study_mod.run_replay
+    calls = {"n": 0}
+
+    def overtaken(prepared, flat):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            study = open_study(c)
+            (running,) = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            study._storage.set_trial_state_values(running._trial_id, TrialState.FAIL)
+        return real(prepared, flat)
+
+    monkeypatch.setattr(study_mod, "run_replay", overtaken)
+    r = run_study(c, n_trials=3)
+    t = trials_table(r.study)
+    assert t["state"].to_list() == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert t["fail_reason"][1] == STALE_REASON

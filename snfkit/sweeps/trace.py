@@ -83,12 +83,17 @@ def load_packets(spec: TraceSpec, *, source: Any = None) -> pl.DataFrame:
     return packets.select(REPLAY_COLUMNS)
 
 
-def prepare(packets: pl.DataFrame) -> Any:
-    """What trials share: the arrays and flowlet detection per (T, B) once the engine caches them
-    (``snfkit.prepare_trace``); until then the packets table itself."""
-    return packets
+CHUNK_PACKETS = 100_000
+"""Packets per kernel call in a trial. Results do not depend on it; the kernel holds the GIL, so
+this bounds how long the trial's heartbeat thread can be kept from beating (see
+:data:`snfkit.sweeps.study.GRACE_S`)."""
 
 
-def run_replay(prepared: Any, flat: dict[str, Any]) -> Results:
+def prepare(packets: pl.DataFrame) -> snfkit.PreparedTrace:
+    """What trials share: the checked replay arrays, and flowlet detection cached per (T, B)."""
+    return snfkit.prepare_trace(packets)
+
+
+def run_replay(prepared: snfkit.PreparedTrace, flat: dict[str, Any]) -> Results:
     """Replay one trial's parameters (flat names) without per-packet rows."""
-    return snfkit.replay(prepared, **{**flat, "keep_packets": False})
+    return snfkit.replay(prepared, chunk_size=CHUNK_PACKETS, **{**flat, "keep_packets": False})
