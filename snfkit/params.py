@@ -21,8 +21,17 @@ from snfkit.errors import ParameterError
 MODES = ("flowlet", "flow", "smart_flow", "packet")
 """Allocation modes: SNF (``flowlet``) and the paper's baselines."""
 
-STATE_MODES = ("reactive", "local")
-"""State modes implemented so far (timing only; per-unit state values arrive with the NF engine)."""
+STATE_MODES = ("proactive", "reactive", "external", "local")
+"""Where a flow's state is when its next flowlet starts (DESIGN.md "State"): ``proactive`` (SNF:
+replicas pushed after T/2 idle), ``reactive`` (pulled from the previous unit), ``external`` (read from
+a store), ``local`` (free everywhere: a bound)."""
+
+REPLICATION_POLICIES = ("weighted", "first_k", "broadcast", "none")
+"""Which units receive a proactive push: K distinct active units drawn with weight 1/(ID+1)
+(``weighted``, seeded), the K lowest IDs (``first_k``), every active unit (``broadcast``), none."""
+
+MAX_UNITS_PROACTIVE = 4096
+"""Pool size limit with proactive state (each flow keeps a bit per unit slot for two pushes)."""
 
 LOAD_ESTIMATORS = ("committed", "measured")
 """``measured``: the paper's drained-rate window. ``committed`` (default): also counts demand assigned
@@ -144,28 +153,60 @@ class ModeParams:
     smart_interval_ns: smart_flow's reallocation period X (paper: 50 or 100 ms).
     consolidate_below: smart_flow empties a unit whose load is below this share of capacity when its
         flows fit elsewhere (default 0.3).
-    state_mode: 'reactive' (a flowlet on a new unit pulls its flow's state from the previous unit)
-        or 'local' (state free everywhere, the unreachable bound).
-    state_transfer_ns: time of one state pull between units (paper: about 160 us).
-    store_rtt_ns: round trip to the external state store, used per packet in 'packet' mode (160 us).
     """
 
     mode: str = "flowlet"
     flow_timeout_ns: int = 100_000_000
     smart_interval_ns: int = 100_000_000
     consolidate_below: float = 0.3
-    state_mode: str = "reactive"
-    state_transfer_ns: int = 160_000
-    store_rtt_ns: int = 160_000
 
     def __post_init__(self) -> None:
         _check_choice("mode", self.mode, MODES)
         _check_int("flow_timeout_ns", self.flow_timeout_ns, 1)
         _check_int("smart_interval_ns", self.smart_interval_ns, 1)
         _check_float("consolidate_below", self.consolidate_below, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class StateParams:
+    """Per-flow state (paper §5, DESIGN.md "State").
+
+    state_mode: one of :data:`STATE_MODES` (default 'proactive', SNF). 'packet' mode always reads
+        the external store per packet, whatever this says.
+    replicas: K, how many units receive a proactive push (paper: 3).
+    replication_policy: one of :data:`REPLICATION_POLICIES` (default 'weighted').
+    replicate_after: a push happens once the flow has been idle this share of the close timeout
+        (T in flowlet mode; paper: T/2) and its last packet is processed.
+    state_transfer_ns: time of one transfer between units, push or pull (paper: about 160 us).
+    store_rtt_ns: round trip to the external store; a write lands half of it after the packet.
+    state_bytes: bytes of one flow's state on the wire (replication traffic); an NF given to
+        :func:`snfkit.replay` sets it from the NF unless given.
+    seed: seed of the weighted replica draw.
+    clock_check: compare a replica's logical clock before using it (True). False is fault
+        injection for tests: a stale replica is used as if fresh, so NF output can go wrong.
+    """
+
+    state_mode: str = "proactive"
+    replicas: int = 3
+    replication_policy: str = "weighted"
+    replicate_after: float = 0.5
+    state_transfer_ns: int = 160_000
+    store_rtt_ns: int = 160_000
+    state_bytes: int = 256
+    seed: int = 0
+    clock_check: bool = True
+
+    def __post_init__(self) -> None:
         _check_choice("state_mode", self.state_mode, STATE_MODES)
+        _check_int("replicas", self.replicas, 0, MAX_UNITS_PROACTIVE)
+        _check_choice("replication_policy", self.replication_policy, REPLICATION_POLICIES)
+        _check_float("replicate_after", self.replicate_after, 0.0, 1.0, lo_open=True)
         _check_int("state_transfer_ns", self.state_transfer_ns, 0)
         _check_int("store_rtt_ns", self.store_rtt_ns, 0)
+        _check_int("state_bytes", self.state_bytes, 0)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        if not isinstance(self.clock_check, bool):
+            raise ParameterError("clock_check", self.clock_check, "True or False")
 
 
 @dataclass(frozen=True)
@@ -203,9 +244,16 @@ class KernelParams(NamedTuple):
     max_units: int
     smart_interval_ns: int
     consolidate_below: float
-    reactive_state: bool
+    state_mode: int  # index into STATE_MODES
+    replicas: int
+    policy: int  # index into REPLICATION_POLICIES
+    push_after_ns: int  # idle time before a proactive push
     transfer_ns: int
     store_rtt_ns: int
+    state_bytes: int
+    seed: int
+    clock_check: bool
+    mask_words: int  # uint64 words of one unit-slot bit mask
 
 
 _GROUPS = {
@@ -213,6 +261,7 @@ _GROUPS = {
     "assignment": AssignmentParams,
     "units": UnitParams,
     "modes": ModeParams,
+    "state": StateParams,
     "report": ReportParams,
 }
 
@@ -225,6 +274,7 @@ class ReplayParams:
     assignment: AssignmentParams = field(default_factory=AssignmentParams)
     units: UnitParams = field(default_factory=UnitParams)
     modes: ModeParams = field(default_factory=ModeParams)
+    state: StateParams = field(default_factory=StateParams)
     report: ReportParams = field(default_factory=ReportParams)
 
     def __post_init__(self) -> None:
@@ -232,6 +282,11 @@ class ReplayParams:
         if self.close_after_ns > idle:
             name = "flow_timeout_ns" if self.modes.mode in ("flow", "smart_flow") else "timeout_ns"
             raise ParameterError(name, self.close_after_ns, f"<= unit_idle_ns ({idle})")
+        if self.state.state_mode == "proactive" and self.units.max_units > MAX_UNITS_PROACTIVE:
+            raise ParameterError(
+                "max_units", self.units.max_units,
+                f"<= {MAX_UNITS_PROACTIVE} with state_mode 'proactive'",
+            )  # fmt: skip
 
     @classmethod
     def from_flat(cls, **values: Any) -> ReplayParams:
@@ -261,7 +316,7 @@ class ReplayParams:
         return self.flowlets.timeout_ns
 
     def kernel_tuple(self) -> KernelParams:
-        a, u, m = self.assignment, self.units, self.modes
+        a, u, m, s = self.assignment, self.units, self.modes, self.state
         return KernelParams(
             mode=MODES.index(m.mode),
             close_after_ns=self.close_after_ns,
@@ -280,7 +335,14 @@ class ReplayParams:
             max_units=u.max_units,
             smart_interval_ns=m.smart_interval_ns,
             consolidate_below=float(m.consolidate_below),
-            reactive_state=m.state_mode == "reactive",
-            transfer_ns=m.state_transfer_ns,
-            store_rtt_ns=m.store_rtt_ns,
+            state_mode=STATE_MODES.index(s.state_mode),
+            replicas=s.replicas,
+            policy=REPLICATION_POLICIES.index(s.replication_policy),
+            push_after_ns=max(1, int(s.replicate_after * self.close_after_ns)),
+            transfer_ns=s.state_transfer_ns,
+            store_rtt_ns=s.store_rtt_ns,
+            state_bytes=s.state_bytes,
+            seed=s.seed,
+            clock_check=s.clock_check,
+            mask_words=(u.max_units + 63) // 64,
         )

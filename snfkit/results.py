@@ -7,13 +7,17 @@ Tables (every time in integer ns on the trace's clock, rates in Gbps, sizes in b
 ``item`` (flowlet id in flowlet mode; flow-assignment id in the flow modes; packet index in packet
 mode), ``start_ns``, ``finish_ns``, ``latency_ns`` = finish - arrival = ``queue_ns`` +
 ``state_wait_ns`` + ``service_ns``, ``wait_cause`` (none / pull: reactive state pull from the previous
-unit / store: external store read), ``reordered`` (finished before an earlier packet of its flow).
+unit / store: external store read / replica: a proactive copy still in flight), ``reordered``
+(finished before an earlier packet of its flow).
 
 ``flowlets`` (one row per assignment item): ``item``, ``flow_id``, ``unit``, ``unit_life`` (which
 lifetime of that unit ID), ``open_ns`` (first packet), ``last_ns`` (last packet), ``end_ns`` (last
 packet's finish), ``packets``, ``bytes``, ``reason`` (new_flow / timeout / size / packet),
 ``estimate_gbps`` (demand estimate at assignment), ``measured_gbps`` (the rate rule of
-:func:`snfkit.engine.replay_nb._item_rate`), ``overflow`` (no unit had room).
+:func:`snfkit.engine.replay_nb.item_rate`), ``overflow`` (no unit had room), ``state_source``
+(where the item's state came from: new_flow / same_unit / replica (a fresh copy that had arrived) /
+replica_wait (in flight) / pull (from the previous unit) / store (external) / free (local mode);
+see :mod:`snfkit.engine.state_nb`), ``moved`` (on another unit than the flow's previous item).
 
 ``epochs`` (one row per epoch of ``epoch_ns``, from the first packet): ``epoch``, ``start_ns``,
 ``offered_gbps`` (bytes arriving), ``processed_gbps`` (bytes whose service started in the epoch),
@@ -26,6 +30,14 @@ unit capacity), ``overprovision_gbps`` (provisioned - offered).
 
 ``units`` (one row per unit lifetime): ``unit``, ``unit_life``, ``start_ns``, ``ready_ns``,
 ``retire_ns``, ``packets``, ``bytes``, ``busy_ns``, ``lifetime_ns``.
+
+``transfers`` (one row per state transfer): ``time_ns`` (sent), ``arrive_ns``, ``flow_id``,
+``from_unit`` (-1: the store), ``to_unit``, ``bytes``, ``kind`` (push: one proactive copy / pull /
+store_read), ``clock`` (the flow's logical clock carried), ``packet`` (global index of the packet
+whose post-state moved).
+
+``nf_output`` (with an NF; one row per packet, in trace order): ``action`` (0 forward, 1 drop),
+``out0``, ``out1`` (the NF's outputs, see its docs), ``delta`` (state bytes changed).
 
 ``summary``: see :data:`SUMMARY_KEYS`.
 """
@@ -40,13 +52,13 @@ from typing import Any
 
 import polars as pl
 
-TABLES = ("packets", "flowlets", "epochs", "epoch_units", "units")
+TABLES = ("packets", "flowlets", "epochs", "epoch_units", "units", "transfers", "nf_output")
 
 SUMMARY_KEYS = {
     "mode": "allocation mode",
     "packets_in": "packets in the trace",
     "packets_processed": "packets a unit processed",
-    "packets_dropped": "packets dropped by the NF (0 until NFs land)",
+    "packets_dropped": "packets the NF dropped (0 without an NF)",
     "latency_us": "latency percentiles p1, p25, p50, p75, p99, p99.9 in microseconds",
     "latency_mean_us": "mean latency in microseconds",
     "latency_max_us": "maximum latency in microseconds",
@@ -63,6 +75,19 @@ SUMMARY_KEYS = {
     "reordered": "packets that finished before an earlier packet of their flow",
     "duration_s": "trace duration (last - first arrival) in seconds",
     "offered_gbps": "mean offered load in Gbps",
+    "state_mode": "proactive, reactive, external or local",
+    "state_sources": "items by state source (see the flowlets table)",
+    "moved_flowlets": "items on another unit than their flow's previous item",
+    "seamless_share": "share of moved items that ran at once (a fresh, arrived replica, or local mode)",
+    "waits": "per wait cause (pull, store, replica): packets that waited, total and mean wait in us",
+    "pushes": "proactive pushes (each to up to K units)",
+    "replica_copies": "copies sent by the pushes",
+    "stale_copies": "item starts that found a copy with an old clock (and pulled instead)",
+    "store_reads": "external store reads",
+    "store_writes": "external store writes (one per processed packet)",
+    "state_bytes": "bytes of one flow's state on the wire",
+    "replication_mbps": "proactive push traffic over the trace's duration in Mbps",
+    "nf": "with an NF: name, state_width, state_bytes, dropped, state_delta_bytes",
 }
 
 
@@ -77,6 +102,8 @@ class Results:
     epochs: pl.DataFrame
     epoch_units: pl.DataFrame
     units: pl.DataFrame
+    transfers: pl.DataFrame | None = None
+    nf_output: pl.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def save(self, directory: str | PathLike[str]) -> Path:

@@ -18,6 +18,7 @@ import polars as pl
 
 from snfkit import latency_hist
 from snfkit.engine import replay_nb as K
+from snfkit.engine import state_nb as S
 from snfkit.engine.collect_nb import ItemStats, collect_chunk_nb
 from snfkit.engine.flowlets_nb import (
     FlowletState,
@@ -32,7 +33,7 @@ from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.results import Results
 
 PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
-WAIT_CAUSES = ["none", "pull", "store"]
+WAIT_CAUSES = ["none", "pull", "store", "replica"]
 ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
 _EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 
@@ -52,6 +53,9 @@ def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplaySt
         queue=np.zeros(queue, K.QUEUE_DTYPE),
         records=np.zeros(4 * u + 64, K.RECORD_DTYPE),
         ctl=np.zeros(1, K.CTL_DTYPE),
+        pqueue=np.zeros(queue, K.QUEUE_DTYPE),
+        masks=np.zeros((n_flows, 2, p.mask_words), np.uint64),
+        transfers=np.zeros(max(4 * u + 64, 1 << 14), S.TRANSFER_DTYPE),
     )
 
 
@@ -59,21 +63,29 @@ def _grow_flows(st: K.ReplayState, n_flows: int) -> K.ReplayState:
     old = st.flows.shape[0]
     if n_flows <= old:
         return st
-    flows = np.full(max(n_flows, 2 * old), K.FLOW_FRESH, K.FLOW_DTYPE)
+    size = max(n_flows, 2 * old)
+    flows = np.full(size, K.FLOW_FRESH, K.FLOW_DTYPE)
     flows[:old] = st.flows
-    return st._replace(flows=flows)
+    masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
+    masks[:old] = st.masks
+    return st._replace(flows=flows, masks=masks)
 
 
 def _grow_queue(st: K.ReplayState) -> K.ReplayState:
-    q = st.queue.shape[0]
-    ctl = st.ctl[0]
-    head, tail = int(ctl["qhead"]), int(ctl["qtail"])
-    queue = np.zeros(2 * q, K.QUEUE_DTYPE)
-    queue[: tail - head] = st.queue[np.arange(head, tail) % q]
-    st.ctl["qhead"] = 0
-    st.ctl["qtail"] = tail - head
-    st.flows["qpos"] -= head  # positions are absolute; entries before the head become < 0
-    return st._replace(queue=queue)
+    """Double both event queues (the kernel asks when either is full), oldest entry first."""
+    ctl = st.ctl
+    grown = {}
+    for name, head, tail, pos in (("queue", "qhead", "qtail", "qpos"),
+                                  ("pqueue", "pqhead", "pqtail", "pqpos")):  # fmt: skip
+        old = getattr(st, name)
+        h, t = int(ctl[head][0]), int(ctl[tail][0])
+        new = np.zeros(2 * old.shape[0], K.QUEUE_DTYPE)
+        new[: t - h] = old[np.arange(h, t) % old.shape[0]]
+        ctl[head] = 0
+        ctl[tail] = t - h
+        st.flows[pos] -= h  # positions are absolute; entries before the head become < 0
+        grown[name] = new
+    return st._replace(**grown)
 
 
 def _grow_flowlet_state(fs: FlowletState, n_flows: int) -> FlowletState:
@@ -128,6 +140,8 @@ def replay(
     *,
     progress: bool | ProgressCallback = False,
     chunk_size: int = 1_000_000,
+    nf: Any = None,
+    keep_state_sources: bool = False,
     **flat: Any,
 ) -> Results:
     """Replay a trace through SNF's controller (mode ``flowlet``) or a baseline.
@@ -140,9 +154,23 @@ def replay(
         (``mode='flow', timeout_ns=100_000, alpha=0.5``), on top of ``params`` if both are given.
     progress: True draws a bar; a callable gets ``(packets_done, packets_total)``.
     chunk_size: packets per kernel call; results do not depend on it.
+    nf: an NF (:func:`snfkit.nf.get_nf`, or a name such as ``'nat'``) to run over the replay: each
+        packet is processed against the state version its unit holds (see
+        :mod:`snfkit.engine.state_nb`). Needs the whole table (a DataFrame or a PreparedTrace). A
+        bidirectional NF keys flows by connection first (:func:`snfkit.traces.transforms.connections`)
+        when the table has no ``direction`` column. ``state_bytes`` defaults to the NF's. Adds
+        ``nf_action``, ``nf_out0``, ``nf_out1`` to the packets table, ``Results.nf_output`` (one row
+        per packet) and an ``nf`` entry to the summary; ``packets_dropped`` counts the NF's drops.
+    keep_state_sources: keep each packet's state source (``Results.extra['src_pkt']``: the global
+        index of the packet whose post-state it started from, -1 for a fresh state).
 
     Returns :class:`~snfkit.results.Results`.
     """
+    nf_obj = None
+    if nf is not None:
+        nf_obj, packets = _nf_setup(nf, packets)
+        if "state_bytes" not in flat:
+            flat = {**flat, "state_bytes": nf_obj.state_bytes}
     if params is None:
         params = ReplayParams.from_flat(**flat)
     elif flat:
@@ -150,10 +178,23 @@ def replay(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ParameterError("chunk_size", chunk_size, "an integer >= 1")
     run = _Run(params)
+    run.keep_src = keep_state_sources or nf_obj is not None
     if isinstance(packets, PreparedTrace):
         with progress_reporter(progress, packets.n_packets, f"replay ({params.modes.mode})") as bar:
             run.feed_prepared(packets, chunk_size, bar)
-        return run.finish()
+        results = run.finish()
+    else:
+        results = _replay_chunks(run, packets, params, progress, chunk_size)
+    if nf_obj is not None:
+        table = packets.packets if isinstance(packets, PreparedTrace) else packets
+        _run_nf(results, nf_obj, table)
+    if not keep_state_sources:
+        results.extra.pop("src_pkt", None)
+    return results
+
+
+def _replay_chunks(run, packets, params, progress, chunk_size) -> Results:
+    """Feed a table, an iterable of tables or a path chunk by chunk; then finish."""
     chunks, total = _chunks_of(packets, chunk_size)
     with progress_reporter(progress, total, f"replay ({params.modes.mode})") as bar:
         for chunk in chunks:
@@ -165,6 +206,55 @@ def replay(
                 run.feed(chunk)
                 bar.advance(chunk.height)
     return run.finish()
+
+
+def _nf_setup(nf: Any, packets: Any) -> tuple[Any, Any]:
+    """Resolve ``nf`` and key a bidirectional NF's flows by connection."""
+    from snfkit.nf import NF, get_nf
+
+    nf_obj = get_nf(nf) if isinstance(nf, str) else nf
+    if not isinstance(nf_obj, NF):
+        raise ParameterError("nf", type(nf).__name__, "an snfkit.nf.NF or a built-in NF's name")
+    table = packets.packets if isinstance(packets, PreparedTrace) else packets
+    if not isinstance(table, pl.DataFrame):
+        raise ParameterError(
+            "packets", type(packets).__name__, "a packets DataFrame or a PreparedTrace with an NF"
+        )
+    if nf_obj.bidirectional and "direction" not in table.columns:
+        if isinstance(packets, PreparedTrace):
+            raise ParameterError(
+                "packets", "a PreparedTrace without 'direction'",
+                f"prepare_trace(connections(packets)) for the bidirectional NF {nf_obj.name!r}",
+            )  # fmt: skip
+        from snfkit.traces.transforms import connections
+
+        packets = connections(packets)
+    return nf_obj, packets
+
+
+def _run_nf(results: Results, nf: Any, table: pl.DataFrame) -> None:
+    """The NF pass: every packet against the state version its unit held (copy-on-write)."""
+    from snfkit.nf import apply
+
+    src = results.extra["src_pkt"]
+    snap = np.zeros(src.shape[0], np.bool_)
+    if results.transfers is not None and results.transfers.height:
+        pushed = results.transfers.filter(pl.col("kind") == "push")["packet"].to_numpy()
+        snap[pushed[pushed >= 0]] = True
+    out = apply(nf, table, src=src, snap=snap)
+    results.nf_output = out
+    dropped = int((out["action"] == 1).sum())
+    s = results.summary
+    s["packets_dropped"] = dropped
+    s["packets_processed"] = s["packets_in"] - dropped
+    s["nf"] = {"name": nf.name, "state_width": nf.state_width, "state_bytes": nf.state_bytes,
+               "dropped": dropped, "state_delta_bytes": int(out["delta"].sum())}  # fmt: skip
+    if results.packets is not None:
+        results.packets = results.packets.with_columns(
+            nf_action=out["action"].cast(pl.UInt8).replace_strict(
+                {0: "forward", 1: "drop"}, return_dtype=pl.Enum(["forward", "drop"])),
+            nf_out0=out["out0"], nf_out1=out["out1"],
+        )  # fmt: skip
 
 
 class _Run:
@@ -188,6 +278,11 @@ class _Run:
         self.n_in = 0
         self.pkt_parts: list[pl.DataFrame] = []
         self.item_parts: list[dict[str, np.ndarray]] = []
+        self.transfers: list[np.ndarray] = []
+        self.wait_count = np.zeros(len(WAIT_CAUSES), np.int64)  # packets that waited, by cause
+        self.wait_ns = np.zeros(len(WAIT_CAUSES), np.int64)
+        self.keep_src = False  # per-packet state sources, for an NF pass
+        self.src_parts: list[np.ndarray] = []
         self.records: list[np.ndarray] = []
         self.hist = np.zeros(latency_hist.N_BUCKETS, np.int64)
         self.lat_sum = 0
@@ -241,11 +336,13 @@ class _Run:
             it_unit=np.empty(n, np.int64), it_life=np.empty(n, np.int64),
             it_open_ts=np.empty(n, np.int64), it_reason=np.empty(n, np.int8),
             it_est=np.empty(n, np.float64), it_overflow=np.empty(n, np.bool_),
-            n_items=np.zeros(1, np.int64),
+            it_source=np.empty(n, np.int8), it_moved=np.empty(n, np.bool_),
+            src_pkt=np.empty(n, np.int64), n_items=np.zeros(1, np.int64),
         )  # fmt: skip
         i = 0
+        g0 = np.int64(self.n_in)
         while True:
-            i, status = K.replay_chunk_nb(ts, flow, wl, reason, i, self.kp, self.state, out)
+            i, status = K.replay_chunk_nb(ts, flow, wl, reason, i, g0, self.kp, self.state, out)
             self._drain_records()
             if status == K.STATUS_DONE:
                 return out
@@ -268,6 +365,10 @@ class _Run:
         if r:
             self.records.append(self.state.records[:r].copy())
             self.state.ctl["n_records"] = 0
+        r = int(self.state.ctl["n_transfers"][0])
+        if r:
+            self.transfers.append(self.state.transfers[:r].copy())
+            self.state.ctl["n_transfers"] = 0
 
     def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
         if self.keep:
@@ -299,7 +400,10 @@ class _Run:
             "unit": out.it_unit[:k].copy(), "unit_life": out.it_life[:k].copy(),
             "open_ns": out.it_open_ts[:k].copy(), "reason": out.it_reason[:k].copy(),
             "estimate_bps": out.it_est[:k].copy(), "overflow": out.it_overflow[:k].copy(),
+            "state_source": out.it_source[:k].copy(), "moved": out.it_moved[:k].copy(),
         })  # fmt: skip
+        if self.keep_src:
+            self.src_parts.append(out.src_pkt)
         n_items = int(self.state.ctl["items"][0])
         have = self.items.pkts.shape[0]
         if n_items > have:
@@ -310,6 +414,10 @@ class _Run:
             ts, wl, out.unit, out.item, out.start, out.finish,
             np.int64(self.t0), np.int64(self.epoch_ns), self.hist, self.items,
         )  # fmt: skip
+        self.wait_count += np.bincount(out.wait_cause, minlength=len(WAIT_CAUSES))
+        self.wait_ns += np.bincount(
+            out.wait_cause, weights=out.state_wait, minlength=len(WAIT_CAUSES)
+        ).astype(np.int64)
         self.lat_sum += int(agg.lat_sum)
         self.lat_max = max(self.lat_max, int(agg.lat_max))
         self.ep_parts.append((agg.ep_epoch, agg.ep_offered_bytes))
@@ -340,8 +448,14 @@ def _build_results(run: _Run) -> Results:
             .cast(pl.UInt8)
             .replace_strict(dict(enumerate(WAIT_CAUSES)), return_dtype=pl.Enum(WAIT_CAUSES))
         )
+    transfers = _transfers_table(run)
     summary = _summary(run, packets, units, duration, counters)
+    summary.update(_state_summary(run, flowlets, transfers, duration, counters))
+    extra = {}
+    if run.keep_src:
+        extra["src_pkt"] = np.concatenate(run.src_parts) if run.src_parts else np.zeros(0, np.int64)
     return Results(
+        extra=extra,
         summary=summary,
         params=p.flat(),
         packets=packets,
@@ -349,7 +463,47 @@ def _build_results(run: _Run) -> Results:
         epochs=epochs,
         epoch_units=epoch_units,
         units=units,
+        transfers=transfers,
     )
+
+
+def _transfers_table(run: _Run) -> pl.DataFrame:
+    rec = np.concatenate(run.transfers) if run.transfers else np.zeros(0, S.TRANSFER_DTYPE)
+    table = pl.DataFrame({c: rec[c] for c in S.TRANSFER_DTYPE.names})
+    return table.with_columns(
+        pl.col("kind").replace_strict(
+            dict(enumerate(S.TRANSFER_KINDS)), return_dtype=pl.Enum(list(S.TRANSFER_KINDS))
+        )
+    )
+
+
+def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, Any]:
+    """Where state came from, waits by cause, seamless share, replication traffic."""
+    src = flowlets["state_source"].value_counts()
+    sources = dict.fromkeys(S.STATE_SOURCES, 0)
+    sources.update({str(k): int(v) for k, v in src.iter_rows()})
+    moved = flowlets.filter(pl.col("moved"))
+    seamless = int(moved["state_source"].is_in(["replica", "free"]).sum())
+    push_bytes = int(transfers.filter(pl.col("kind") == "push")["bytes"].sum())
+    waits = {}
+    for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
+        n, total = int(run.wait_count[j]), int(run.wait_ns[j])
+        waits[cause] = {"packets": n, "total_us": total / 1e3,
+                        "mean_us": total / n / 1e3 if n else 0.0}  # fmt: skip
+    return {
+        "state_mode": run.params.state.state_mode,
+        "state_sources": sources,
+        "moved_flowlets": moved.height,
+        "seamless_share": seamless / moved.height if moved.height else None,
+        "waits": waits,
+        "pushes": int(counters["pushes"]),
+        "replica_copies": int(counters["copies"]),
+        "stale_copies": int(counters["stale_copies"]),
+        "store_reads": int(counters["store_reads"]),
+        "store_writes": int(counters["store_writes"]),
+        "state_bytes": run.params.state.state_bytes,
+        "replication_mbps": push_bytes * 8.0 / duration * 1e3 if duration else 0.0,
+    }
 
 
 def _empty_packets() -> pl.DataFrame:
@@ -372,7 +526,7 @@ def _flowlets_table(run: _Run) -> pl.DataFrame:
     parts = run.item_parts
     cols = {k: np.concatenate([d[k] for d in parts]) if parts else np.zeros(0) for k in
             ("item", "flow_id", "unit", "unit_life", "open_ns", "reason", "estimate_bps",
-             "overflow")}  # fmt: skip
+             "overflow", "state_source", "moved")}  # fmt: skip
     item = cols["item"].astype(np.int64)
     pk, by = run.items.pkts[item], run.items.bytes[item]
     last, end = run.items.last[item], run.items.end[item]
@@ -388,6 +542,9 @@ def _flowlets_table(run: _Run) -> pl.DataFrame:
             dict(enumerate(ITEM_REASONS)), return_dtype=pl.Enum(ITEM_REASONS)),
         "estimate_gbps": cols["estimate_bps"].astype(np.float64) / 1e9,
         "measured_gbps": rate / 1e9, "overflow": cols["overflow"].astype(np.bool_),
+        "state_source": pl.Series(cols["state_source"].astype(np.int64)).replace_strict(
+            dict(enumerate(S.STATE_SOURCES)), return_dtype=pl.Enum(list(S.STATE_SOURCES))),
+        "moved": cols["moved"].astype(np.bool_),
     })  # fmt: skip
 
 

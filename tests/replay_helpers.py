@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from hypothesis import strategies as st
 
-from snfkit.params import MODES
+from snfkit.params import MODES, REPLICATION_POLICIES, STATE_MODES
 
 LOADED = {"unit_capacity_bps": 3e8, "max_units": 6, "unit_idle_ns": 2_000_000,
           "flow_timeout_ns": 1_000_000, "smart_interval_ns": 500_000,
@@ -68,7 +68,12 @@ def replay_cases(draw):
         "flow_timeout_ns": min(draw(st.sampled_from([50_000, 1_000_000, 100_000_000])), idle),
         "smart_interval_ns": draw(st.sampled_from([20_000, 200_000, 2_000_000])),
         "consolidate_below": draw(st.floats(0.0, 1.0)),
-        "state_mode": draw(st.sampled_from(["reactive", "local"])),
+        "state_mode": draw(st.sampled_from(STATE_MODES)),
+        "replicas": draw(st.integers(0, 6)),
+        "replication_policy": draw(st.sampled_from(REPLICATION_POLICIES)),
+        "replicate_after": draw(st.sampled_from([0.1, 0.5, 1.0])),
+        "seed": draw(st.integers(0, 2**40)),
+        "clock_check": draw(st.booleans()),
         "state_transfer_ns": draw(st.sampled_from([0, 1_000, 160_000])),
         "store_rtt_ns": draw(st.sampled_from([0, 1_000, 160_000])),
     }

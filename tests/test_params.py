@@ -17,7 +17,13 @@ def test_paper_defaults():
     assert (p.assignment.load_bucket_ns, p.assignment.load_buckets) == (500_000, 200)
     assert p.units.prestart_utilization == 0.9
     assert p.report.epoch_ns == 100_000_000
-    assert p.modes.state_transfer_ns == 160_000
+    assert p.state.state_transfer_ns == 160_000
+    assert (p.state.state_mode, p.state.replicas, p.state.replication_policy) == (
+        "proactive",
+        3,
+        "weighted",
+    )
+    assert p.state.replicate_after == 0.5
 
 
 @pytest.mark.parametrize(
@@ -34,6 +40,12 @@ def test_paper_defaults():
         ("max_units", 0, "[1, 1000000]"),
         ("keep_packets", "yes", "True or False"),
         ("no_such_knob", 1, "a known parameter"),
+        ("state_mode", "eager", "'proactive'"),
+        ("replicas", -1, "[0, 4096]"),
+        ("replication_policy", "random", "'weighted'"),
+        ("replicate_after", 0.0, "(0.0, 1.0]"),
+        ("state_bytes", -5, "[0, inf]"),
+        ("clock_check", 1, "True or False"),
     ],
 )
 def test_invalid_values_are_named(name, value, fragment):
@@ -47,6 +59,12 @@ def test_invalid_values_are_named(name, value, fragment):
 def test_close_timeout_must_not_exceed_idle():
     with pytest.raises(ParameterError, match="flow_timeout_ns"):
         ReplayParams.from_flat(mode="flow", flow_timeout_ns=10, unit_idle_ns=5)
+
+
+def test_proactive_pool_is_bounded():
+    with pytest.raises(ParameterError, match="max_units"):
+        ReplayParams.from_flat(max_units=5000)
+    assert ReplayParams.from_flat(max_units=5000, state_mode="reactive").units.max_units == 5000
 
 
 def test_flat_roundtrip_and_replace():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from hypothesis import HealthCheck, given, settings
 from replay_helpers import random_trace, replay_cases
 
@@ -12,7 +13,7 @@ from snfkit.reference.replay import replay_reference
 
 def _compare(packets, flat):
     params = ReplayParams.from_flat(**flat)
-    got = replay(packets, params)
+    got = replay(packets, params, keep_state_sources=True)
     ts = packets["ts_ns"].to_numpy()
     flow = packets["flow_id"].to_numpy()
     wl = packets["wire_len"].to_numpy()
@@ -23,9 +24,10 @@ def _compare(packets, flat):
     np.testing.assert_array_equal(P["start_ns"].to_numpy(), R["start"])
     np.testing.assert_array_equal(P["finish_ns"].to_numpy(), R["finish"])
     np.testing.assert_array_equal(P["state_wait_ns"].to_numpy(), R["state_wait"])
-    causes = np.array(["none", "pull", "store"])[R["wait_cause"]]
+    causes = np.array(["none", "pull", "store", "replica"])[R["wait_cause"]]
     np.testing.assert_array_equal(P["wait_cause"].cast(str).to_numpy(), causes)
     np.testing.assert_array_equal(P["reordered"].to_numpy(), R["reordered"])
+    np.testing.assert_array_equal(got.extra["src_pkt"], R["src"])
     F, I = got.flowlets, ref["items"]  # noqa: E741
     np.testing.assert_array_equal(F["item"].to_numpy(), I["id"])
     np.testing.assert_array_equal(F["flow_id"].to_numpy(), I["flow"])
@@ -37,7 +39,14 @@ def _compare(packets, flat):
     cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns"]
     rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
     np.testing.assert_array_equal(got.units.select(cols).to_numpy(), rec)
+    np.testing.assert_array_equal(F["state_source"].to_physical().to_numpy(), I["source"])
+    np.testing.assert_array_equal(F["moved"].to_numpy(), I["moved"])
+    T = got.transfers.with_columns(pl.col("kind").to_physical().cast(pl.Int64))
+    np.testing.assert_array_equal(T.to_numpy().reshape(-1, 9), ref["transfers"])
     s, c = got.summary, ref["counters"]
+    for key in ("pushes", "stale_copies", "store_reads", "store_writes"):
+        assert s[key] == c[key], key
+    assert s["replica_copies"] == c["copies"]
     assert s["allocations"] == c["allocations"]
     assert s["moves"] == c["moves"]
     assert s["overflow"] == c["overflow_new"] + c["overflow_full"]

@@ -47,6 +47,23 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from snfkit.engine.state_nb import (
+    KIND_PULL,
+    KIND_STORE_READ,
+    POL_NONE,
+    SM_EXTERNAL,
+    SM_LOCAL,
+    SM_PROACTIVE,
+    SM_REACTIVE,
+    SRC_PULL,
+    SRC_REPLICA_WAIT,
+    SRC_STORE,
+    add_transfer,
+    has_state,
+    open_source,
+    push_state,
+)
+
 MODE_FLOWLET = 0
 MODE_FLOW = 1
 MODE_SMART_FLOW = 2
@@ -56,7 +73,10 @@ REASON_PACKET = 3  # item reason code for packet mode (one item per packet)
 
 WAIT_NONE = 0
 WAIT_PULL = 1  # reactive pull of the flow's state from its previous unit
-WAIT_STORE = 2  # external store read (packet mode)
+WAIT_STORE = 2  # external store read (packet mode, or an item's start in state_mode external)
+WAIT_REPLICA = 3  # a proactive copy still in flight
+
+INF = np.int64(2**62)  # "no event"
 
 STATUS_DONE = 0
 STATUS_QUEUE_FULL = 1  # the close queue needs to grow; call again from the returned index
@@ -74,6 +94,18 @@ FLOW_DTYPE = np.dtype(
         ("pkts", np.int64),  # current item's packets
         ("tick_bytes", np.int64),  # bytes since the last smart_flow tick
         ("qpos", np.int64),  # close-queue position of the flow's latest entry, -1 none
+        ("pqpos", np.int64),  # push-queue position of the flow's latest entry, -1 none
+        ("clock", np.int64),  # logical clock: packets of the flow processed so far
+        ("last_pkt", np.int64),  # global index of the flow's last packet, -1 none
+        ("wlanded", np.int64),  # external mode: when the flow's last store write lands
+        ("rep_clock", np.int64),  # latest push: clock carried, -1 none
+        ("rep_time", np.int64),  # latest push: when sent
+        ("rep_arrive", np.int64),  # latest push: when the copies arrive
+        ("rep_pkt", np.int64),  # latest push: packet whose post-state was sent
+        ("prev_clock", np.int64),  # the push before: clock, -1 none
+        ("prev_time", np.int64),
+        ("prev_pkt", np.int64),
+        ("moved_from", np.int64),  # smart_flow: the slot holding the state of a moved flow
         ("est", np.float64),  # current item's demand estimate (bps)
         ("prev_rate", np.float64),  # measured rate of the previous closed item, -1 none
         ("open", np.bool_),  # current item still open
@@ -81,7 +113,11 @@ FLOW_DTYPE = np.dtype(
     ],
     align=True,
 )
-FLOW_FRESH = np.array((-1, -1, -1, 0, 0, 0, 0, 0, 0, -1, 0.0, -1.0, False, False), FLOW_DTYPE)
+FLOW_FRESH = np.zeros((), FLOW_DTYPE)
+for _name in ("item", "unit", "life", "qpos", "pqpos", "last_pkt", "rep_clock", "rep_pkt",
+              "prev_clock", "prev_pkt", "moved_from"):  # fmt: skip
+    FLOW_FRESH[_name] = -1
+FLOW_FRESH["prev_rate"] = -1.0
 """A flow never seen: the values new flow records are filled with."""
 
 UNIT_DTYPE = np.dtype(
@@ -144,6 +180,15 @@ CTL_DTYPE = np.dtype(
         ("lives", np.int64),
         ("rate_count", np.int64),
         ("rate_sum", np.float64),
+        ("pqhead", np.int64),  # push queue
+        ("pqtail", np.int64),
+        ("n_transfers", np.int64),
+        ("rng", np.uint64),  # splitmix64 state of the weighted replica draw
+        ("pushes", np.int64),
+        ("copies", np.int64),
+        ("stale_copies", np.int64),  # opens that found a copy with an old clock
+        ("store_reads", np.int64),
+        ("store_writes", np.int64),
     ],
     align=True,
 )
@@ -159,6 +204,9 @@ class ReplayState(NamedTuple):
     queue: np.ndarray  # QUEUE_DTYPE [Q]
     records: np.ndarray  # RECORD_DTYPE [R], unit lifetimes not yet drained by the caller
     ctl: np.ndarray  # CTL_DTYPE [1]
+    pqueue: np.ndarray  # QUEUE_DTYPE [Q'], proactive push deadlines (item field unused)
+    masks: np.ndarray  # uint64 [F, 2, mask_words]: which slots got the latest two pushes
+    transfers: np.ndarray  # TRANSFER_DTYPE [R'], not yet drained by the caller
 
 
 class ChunkOut(NamedTuple):
@@ -179,6 +227,11 @@ class ChunkOut(NamedTuple):
     it_reason: np.ndarray  # int8
     it_est: np.ndarray  # float64
     it_overflow: np.ndarray  # bool
+    it_source: np.ndarray  # int8, index into STATE_SOURCES
+    it_moved: np.ndarray  # bool, on another unit (or unit lifetime) than the flow's previous item
+    src_pkt: (
+        np.ndarray
+    )  # int64 per packet: global index of the packet whose post-state it starts from
     n_items: np.ndarray  # int64 [1], items written so far in this chunk
 
 
@@ -355,8 +408,9 @@ def _estimate(fl, c, p):
 
 
 @nb.njit(cache=True)
-def _assign_greedy(units, ring, c, t, est, p, loads):
-    """Pseudocode 1 WorkloadAssignment; returns (slot, overflow flag)."""
+def _assign_greedy(flows, units, ring, masks, c, f, t, est, p, loads):
+    """Pseudocode 1 WorkloadAssignment for flow f; returns (slot, overflow flag)."""
+    affinity = p.alpha > 0.0 and (p.state_mode == SM_PROACTIVE or p.state_mode == SM_REACTIVE)
     best = -1
     best_score = -1.0
     b = t // p.bucket_ns
@@ -368,7 +422,9 @@ def _assign_greedy(units, ring, c, t, est, p, loads):
             _roll(units, ring, u, b, p.n_buckets)
         loads[u] = _load_bps(units[u], b, p)
         if est + loads[u] < p.capacity_bps:
-            score = loads[u] / p.capacity_bps  # + alpha * has_state, 0 until state lands
+            score = loads[u] / p.capacity_bps
+            if affinity:
+                score += p.alpha * has_state(flows, units, masks, f, u)
             if score > best_score:
                 best = u
                 best_score = score
@@ -426,7 +482,7 @@ def _assign_packet(units, ring, c, t, p):
 
 
 @nb.njit(cache=True)
-def _move_flow(flows, units, c, f, v):
+def _move_flow(flows, units, c, f, v, p):
     fl = flows[f]
     src = units[fl.unit]
     dst = units[v]
@@ -434,9 +490,11 @@ def _move_flow(flows, units, c, f, v):
     src.committed -= fl.est
     dst.open += 1
     dst.committed += fl.est
+    if not fl.need_pull:
+        fl.moved_from = fl.unit
     fl.unit = v
     fl.life = dst.life
-    fl.need_pull = True
+    fl.need_pull = p.state_mode != SM_LOCAL
     c.moves += 1
 
 
@@ -488,7 +546,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
             load[target] = 0.0
         load[u] -= rates[j]
         load[target] += rates[j]
-        _move_flow(flows, units, c, f, target)
+        _move_flow(flows, units, c, f, target, p)
     # 2. consolidate: highest ID first, empty a unit under consolidate_below if all its flows fit
     emptied = np.zeros(p.max_units, np.bool_)
     for u in range(c.hi - 1, -1, -1):
@@ -521,7 +579,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
         if ok:
             for j in range(count):
                 if dest[j] >= 0:
-                    _move_flow(flows, units, c, fids[j], dest[j])
+                    _move_flow(flows, units, c, fids[j], dest[j], p)
             trial[u] = 0.0
             load[:] = trial
             emptied[u] = True
@@ -533,35 +591,36 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
 
 
 @nb.njit(cache=True)
-def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
-    """Replay packets i0.. of a chunk; returns (next index, status). See the module docstring."""
+def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
+    """Replay packets i0.. of a chunk whose first packet has global index g0; returns (next index,
+    status). See the module docstring."""
     flows = st.flows
     units = st.units
     ring = st.ring
     queue = st.queue
+    pqueue = st.pqueue
+    masks = st.masks
     records = st.records
+    transfers = st.transfers
     c = st.ctl[0]
     o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
-    o_wait, o_cause, o_reord = out.state_wait, out.wait_cause, out.reordered
-    it_id, it_flow, it_unit, it_life = out.it_id, out.it_flow, out.it_unit, out.it_life
-    it_open_ts, it_reason, it_est, it_overflow = (
-        out.it_open_ts,
-        out.it_reason,
-        out.it_est,
-        out.it_overflow,
-    )
+    o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
     n = ts.shape[0]
     q = queue.shape[0]
-    qmask = q - 1  # the queue length is a power of two
+    qmask = q - 1  # queue lengths are powers of two
+    pqmask = pqueue.shape[0] - 1
     n_rec = records.shape[0]
+    n_tr = transfers.shape[0]
     loads = np.zeros(p.max_units, np.float64)
+    scratch = np.zeros(p.max_units, np.int64)
     flow_mode = p.mode != MODE_PACKET
+    pushing = flow_mode and p.state_mode == SM_PROACTIVE and p.policy != POL_NONE
     b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
     b_end = np.int64(-(2**62))
     for i in range(i0, n):
-        if c.n_records + p.max_units > n_rec:
+        if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr:
             return i, STATUS_RECORDS_FULL
-        if flow_mode and c.qtail - c.qhead >= q:
+        if flow_mode and (c.qtail - c.qhead >= q or c.pqtail - c.pqhead > pqmask):
             return i, STATUS_QUEUE_FULL
         t = ts[i]
         if t >= b_end:
@@ -572,49 +631,72 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
         if not c.started:
             c.started = True
             c.next_tick = t + p.smart_interval_ns
-        # 1. events before t, in time order: item closes (strictly before), smart_flow ticks (at
-        # or before). Written out here rather than in a helper: a call taking arrays costs an
-        # atomic incref per array, and this runs for every packet.
+            c.rng = np.uint64(p.seed)
+        # 1. events before t, in time order: item closes and proactive pushes strictly before t,
+        # smart_flow ticks at or before t (a tick goes first at equal times, then closes, then
+        # pushes). Written out here: a call taking arrays costs an atomic incref per array, and
+        # this runs for every packet.
         while flow_mode:
-            tick = p.mode == MODE_SMART_FLOW and c.next_tick <= t
-            before = c.next_tick if tick else t
-            while c.qhead < c.qtail:
+            t_close = queue[c.qhead & qmask].time if c.qhead < c.qtail else INF
+            t_push = pqueue[c.pqhead & pqmask].time if c.pqhead < c.pqtail else INF
+            t_next = t_close if t_close <= t_push else t_push
+            if p.mode == MODE_SMART_FLOW and c.next_tick <= t and c.next_tick <= t_next:
+                if c.n_records + p.max_units > n_rec:
+                    return i, STATUS_RECORDS_FULL
+                _smart_tick(flows, units, ring, records, c, c.next_tick, p)
+                c.next_tick += p.smart_interval_ns
+                continue
+            if t_next >= t:
+                break
+            if t_close <= t_push:
                 e = queue[c.qhead & qmask]
-                if e.time >= before:
-                    break
                 if e.flow >= 0:
                     fe = flows[e.flow]
                     if fe.open and fe.item == e.item and fe.last_ts + p.close_after_ns == e.time:
                         _close_item(fe, units[fe.unit], c, p)
                 c.qhead += 1
-            if not tick:
-                break
-            if c.n_records + p.max_units > n_rec:
-                return i, STATUS_RECORDS_FULL
-            _smart_tick(flows, units, ring, records, c, before, p)
-            c.next_tick = before + p.smart_interval_ns
+            else:
+                e = pqueue[c.pqhead & pqmask]
+                if e.flow >= 0 and flows[e.flow].last_ts + p.push_after_ns == e.time:
+                    if c.n_records + p.max_units > n_rec or c.n_transfers + p.max_units > n_tr:
+                        return i, STATUS_RECORDS_FULL
+                    _retire_due(units, records, c, e.time, p)
+                    fe = flows[e.flow]
+                    when = e.time if e.time > fe.last_finish else fe.last_finish
+                    push_state(flows, units, masks, transfers, scratch, c, e.flow, when, p)
+                c.pqhead += 1
         fl = flows[f]
         # 2. assignment
+        ready = t
+        cause = WAIT_NONE
+        src = fl.last_pkt
         if p.mode == MODE_PACKET or open_reason[i] >= 0:
             _retire_due(units, records, c, t, p)
             if p.mode == MODE_PACKET:
                 u, overflow = _assign_packet(units, ring, c, t, p)
                 est = 0.0
                 reason = REASON_PACKET
+                source = SRC_STORE
             else:
                 if fl.open:
                     _close_item(fl, units[fl.unit], c, p)  # size split: the item ends here
                 est = _estimate(fl, c, p)
-                u, overflow = _assign_greedy(units, ring, c, t, est, p, loads)
+                u, overflow = _assign_greedy(flows, units, ring, masks, c, f, t, est, p, loads)
                 reason = open_reason[i]
                 units[u].open += 1
                 units[u].committed += est
                 if p.committed_load and units[u].committed > loads[u]:
                     loads[u] = units[u].committed
                 _maybe_prestart(units, ring, c, t, p, loads)
+                source, ready, src = open_source(flows, units, masks, transfers, c, f, u, t, p)
+                if source == SRC_PULL:
+                    cause = WAIT_PULL
+                elif source == SRC_REPLICA_WAIT:
+                    cause = WAIT_REPLICA
+                elif source == SRC_STORE:
+                    cause = WAIT_STORE
+                fl.need_pull = False
             moved = fl.unit >= 0 and (fl.unit != u or fl.life != units[u].life)
-            if moved and p.reactive_state and flow_mode:
-                fl.need_pull = True
             item = c.items
             c.items += 1
             c.allocations += 1
@@ -627,14 +709,16 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
             fl.bytes = 0
             fl.pkts = 0
             k = out.n_items[0]
-            it_id[k] = item
-            it_flow[k] = f
-            it_unit[k] = u
-            it_life[k] = units[u].life
-            it_open_ts[k] = t
-            it_reason[k] = reason
-            it_est[k] = est
-            it_overflow[k] = overflow
+            out.it_id[k] = item
+            out.it_flow[k] = f
+            out.it_unit[k] = u
+            out.it_life[k] = units[u].life
+            out.it_open_ts[k] = t
+            out.it_reason[k] = reason
+            out.it_est[k] = est
+            out.it_overflow[k] = overflow
+            out.it_source[k] = source
+            out.it_moved[k] = moved
             out.n_items[0] = k + 1
         u = fl.unit
         un = units[u]
@@ -656,19 +740,34 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
             e.flow = f
             e.item = fl.item
             c.qtail += 1
+        if pushing:
+            if fl.pqpos >= c.pqhead:
+                pqueue[fl.pqpos & pqmask].flow = -1
+            fl.pqpos = c.pqtail
+            e = pqueue[c.pqtail & pqmask]
+            e.time = t + p.push_after_ns
+            e.flow = f
+            c.pqtail += 1
         # 4. service
-        ready = t
-        cause = WAIT_NONE
         if p.mode == MODE_PACKET:
             base = t if t > fl.last_finish else fl.last_finish
             ready = base + p.store_rtt_ns
             cause = WAIT_STORE
-        elif fl.need_pull:
-            base = t if t > fl.last_finish else fl.last_finish
-            ready = base + p.transfer_ns
-            cause = WAIT_PULL
+        elif fl.need_pull:  # smart_flow moved the flow: its state follows
             fl.need_pull = False
-            c.state_pulls += 1
+            if p.state_mode == SM_EXTERNAL:
+                ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
+                cause = WAIT_STORE
+                c.store_reads += 1
+                add_transfer(transfers, c, t, ready, f, -1, u, p.state_bytes, KIND_STORE_READ,
+                             fl.clock, fl.last_pkt)  # fmt: skip
+            else:
+                base = t if t > fl.last_finish else fl.last_finish
+                ready = base + p.transfer_ns
+                cause = WAIT_PULL
+                c.state_pulls += 1
+                add_transfer(transfers, c, base, ready, f, fl.moved_from, u, p.state_bytes,
+                             KIND_PULL, fl.clock, fl.last_pkt)  # fmt: skip
         free = un.free
         avail = t if t > free else free
         start = avail if avail > ready else ready
@@ -684,6 +783,11 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
             c.reordered += 1
         else:
             fl.last_finish = finish
+        if p.state_mode == SM_EXTERNAL and flow_mode:
+            fl.wlanded = finish + p.store_rtt_ns // 2  # the packet's state write
+            c.store_writes += 1
+        fl.clock += 1
+        fl.last_pkt = g0 + i
         o_unit[i] = u
         o_item[i] = fl.item
         o_start[i] = start
@@ -691,6 +795,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, p, st, out):
         o_wait[i] = wait
         o_cause[i] = cause if wait > 0 else WAIT_NONE
         o_reord[i] = reord
+        o_src[i] = src
     return n, STATUS_DONE
 
 

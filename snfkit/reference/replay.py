@@ -15,6 +15,35 @@ from snfkit.params import ReplayParams
 from snfkit.reference.flowlets import detect_flowlets
 
 FLOWLET, FLOW, SMART_FLOW, PACKET = "flowlet", "flow", "smart_flow", "packet"
+SOURCES = ("new_flow", "same_unit", "replica", "replica_wait", "pull", "store", "free")
+KINDS = ("push", "pull", "store_read")
+MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """The kernel's replica-draw stream (same integers, same floats)."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = seed & MASK64
+
+    def uniform(self) -> float:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        z ^= z >> 31
+        return float(z >> 11) * (1.0 / 9007199254740992.0)
+
+
+@dataclass
+class Push:
+    """One proactive push of a flow's state: the clock carried, when, which packet, to which slots."""
+
+    clock: int
+    time: int
+    arrive: int
+    packet: int
+    slots: frozenset[int]
 
 
 @dataclass
@@ -58,6 +87,13 @@ class Flow:
     packets: int = 0
     need_pull: bool = False
     tick_bytes: int = 0
+    clock: int = 0  # packets processed so far
+    last_pkt: int = -1
+    wlanded: int = 0  # external: when the last store write lands
+    latest: Push | None = None
+    before: Push | None = None
+    push_entry: int = -1  # index of the flow's live push-queue entry
+    moved_from: int = -1
 
 
 def item_rate(first_ts: int, last_ts: int, nbytes: int, npkts: int, close_after: int) -> float:
@@ -84,7 +120,15 @@ class Controller:
         self.cq_head = 0
         self.counters = dict.fromkeys(
             ("allocations", "overflow_new", "overflow_full", "prestarts", "moves", "state_pulls",
-             "reordered"), 0)  # fmt: skip
+             "reordered", "pushes", "copies", "stale_copies", "store_reads", "store_writes"),
+            0)  # fmt: skip
+        st = params.state
+        self.state_mode = st.state_mode
+        self.transfer_ns = st.state_transfer_ns
+        self.rng = SplitMix64(st.seed)
+        self.transfers: list[tuple[int, ...]] = []
+        self.push_queue: list[tuple[int, int]] = []  # (time, flow), time-ordered
+        self.pq_head = 0
 
     # units ------------------------------------------------------------------------------------
     def load(self, u: Unit, t: int) -> float:
@@ -131,14 +175,6 @@ class Controller:
         self.rate_count += 1
         f.open = False
 
-    def pop_closes(self, before: int) -> None:
-        while self.cq_head < len(self.close_queue) and self.close_queue[self.cq_head][0] < before:
-            when, fid, item = self.close_queue[self.cq_head]
-            f = self.flows[fid]
-            if f.open and f.item == item and f.last_ts + self.close_after == when:
-                self.close_item(fid)
-            self.cq_head += 1
-
     def estimate(self, f: Flow) -> float:
         a = self.p.assignment
         if f.prev_rate >= 0.0:
@@ -147,9 +183,27 @@ class Controller:
             return self.rate_sum / self.rate_count
         return float(a.initial_estimate_bps)
 
-    def assign_greedy(self, t: int, est: float) -> tuple[Unit, bool, dict[int, float]]:
+    def has_copy(self, slot: int, push: Push | None) -> bool:
+        u = self.units.get(slot)
+        return push is not None and slot in push.slots and u is not None and u.start <= push.time
+
+    def has_state(self, f: Flow, slot: int) -> float:
+        """1.0 if the slot ran the flow's previous item or holds a fresh copy of the latest push."""
+        u = self.units[slot]
+        if f.unit == slot and f.life == u.life:
+            return 1.0
+        fresh = f.latest is not None and f.latest.clock == f.clock
+        return 1.0 if fresh and self.has_copy(slot, f.latest) else 0.0
+
+    def assign_greedy(self, f: Flow, t: int, est: float) -> tuple[Unit, bool, dict[int, float]]:
         loads = {slot: self.load(u, t) for slot, u in sorted(self.units.items())}
-        candidates = [(loads[s] / self.cap, s) for s in sorted(loads) if est + loads[s] < self.cap]
+        alpha = self.p.assignment.alpha
+        affinity = alpha > 0.0 and self.state_mode in ("proactive", "reactive")
+
+        def score(s: int) -> float:
+            return loads[s] / self.cap + (alpha * self.has_state(f, s) if affinity else 0.0)
+
+        candidates = [(score(s), s) for s in sorted(loads) if est + loads[s] < self.cap]
         if candidates:
             best = max(candidates, key=lambda c: (c[0], -c[1]))  # max score, then lower ID
             return self.units[best[1]], False, loads
@@ -191,6 +245,81 @@ class Controller:
             best, best_start = self.earliest_unit(t)
         return best, False
 
+    # state ------------------------------------------------------------------------------------
+    def transfer(self, when, arrive, fid, src, dst, kind, f: Flow, pkt) -> None:
+        st = self.p.state
+        self.transfers.append((when, arrive, fid, src, dst, st.state_bytes, KINDS.index(kind),
+                               f.clock, pkt))  # fmt: skip
+
+    def push(self, fid: int, when: int) -> None:
+        """The flow's unit sends its state to the units the replication policy picks."""
+        f = self.flows[fid]
+        st = self.p.state
+        remaining = [s for s in sorted(self.units) if s != f.unit]
+        n = len(remaining)
+        k = n
+        if st.replication_policy == "none":
+            k = 0
+        elif st.replication_policy != "broadcast" and st.replicas < n:
+            k = st.replicas
+        if k == 0:
+            return
+        if st.replication_policy == "weighted" and k < n:
+            chosen = []
+            for _ in range(k):
+                total = 0.0
+                for s in remaining:
+                    total += 1.0 / (s + 1)
+                r = self.rng.uniform() * total
+                pick, acc = len(remaining) - 1, 0.0
+                for m, s in enumerate(remaining):
+                    acc += 1.0 / (s + 1)
+                    if r < acc:
+                        pick = m
+                        break
+                chosen.append(remaining.pop(pick))
+        else:
+            chosen = remaining[:k]
+        arrive = when + self.transfer_ns
+        f.before = f.latest
+        f.latest = Push(f.clock, when, arrive, f.last_pkt, frozenset(chosen))
+        for s in chosen:
+            self.transfer(when, arrive, fid, f.unit, s, "push", f, f.last_pkt)
+        self.counters["pushes"] += 1
+        self.counters["copies"] += k
+
+    def source(self, fid: int, unit: Unit, t: int) -> tuple[str, int, int]:
+        """(state source, ready time, packet whose post-state the item starts from)."""
+        f = self.flows[fid]
+        st = self.p.state
+        if f.unit < 0:
+            return "new_flow", t, -1
+        if self.state_mode == "external":
+            ready = max(t, f.wlanded) + st.store_rtt_ns
+            self.transfer(t, ready, fid, -1, unit.slot, "store_read", f, f.last_pkt)
+            self.counters["store_reads"] += 1
+            return "store", ready, f.last_pkt
+        if f.unit == unit.slot and f.life == unit.life:
+            return "same_unit", t, f.last_pkt
+        if self.state_mode == "local":
+            return "free", t, f.last_pkt
+        if self.state_mode == "proactive":
+            if self.has_copy(unit.slot, f.latest):
+                if f.latest.clock == f.clock or not st.clock_check:
+                    if f.latest.arrive <= t:
+                        return "replica", t, f.latest.packet
+                    return "replica_wait", f.latest.arrive, f.latest.packet
+                self.counters["stale_copies"] += 1
+            elif self.has_copy(unit.slot, f.before):
+                if not st.clock_check:
+                    return "replica", t, f.before.packet
+                self.counters["stale_copies"] += 1
+        base = max(t, f.last_finish)
+        ready = base + self.transfer_ns
+        self.transfer(base, ready, fid, f.unit, unit.slot, "pull", f, f.last_pkt)
+        self.counters["state_pulls"] += 1
+        return "pull", ready, f.last_pkt
+
     # smart_flow -------------------------------------------------------------------------------
     def move(self, fid: int, dest: Unit) -> None:
         f = self.flows[fid]
@@ -199,7 +328,10 @@ class Controller:
         src.committed -= f.est
         dest.open_items += 1
         dest.committed += f.est
-        f.unit, f.life, f.need_pull = dest.slot, dest.life, True
+        if not f.need_pull:
+            f.moved_from = f.unit
+        f.unit, f.life = dest.slot, dest.life
+        f.need_pull = self.state_mode != "local"
         self.counters["moves"] += 1
 
     def smart_tick(self, tau: int) -> None:
@@ -267,11 +399,14 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
         t_det, b_det = p.modes.flow_timeout_ns, 0
     _, _, first, reasons = detect_flowlets(ts, flow, wire_len, t_det, b_det)
     open_reason = dict(zip(first.tolist(), reasons.tolist(), strict=True))
-    up = p.units
+    up, st = p.units, p.state
+    push_after = p.kernel_tuple().push_after_ns
+    pushing = (c.mode != PACKET and st.state_mode == "proactive"
+               and st.replication_policy != "none")  # fmt: skip
     out = {k: [] for k in ("unit", "item", "start", "finish", "state_wait", "wait_cause",
-                           "reordered")}  # fmt: skip
+                           "reordered", "src")}  # fmt: skip
     items = {k: [] for k in ("id", "flow", "unit", "life", "open_ts", "reason", "est",
-                             "overflow")}  # fmt: skip
+                             "overflow", "source", "moved")}  # fmt: skip
     next_tick = None
     for i, (t, fid, size) in enumerate(
         zip(ts.tolist(), flow.tolist(), wire_len.tolist(), strict=True)
@@ -279,39 +414,60 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
         f = c.flows.setdefault(fid, Flow())
         if next_tick is None:
             next_tick = t + p.modes.smart_interval_ns
-        if c.mode == SMART_FLOW:
-            while next_tick <= t:
-                c.pop_closes(next_tick)
+        # events before t in time order: a tick (at or before t) first at equal times, then
+        # closes, then pushes (both strictly before t)
+        while c.mode != PACKET:
+            cq, pq = c.close_queue, c.push_queue
+            t_close = cq[c.cq_head][0] if c.cq_head < len(cq) else None
+            t_push = pq[c.pq_head][0] if c.pq_head < len(pq) else None
+            heads = [x for x in (t_close, t_push) if x is not None]
+            t_next = min(heads) if heads else None
+            if c.mode == SMART_FLOW and next_tick <= t and (t_next is None or next_tick <= t_next):
                 c.smart_tick(next_tick)
                 next_tick += p.modes.smart_interval_ns
-        if c.mode != PACKET:
-            c.pop_closes(t)
+                continue
+            if t_next is None or t_next >= t:
+                break
+            if t_close is not None and (t_push is None or t_close <= t_push):
+                when, cfid, item = cq[c.cq_head]
+                cf = c.flows[cfid]
+                if cf.open and cf.item == item and cf.last_ts + c.close_after == when:
+                    c.close_item(cfid)
+                c.cq_head += 1
+            else:
+                when, pfid = pq[c.pq_head]
+                if c.flows[pfid].push_entry == c.pq_head:  # the flow's latest deadline
+                    c.retire_due(when)
+                    c.push(pfid, max(when, c.flows[pfid].last_finish))
+                c.pq_head += 1
+        ready, cause, src = t, 0, f.last_pkt
         if c.mode == PACKET or i in open_reason:
             c.retire_due(t)
             if c.mode == PACKET:
                 unit, overflow = c.assign_packet(t)
-                est, reason = 0.0, 3
+                est, reason, source = 0.0, 3, "store"
             else:
                 if f.open:
                     c.close_item(fid)  # size split
                 est = c.estimate(f)
-                unit, overflow, loads = c.assign_greedy(t, est)
+                unit, overflow, loads = c.assign_greedy(f, t, est)
                 reason = open_reason[i]
                 unit.open_items += 1
                 unit.committed += est
                 if p.assignment.load_estimator == "committed" and unit.committed > loads[unit.slot]:
                     loads[unit.slot] = unit.committed
                 c.maybe_prestart(t, loads)
+                source, ready, src = c.source(fid, unit, t)
+                cause = {"pull": 1, "replica_wait": 3, "store": 2}.get(source, 0)
+                f.need_pull = False
             moved = f.unit >= 0 and (f.unit != unit.slot or f.life != unit.life)
-            if moved and p.modes.state_mode == "reactive" and c.mode != PACKET:
-                f.need_pull = True
             f.item, f.open = c.items, c.mode != PACKET
             c.items += 1
             c.counters["allocations"] += 1
             f.unit, f.life, f.est = unit.slot, unit.life, est
             f.first_ts, f.bytes, f.packets = t, 0, 0
-            for k, v in zip(items, (f.item, fid, unit.slot, unit.life, t, reason, est, overflow),
-                            strict=True):  # fmt: skip
+            for k, v in zip(items, (f.item, fid, unit.slot, unit.life, t, reason, est, overflow,
+                                    SOURCES.index(source), moved), strict=True):  # fmt: skip
                 items[k].append(v)
         unit = c.units[f.unit]
         b = t // p.assignment.load_bucket_ns
@@ -323,13 +479,22 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
         f.tick_bytes += size
         if c.mode != PACKET:
             c.close_queue.append((t + c.close_after, fid, f.item))
-        ready, cause = t, 0
+        if pushing:
+            f.push_entry = len(c.push_queue)
+            c.push_queue.append((t + push_after, fid))
         if c.mode == PACKET:
-            ready, cause = max(t, f.last_finish) + p.modes.store_rtt_ns, 2
-        elif f.need_pull:
-            ready, cause = max(t, f.last_finish) + p.modes.state_transfer_ns, 1
+            ready, cause = max(t, f.last_finish) + st.store_rtt_ns, 2
+        elif f.need_pull:  # smart_flow moved the flow
             f.need_pull = False
-            c.counters["state_pulls"] += 1
+            if st.state_mode == "external":
+                ready, cause = max(t, f.wlanded) + st.store_rtt_ns, 2
+                c.counters["store_reads"] += 1
+                c.transfer(t, ready, fid, -1, unit.slot, "store_read", f, f.last_pkt)
+            else:
+                base = max(t, f.last_finish)
+                ready, cause = base + st.state_transfer_ns, 1
+                c.counters["state_pulls"] += 1
+                c.transfer(base, ready, fid, f.moved_from, unit.slot, "pull", f, f.last_pkt)
         avail = max(t, unit.free)
         start = max(avail, ready)
         wait = max(ready - avail, 0)
@@ -344,8 +509,13 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
             c.counters["reordered"] += 1
         else:
             f.last_finish = finish
+        if st.state_mode == "external" and c.mode != PACKET:
+            f.wlanded = finish + st.store_rtt_ns // 2
+            c.counters["store_writes"] += 1
+        f.clock += 1
+        f.last_pkt = i
         for k, v in zip(out, (unit.slot, f.item, start, finish, wait, cause if wait > 0 else 0,
-                              reordered), strict=True):  # fmt: skip
+                              reordered, src), strict=True):  # fmt: skip
             out[k].append(v)
     for fid in sorted(c.flows):  # end of trace
         if c.flows[fid].open:
@@ -357,6 +527,7 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
         "packets": {k: np.asarray(v) for k, v in out.items()},
         "items": {k: np.asarray(v) for k, v in items.items()},
         "records": np.asarray(c.records, np.int64).reshape(-1, 8),
+        "transfers": np.asarray(c.transfers, np.int64).reshape(-1, 9),
         "counters": c.counters,
         "rate_sum": c.rate_sum,
     }

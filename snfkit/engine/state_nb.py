@@ -1,0 +1,203 @@
+"""Per-flow state between units (paper §5, DESIGN.md "State"): replicas, logical clocks, sources.
+
+A flow's *logical clock* counts its packets processed so far. In ``proactive`` mode, once a flow has
+been idle ``push_after_ns`` (T/2) and its last packet is processed, its unit pushes the state to
+K other active units chosen by the replication policy; each copy carries the clock at the push.
+Each flow remembers its two latest pushes: the clock, the time, the packet whose post-state was sent,
+and one bit per unit slot (``masks[f, 0]`` latest, ``masks[f, 1]`` the one before). A copy at slot u
+is still there if the slot's current unit started no later than the push.
+
+When a flow's next item opens on unit u, its state comes from (``STATE_SOURCES``):
+``new_flow`` (no state yet), ``same_unit`` (u ran the previous item), ``replica`` (u holds a copy
+whose clock equals the flow's clock and it has arrived: no wait, *seamless*), ``replica_wait`` (that
+copy is still in flight: wait for it), ``pull`` (no fresh copy: fetch from the previous unit once its
+last packet is processed, ``state_transfer_ns``), ``store`` (``external``: a store read that waits
+for the flow's last write to land) or ``free`` (``local``).
+
+Values are kept copy-on-write: a copy is the post-state of the packet it was pushed after
+(``rep_pkt``), so the NF pass (:mod:`snfkit.engine.nf_nb`) processes each packet against the
+version its unit holds. With ``clock_check`` off, a stale copy is used as if fresh, and the NF
+output shows it.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+SM_PROACTIVE, SM_REACTIVE, SM_EXTERNAL, SM_LOCAL = 0, 1, 2, 3  # STATE_MODES order
+POL_WEIGHTED, POL_FIRST_K, POL_BROADCAST, POL_NONE = 0, 1, 2, 3  # REPLICATION_POLICIES order
+
+STATE_SOURCES = ("new_flow", "same_unit", "replica", "replica_wait", "pull", "store", "free")
+SRC_NEW, SRC_SAME_UNIT, SRC_REPLICA, SRC_REPLICA_WAIT, SRC_PULL, SRC_STORE, SRC_FREE = range(7)
+
+TRANSFER_KINDS = ("push", "pull", "store_read")
+KIND_PUSH, KIND_PULL, KIND_STORE_READ = 0, 1, 2
+
+TRANSFER_DTYPE = np.dtype(
+    [
+        ("time_ns", np.int64),  # sent
+        ("arrive_ns", np.int64),
+        ("flow_id", np.int64),
+        ("from_unit", np.int64),  # -1: the store
+        ("to_unit", np.int64),
+        ("bytes", np.int64),
+        ("kind", np.int64),  # index into TRANSFER_KINDS
+        ("clock", np.int64),  # the flow's logical clock carried
+        ("packet", np.int64),  # global index of the packet whose post-state moved, -1 none
+    ],
+    align=True,
+)
+"""One state transfer: a push copy, a pull or a store read."""
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@nb.njit(cache=True)
+def uniform(c):
+    """Next draw in [0, 1) from the controller's splitmix64 stream (state in ``c.rng``)."""
+    c.rng = c.rng + _GOLDEN
+    z = c.rng
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True)
+def has_copy(masks, f, which, u, un, push_time):
+    """Does slot u (record un) still hold flow f's copy from push ``which`` (0 latest, 1 before)?"""
+    word = masks[f, which, u >> 6]
+    bit = (word >> np.uint64(u & 63)) & np.uint64(1)
+    return bit != 0 and un.active and un.start <= push_time
+
+
+@nb.njit(cache=True)
+def push_state(flows, units, masks, transfers, scratch, c, f, when, p):
+    """Flow f's unit pushes its state at ``when`` to the units the policy picks; returns copies."""
+    fl = flows[f]
+    n = 0
+    for u in range(c.hi):
+        if units[u].active and u != fl.unit:
+            scratch[n] = u
+            n += 1
+    k = n
+    if p.policy == POL_NONE:
+        k = 0
+    elif p.policy != POL_BROADCAST and p.replicas < n:
+        k = p.replicas
+    if k == 0:
+        return 0
+    if p.policy == POL_WEIGHTED and k < n:
+        # K distinct draws, each with weight 1/(ID+1) among the slots not drawn yet
+        for j in range(k):
+            total = 0.0
+            for m in range(j, n):
+                total += 1.0 / (scratch[m] + 1)
+            r = uniform(c) * total
+            pick = n - 1
+            acc = 0.0
+            for m in range(j, n):
+                acc += 1.0 / (scratch[m] + 1)
+                if r < acc:
+                    pick = m
+                    break
+            chosen = scratch[pick]
+            for m in range(pick, j, -1):  # keep the rest in ID order
+                scratch[m] = scratch[m - 1]
+            scratch[j] = chosen
+    # the latest push becomes the previous one
+    fl.prev_clock = fl.rep_clock
+    fl.prev_time = fl.rep_time
+    fl.prev_pkt = fl.rep_pkt
+    for w in range(p.mask_words):
+        masks[f, 1, w] = masks[f, 0, w]
+        masks[f, 0, w] = 0
+    fl.rep_clock = fl.clock
+    fl.rep_time = when
+    fl.rep_arrive = when + p.transfer_ns
+    fl.rep_pkt = fl.last_pkt
+    for j in range(k):
+        u = scratch[j]
+        masks[f, 0, u >> 6] |= np.uint64(1) << np.uint64(u & 63)
+        tr = transfers[c.n_transfers]
+        tr.time_ns = when
+        tr.arrive_ns = fl.rep_arrive
+        tr.flow_id = f
+        tr.from_unit = fl.unit
+        tr.to_unit = u
+        tr.bytes = p.state_bytes
+        tr.kind = KIND_PUSH
+        tr.clock = fl.clock
+        tr.packet = fl.last_pkt
+        c.n_transfers += 1
+    c.pushes += 1
+    c.copies += k
+    return k
+
+
+@nb.njit(cache=True)
+def add_transfer(transfers, c, when, arrive, f, src, dst, nbytes, kind, clock, pkt):
+    tr = transfers[c.n_transfers]
+    tr.time_ns = when
+    tr.arrive_ns = arrive
+    tr.flow_id = f
+    tr.from_unit = src
+    tr.to_unit = dst
+    tr.bytes = nbytes
+    tr.kind = kind
+    tr.clock = clock
+    tr.packet = pkt
+    c.n_transfers += 1
+
+
+@nb.njit(cache=True)
+def open_source(flows, units, masks, transfers, c, f, u, t, p):
+    """Where flow f's state comes from for an item opening on slot u at t (module docstring).
+    Returns (source, ready time, packet whose post-state the item starts from)."""
+    fl = flows[f]
+    un = units[u]
+    if fl.unit < 0:
+        return SRC_NEW, t, np.int64(-1)
+    if p.state_mode == SM_EXTERNAL:
+        ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
+        add_transfer(transfers, c, t, ready, f, -1, u, p.state_bytes, KIND_STORE_READ,
+                     fl.clock, fl.last_pkt)  # fmt: skip
+        c.store_reads += 1
+        return SRC_STORE, ready, fl.last_pkt
+    if fl.unit == u and fl.life == un.life:
+        return SRC_SAME_UNIT, t, fl.last_pkt
+    if p.state_mode == SM_LOCAL:
+        return SRC_FREE, t, fl.last_pkt
+    if p.state_mode == SM_PROACTIVE:
+        if has_copy(masks, f, 0, u, un, fl.rep_time):
+            if fl.rep_clock == fl.clock or not p.clock_check:
+                if fl.rep_arrive <= t:
+                    return SRC_REPLICA, t, fl.rep_pkt
+                return SRC_REPLICA_WAIT, fl.rep_arrive, fl.rep_pkt
+            c.stale_copies += 1
+        elif fl.prev_clock >= 0 and has_copy(masks, f, 1, u, un, fl.prev_time):
+            if not p.clock_check:
+                return SRC_REPLICA, t, fl.prev_pkt  # stale, used as if fresh: fault injection
+            c.stale_copies += 1
+    base = t if t > fl.last_finish else fl.last_finish
+    ready = base + p.transfer_ns
+    add_transfer(transfers, c, base, ready, f, fl.unit, u, p.state_bytes, KIND_PULL,
+                 fl.clock, fl.last_pkt)  # fmt: skip
+    c.state_pulls += 1
+    return SRC_PULL, ready, fl.last_pkt
+
+
+@nb.njit(cache=True)
+def has_state(flows, units, masks, f, u):
+    """1.0 if slot u holds flow f's current state (it ran the previous item, or holds a copy from
+    the latest push that carries the flow's clock), else 0.0: the alpha term of the score."""
+    fl = flows[f]
+    un = units[u]
+    if fl.unit == u and fl.life == un.life:
+        return 1.0
+    if fl.rep_clock >= 0 and fl.rep_clock == fl.clock and has_copy(masks, f, 0, u, un, fl.rep_time):
+        return 1.0
+    return 0.0
