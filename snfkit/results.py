@@ -31,7 +31,8 @@ unit capacity), ``overprovision_gbps`` (provisioned - offered).
 ``units`` (one row per unit lifetime): ``unit``, ``unit_life``, ``start_ns``, ``ready_ns``,
 ``retire_ns``, ``packets``, ``bytes``, ``busy_ns``, ``lifetime_ns``.
 
-``transfers`` (one row per state transfer): ``time_ns`` (sent), ``arrive_ns``, ``flow_id``,
+``transfers`` (one row per state transfer, when ``keep_packets``; the summary has the sums):
+``time_ns`` (sent), ``arrive_ns``, ``flow_id``,
 ``from_unit`` (-1: the store), ``to_unit``, ``bytes``, ``kind`` (push: one proactive copy / pull /
 store_read), ``clock`` (the flow's logical clock carried), ``packet`` (global index of the packet
 whose post-state moved).

@@ -190,6 +190,7 @@ def replay(
         _run_nf(results, nf_obj, table)
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
+    results.extra.pop("pushed_packets", None)
     return results
 
 
@@ -238,9 +239,8 @@ def _run_nf(results: Results, nf: Any, table: pl.DataFrame) -> None:
 
     src = results.extra["src_pkt"]
     snap = np.zeros(src.shape[0], np.bool_)
-    if results.transfers is not None and results.transfers.height:
-        pushed = results.transfers.filter(pl.col("kind") == "push")["packet"].to_numpy()
-        snap[pushed[pushed >= 0]] = True
+    pushed = results.extra.pop("pushed_packets")
+    snap[pushed[pushed >= 0]] = True
     out = apply(nf, table, src=src, snap=snap)
     results.nf_output = out
     dropped = int((out["action"] == 1).sum())
@@ -278,7 +278,9 @@ class _Run:
         self.n_in = 0
         self.pkt_parts: list[pl.DataFrame] = []
         self.item_parts: list[dict[str, np.ndarray]] = []
-        self.transfers: list[np.ndarray] = []
+        self.transfers: list[np.ndarray] = []  # TRANSFER_DTYPE rows, when keep_packets
+        self.transfer_bytes = np.zeros(len(S.TRANSFER_KINDS), np.int64)
+        self.pushed_packets: list[np.ndarray] = []  # without keep_packets: for the NF pass
         self.wait_count = np.zeros(len(WAIT_CAUSES), np.int64)  # packets that waited, by cause
         self.wait_ns = np.zeros(len(WAIT_CAUSES), np.int64)
         self.keep_src = False  # per-packet state sources, for an NF pass
@@ -367,7 +369,15 @@ class _Run:
             self.state.ctl["n_records"] = 0
         r = int(self.state.ctl["n_transfers"][0])
         if r:
-            self.transfers.append(self.state.transfers[:r].copy())
+            batch = self.state.transfers[:r]
+            kinds = batch["kind"]
+            self.transfer_bytes += np.bincount(kinds, weights=batch["bytes"], minlength=3).astype(
+                np.int64
+            )
+            if self.keep:  # every transfer; otherwise only the sums and what the NF pass needs
+                self.transfers.append(batch.copy())
+            elif self.keep_src:
+                self.pushed_packets.append(batch["packet"][kinds == S.KIND_PUSH].copy())
             self.state.ctl["n_transfers"] = 0
 
     def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
@@ -454,6 +464,11 @@ def _build_results(run: _Run) -> Results:
     extra = {}
     if run.keep_src:
         extra["src_pkt"] = np.concatenate(run.src_parts) if run.src_parts else np.zeros(0, np.int64)
+        if run.keep:
+            pushed = transfers.filter(pl.col("kind") == "push")["packet"].to_numpy()
+        else:
+            pushed = np.concatenate(run.pushed_packets) if run.pushed_packets else np.zeros(0, int)
+        extra["pushed_packets"] = pushed
     return Results(
         extra=extra,
         summary=summary,
@@ -467,7 +482,9 @@ def _build_results(run: _Run) -> Results:
     )
 
 
-def _transfers_table(run: _Run) -> pl.DataFrame:
+def _transfers_table(run: _Run) -> pl.DataFrame | None:
+    if not run.keep:
+        return None
     rec = np.concatenate(run.transfers) if run.transfers else np.zeros(0, S.TRANSFER_DTYPE)
     table = pl.DataFrame({c: rec[c] for c in S.TRANSFER_DTYPE.names})
     return table.with_columns(
@@ -484,7 +501,7 @@ def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, An
     sources.update({str(k): int(v) for k, v in src.iter_rows()})
     moved = flowlets.filter(pl.col("moved"))
     seamless = int(moved["state_source"].is_in(["replica", "free"]).sum())
-    push_bytes = int(transfers.filter(pl.col("kind") == "push")["bytes"].sum())
+    push_bytes = int(run.transfer_bytes[S.KIND_PUSH])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
         n, total = int(run.wait_count[j]), int(run.wait_ns[j])

@@ -59,7 +59,6 @@ from snfkit.engine.state_nb import (
     SRC_REPLICA_WAIT,
     SRC_STORE,
     add_transfer,
-    has_state,
     open_source,
     push_state,
 )
@@ -411,6 +410,9 @@ def _estimate(fl, c, p):
 def _assign_greedy(flows, units, ring, masks, c, f, t, est, p, loads):
     """Pseudocode 1 WorkloadAssignment for flow f; returns (slot, overflow flag)."""
     affinity = p.alpha > 0.0 and (p.state_mode == SM_PROACTIVE or p.state_mode == SM_REACTIVE)
+    # has_state (state_nb.has_state) written out: no calls taking arrays inside the unit loop
+    fl = flows[f]
+    fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
     best = -1
     best_score = -1.0
     b = t // p.bucket_ns
@@ -424,7 +426,12 @@ def _assign_greedy(flows, units, ring, masks, c, f, t, est, p, loads):
         if est + loads[u] < p.capacity_bps:
             score = loads[u] / p.capacity_bps
             if affinity:
-                score += p.alpha * has_state(flows, units, masks, f, u)
+                un = units[u]
+                held = u == fl.unit and un.life == fl.life
+                if not held and fresh and un.start <= fl.rep_time:
+                    held = (masks[f, 0, u >> 6] >> np.uint64(u & 63)) & np.uint64(1) != 0
+                if held:
+                    score += p.alpha
             if score > best_score:
                 best = u
                 best_score = score

@@ -188,16 +188,3 @@ def open_source(flows, units, masks, transfers, c, f, u, t, p):
                  fl.clock, fl.last_pkt)  # fmt: skip
     c.state_pulls += 1
     return SRC_PULL, ready, fl.last_pkt
-
-
-@nb.njit(cache=True)
-def has_state(flows, units, masks, f, u):
-    """1.0 if slot u holds flow f's current state (it ran the previous item, or holds a copy from
-    the latest push that carries the flow's clock), else 0.0: the alpha term of the score."""
-    fl = flows[f]
-    un = units[u]
-    if fl.unit == u and fl.life == un.life:
-        return 1.0
-    if fl.rep_clock >= 0 and fl.rep_clock == fl.clock and has_copy(masks, f, 0, u, un, fl.rep_time):
-        return 1.0
-    return 0.0
