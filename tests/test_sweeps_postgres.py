@@ -50,17 +50,20 @@ def test_two_workers_share_a_postgres_study(tmp_path, postgres_url):
     try:
         done = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        assert f"{name}: 8 complete, 0 failed trials (8 new" in done.stderr
+        assert f"{name}: 8 complete, " in done.stderr
         assert not (tmp_path / "pg.db").exists()  # the URL was used, not the default file
 
         study = optuna.load_study(study_name=name, storage=make_storage(postgres_url))
         t = trials_table(study)
         assert t.filter(state="COMPLETE").height == 8
-        assert t.height == 8 and t["number"].n_unique() == 8
-        per_worker = t.group_by("worker").len()
+        assert t["number"].n_unique() == t.height
+        # the only failures allowed: a trial asked for in a race at the end (no replay run)
+        assert all(r.startswith("surplus") for r in t.filter(state="FAIL")["fail_reason"])
+        done_t = t.filter(state="COMPLETE")
+        per_worker = done_t.group_by("worker").len()
         assert per_worker["len"].sum() == 8
         assert per_worker.height <= 2
-        params = t.select("timeout_ns", "alpha").rows()
+        params = done_t.select("timeout_ns", "alpha").rows()
         assert len(set(params)) == 8
 
         # resume to 11 on the same server: adds exactly 3
@@ -68,7 +71,7 @@ def test_two_workers_share_a_postgres_study(tmp_path, postgres_url):
             [*cmd, "--workers", "2", "--trials", "11"], capture_output=True, text=True, timeout=300
         )
         assert more.returncode == 0, more.stderr
-        assert f"{name}: 11 complete, 0 failed trials (3 new" in more.stderr
+        assert f"{name}: 11 complete, " in more.stderr
 
         # the same study read through snfkit's own config path
         c = config_from_dict(
