@@ -328,8 +328,9 @@ def demo(
     """Summarize a small synthetic trace (or --trace) and compare the allocation modes.
 
     Writes into OUT: summary.json, trace_summary.csv/.parquet, modes.csv (one row per mode),
-    epochs_<mode>.csv, latency_percentiles.csv and two charts (latency_percentiles.html,
-    provisioning.html).
+    epochs_<mode>.csv, latency_percentiles.csv, two charts (latency_percentiles.html,
+    provisioning.html) and figures/ (the paper's figures on the small grids of 'snfkit figures
+    --small', as PNG and HTML, with claims.md and index.html).
     """
     import snfkit
     from snfkit.traces.summary import summary_table
@@ -364,10 +365,27 @@ def demo(
         prov = charts.provisioning_data(runs)
         charts.provisioning_chart(prov).save(out / "provisioning.html")
         doc["modes"] = summaries
+        label = trace.name if trace is not None else f"small_demo(seed={seed})"
+        _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
     else:
         typer.echo("snfkit.replay is not available in this version; skipped the modes.", err=True)
     (out / "summary.json").write_text(_write_json(doc) + "\n")
     typer.echo(f"wrote {out}/")
+
+
+def _figures(packets, label: str, out: Path, *, params: dict, small: bool, formats) -> Any:
+    """Run and write the paper's figures (snfkit.figures) with one progress bar per phase."""
+    from snfkit import figures as F
+
+    wl = F.Workload.from_packets(packets, label)
+    with _progress_bar(f"figures: replays of {label}") as update:
+        fd = F.compute_figures(wl, params, small=small, progress=update)
+    with _progress_bar("figures: drawing") as update:
+        written = F.write_figures(fd, out, formats, progress=update)
+    for name, why in fd.skipped.items():
+        typer.echo(f"figures: skipped {name}: {why}", err=True)
+    typer.echo(f"wrote {len(written)} files to {out}/ (open {out / 'index.html'})", err=True)
+    return fd
 
 
 _INT = re.compile(r"[+-]?\d+")
@@ -502,6 +520,80 @@ def sweep(
         write_trials(run.study, out / "trials.parquet")
         written = study_charts(run.study, out)
         typer.echo(f"wrote {out}/ (trials.parquet, {len(written)} charts)", err=True)
+
+
+@app.command("figures")
+@_input_errors
+def figures_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figures.")],
+    trace: Annotated[
+        Path | None,
+        typer.Option("--trace", help="Trace file (any format); default: a synthetic trace."),
+    ] = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            "--scale",
+            min=0.0,
+            help="Without --trace: paper_like(seed, scale) [default: small_demo(seed)].",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic trace.")] = 0,
+    max_packets: Annotated[
+        int | None,
+        typer.Option("--max-packets", min=1, help="Keep only the first N packets (quick runs)."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Replay parameter name=value for every run."),
+    ] = None,
+    small: Annotated[
+        bool,
+        typer.Option("--small", help="Reduced grids: NAT only, K x alpha 3x3, three B values."),
+    ] = False,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="png, svg, html (repeatable) [default: all three]."),
+    ] = None,
+    claims: Annotated[
+        bool,
+        typer.Option(
+            "--claims", help="Also print the paper's claims beside this trace (markdown)."
+        ),
+    ] = False,
+) -> None:
+    """Regenerate the paper's figures (Figs 1-4, 7, 8, opportunities) on a trace.
+
+    Writes into OUT, per figure: <name>.png/.svg/.html and its data <name>.csv; claims.md (each
+    paper claim beside this trace's number) and index.html (all figures on one page).
+    """
+    from snfkit.errors import ParameterError
+    from snfkit.figures import claims_markdown, claims_table
+
+    formats = tuple(f.lower() for f in (fmt or ["png", "svg", "html"]))
+    bad = [f for f in formats if f not in ("png", "svg", "html")]
+    if bad:
+        raise ParameterError("--format", bad[0], "png, svg or html")
+    params = dict(parse_param(p) for p in param or [])
+    if trace is not None:
+        packets, label = _read(trace).packets, trace.name
+    elif scale is not None:
+        from snfkit.workloads import paper_like
+
+        packets, label = paper_like(seed, scale), f"paper_like(seed={seed}, scale={scale:g})"
+    else:
+        from snfkit.workloads import small_demo
+
+        packets, label = small_demo(seed), f"small_demo(seed={seed})"
+    if max_packets is not None and packets.height > max_packets:
+        packets = packets.head(max_packets)
+        label = f"{label}, first {max_packets:,} packets"
+    if packets.height == 0:
+        raise ParameterError("--trace", str(trace), "a trace with at least one packet")
+    out.mkdir(parents=True, exist_ok=True)
+    fd = _figures(packets, label, out, params=params, small=small, formats=formats)
+    if claims:
+        typer.echo(claims_markdown(claims_table(fd), fd.workload))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def test_two_workers_share_a_postgres_study(tmp_path, postgres_url):
     name = f"pg_{uuid.uuid4().hex[:12]}"
     toml = tmp_path / "pg.toml"
     toml.write_text(
-        f'[study]\nname = "{name}"\nn_trials = 12\n'
+        f'[study]\nname = "{name}"\nn_trials = 8\n'
         'objectives = ["p99_latency_us", "mean_active_units"]\n'
         '[trace]\nworkload = "paper_like"\nseed = 0\nscale = 0.003\n'
         "[search]\ntimeout_ns = { low = 20_000, high = 5_000_000, log = true }\n"
@@ -50,29 +50,32 @@ def test_two_workers_share_a_postgres_study(tmp_path, postgres_url):
     try:
         done = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        assert f"{name}: 12 complete, 0 failed trials (12 new" in done.stderr
+        assert f"{name}: 8 complete, " in done.stderr
         assert not (tmp_path / "pg.db").exists()  # the URL was used, not the default file
 
         study = optuna.load_study(study_name=name, storage=make_storage(postgres_url))
         t = trials_table(study)
-        assert t.filter(state="COMPLETE").height == 12
-        assert t.height == 12 and t["number"].n_unique() == 12
-        per_worker = t.group_by("worker").len()
-        assert per_worker["len"].sum() == 12
+        assert t.filter(state="COMPLETE").height == 8
+        assert t["number"].n_unique() == t.height
+        # the only failures allowed: a trial asked for in a race at the end (no replay run)
+        assert all(r.startswith("surplus") for r in t.filter(state="FAIL")["fail_reason"])
+        done_t = t.filter(state="COMPLETE")
+        per_worker = done_t.group_by("worker").len()
+        assert per_worker["len"].sum() == 8
         assert per_worker.height <= 2
-        params = t.select("timeout_ns", "alpha").rows()
-        assert len(set(params)) == 12
+        params = done_t.select("timeout_ns", "alpha").rows()
+        assert len(set(params)) == 8
 
-        # resume to 16 on the same server: adds exactly 4
+        # resume to 11 on the same server: adds exactly 3
         more = subprocess.run(
-            [*cmd, "--workers", "2", "--trials", "16"], capture_output=True, text=True, timeout=300
+            [*cmd, "--workers", "2", "--trials", "11"], capture_output=True, text=True, timeout=300
         )
         assert more.returncode == 0, more.stderr
-        assert f"{name}: 16 complete, 0 failed trials (4 new" in more.stderr
+        assert f"{name}: 11 complete, " in more.stderr
 
         # the same study read through snfkit's own config path
         c = config_from_dict(
-            {"study": {"name": name, "n_trials": 16,
+            {"study": {"name": name, "n_trials": 11,
                        "objectives": ["p99_latency_us", "mean_active_units"]},
              "trace": {"workload": "paper_like", "seed": 0, "scale": 0.003},
              "search": {"timeout_ns": {"low": 20_000, "high": 5_000_000, "log": True},
@@ -81,7 +84,7 @@ def test_two_workers_share_a_postgres_study(tmp_path, postgres_url):
         )  # fmt: skip
         from snfkit.sweeps import open_study, study_counts
 
-        assert study_counts(open_study(c, postgres_url))["COMPLETE"] == 16
+        assert study_counts(open_study(c, postgres_url))["COMPLETE"] == 11
     finally:
         try:
             optuna.delete_study(study_name=name, storage=make_storage(postgres_url))

@@ -20,6 +20,7 @@ reason in the user attribute ``fail_reason``; the study goes on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -90,14 +91,15 @@ def make_storage(url: str, *, source: Any = None):
     import optuna
 
     url = _with_driver(url)
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    if path and not path.startswith(":memory:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine_kwargs: dict[str, Any] = {"creator": functools.partial(_sqlite_connect, path)}
     else:
         engine_kwargs = {"pool_pre_ping": True}
     try:
         with _quiet():
-            st = optuna.storages.RDBStorage(
+            return optuna.storages.RDBStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=HEARTBEAT_S,
@@ -106,9 +108,18 @@ def make_storage(url: str, *, source: Any = None):
     except Exception as exc:  # sqlalchemy's errors (bad URL, no server, no driver)
         msg = " ".join(str(exc).split())[:300]
         raise ConfigError(source, "storage", f"cannot open {url!r}: {msg}") from None
-    if st.engine.name == "sqlite":
-        _sqlite_wal(st.engine)
-    return st
+
+
+def _sqlite_connect(path: str):
+    """An SQLite connection in WAL mode with synchronous=NORMAL: readers do not block the writer
+    (several workers, a dashboard) and a commit costs no fsync (halves the per-trial overhead); a
+    crash may lose the last commits, never corrupt the file. Waits up to 60 s for a lock."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=60, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
 
 
 def _with_driver(url: str) -> str:
@@ -120,22 +131,6 @@ def _with_driver(url: str) -> str:
         if url.startswith(bare) and importlib.util.find_spec("psycopg") is None:
             return "postgresql+psycopg2://" + url[len(bare) :]
     return url
-
-
-def _sqlite_wal(engine) -> None:
-    """WAL journal and synchronous=NORMAL: readers do not block the writer (several workers on one
-    file) and a commit costs no fsync (halves the per-trial overhead). A crash may lose the last
-    commits, never corrupt the file; the study then just has fewer trials."""
-    from sqlalchemy import event
-
-    def on_connect(dbapi_conn, _record) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    event.listen(engine, "connect", on_connect)
-    engine.dispose()  # connections opened while creating the tables get the pragmas too
 
 
 def open_study(config: StudyConfig, storage: str | None = None):

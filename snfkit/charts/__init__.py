@@ -1,0 +1,77 @@
+"""Charts in pairs: ``*_data()`` returns the tidy polars frame that is drawn (tested), ``*_chart()``
+only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on import).
+:func:`save_chart` writes PNG / SVG (vl-convert) and standalone HTML.
+
+- compute management (Figs 1-3): :func:`provisioning_data`, :func:`latency_percentiles_data`,
+  :func:`utilization_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
+- state management (Fig 4): :func:`state_latency_data`, :func:`state_sources_data`
+- sensitivity (Figs 7, 8): :func:`k_alpha_data`, :func:`size_threshold_data`
+
+Inputs are mappings from a label (a mode name, ``(nf, state_mode)``, ``(K, alpha)``, ``B``) to a
+:class:`~snfkit.results.Results`; :mod:`snfkit.figures` builds them.
+"""
+
+from snfkit.charts import theme
+from snfkit.charts.compute import (
+    PERCENTILE_ORDER,
+    UTILIZATION_BANDS,
+    latency_percentiles_chart,
+    latency_percentiles_data,
+    opportunities_chart,
+    opportunities_data,
+    provisioning_chart,
+    provisioning_data,
+    utilization_bands_chart,
+    utilization_bands_data,
+    utilization_chart,
+    utilization_data,
+)
+from snfkit.charts.export import save_chart, to_html, to_png, to_svg
+from snfkit.charts.sensitivity import (
+    METRICS,
+    k_alpha_chart,
+    k_alpha_data,
+    metric_values,
+    size_threshold_chart,
+    size_threshold_data,
+)
+from snfkit.charts.state import (
+    moved_flowlets,
+    seamless_chart,
+    state_latency_chart,
+    state_latency_data,
+    state_sources_data,
+)
+
+theme.register(enable=True)
+
+__all__ = [
+    "METRICS",
+    "PERCENTILE_ORDER",
+    "UTILIZATION_BANDS",
+    "k_alpha_chart",
+    "k_alpha_data",
+    "latency_percentiles_chart",
+    "latency_percentiles_data",
+    "metric_values",
+    "moved_flowlets",
+    "opportunities_chart",
+    "opportunities_data",
+    "provisioning_chart",
+    "provisioning_data",
+    "save_chart",
+    "seamless_chart",
+    "size_threshold_chart",
+    "size_threshold_data",
+    "state_latency_chart",
+    "state_latency_data",
+    "state_sources_data",
+    "theme",
+    "to_html",
+    "to_png",
+    "to_svg",
+    "utilization_bands_chart",
+    "utilization_bands_data",
+    "utilization_chart",
+    "utilization_data",
+]

@@ -1,0 +1,678 @@
+"""The paper's figures on any trace: the replays behind each figure, their tidy data, the charts, and
+the table of the paper's claims beside what this trace gives.
+
+Each ``*_runs`` function replays one trace under the settings of one figure and returns a mapping
+from a label to :class:`~snfkit.results.Results`; :mod:`snfkit.charts` turns those into tidy frames
+and charts. :func:`compute_figures` runs all of them (with one progress callback for the whole
+set), :func:`write_figures` writes every figure (PNG, SVG, HTML), its data (CSV) and the claims
+table (markdown), and :func:`make_figures` does both (the ``snfkit figures`` command).
+
+Choices the paper leaves open (docs/REPRODUCTION.md explains their effect):
+
+- **Epochs.** The paper's epoch is 100 ms. Traces shorter than 2 s get a shorter epoch, the largest of
+  100, 50, 20, 10, 5, 2, 1 ms, 500, 200, 100 us that still gives at least 20 epochs (the CAIDA
+  excerpt, 24 ms: 1 ms). Epochs only change the reports (Figs 1 and 3), never the replay.
+- **Every other parameter** is snfkit's default (the paper's: T = 500 us, B = 15 KB, alpha = 0.25,
+  K = 3, 1-Gbps units), so smart_flow's 50 and 100 ms periods and the 100-ms unit idle time stay as
+  in the paper even on a trace shorter than them. ``params`` overrides any of them for every run.
+- **Fig 7** (K x alpha) uses the paper's setting for that figure: 500-Mbps units, at most 15.
+- **NFs.** Figs 1-3 and 7-8 run the NAT (as the paper's Fig 2 does); Fig 4 each NF of ``nfs``.
+- Replays keep no per-packet table (``keep_packets=False``): latency percentiles come from the
+  engine's log histogram (< 0.8 % relative error).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from snfkit.errors import ParameterError
+from snfkit.prepared import PreparedTrace, prepare_trace
+from snfkit.results import Results
+
+Progress = Callable[[int, int | None], None]
+
+MS = 1_000_000
+US = 1_000
+
+ALLOCATION_RUNS: dict[str, dict[str, Any]] = {
+    "flowlet": {"mode": "flowlet"},
+    "flow": {"mode": "flow"},
+    "smart_flow (100 ms)": {"mode": "smart_flow", "smart_interval_ns": 100 * MS},
+    "smart_flow (50 ms)": {"mode": "smart_flow", "smart_interval_ns": 50 * MS},
+    "packet": {"mode": "packet"},
+}
+"""Figs 1-3: SNF and the paper's baselines (§9.1), label -> replay parameters."""
+
+NFS = ("nat", "lb", "ids", "whitelist", "qos")
+"""The paper's five NFs (Fig 4, replication overheads)."""
+
+STATE_MODES = ("external", "reactive", "proactive")
+"""Fig 4's state modes, worst first."""
+
+K_VALUES = (1, 3, 5, 7, 9)
+ALPHA_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0)
+FIG7_PARAMS: dict[str, Any] = {"unit_capacity_bps": 500e6, "max_units": 15}
+"""Fig 7's setting (§9.6): "a maximum of 15 compute units", "NF capacity used is 500 Mbps"."""
+
+SIZE_VALUES = (1_500, 3_000, 7_500, 15_000, 30_000, 60_000, 120_000)
+"""Fig 8's size thresholds B in bytes (the paper does not list its values)."""
+
+TIMEOUTS_US = (100, 500)
+"""§9.6: allocation opportunities at T = 100 us and 500 us."""
+
+SMALL = {
+    "nfs": ("nat",),
+    "k_values": (1, 3, 9),
+    "alpha_values": (0.0, 0.25, 0.75),
+    "size_values": (3_000, 15_000, 60_000),
+}
+"""The reduced grids of ``small=True`` (CI, the demo's quick runs, notebooks in small mode)."""
+
+EPOCH_LADDER_NS = (
+    100 * MS,
+    50 * MS,
+    20 * MS,
+    10 * MS,
+    5 * MS,
+    2 * MS,
+    1 * MS,
+    500 * US,
+    200 * US,
+    100 * US,
+)
+
+
+def epoch_for(duration_ns: int, min_epochs: int = 20) -> int:
+    """The report epoch for a trace lasting ``duration_ns``: the paper's 100 ms when that gives at
+    least ``min_epochs`` epochs, else the largest value of :data:`EPOCH_LADDER_NS` that does (the
+    smallest, 100 us, for a trace shorter than that)."""
+    for e in EPOCH_LADDER_NS:
+        if duration_ns >= min_epochs * e:
+            return e
+    return EPOCH_LADDER_NS[-1]
+
+
+# -- traces -----------------------------------------------------------------------------------
+
+
+def shared_traces() -> Path:
+    """``$SNFKIT_SHARED/traces``, or ``shared/traces`` beside the repository holding snfkit (the
+    project's real traces; a clone does not have them)."""
+    root = os.environ.get("SNFKIT_SHARED")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared"
+    return base / "traces"
+
+
+def small_mode() -> bool:
+    """True when ``SNFKIT_NOTEBOOK_SMALL=1`` (CI runs the notebooks that way)."""
+    return os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"
+
+
+@dataclass
+class Workload:
+    """One trace ready for many replays: the packets table (NFs need its addresses and ports), the
+    :class:`~snfkit.prepared.PreparedTrace` (flowlet detection cached) and a name for reports."""
+
+    name: str
+    packets: pl.DataFrame
+    prepared: PreparedTrace = field(repr=False)
+
+    @classmethod
+    def from_packets(cls, packets: pl.DataFrame, name: str) -> Workload:
+        return cls(name=name, packets=packets, prepared=prepare_trace(packets))
+
+    @property
+    def duration_ns(self) -> int:
+        if self.packets.height == 0:
+            return 0
+        return int(self.packets["ts_ns"][-1] - self.packets["ts_ns"][0])
+
+    def describe(self) -> str:
+        flows = self.packets["flow_id"].n_unique() if self.packets.height else 0
+        secs = self.duration_ns / 1e9
+        gbps = self.packets["wire_len"].sum() * 8 / self.duration_ns if self.duration_ns else 0.0
+        return (
+            f"{self.name}: {self.packets.height:,} packets, {flows:,} flows, "
+            f"{secs:.3g} s, {gbps:.3g} Gbps"
+        )
+
+
+def workload(
+    trace: str | PathLike[str] | pl.DataFrame | None = None,
+    *,
+    name: str | None = None,
+    max_packets: int | None = None,
+) -> Workload:
+    """A :class:`Workload` from a trace file (any format :func:`snfkit.load_trace` reads), a packets
+    table, or None: the CAIDA excerpt in :func:`shared_traces` if it is there, else the synthetic
+    ``small_demo(seed=0)``. ``max_packets`` keeps the first packets only (flow ids stay dense)."""
+    if isinstance(trace, pl.DataFrame):
+        packets, label = trace, name or "packets"
+    elif trace is not None:
+        from snfkit.traces import load_trace
+
+        path = Path(trace)
+        packets, label = load_trace(path), name or path.name
+    else:
+        caida = shared_traces() / "caida-nyc-2018-10k.pcap"
+        if caida.is_file():
+            from snfkit.traces import load_trace
+
+            packets, label = load_trace(caida), name or caida.name
+        else:
+            from snfkit.workloads import small_demo
+
+            packets, label = small_demo(0), name or "small_demo(seed=0)"
+    if max_packets is not None and packets.height > max_packets:
+        packets = packets.head(max_packets)
+        label = f"{label} (first {max_packets:,} packets)"
+    return Workload.from_packets(packets, label)
+
+
+# -- replays ----------------------------------------------------------------------------------
+
+
+def _accepts_nf() -> bool:
+    from snfkit.runner import replay
+
+    return "nf" in inspect.signature(replay).parameters
+
+
+def state_modes_available() -> tuple[str, ...]:
+    """The state modes this snfkit's replay knows (Fig 4 needs external, reactive, proactive)."""
+    from snfkit import params
+
+    return tuple(params.STATE_MODES)
+
+
+def replicas_param() -> str | None:
+    """The name of the replication factor K among the replay parameters, if it exists."""
+    from snfkit.params import ReplayParams
+
+    flat = ReplayParams().flat()
+    return next((k for k in ("replicas", "K", "k") if k in flat), None)
+
+
+class _Runner:
+    """Replays one workload with fixed base parameters, counting replays for a progress callback."""
+
+    def __init__(self, wl: Workload, params: Mapping[str, Any] | None, progress: Progress | None):
+        self.wl = wl
+        self.base = {"epoch_ns": epoch_for(wl.duration_ns), "keep_packets": False}
+        self.base.update(params or {})
+        self.progress = progress
+        self.done = 0
+        self.total: int | None = None
+        self.nf_ok = _accepts_nf()
+
+    def __call__(self, nf: str | None = None, **params: Any) -> Results:
+        from snfkit.runner import replay
+
+        kw = {**self.base, **params}
+        if nf is not None and self.nf_ok:
+            res = replay(self.wl.packets, nf=nf, **kw)
+        else:
+            res = replay(self.wl.prepared, **kw)
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        return res
+
+
+def _runner(wl, params, progress) -> _Runner:
+    return wl if isinstance(wl, _Runner) else _Runner(wl, params, progress)
+
+
+def compute_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    *,
+    nf: str | None = "nat",
+    progress: Progress | None = None,
+) -> dict[str, Results]:
+    """Figs 1-3: one replay per entry of :data:`ALLOCATION_RUNS`."""
+    run = _runner(wl, params, progress)
+    return {label: run(nf=nf, **p) for label, p in ALLOCATION_RUNS.items()}
+
+
+def opportunity_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    timeouts_us: Sequence[int] = TIMEOUTS_US,
+    *,
+    progress: Progress | None = None,
+) -> dict[str, Results]:
+    """§9.1 / §9.6: flowlet mode at each T (labels ``flowlet T=100 us``) and the ``flow`` baseline
+    (allocation opportunities only depend on the trace and T, B; no NF)."""
+    run = _runner(wl, params, progress)
+    out = {f"flowlet T={t} us": run(mode="flowlet", timeout_ns=t * US) for t in timeouts_us}
+    out["flow"] = run(mode="flow")
+    return out
+
+
+def state_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    nfs: Sequence[str] = NFS,
+    state_modes: Sequence[str] = STATE_MODES,
+    *,
+    progress: Progress | None = None,
+) -> dict[tuple[str, str], Results]:
+    """Fig 4: flowlet mode, one replay per (NF, state mode)."""
+    missing = [m for m in state_modes if m not in state_modes_available()]
+    if missing:
+        raise ParameterError(
+            "state_modes",
+            missing,
+            "state modes this snfkit implements: " + ", ".join(state_modes_available()),
+        )
+    run = _runner(wl, params, progress)
+    return {(nf, sm): run(nf=nf, mode="flowlet", state_mode=sm) for nf in nfs for sm in state_modes}
+
+
+def k_alpha_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    k_values: Sequence[int] = K_VALUES,
+    alpha_values: Sequence[float] = ALPHA_VALUES,
+    *,
+    nf: str | None = "nat",
+    progress: Progress | None = None,
+) -> dict[tuple[int, float], Results]:
+    """Fig 7: proactive flowlet mode over K x alpha, with :data:`FIG7_PARAMS` (unless ``params``
+    overrides them)."""
+    k_name = replicas_param()
+    if k_name is None:
+        raise ParameterError("K", None, "a replay with state replication (replicas)")
+    run = _runner(wl, {**FIG7_PARAMS, **(params or {})}, progress)
+    return {
+        (k, a): run(nf=nf, mode="flowlet", state_mode="proactive", **{k_name: k}, alpha=a)
+        for k in k_values
+        for a in alpha_values
+    }
+
+
+def size_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    size_values: Sequence[int] = SIZE_VALUES,
+    *,
+    nf: str | None = "nat",
+    progress: Progress | None = None,
+) -> dict[int, Results]:
+    """Fig 8: flowlet mode (default state mode) at each size threshold B."""
+    run = _runner(wl, params, progress)
+    return {b: run(nf=nf, mode="flowlet", size_bytes=b) for b in size_values}
+
+
+# -- all figures ------------------------------------------------------------------------------
+
+
+@dataclass
+class FigureData:
+    """Everything the figures show, for one trace. ``frames`` maps a figure name (``fig1_provisioning``
+    ...) to its tidy data; ``runs`` keeps the Results per experiment; ``skipped`` names figures that
+    this snfkit cannot make yet, with the reason."""
+
+    workload: str
+    params: dict[str, Any]
+    runs: dict[str, dict] = field(default_factory=dict)
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+FIGURES = {
+    "fig1_provisioning": "Fig 1: provisioned capacity vs demand per allocation mode",
+    "fig2_latency": "Fig 2: latency percentiles per allocation mode",
+    "fig3_utilization": "Fig 3: utilization of active units per epoch",
+    "fig3_utilization_bands": "Fig 3 (summary): share of unit-epochs per utilization band",
+    "opportunities": "Allocation opportunities: flowlets (T = 100, 500 us) against flows",
+    "fig4_state_latency": "Fig 4: latency percentiles per state mode, per NF",
+    "fig4_seamless": "§9.2: seamless share of moved flowlets; replication Mbps",
+    "fig7_k_alpha": "Fig 7: K x alpha against p99 latency, units, seamless flowlets",
+    "fig8_size_threshold": "Fig 8: size threshold B against latency and units",
+}
+"""Figure names (file stems) and what each shows."""
+
+
+def _count_replays(small: bool, nfs, k_values, alpha_values, size_values, state_ok, k_ok) -> int:
+    n = len(ALLOCATION_RUNS) + len(TIMEOUTS_US) + 1 + len(size_values)
+    if state_ok:
+        n += len(nfs) * len(STATE_MODES)
+    if k_ok:
+        n += len(k_values) * len(alpha_values)
+    return n
+
+
+def compute_figures(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    *,
+    small: bool = False,
+    nfs: Sequence[str] | None = None,
+    k_values: Sequence[int] | None = None,
+    alpha_values: Sequence[float] | None = None,
+    size_values: Sequence[int] | None = None,
+    progress: Progress | None = None,
+) -> FigureData:
+    """Run every experiment behind :data:`FIGURES` on one workload and build their tidy frames.
+    ``small`` picks the reduced grids of :data:`SMALL`; explicit arguments win over both."""
+    from snfkit import charts
+
+    grid = (
+        SMALL
+        if small
+        else {
+            "nfs": NFS,
+            "k_values": K_VALUES,
+            "alpha_values": ALPHA_VALUES,
+            "size_values": SIZE_VALUES,
+        }
+    )
+    nfs = tuple(nfs if nfs is not None else grid["nfs"])
+    k_values = tuple(k_values if k_values is not None else grid["k_values"])
+    alpha_values = tuple(alpha_values if alpha_values is not None else grid["alpha_values"])
+    size_values = tuple(size_values if size_values is not None else grid["size_values"])
+    state_ok = all(m in state_modes_available() for m in STATE_MODES)
+    k_ok = replicas_param() is not None and "proactive" in state_modes_available()
+
+    run = _Runner(wl, params, progress)
+    run.total = _count_replays(small, nfs, k_values, alpha_values, size_values, state_ok, k_ok)
+    fd = FigureData(workload=wl.describe(), params=dict(run.base))
+
+    comp = compute_runs(run)
+    fd.runs["compute"] = comp
+    fd.frames["fig1_provisioning"] = charts.provisioning_data(comp)
+    fd.frames["fig2_latency"] = charts.latency_percentiles_data(comp)
+    util = charts.utilization_data(comp)
+    fd.frames["fig3_utilization"] = util
+    fd.frames["fig3_utilization_bands"] = charts.utilization_bands_data(util)
+
+    opp = opportunity_runs(run)
+    fd.runs["opportunities"] = opp
+    fd.frames["opportunities"] = charts.opportunities_data(opp, baseline="flow")
+
+    if state_ok:
+        st = state_runs(run, nfs=nfs)
+        fd.runs["state"] = st
+        fd.frames["fig4_state_latency"] = charts.state_latency_data(st)
+        fd.frames["fig4_seamless"] = charts.state_sources_data(st)
+    else:
+        why = "needs the external, reactive and proactive state modes (not in this snfkit yet)"
+        fd.skipped["fig4_state_latency"] = fd.skipped["fig4_seamless"] = why
+    if k_ok:
+        ka = k_alpha_runs(run, k_values=k_values, alpha_values=alpha_values)
+        fd.runs["k_alpha"] = ka
+        fd.frames["fig7_k_alpha"] = charts.k_alpha_data(ka)
+    else:
+        fd.skipped["fig7_k_alpha"] = "needs proactive replication with K (not in this snfkit yet)"
+    sz = size_runs(run, size_values=size_values)
+    fd.runs["size"] = sz
+    fd.frames["fig8_size_threshold"] = charts.size_threshold_data(sz)
+    return fd
+
+
+def figure_chart(name: str, data: pl.DataFrame):
+    """The altair chart of figure ``name`` (a key of :data:`FIGURES`) drawn from its frame."""
+    from snfkit import charts
+
+    draw = {
+        "fig1_provisioning": charts.provisioning_chart,
+        "fig2_latency": lambda d: charts.latency_percentiles_chart(
+            d, "Packet latency percentiles per allocation mode"
+        ),
+        "fig3_utilization": charts.utilization_chart,
+        "fig3_utilization_bands": charts.utilization_bands_chart,
+        "opportunities": charts.opportunities_chart,
+        "fig4_state_latency": charts.state_latency_chart,
+        "fig4_seamless": charts.seamless_chart,
+        "fig7_k_alpha": charts.k_alpha_chart,
+        "fig8_size_threshold": charts.size_threshold_chart,
+    }
+    if name not in draw:
+        raise ParameterError("figure", name, "one of " + ", ".join(FIGURES))
+    return draw[name](data)
+
+
+def write_figures(
+    fd: FigureData,
+    out: str | PathLike[str],
+    formats: Iterable[str] = ("png", "svg", "html"),
+    *,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Write each figure of ``fd`` in ``formats``, its data as ``<figure>.csv``, ``claims.md`` (the
+    paper's claims beside this trace's numbers) and ``index.html`` (every figure on one page).
+    Returns the files written."""
+    from snfkit.charts import save_chart
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    formats = list(formats)
+    names = [n for n in FIGURES if n in fd.frames]
+    for i, name in enumerate(names):
+        frame = fd.frames[name]
+        csv = out / f"{name}.csv"
+        frame.with_columns(pl.col(pl.Enum).cast(pl.String)).write_csv(csv)
+        written.append(csv)
+        written += save_chart(figure_chart(name, frame), out / name, formats)
+        if progress is not None:
+            progress(i + 1, len(names))
+    claims = out / "claims.md"
+    claims.write_text(claims_markdown(claims_table(fd), fd.workload) + "\n")
+    written.append(claims)
+    index = out / "index.html"
+    index.write_text(_index_html(fd, names, "html" in formats, "png" in formats))
+    written.append(index)
+    return written
+
+
+def _index_html(fd: FigureData, names: list[str], html: bool, png: bool) -> str:
+    from html import escape
+
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>snfkit figures</title>"
+        f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
+        f"<h1>snfkit figures</h1><p>{escape(fd.workload)}</p>"
+    ]
+    for name in names:
+        parts.append(f"<h2>{escape(FIGURES[name])}</h2>")
+        if png:
+            parts.append(f"<img src='{name}.png' style='max-width:100%'>")
+        if html:
+            parts.append(
+                f"<p><a href='{name}.html'>interactive</a> · <a href='{name}.csv'>data</a></p>"
+            )
+    for name, why in fd.skipped.items():
+        parts.append(f"<h2>{escape(FIGURES[name])}</h2><p>skipped: {escape(why)}</p>")
+    parts.append("<p><a href='claims.md'>the paper's claims beside this trace</a></p></body>")
+    return "\n".join(parts) + "\n"
+
+
+def make_figures(
+    trace: str | PathLike[str] | pl.DataFrame | Workload | None,
+    out: str | PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    small: bool = False,
+    formats: Iterable[str] = ("png", "svg", "html"),
+    progress: Progress | None = None,
+    **grids: Any,
+) -> FigureData:
+    """:func:`compute_figures` then :func:`write_figures` into ``out``; returns the data."""
+    wl = trace if isinstance(trace, Workload) else workload(trace)
+    fd = compute_figures(wl, params, small=small, progress=progress, **grids)
+    write_figures(fd, out, formats)
+    return fd
+
+
+# -- the paper's claims -----------------------------------------------------------------------
+
+
+def _p(res: Results, q: str) -> float:
+    return float(res.summary["latency_us"][q])
+
+
+def claims_table(fd: FigureData) -> pl.DataFrame:
+    """One row per claim of the paper that this trace can be measured against: ``claim``,
+    ``paper``, ``measured`` (strings, with units) and ``key`` (a stable id). Claims whose runs are
+    missing from ``fd`` (a skipped figure) read "not run"."""
+    rows: list[dict[str, str]] = []
+
+    def add(key, claim, paper, measured):
+        rows.append({"key": key, "claim": claim, "paper": paper, "measured": measured})
+
+    comp = fd.runs.get("compute", {})
+    opp = fd.runs.get("opportunities", {})
+    if comp:
+        fl, fo = comp["flowlet"], comp["flow"]
+        add(
+            "opportunities",
+            "allocation opportunities, flowlets / flows",
+            "3.36x",
+            f"{fl.summary['opportunities'] / max(fo.summary['opportunities'], 1):.2f}x "
+            f"({fl.summary['opportunities']:,} / {fo.summary['opportunities']:,})",
+        )
+    if opp:
+        fo = opp["flow"].summary["opportunities"]
+        ts = [k for k in opp if k != "flow"]
+        add(
+            "opportunities_T",
+            "opportunities at T = 100 us / 500 us, over flows",
+            "5.18x / 4.66x",
+            " / ".join(f"{opp[k].summary['opportunities'] / max(fo, 1):.2f}x" for k in ts),
+        )
+    if comp:
+        fl75 = _p(comp["flowlet"], "p75")
+        ratio = {k: _p(comp[k], "p75") / fl75 if fl75 else float("nan") for k in comp}
+        add(
+            "p75_flow",
+            "p75 latency, vanilla flow / flowlet",
+            "19.6K x (275.4 ms vs ~14 us)",
+            f"{ratio['flow']:.3g}x ({_p(comp['flow'], 'p75'):,.1f} vs {fl75:,.1f} us)",
+        )
+        add(
+            "p75_smart",
+            "p75 latency, smart flow 100 ms / 50 ms over flowlet",
+            "4.6K x / 2.9K x (64.5 / 41.1 ms)",
+            f"{ratio['smart_flow (100 ms)']:.3g}x / {ratio['smart_flow (50 ms)']:.3g}x "
+            f"({_p(comp['smart_flow (100 ms)'], 'p75'):,.1f} / "
+            f"{_p(comp['smart_flow (50 ms)'], 'p75'):,.1f} us)",
+        )
+        add(
+            "flowlet_p50_p99",
+            "flowlet mode p50 / p99 latency",
+            "5 us / 2.8 ms",
+            f"{_p(comp['flowlet'], 'p50'):,.2f} us / {_p(comp['flowlet'], 'p99'):,.1f} us",
+        )
+    st = fd.runs.get("state", {})
+    if st:
+        nat = {sm: r for (nf, sm), r in st.items() if nf == "nat"}
+        if nat:
+            add(
+                "nat_p99",
+                "NAT p99 latency, external / reactive / proactive",
+                "168.18 / 132.74 / 11.01 us",
+                " / ".join(f"{_p(nat[m], 'p99'):,.1f}" for m in STATE_MODES if m in nat) + " us",
+            )
+            add(
+                "nat_p50",
+                "NAT p50 latency, external / reactive / proactive",
+                "0.67 / 0.61 / 0.44 us",
+                " / ".join(f"{_p(nat[m], 'p50'):,.2f}" for m in STATE_MODES if m in nat) + " us",
+            )
+        pro = {nf: r for (nf, sm), r in st.items() if sm == "proactive"}
+        shares = [r.summary.get("seamless_share") for r in pro.values()]
+        shares = [s for s in shares if isinstance(s, int | float)]
+        if shares:
+            each = ", ".join(
+                f"{nf} {100 * r.summary['seamless_share']:.1f}" for nf, r in pro.items()
+            )
+            add(
+                "seamless",
+                "moved flowlets that ran seamlessly (proactive, K = 3, mean over NFs)",
+                "90.43 %",
+                f"{100 * sum(shares) / len(shares):.1f} % ({each})",
+            )
+        mbps = {nf: r.summary.get("replication_mbps") for nf, r in pro.items()}
+        if any(isinstance(v, int | float) for v in mbps.values()):
+            add(
+                "replication",
+                "replication traffic at K = 3 (NAT, LB, IDS, whitelist, QoS)",
+                "3.62, 4.13, 3.12, 2.9, 4.8 Mbps",
+                ", ".join(f"{nf} {v:.2f}" for nf, v in mbps.items() if v is not None) + " Mbps",
+            )
+    ka = fd.runs.get("k_alpha", {})
+    if ka and (3, 0.0) in ka and (3, 0.75) in ka:
+        add(
+            "alpha",
+            "p99 at K = 3, alpha 0 -> 0.75 (500-Mbps units, <= 15)",
+            "107 -> 6.8 us",
+            f"{_p(ka[(3, 0.0)], 'p99'):,.1f} -> {_p(ka[(3, 0.75)], 'p99'):,.1f} us",
+        )
+        if (9, 0.75) in ka:
+            add(
+                "alpha_K",
+                "p99 at alpha = 0.75, K 3 -> 9",
+                "6.8 -> 15.2 us",
+                f"{_p(ka[(3, 0.75)], 'p99'):,.1f} -> {_p(ka[(9, 0.75)], 'p99'):,.1f} us",
+            )
+    sz = fd.runs.get("size", {})
+    if len(sz) >= 2:
+        bs = sorted(sz)
+        lo, hi = sz[bs[0]], sz[bs[-1]]
+        add(
+            "size",
+            f"B {bs[0] / 1000:g} KB -> {bs[-1] / 1000:g} KB: p99 latency, mean units",
+            "latency falls, units rise",
+            f"p99 {_p(lo, 'p99'):,.1f} -> {_p(hi, 'p99'):,.1f} us, units "
+            f"{lo.summary['mean_active_units']:.2f} -> {hi.summary['mean_active_units']:.2f}",
+        )
+    return pl.DataFrame(
+        rows,
+        schema={"key": pl.String, "claim": pl.String, "paper": pl.String, "measured": pl.String},
+    )
+
+
+def claims_markdown(table: pl.DataFrame, workload_name: str = "") -> str:
+    """A claims table as a markdown table (claim | paper | measured)."""
+    lines = []
+    if workload_name:
+        lines.append(f"Trace: {workload_name}\n")
+    lines.append("| claim | paper | measured |")
+    lines.append("|---|---|---|")
+    for row in table.iter_rows(named=True):
+        lines.append(f"| {row['claim']} | {row['paper']} | {row['measured']} |")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "ALLOCATION_RUNS",
+    "FIGURES",
+    "FigureData",
+    "Workload",
+    "claims_markdown",
+    "claims_table",
+    "compute_figures",
+    "compute_runs",
+    "epoch_for",
+    "figure_chart",
+    "k_alpha_runs",
+    "make_figures",
+    "opportunity_runs",
+    "shared_traces",
+    "size_runs",
+    "small_mode",
+    "state_runs",
+    "workload",
+    "write_figures",
+]

@@ -1,0 +1,114 @@
+"""snfkit.figures (the replays behind the paper's figures, the claims table) and `snfkit figures`."""
+
+from __future__ import annotations
+
+import functools
+
+import polars as pl
+import pytest
+from test_cli import assert_one_line_error, run
+from test_summary import hand_table
+
+from snfkit import figures as F
+from snfkit.workloads import small_demo
+
+MS, US = 1_000_000, 1_000
+
+
+@pytest.mark.parametrize(
+    ("duration", "epoch"),
+    [(10 * 1_000_000_000, 100 * MS), (2_000 * MS, 100 * MS), (1_999 * MS, 50 * MS),
+     (24 * MS, 1 * MS), (3 * MS, 100 * US), (0, 100 * US)],
+)  # fmt: skip
+def test_epoch_for(duration, epoch):
+    assert F.epoch_for(duration) == epoch
+
+
+@functools.cache
+def _small_figures() -> F.FigureData:
+    wl = F.Workload.from_packets(small_demo(0).head(3_000), "demo head")
+    seen = []
+    fd = F.compute_figures(wl, small=True, progress=lambda d, t: seen.append((d, t)))
+    fd.extra_progress = seen  # type: ignore[attr-defined]
+    return fd
+
+
+def test_compute_figures_small():
+    fd = _small_figures()
+    made = set(fd.frames)
+    assert made | set(fd.skipped) == set(F.FIGURES)
+    assert {"fig1_provisioning", "fig2_latency", "fig3_utilization", "opportunities",
+            "fig8_size_threshold"} <= made  # fmt: skip
+    assert set(fd.runs["compute"]) == set(F.ALLOCATION_RUNS)
+    assert fd.params["epoch_ns"] == F.epoch_for(small_demo(0).head(3_000)["ts_ns"].to_numpy()[-1]
+                                                - small_demo(0)["ts_ns"][0])  # fmt: skip
+    # one progress callback over every replay, total known from the start
+    seen = fd.extra_progress
+    assert [d for d, _ in seen] == list(range(1, len(seen) + 1))
+    assert {t for _, t in seen} == {len(seen)}
+    # runs carry the figure's parameters
+    res = fd.runs["compute"]["smart_flow (50 ms)"]
+    assert res.params["mode"] == "smart_flow" and res.params["smart_interval_ns"] == 50 * MS
+    assert fd.runs["opportunities"]["flowlet T=100 us"].params["timeout_ns"] == 100 * US
+    assert sorted(fd.runs["size"]) == list(F.SMALL["size_values"])
+    assert all(r.packets is None for r in fd.runs["compute"].values())  # keep_packets=False
+    if "fig7_k_alpha" in fd.frames:
+        assert fd.runs["k_alpha"][(3, 0.0)].params["unit_capacity_bps"] == 500e6
+
+
+def test_claims_table_matches_runs():
+    fd = _small_figures()
+    claims = F.claims_table(fd)
+    keys = claims["key"].to_list()
+    assert {"opportunities", "opportunities_T", "p75_flow", "p75_smart", "size"} <= set(keys)
+    comp = fd.runs["compute"]
+    want = comp["flowlet"].summary["opportunities"] / comp["flow"].summary["opportunities"]
+    measured = claims.filter(key="opportunities")["measured"].item()
+    assert measured.startswith(f"{want:.2f}x")
+    md = F.claims_markdown(claims, "x")
+    assert md.count("\n|") == claims.height + 2  # header and rule rows
+    assert "| allocation opportunities, flowlets / flows | 3.36x |" in md
+
+
+def test_write_figures(tmp_path):
+    fd = _small_figures()
+    files = F.write_figures(fd, tmp_path, formats=("html",))
+    names = {p.name for p in files}
+    for fig in fd.frames:
+        assert {f"{fig}.csv", f"{fig}.html"} <= names
+        back = pl.read_csv(tmp_path / f"{fig}.csv")
+        assert back.height == fd.frames[fig].height
+    assert (tmp_path / "claims.md").read_text().startswith("Trace: demo head")
+    index = (tmp_path / "index.html").read_text()
+    for fig in fd.frames:
+        assert f"{fig}.html" in index
+    for fig in fd.skipped:
+        assert F.FIGURES[fig] in index
+
+
+def test_workload_fallback_without_shared(monkeypatch, tmp_path):
+    monkeypatch.setenv("SNFKIT_SHARED", str(tmp_path))  # no traces/ there
+    wl = F.workload(max_packets=500)
+    assert wl.name == "small_demo(seed=0) (first 500 packets)"
+    assert wl.packets.height == 500 and wl.prepared.n_packets == 500
+    assert "500 packets" in wl.describe()
+
+
+def test_figures_command(tmp_path):
+    path = tmp_path / "hand.parquet"
+    hand_table().write_parquet(path)
+    out = tmp_path / "figs"
+    r = run("figures", "--trace", path, "--out", out, "--small", "-f", "html", "--claims")
+    assert r.exit_code == 0, r.output
+    assert (out / "index.html").is_file() and (out / "claims.md").is_file()
+    assert (out / "fig2_latency.html").stat().st_size > 0
+    assert "| claim | paper | measured |" in r.stdout
+
+
+def test_figures_command_errors(tmp_path):
+    missing = tmp_path / "nope.pcap"
+    assert_one_line_error(run("figures", "--trace", missing, "--out", tmp_path / "o"), "nope.pcap")
+    r = run("figures", "--out", tmp_path / "o", "--max-packets", 200, "-f", "gif")
+    assert_one_line_error(r, "--format", "gif")
+    r = run("figures", "--out", tmp_path / "o", "--max-packets", 200, "-p", "alpha=7")
+    assert_one_line_error(r, "alpha")
