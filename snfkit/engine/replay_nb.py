@@ -105,6 +105,9 @@ FLOW_DTYPE = np.dtype(
         ("prev_time", np.int64),
         ("prev_pkt", np.int64),
         ("moved_from", np.int64),  # smart_flow: the slot holding the state of a moved flow
+        ("unit_finish", np.int64),  # finish of the flow's last packet on its current unit
+        ("state_ready", np.int64),  # when the current item's state is there
+        ("state_cause", np.int8),  # why it waits (WAIT_*)
         ("est", np.float64),  # current item's demand estimate (bps)
         ("prev_rate", np.float64),  # measured rate of the previous closed item, -1 none
         ("open", np.bool_),  # current item still open
@@ -118,6 +121,10 @@ for _name in ("item", "unit", "life", "qpos", "pqpos", "last_pkt", "rep_clock", 
     FLOW_FRESH[_name] = -1
 FLOW_FRESH["prev_rate"] = -1.0
 """A flow never seen: the values new flow records are filled with."""
+
+CALENDAR = 16
+"""Busy intervals a unit remembers ahead of now (packets booked after a state wait leave gaps that
+later packets of other flows may fill; when all 16 are taken, packets go after the last one)."""
 
 UNIT_DTYPE = np.dtype(
     [
@@ -136,6 +143,10 @@ UNIT_DTYPE = np.dtype(
         ("cur_bucket", np.int64),
         ("cur_bytes", np.int64),
         ("start_bucket", np.int64),
+        ("cal_n", np.int64),  # busy intervals in the calendar
+        ("cal_s", np.int64, (CALENDAR,)),  # their starts, sorted; disjoint
+        ("cal_e", np.int64, (CALENDAR,)),  # their ends
+        ("cal_full", np.int64),  # placements made at the calendar's end because it was full
     ],
     align=True,
 )
@@ -275,6 +286,64 @@ def _load_bps(un, b, p):
     return m
 
 
+# ----------------------------------------------------------------------------- unit calendar
+
+
+@nb.njit(cache=True)
+def cal_fit(un, s0, d):
+    """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
+    n = un.cal_n
+    if n == CALENDAR and un.cal_e[n - 1] > s0:
+        s0 = un.cal_e[n - 1]  # full: no gap filling
+    s = s0
+    for k in range(n):
+        if un.cal_e[k] <= s:
+            continue
+        if un.cal_s[k] >= s + d:
+            break
+        s = un.cal_e[k]
+    return s
+
+
+@nb.njit(cache=True)
+def cal_book(un, t, s, d):
+    """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t."""
+    n = un.cal_n
+    drop = 0
+    while drop < n and un.cal_e[drop] <= t:
+        drop += 1
+    if drop:
+        for k in range(n - drop):
+            un.cal_s[k] = un.cal_s[k + drop]
+            un.cal_e[k] = un.cal_e[k + drop]
+        n -= drop
+    k = 0
+    while k < n and un.cal_s[k] < s:
+        k += 1
+    e = s + d
+    if k > 0 and un.cal_e[k - 1] == s:  # extends the interval before
+        un.cal_e[k - 1] = e
+        if k < n and un.cal_s[k] == e:  # and closes the gap to the next
+            un.cal_e[k - 1] = un.cal_e[k]
+            for j in range(k, n - 1):
+                un.cal_s[j] = un.cal_s[j + 1]
+                un.cal_e[j] = un.cal_e[j + 1]
+            n -= 1
+    elif k < n and un.cal_s[k] == e:  # extends the interval after
+        un.cal_s[k] = s
+    elif n < CALENDAR:
+        for j in range(n, k, -1):
+            un.cal_s[j] = un.cal_s[j - 1]
+            un.cal_e[j] = un.cal_e[j - 1]
+        un.cal_s[k] = s
+        un.cal_e[k] = e
+        n += 1
+    else:  # full, and s is at or after the last end (cal_fit saw to it)
+        un.cal_e[n - 1] = e
+        un.cal_full += 1
+    un.cal_n = n
+
+
 # ----------------------------------------------------------------------------- unit lifecycle
 
 
@@ -301,6 +370,8 @@ def _start_unit(units, ring, c, t, p):
             un.cur_bucket = t // p.bucket_ns
             un.cur_bytes = 0
             un.start_bucket = t // p.bucket_ns
+            un.cal_n = 0
+            un.cal_full = 0
             if u >= c.hi:
                 c.hi = u + 1
             return u
@@ -499,6 +570,7 @@ def _move_flow(flows, units, c, f, v, p):
     dst.committed += fl.est
     if not fl.need_pull:
         fl.moved_from = fl.unit
+    fl.unit_finish = 0
     fl.unit = v
     fl.life = dst.life
     fl.need_pull = p.state_mode != SM_LOCAL
@@ -709,6 +781,8 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
             c.allocations += 1
             fl.item = item
             fl.open = flow_mode
+            if fl.unit != u or fl.life != units[u].life:
+                fl.unit_finish = 0
             fl.unit = u
             fl.life = units[u].life
             fl.est = est
@@ -775,13 +849,31 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
                 c.state_pulls += 1
                 add_transfer(transfers, c, base, ready, f, fl.moved_from, u, p.state_bytes,
                              KIND_PULL, fl.clock, fl.last_pkt)  # fmt: skip
-        free = un.free
-        avail = t if t > free else free
-        start = avail if avail > ready else ready
-        wait = ready - avail if ready > avail else 0
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
+        # earliest start: arrival, unit ready, the flow's previous packet on this unit done; a
+        # packet waiting for state books the unit from when the state is there, and packets of
+        # other flows fill the gap meanwhile (packet mode: the instance holds the unit, FIFO)
+        s0 = t if t > un.ready else un.ready
+        if fl.unit_finish > s0:
+            s0 = fl.unit_finish
+        if p.mode == MODE_PACKET and un.free > s0:
+            s0 = un.free
+        if ready > t:
+            fl.state_ready = ready
+            fl.state_cause = cause
+        elif fl.state_ready > t:
+            ready = fl.state_ready  # the item's state is still on its way
+            cause = fl.state_cause
+        avail = cal_fit(un, s0, service)
+        start = avail
+        if ready > s0:
+            start = cal_fit(un, ready, service)
+        wait = start - avail
         finish = start + service
-        un.free = finish
+        cal_book(un, t, start, service)
+        fl.unit_finish = finish
+        if finish > un.free:
+            un.free = finish
         un.busy += service
         un.pkts += 1
         un.bytes += size

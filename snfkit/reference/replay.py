@@ -15,6 +15,7 @@ from snfkit.params import ReplayParams
 from snfkit.reference.flowlets import detect_flowlets
 
 FLOWLET, FLOW, SMART_FLOW, PACKET = "flowlet", "flow", "smart_flow", "packet"
+CALENDAR = 16  # busy intervals a unit remembers (snfkit.engine.replay_nb.CALENDAR)
 SOURCES = ("new_flow", "same_unit", "replica", "replica_wait", "pull", "store", "free")
 KINDS = ("push", "pull", "store_read")
 MASK64 = (1 << 64) - 1
@@ -61,6 +62,37 @@ class Unit:
     busy: int = 0
     window: dict[int, int] = field(default_factory=dict)  # bucket -> bytes dispatched
     start_bucket: int = 0
+    calendar: list[list[int]] = field(default_factory=list)  # busy [start, end), sorted
+
+    def fit(self, s0: int, d: int) -> int:
+        """Earliest start >= s0 where d fits between busy intervals (after the last if full)."""
+        if len(self.calendar) == CALENDAR:
+            s0 = max(s0, self.calendar[-1][1])
+        s = s0
+        for a, b in self.calendar:
+            if b <= s:
+                continue
+            if a >= s + d:
+                break
+            s = b
+        return s
+
+    def book(self, t: int, s: int, d: int) -> None:
+        cal = [iv for iv in self.calendar if iv[1] > t]  # forget what ended by t
+        e = s + d
+        before = [iv for iv in cal if iv[0] < s]
+        after = [iv for iv in cal if iv[0] >= s]
+        if before and before[-1][1] == s:
+            before[-1][1] = e
+            if after and after[0][0] == e:
+                before[-1][1] = after.pop(0)[1]
+        elif after and after[0][0] == e:
+            after[0][0] = s
+        elif len(cal) < CALENDAR:
+            before.append([s, e])
+        else:
+            (before or after)[-1][1] = e  # full: s is past the last end
+        self.calendar = before + after
 
     def measured_bps(self, t: int, bucket_ns: int, n_buckets: int) -> float:
         """Bytes dispatched in the last n complete buckets (fewer for a young unit) / that time."""
@@ -94,6 +126,9 @@ class Flow:
     before: Push | None = None
     push_entry: int = -1  # index of the flow's live push-queue entry
     moved_from: int = -1
+    unit_finish: int = 0  # finish of the flow's last packet on its current unit
+    state_ready: int = 0
+    state_cause: int = 0
 
 
 def item_rate(first_ts: int, last_ts: int, nbytes: int, npkts: int, close_after: int) -> float:
@@ -330,6 +365,7 @@ class Controller:
         dest.committed += f.est
         if not f.need_pull:
             f.moved_from = f.unit
+        f.unit_finish = 0
         f.unit, f.life = dest.slot, dest.life
         f.need_pull = self.state_mode != "local"
         self.counters["moves"] += 1
@@ -461,6 +497,8 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
                 cause = {"pull": 1, "replica_wait": 3, "store": 2}.get(source, 0)
                 f.need_pull = False
             moved = f.unit >= 0 and (f.unit != unit.slot or f.life != unit.life)
+            if f.unit != unit.slot or f.life != unit.life:
+                f.unit_finish = 0
             f.item, f.open = c.items, c.mode != PACKET
             c.items += 1
             c.counters["allocations"] += 1
@@ -495,12 +533,21 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
                 ready, cause = base + st.state_transfer_ns, 1
                 c.counters["state_pulls"] += 1
                 c.transfer(base, ready, fid, f.moved_from, unit.slot, "pull", f, f.last_pkt)
-        avail = max(t, unit.free)
-        start = max(avail, ready)
-        wait = max(ready - avail, 0)
         service = up.per_packet_ns + (size * up.per_byte_ps) // 1000
+        s0 = max(t, unit.ready, f.unit_finish)
+        if c.mode == PACKET:
+            s0 = max(s0, unit.free)  # the instance holds the unit through its store I/O
+        if ready > t:
+            f.state_ready, f.state_cause = ready, cause
+        elif f.state_ready > t:
+            ready, cause = f.state_ready, f.state_cause
+        avail = unit.fit(s0, service)
+        start = unit.fit(ready, service) if ready > s0 else avail
+        wait = start - avail
         finish = start + service
-        unit.free = finish
+        unit.book(t, start, service)
+        f.unit_finish = finish
+        unit.free = max(unit.free, finish)
         unit.busy += service
         unit.packets += 1
         unit.bytes += size
