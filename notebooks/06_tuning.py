@@ -22,8 +22,9 @@
 # - **B** (`size_bytes`): a flowlet that would grow past B bytes is split there. Small B = the
 #   packer can spread even a long burst over units, but every split is a new placement.
 # - **alpha**: the weight of "this unit already holds the flow's state" in the placement score.
-# - **K**: how many units get a copy of a flow's state (joins the search automatically once the
-#   state-replication parameters exist in `snfkit.ReplayParams`).
+# - **K** (`replicas`): how many units a flow's state is pushed to once the flow goes idle
+#   (proactive state, SNF's), so that its next flowlet can start on one of them without waiting
+#   for a state pull.
 #
 # This notebook lets Optuna search them for the two things an operator pays for: tail latency
 # (p99) and compute (the time-weighted mean of active units). It uses the CAIDA backbone excerpt
@@ -56,7 +57,7 @@ print("searching:", ", ".join(p.name for p in config.search), "| trials:", confi
 run = run_study(config)  # ~30 s for 120 trials on CAIDA; `snfkit sweep` shows a bar
 print(f"{run.complete} complete, {run.failed} failed trials in {run.elapsed_s:.1f} s")
 table = trials_table(run.study)
-table.select("number", "timeout_ns", "size_bytes", "alpha", "p99_latency_us",
+table.select("number", "timeout_ns", "size_bytes", "alpha", "replicas", "p99_latency_us",
              "mean_active_units", "overprovision_gbps", "replay_s").head(8)  # fmt: skip
 
 # %% [markdown]
@@ -70,7 +71,7 @@ charts.pareto_front_chart(front, log_x=True)
 
 # %%
 best = best_table(run.study).select(
-    "number", "p99_latency_us", "mean_active_units", "timeout_ns", "size_bytes", "alpha"
+    "number", "p99_latency_us", "mean_active_units", "timeout_ns", "size_bytes", "alpha", "replicas"
 )
 best  # noqa: B018
 
@@ -100,14 +101,11 @@ pl.concat([
 
 # %%
 log_params = ["timeout_ns", "size_bytes"]
-charts.slice_chart(charts.slice_data(table, "p99_latency_us", ["timeout_ns", "size_bytes", "alpha"]),
-                   log_params)  # fmt: skip
+knobs = ["timeout_ns", "size_bytes", "alpha", "replicas"]
+charts.slice_chart(charts.slice_data(table, "p99_latency_us", knobs), log_params)
 
 # %%
-charts.slice_chart(
-    charts.slice_data(table, "mean_active_units", ["timeout_ns", "size_bytes", "alpha"]),
-    log_params,
-)
+charts.slice_chart(charts.slice_data(table, "mean_active_units", knobs), log_params)
 
 # %%
 importance = charts.importance_data(run.study)
@@ -117,28 +115,29 @@ charts.importance_chart(importance) if importance.height else "too few trials fo
 # ## The trade-off
 #
 # On the CAIDA excerpt (10,000 packets in 24 ms, about 3 Gbps over 1-Gbps units), the full run
-# (120 trials, seed 0) found this; the numbers above are from the run you just did, so a small or
-# synthetic run shows the same shape with other values.
+# (120 trials, seed 0) found the following; the tables above come from the run you just did, so a
+# small or synthetic run shows the same shape with other numbers.
 #
-# - **alpha does nothing yet.** Trials with the same T and B and different alpha gave identical
-#   results, and its importance is about 0. alpha weighs "this unit holds a replica of the flow's
-#   state", and without proactive replication (the state issue, which brings K) no unit ever holds
-#   one. Once K exists this notebook searches it too, and alpha becomes a real choice between
-#   keeping a flow where its state is and packing it tighter.
 # - **B sets how many units.** A B of one to three packets (<= 5 KB) cuts every burst into many
-#   flowlets: the packer fills units almost exactly (the front's leanest end, about 4.3 units) but
-#   leaves no headroom, so bursts queue and p99 reaches 20-32 ms. The middle, 20-100 KB, was the
-#   worst of both (median about 20 units): a burst's first flowlets are placed on a demand estimate
-#   that the burst then overruns, and the pool grows. From about 100 KB up (on this trace that is
-#   almost never splitting by size) the median trial ran 6.3 units at 1.2 ms p99.
-# - **T sets the tail, given a large B.** T <= 100 us re-places flows so often (and pulls their
-#   state each time) that p99 rose to about 3.5 ms with 15-24 units. T between 0.3 and 1 ms gave
-#   the lowest p99 (1.10 ms at T = 312 us, 5.9 units); T above 1 ms the fewest units (5.0 at
-#   T = 1.85 ms) for 12 % more p99 (1.23 ms). That last point is the knee.
+#   flowlets: the packer fills units almost exactly (the front's leanest end, 4.2 units) but leaves
+#   no headroom, so bursts queue and p99 reaches 16-26 ms. The middle, 20-100 KB, was the worst of
+#   both (median 23 units): a burst's first flowlets are placed on a demand estimate that the burst
+#   then overruns, and the pool grows. From about 100 KB up (on this trace that is almost never
+#   splitting by size) the median trial ran 5.7 units at 1.24 ms p99.
+# - **T, given a large B**: T <= 100 us re-places flows so often that the pool grew to ~23 units
+#   and p99 to ~2 ms; T from 0.3 ms up kept both low (median 5.4-5.5 units, 1.16-1.24 ms).
+# - **K trades state pulls for replication.** Without replicas (K = 0) every flowlet that moves
+#   waits for a state pull (median 399 pulls per run) and the median trial ran 9.5 units; K = 2-4
+#   cut the pulls to 120-170 and the units to 5.2-6.3. K = 5 gave the fewest units but a much
+#   worse median tail (6 ms): pushing every idle flow's state to five units is load of its own.
+# - **alpha** matters through K: with replicas on other units, a high alpha keeps a flow where its
+#   state already is. Its effect is real but uneven (PED-ANOVA ranks it high for p99, while its
+#   plain correlation with either objective is near 0): it matters in some regions of T and B.
 #
-# The paper's setting (T = 500 us, B = 15 KB) replays this trace at p99 2.85 ms with 8.0 units:
-# the knee does better on both, with 38 % fewer units and 57 % less p99, by letting a flowlet carry
-# a whole burst and waiting longer before re-placing a flow. The price is fewer allocation
-# opportunities (4,028 instead of 4,909 placements), which matters on a trace whose load shifts
-# more than this 24 ms excerpt's: treat the knee as a starting point to check on longer traces,
-# not as a new default.
+# The front runs from 1.02 ms p99 with 15.7 units (T = 1.8 ms, B = 17 KB, K = 0) to 4.2 units at
+# 26 ms (B = 1.9 KB). Its knee, 4.8 units at 1.23 ms (T = 2.2 ms, B = 870 KB, alpha = 0.73, K = 3),
+# needs 40 % fewer units than the paper's setting (T = 500 us, B = 15 KB, alpha = 0.25, K = 3:
+# 8.0 units, 2.36 ms) with half its p99, and 98 % of its moved flowlets find their state already
+# there. The price is fewer allocation opportunities (3,929 placements instead of 4,909), which
+# matters on a trace whose load shifts more than this 24 ms excerpt's: take the knee as a starting
+# point to check on longer traces, not as a new default.

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -33,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from snfkit.errors import ParameterError
+from snfkit.errors import NoPayloadWarning, ParameterError
 from snfkit.prepared import PreparedTrace, prepare_trace
 from snfkit.results import Results
 
@@ -124,10 +125,28 @@ class Workload:
     name: str
     packets: pl.DataFrame
     prepared: PreparedTrace = field(repr=False)
+    _by_connection: PreparedTrace | None = field(default=None, repr=False)
 
     @classmethod
     def from_packets(cls, packets: pl.DataFrame, name: str) -> Workload:
         return cls(name=name, packets=packets, prepared=prepare_trace(packets))
+
+    def prepared_for(self, nf: Any = None) -> PreparedTrace:
+        """The prepared trace a replay with ``nf`` needs: flows keyed by connection
+        (:func:`snfkit.traces.transforms.connections`, prepared once) for a bidirectional NF,
+        else :attr:`prepared`."""
+        if nf is None:
+            return self.prepared
+        from snfkit.nf import get_nf
+
+        obj = get_nf(nf) if isinstance(nf, str) else nf
+        if not obj.bidirectional or "direction" in self.packets.columns:
+            return self.prepared
+        if self._by_connection is None:
+            from snfkit.traces.transforms import connections
+
+            self._by_connection = prepare_trace(connections(self.packets))
+        return self._by_connection
 
     @property
     def duration_ns(self) -> int:
@@ -207,7 +226,8 @@ class _Runner:
     def __init__(self, wl: Workload, params: Mapping[str, Any] | None, progress: Progress | None):
         self.wl = wl
         self.base = {"epoch_ns": epoch_for(wl.duration_ns), "keep_packets": False}
-        self.base.update(params or {})
+        self.user = dict(params or {})
+        self.base.update(self.user)
         self.progress = progress
         self.done = 0
         self.total: int | None = None
@@ -218,7 +238,9 @@ class _Runner:
 
         kw = {**self.base, **params}
         if nf is not None and self.nf_ok:
-            res = replay(self.wl.packets, nf=nf, **kw)
+            with warnings.catch_warnings():  # the IDS on a trace without payload: noted in docs
+                warnings.simplefilter("ignore", NoPayloadWarning)
+                res = replay(self.wl.prepared_for(nf), nf=nf, **kw)
         else:
             res = replay(self.wl.prepared, **kw)
         self.done += 1
@@ -287,14 +309,15 @@ def k_alpha_runs(
     nf: str | None = "nat",
     progress: Progress | None = None,
 ) -> dict[tuple[int, float], Results]:
-    """Fig 7: proactive flowlet mode over K x alpha, with :data:`FIG7_PARAMS` (unless ``params``
-    overrides them)."""
+    """Fig 7: proactive flowlet mode over K x alpha, with :data:`FIG7_PARAMS` (unless the
+    caller's ``params`` set them)."""
     k_name = replicas_param()
     if k_name is None:
         raise ParameterError("K", None, "a replay with state replication (replicas)")
-    run = _runner(wl, {**FIG7_PARAMS, **(params or {})}, progress)
+    run = _runner(wl, params, progress)
+    fig7 = {k: v for k, v in FIG7_PARAMS.items() if k not in run.user}
     return {
-        (k, a): run(nf=nf, mode="flowlet", state_mode="proactive", **{k_name: k}, alpha=a)
+        (k, a): run(nf=nf, mode="flowlet", state_mode="proactive", **fig7, **{k_name: k}, alpha=a)
         for k in k_values
         for a in alpha_values
     }
@@ -311,6 +334,51 @@ def size_runs(
     """Fig 8: flowlet mode (default state mode) at each size threshold B."""
     run = _runner(wl, params, progress)
     return {b: run(nf=nf, mode="flowlet", size_bytes=b) for b in size_values}
+
+
+RUNS_TABLE_KEYS = (
+    "latency_us",
+    "mean_active_units",
+    "max_active_units",
+    "opportunities",
+    "overflow",
+    "state_pulls",
+    "reordered",
+    "packets_dropped",
+    "seamless_share",
+    "replication_mbps",
+)
+"""Summary keys that :func:`runs_table` shows (those a run reports)."""
+
+
+def runs_table(runs: Mapping[Any, Results], keys: Sequence[str] = RUNS_TABLE_KEYS) -> pl.DataFrame:
+    """One row per run (column ``run``, the label as a string) with the summary entries named in
+    ``keys``; ``latency_us`` becomes one column per percentile (``p50_us``, ...). Numbers are
+    Float64, null where a run does not report the key."""
+    rows = []
+    for label, res in runs.items():
+        s = res.summary
+        row: dict[str, Any] = {
+            "run": label if isinstance(label, str) else " / ".join(map(str, label))
+        }
+        for k in keys:
+            v = s.get(k)
+            if isinstance(v, dict):
+                row.update(
+                    {
+                        f"{q}_us" if k == "latency_us" else f"{k}.{q}": x
+                        for q, x in v.items()
+                        if isinstance(x, int | float)
+                    }
+                )
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                row[k] = v
+        rows.append(row)
+    cols = list(dict.fromkeys(c for r in rows for c in r))
+    return pl.DataFrame(
+        {c: [r.get(c) for r in rows] for c in cols},
+        schema={c: pl.String if c == "run" else pl.Float64 for c in cols},
+    )
 
 
 # -- all figures ------------------------------------------------------------------------------
@@ -332,7 +400,7 @@ class FigureData:
 FIGURES = {
     "fig1_provisioning": "Fig 1: provisioned capacity vs demand per allocation mode",
     "fig2_latency": "Fig 2: latency percentiles per allocation mode",
-    "fig3_utilization": "Fig 3: utilization of active units per epoch",
+    "fig3_utilization": "Fig 3: utilization of active units per epoch (min, quartiles, max)",
     "fig3_utilization_bands": "Fig 3 (summary): share of unit-epochs per utilization band",
     "opportunities": "Allocation opportunities: flowlets (T = 100, 500 us) against flows",
     "fig4_state_latency": "Fig 4: latency percentiles per state mode, per NF",
@@ -393,7 +461,7 @@ def compute_figures(
     fd.frames["fig1_provisioning"] = charts.provisioning_data(comp)
     fd.frames["fig2_latency"] = charts.latency_percentiles_data(comp)
     util = charts.utilization_data(comp)
-    fd.frames["fig3_utilization"] = util
+    fd.frames["fig3_utilization"] = charts.utilization_box_data(util)
     fd.frames["fig3_utilization_bands"] = charts.utilization_bands_data(util)
 
     opp = opportunity_runs(run)
@@ -669,6 +737,7 @@ __all__ = [
     "k_alpha_runs",
     "make_figures",
     "opportunity_runs",
+    "runs_table",
     "shared_traces",
     "size_runs",
     "small_mode",

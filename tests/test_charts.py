@@ -31,6 +31,7 @@ from snfkit.charts import (
     to_svg,
     utilization_bands_chart,
     utilization_bands_data,
+    utilization_box_data,
     utilization_chart,
     utilization_data,
 )
@@ -85,7 +86,14 @@ def test_utilization_data_is_the_epoch_units(tmp_path):
         rows = bands.filter(run=label)
         assert rows["unit_epochs"].sum() == d.filter(run=label).height
         assert abs(rows["share"].sum() - 1.0) < 1e-12
-    utilization_chart(d).save(tmp_path / "util.html")
+    box = utilization_box_data(d)
+    for row in box.iter_rows(named=True):
+        vals = d.filter(run=row["run"], epoch=row["epoch"])["utilization"]
+        assert row["units"] == vals.len()
+        assert row["min"] == vals.min() and row["max"] == vals.max()
+        assert row["median"] == vals.median()
+        assert row["min"] <= row["q1"] <= row["median"] <= row["q3"] <= row["max"]
+    utilization_chart(box).save(tmp_path / "util.html")
     utilization_bands_chart(bands).save(tmp_path / "bands.html")
 
 

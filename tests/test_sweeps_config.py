@@ -57,7 +57,7 @@ def test_base_is_valid():
 def test_synthetic_example_loads():
     c = load_config(SWEEPS / "paper_like_units.toml")
     assert c.name == "paper_like_units"
-    assert {p.name for p in c.search} == {"timeout_ns", "size_bytes", "alpha"}
+    assert {p.name for p in c.search} == {"timeout_ns", "size_bytes", "alpha", "replicas"}
     assert c.constraints == (ConstraintSpec("p99_latency_us", max=2000.0),)
     assert c.default_storage().endswith("/sweeps/paper_like_units.db")
 
@@ -74,6 +74,7 @@ def test_caida_example_loads():
     ("changes", "key", "needle"),
     [
         ({"search__K": {"low": 0, "high": 5}}, "search.K", "valid names: alpha"),
+        ({"search__replicas": {"low": 0, "high": 10_000}}, "search.replicas.low/high", "replicas"),
         ({"params": {"bogus": 1}}, "params.bogus", "unknown replay parameter"),
         ({"search__alpha": {"low": 0.5, "high": 0.5}}, "search.alpha", "empty range"),
         ({"search__alpha": {"low": 0.9, "high": 0.1}}, "search.alpha", "low (0.9) must be below"),
@@ -145,7 +146,7 @@ def test_bad_config_names_the_key(changes, key, needle):
 
 def test_unknown_parameter_lists_the_valid_names():
     msg = str(error_of(cfg(search__K={"low": 0, "high": 5})))
-    for name in ("timeout_ns", "size_bytes", "alpha", "state_mode", "unit_capacity_bps"):
+    for name in ("timeout_ns", "size_bytes", "alpha", "replicas", "state_mode", "unit_capacity_bps"):
         assert name in msg
 
 

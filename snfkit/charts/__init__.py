@@ -3,7 +3,7 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
 :func:`save_chart` writes PNG / SVG (vl-convert) and standalone HTML.
 
 - compute management (Figs 1-3): :func:`provisioning_data`, :func:`latency_percentiles_data`,
-  :func:`utilization_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
+  :func:`utilization_data`, :func:`utilization_box_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
 - state management (Fig 4): :func:`state_latency_data`, :func:`state_sources_data`
 - sensitivity (Figs 7, 8): :func:`k_alpha_data`, :func:`size_threshold_data`
 
@@ -23,6 +23,7 @@ from snfkit.charts.compute import (
     provisioning_data,
     utilization_bands_chart,
     utilization_bands_data,
+    utilization_box_data,
     utilization_chart,
     utilization_data,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "to_svg",
     "utilization_bands_chart",
     "utilization_bands_data",
+    "utilization_box_data",
     "utilization_chart",
     "utilization_data",
 ]

@@ -172,19 +172,54 @@ def utilization_bands_data(data: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def utilization_box_data(data: pl.DataFrame) -> pl.DataFrame:
+    """From :func:`utilization_data`: per (run, epoch), ``time_s``, ``units`` (active units with a
+    utilization) and the utilization's ``min``, ``q1``, ``median``, ``q3``, ``max`` (what Fig 3's
+    boxes show; linear-interpolated quartiles)."""
+    u = pl.col("utilization")
+    return (
+        data.group_by("run", "epoch", maintain_order=True)
+        .agg(
+            pl.col("time_s").first(),
+            pl.len().cast(pl.Int64).alias("units"),
+            u.min().alias("min"),
+            u.quantile(0.25, "linear").alias("q1"),
+            u.median().alias("median"),
+            u.quantile(0.75, "linear").alias("q3"),
+            u.max().alias("max"),
+        )
+        .sort("run", "epoch", maintain_order=True)
+    )
+
+
 def utilization_chart(data: pl.DataFrame, columns: int = 2):
-    """Per-epoch distribution of active units' utilization (a box per epoch, one panel per run),
-    with a rule at the planned capacity (1.0)."""
+    """Per-epoch distribution of active units' utilization from :func:`utilization_box_data`
+    (whiskers min to max, box q1 to q3, a tick at the median; one panel per run), with a rule at
+    the planned capacity (1.0)."""
     import altair as alt
 
     runs = data["run"].unique(maintain_order=True).to_list()
-    base = alt.Chart().encode(x=alt.X("epoch:O", title="epoch"))
-    boxes = base.mark_boxplot(extent="min-max", size=8, color="#1f5aa6").encode(
-        y=alt.Y("utilization:Q", title="unit utilization (offered / capacity)")
+    x = alt.X("epoch:O", title="epoch", axis=alt.Axis(labelOverlap=True))
+    tip = [
+        "run",
+        "epoch",
+        "units",
+        alt.Tooltip("min:Q", format=".2f"),
+        alt.Tooltip("median:Q", format=".2f"),
+        alt.Tooltip("max:Q", format=".2f"),
+    ]
+    whisker = (
+        alt.Chart()
+        .mark_rule(color="#1f5aa6")
+        .encode(x=x, y=alt.Y("min:Q", title="unit utilization (offered / capacity)"), y2="max:Q")
     )
+    box = (
+        alt.Chart().mark_bar(color="#1f5aa6", size=7).encode(x=x, y="q1:Q", y2="q3:Q", tooltip=tip)
+    )
+    median = alt.Chart().mark_tick(color="white", thickness=2, size=7).encode(x=x, y="median:Q")
     rule = alt.Chart().mark_rule(color="#c0392b", strokeDash=[4, 3]).encode(y=alt.datum(1.0))
     return (
-        alt.layer(boxes, rule, data=data)
+        alt.layer(whisker, box, median, rule, data=data)
         .properties(width=260, height=160)
         .facet(facet=alt.Facet("run:N", title=None, sort=runs), columns=columns)
         .properties(title="Utilization of active units per epoch")

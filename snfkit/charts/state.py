@@ -71,7 +71,10 @@ def _num(summary: dict, key: str) -> float | None:
 
 
 def moved_flowlets(res: Results) -> int:
-    """Flowlets whose unit differs from their flow's previous flowlet's unit (or lifetime)."""
+    """Flowlets whose unit differs from their flow's previous flowlet's unit (or lifetime): the
+    summary's ``moved_flowlets`` when the replay reports it, else counted from the flowlets."""
+    if isinstance(res.summary.get("moved_flowlets"), int):
+        return int(res.summary["moved_flowlets"])
     f = res.flowlets
     if f.height == 0:
         return 0
@@ -87,11 +90,16 @@ def state_sources_data(runs: StateRuns) -> pl.DataFrame:
     """One row per (nf, state mode): ``nf``, ``state_mode``, ``flowlets``, ``moved`` (flowlets on a
     different unit than their flow's previous one), ``seamless_share`` (share of moved flowlets that
     started without waiting for state; the paper: 90.43 % with K = 3), ``state_pulls``,
-    ``replication_mbps`` (proactive pushes; the paper: 2.9-4.8 Mbps for its NFs at K = 3) and
-    ``packets_dropped`` (by the NF). Numbers a run does not report are null."""
+    ``replication_mbps`` (proactive pushes; the paper: 2.9-4.8 Mbps for its NFs at K = 3),
+    ``wait_packets`` and ``wait_mean_us`` (packets that waited for state, any cause, and their mean
+    wait), ``state_bytes`` and ``packets_dropped`` (by the NF). Numbers a run does not report are
+    null."""
     rows = []
     for (nf, sm), res in runs.items():
         s = res.summary
+        waits = s.get("waits") if isinstance(s.get("waits"), dict) else {}
+        n = sum(int(w.get("packets", 0)) for w in waits.values())
+        total = sum(float(w.get("total_us", 0.0)) for w in waits.values())
         rows.append(
             {
                 "nf": nf,
@@ -101,22 +109,24 @@ def state_sources_data(runs: StateRuns) -> pl.DataFrame:
                 "seamless_share": _num(s, "seamless_share"),
                 "state_pulls": _num(s, "state_pulls"),
                 "replication_mbps": _num(s, "replication_mbps"),
+                "wait_packets": float(n) if waits else None,
+                "wait_mean_us": (total / n if n else 0.0) if waits else None,
+                "state_bytes": _num(s, "state_bytes"),
                 "packets_dropped": _num(s, "packets_dropped"),
             }
         )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "nf": pl.String,
-            "state_mode": pl.String,
-            "flowlets": pl.Int64,
-            "moved": pl.Int64,
-            "seamless_share": pl.Float64,
-            "state_pulls": pl.Float64,
-            "replication_mbps": pl.Float64,
-            "packets_dropped": pl.Float64,
-        },
-    )
+    schema = {"nf": pl.String, "state_mode": pl.String, "flowlets": pl.Int64, "moved": pl.Int64}
+    for c in (
+        "seamless_share",
+        "state_pulls",
+        "replication_mbps",
+        "wait_packets",
+        "wait_mean_us",
+        "state_bytes",
+        "packets_dropped",
+    ):
+        schema[c] = pl.Float64
+    return pl.DataFrame(rows, schema=schema)
 
 
 def seamless_chart(data: pl.DataFrame):

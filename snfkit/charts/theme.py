@@ -3,6 +3,10 @@
 Importing :mod:`snfkit.charts` registers the theme under :data:`THEME` and enables it (so charts
 shown in a notebook look like the exported files); ``alt.theme.enable('default')`` goes back to
 altair's own. The export helpers (:mod:`snfkit.charts.export`) always render with it.
+
+Registering also lifts altair's 5,000-row limit of the ``default`` data transformer to
+:data:`MAX_ROWS` (a long trace has thousands of epochs per mode), unless another transformer is
+active.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 THEME = "snfkit"
+
+MAX_ROWS = 200_000
+"""Rows a chart may embed (altair's default transformer stops at 5,000)."""
 
 FONT = "Helvetica Neue, Helvetica, Arial, sans-serif"
 
@@ -83,6 +90,8 @@ def register(enable: bool = True) -> None:
     registries) and enable it when asked."""
     import altair as alt
 
+    if alt.data_transformers.active == "default":
+        alt.data_transformers.enable("default", max_rows=MAX_ROWS)
     if hasattr(alt, "theme") and hasattr(alt.theme, "register"):
         alt.theme.register(THEME, enable=enable)(theme_config)
     else:  # altair < 5.5

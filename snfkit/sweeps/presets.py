@@ -1,5 +1,5 @@
-"""Ready-made studies, for notebooks and quick looks: :func:`tuning_config` tunes T, B and alpha
-(and K once the state parameters exist) for latency against units.
+"""Ready-made studies, for notebooks and quick looks: :func:`tuning_config` tunes T, B, alpha and K
+(``replicas``) for latency against units.
 
 The trace is the CAIDA excerpt in ``../shared/traces`` when it is there (``SNFKIT_SHARED`` points
 elsewhere), else a small synthetic paper-like workload, so the study runs in any clone.
@@ -11,13 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from snfkit.params import ReplayParams
 from snfkit.sweeps.config import StudyConfig, config_from_dict
 
 CAIDA = "caida-nyc-2018-10k.pcap"
-REPLICA_PARAMS = ("K", "k", "replicas")
-"""Names the state-replication count may get in :class:`snfkit.ReplayParams`; the first that exists
-joins :func:`tuning_config`'s search space as an integer in [0, 5]."""
 
 
 def shared_traces() -> Path:
@@ -45,18 +41,15 @@ def tuning_config(
     base_dir: str | os.PathLike[str] | None = None,
 ) -> StudyConfig:
     """NSGA-II over T (``timeout_ns``, 20 us - 5 ms, log), B (``size_bytes``, 1.5 KB - 1 MB, log),
-    alpha ([0, 1]) and K when it exists, minimizing p99 latency and mean active units. Units
-    retire after 10 ms idle and epochs are 1 ms, to suit traces of tens of milliseconds."""
-    flat = ReplayParams().flat()
+    alpha ([0, 1]) and K (``replicas``, 0-5; proactive state, the default state mode), minimizing
+    p99 latency and mean active units. Units retire after 10 ms idle and epochs are 1 ms, to suit
+    traces of tens of milliseconds."""
     search: dict[str, Any] = {
         "timeout_ns": {"low": 20_000, "high": 5_000_000, "log": True},
         "size_bytes": {"low": 1_500, "high": 1_000_000, "log": True},
         "alpha": {"low": 0.0, "high": 1.0},
+        "replicas": {"low": 0, "high": 5},
     }
-    for k in REPLICA_PARAMS:
-        if k in flat and isinstance(flat[k], int):
-            search[k] = {"low": 0, "high": 5}
-            break
     return config_from_dict(
         {
             "study": {

@@ -1,0 +1,158 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Compute management: flowlets against flows and packets (paper §9.1, Figs 1-3)
+#
+# The paper's first question: can SNF provision compute that follows the demand at fine time
+# scales, without paying for it in latency? It compares SNF's flowlet placement with three
+# baselines on one trace:
+#
+# | mode | placement | what it stands for |
+# |---|---|---|
+# | `flowlet` | each new flowlet, on a unit with room for its estimated rate | SNF |
+# | `flow` | each flow once, at its first packet | VM / container NFs |
+# | `smart_flow (X ms)` | `flow`, plus moving flows off overloaded units every X ms | NFs with state migration |
+# | `packet` | each packet, state read from an external store | today's serverless |
+#
+# and shows (Fig 1) provisioned capacity against demand over time, (Fig 2) latency percentiles,
+# (Fig 3) how loaded the active units were in each epoch.
+#
+# The trace here is synthetic, `paper_like(seed=0, scale=0.05)`: shaped like the paper's (heavy-
+# tailed flow sizes, 1434-B median packets, bursts) at 5 Gbps for about 0.65 s, long enough for
+# the units to come and go. The real traces follow at the end. `SNFKIT_NOTEBOOK_SMALL=1` uses
+# scale 0.002 instead.
+
+# %%
+import polars as pl
+
+from snfkit import charts, figures
+from snfkit.workloads import paper_like
+
+SMALL = figures.small_mode()
+scale = 0.002 if SMALL else 0.05
+wl = figures.Workload.from_packets(paper_like(0, scale), f"paper_like(seed=0, scale={scale})")
+epoch_ns = figures.epoch_for(wl.duration_ns)
+print(wl.describe(), f"| epoch {epoch_ns / 1e6:g} ms")
+
+# %% [markdown]
+# `figures.compute_runs` replays the trace once per mode, with the paper's parameters (T = 500 us,
+# B = 15 KB, 1-Gbps units, K = 3 replicas once state replication exists) and the NAT. The epoch
+# only changes the reports: 100 ms in the paper, shorter here because the trace is (the largest
+# value giving 20 epochs).
+
+# %%
+runs = figures.compute_runs(wl, {"epoch_ns": epoch_ns, "keep_packets": False})
+table = figures.runs_table(runs)
+table.select(
+    "run",
+    "p50_us",
+    "p75_us",
+    "p99_us",
+    "mean_active_units",
+    "max_active_units",
+    "opportunities",
+    "overflow",
+)
+
+# %% [markdown]
+# ## Fig 1 · Provisioned capacity against demand
+#
+# Provisioned = mean active units in the epoch x 1 Gbps. A mode that packs well keeps the blue
+# line just above the grey one. Flowlet placement can react at every new flowlet; flow placement
+# only when a flow starts (and smart_flow every X ms). `packet` mode scales on concurrency: every
+# packet holds a unit for a store round trip, so it needs far more units than its bytes suggest.
+
+# %%
+charts.provisioning_chart(charts.provisioning_data(runs))
+
+# %%
+prov = charts.provisioning_data(runs).pivot(on="series", index=["run", "time_s"], values="gbps")
+prov.group_by("run", maintain_order=True).agg(
+    mean_demand_gbps=pl.col("demand").mean(),
+    mean_provisioned_gbps=pl.col("provisioned").mean(),
+    overprovision_gbps=(pl.col("provisioned") - pl.col("demand")).mean(),
+)
+
+# %% [markdown]
+# ## Fig 2 · Latency
+#
+# The paper's NAT: flowlet p50 5 us and p99 2.8 ms; vanilla flow 19.6K x worse at p75, smart flow
+# 4.6K x (100 ms) and 2.9K x (50 ms). The ratios below are this run's.
+
+# %%
+charts.latency_percentiles_chart(charts.latency_percentiles_data(runs))
+
+# %%
+p75 = table.select("run", "p75_us")
+p75.with_columns(times_flowlet=pl.col("p75_us") / p75.filter(run="flowlet")["p75_us"].item())
+
+# %% [markdown]
+# Where a flowlet run's latency comes from: a flowlet that lands on a unit other than its flow's
+# previous one may wait for the flow's state (a pull of about 160 us in the `reactive` mode; the
+# `proactive` mode pushes copies ahead of time, see `03_state_management`), and bursts that
+# arrive faster than the estimates predicted queue at the unit.
+#
+# ## Fig 3 · Utilization of the active units
+#
+# Per epoch, each active unit's offered load over its planned capacity (above 1: the plan was
+# exceeded and a queue builds). Flows are large, long-lived work items: a unit that received one
+# that later speeds up is overloaded until the flow ends (or smart_flow moves it), and a unit
+# holding a slow one is under-used. Flowlets are small, so the packer can fill units evenly.
+
+# %%
+util = charts.utilization_data(runs)  # one row per (mode, epoch, unit)
+charts.utilization_chart(charts.utilization_box_data(util))
+
+# %%
+bands = charts.utilization_bands_data(util)
+charts.utilization_bands_chart(bands)
+
+# %%
+bands.with_columns(pl.col("band").cast(pl.String)).pivot(on="band", index="run", values="share")
+
+# %% [markdown]
+# ## Allocation opportunities (§9.1, §9.6)
+#
+# The paper: flowlets give 3.36x more placement decisions than flows; 5.18x at T = 100 us and
+# 4.66x at T = 500 us.
+
+# %%
+opp = figures.opportunity_runs(wl, {"epoch_ns": epoch_ns, "keep_packets": False})
+opp_data = charts.opportunities_data(opp, baseline="flow")
+charts.opportunities_chart(opp_data)
+
+# %% [markdown]
+# ## The same on the real traces
+#
+# When `../shared/traces` is there, the same replays on the CAIDA backbone excerpt (10,000
+# packets, 24 ms, about 3 Gbps) and the Auckland access trace (31,249 packets over 87 s, about
+# 1 Mbps: one unit is plenty, so every mode looks alike). `snfkit figures --trace FILE --out DIR`
+# draws every figure for either. docs/REPRODUCTION.md sets the numbers beside the paper's.
+
+# %%
+real = {}
+for name in ("caida-nyc-2018-10k.pcap", "auckland-2000-31k.pcap"):
+    path = figures.shared_traces() / name
+    if path.is_file():
+        rwl = figures.workload(path, max_packets=3_000 if SMALL else None)
+        rruns = figures.compute_runs(
+            rwl, {"epoch_ns": figures.epoch_for(rwl.duration_ns), "keep_packets": False}
+        )
+        real[name] = figures.runs_table(rruns).select(
+            "run", "p50_us", "p75_us", "p99_us", "mean_active_units", "opportunities"
+        )
+        print(rwl.describe())
+        display(real[name])  # noqa: F821
+if not real:
+    print("../shared/traces is not here: only the synthetic trace above")
