@@ -83,19 +83,28 @@ STATUS_RECORDS_FULL = 2  # unit lifetime records must be drained; call again
 
 FLOW_DTYPE = np.dtype(
     [
+        # touched by every packet: kept together in the first two cache lines
         ("item", np.int64),  # current item id, -1 none
         ("unit", np.int64),  # unit slot of the current/last item, -1 none
-        ("life", np.int64),  # lifetime id of that unit (slots are reused)
         ("last_ts", np.int64),
         ("last_finish", np.int64),  # max finish time over the flow's processed packets
-        ("first_ts", np.int64),  # current item's first packet time
         ("bytes", np.int64),  # current item's bytes
         ("pkts", np.int64),  # current item's packets
-        ("tick_bytes", np.int64),  # bytes since the last smart_flow tick
         ("qpos", np.int64),  # close-queue position of the flow's latest entry, -1 none
         ("pqpos", np.int64),  # push-queue position of the flow's latest entry, -1 none
         ("clock", np.int64),  # logical clock: packets of the flow processed so far
         ("last_pkt", np.int64),  # global index of the flow's last packet, -1 none
+        ("unit_finish", np.int64),  # finish of the flow's last packet on its current unit
+        ("state_ready", np.int64),  # when the current item's state is there
+        ("tick_bytes", np.int64),  # bytes since the last smart_flow tick
+        ("open", np.bool_),  # current item still open
+        ("need_pull", np.bool_),  # smart_flow moved the flow: its next packet fetches the state
+        ("state_cause", np.int8),  # why the item waits for its state (WAIT_*)
+        # touched when an item opens or closes, or a push happens
+        ("life", np.int64),  # lifetime id of the unit (slots are reused)
+        ("first_ts", np.int64),  # current item's first packet time
+        ("est", np.float64),  # current item's demand estimate (bps)
+        ("prev_rate", np.float64),  # measured rate of the previous closed item, -1 none
         ("wlanded", np.int64),  # external mode: when the flow's last store write lands
         ("rep_clock", np.int64),  # latest push: clock carried, -1 none
         ("rep_time", np.int64),  # latest push: when sent
@@ -105,13 +114,6 @@ FLOW_DTYPE = np.dtype(
         ("prev_time", np.int64),
         ("prev_pkt", np.int64),
         ("moved_from", np.int64),  # smart_flow: the slot holding the state of a moved flow
-        ("unit_finish", np.int64),  # finish of the flow's last packet on its current unit
-        ("state_ready", np.int64),  # when the current item's state is there
-        ("state_cause", np.int8),  # why it waits (WAIT_*)
-        ("est", np.float64),  # current item's demand estimate (bps)
-        ("prev_rate", np.float64),  # measured rate of the previous closed item, -1 none
-        ("open", np.bool_),  # current item still open
-        ("need_pull", np.bool_),  # next packet waits for a state pull
     ],
     align=True,
 )
