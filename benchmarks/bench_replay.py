@@ -68,7 +68,7 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
     from snfkit.prepared import prepare_trace
     from snfkit.runner import _grow_flows, _Run
 
-    run = _Run(params)
+    run = _Run(params.replace(keep_packets=False))  # transfer rows are not kept either
     trace = prepare_trace(pl.DataFrame({"ts_ns": ts, "flow_id": flow, "wire_len": wl}))
     if params.modes.mode == "packet":
         reason = np.full(ts.shape[0], 3, np.int8)
