@@ -40,18 +40,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from common import best_of  # noqa: E402
+
 T_NS, B_BYTES = 500_000, 15_000
 TARGET_PPS = 10e6
 TARGET_RSS_MB = 2048
-
-
-def best_of(fn, repeat: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def arrays(df):
