@@ -40,18 +40,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from common import best_of  # noqa: E402
+
 T_NS, B_BYTES = 500_000, 15_000
 TARGET_PPS = 10e6
 TARGET_RSS_MB = 2048
-
-
-def best_of(fn, repeat: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def arrays(df):
@@ -68,7 +61,7 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
     from snfkit.prepared import prepare_trace
     from snfkit.runner import _grow_flows, _Run
 
-    run = _Run(params)
+    run = _Run(params.replace(keep_packets=False))  # transfer rows are not kept either
     trace = prepare_trace(pl.DataFrame({"ts_ns": ts, "flow_id": flow, "wire_len": wl}))
     if params.modes.mode == "packet":
         reason = np.full(ts.shape[0], 3, np.int8)
