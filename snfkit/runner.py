@@ -55,7 +55,7 @@ def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplaySt
         ctl=np.zeros(1, K.CTL_DTYPE),
         pqueue=np.zeros(queue, K.QUEUE_DTYPE),
         masks=np.zeros((n_flows, 2, p.mask_words), np.uint64),
-        transfers=np.zeros(max(4 * u + 64, 1 << 14), S.TRANSFER_DTYPE),
+        transfers=np.zeros(max(4 * u + 64, 1 << 16), S.TRANSFER_DTYPE),
     )
 
 

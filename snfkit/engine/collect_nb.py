@@ -60,7 +60,7 @@ def hist_bucket(v):
     return (exp - SUB_BITS + 1) * SUB + ((v >> (exp - SUB_BITS)) - SUB)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def collect_chunk_nb(ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist, items):
     """Aggregate one chunk (see the module docstring); returns :class:`ChunkAggregates`."""
     n = ts.shape[0]

@@ -671,7 +671,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
 # ----------------------------------------------------------------------------- main loop
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
     """Replay packets i0.. of a chunk whose first packet has global index g0; returns (next index,
     status). See the module docstring."""
@@ -694,6 +694,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
     n_tr = transfers.shape[0]
     loads = np.zeros(p.max_units, np.float64)
     scratch = np.zeros(p.max_units, np.int64)
+    inv_id = 1.0 / (np.arange(p.max_units) + 1.0)  # replica draw weights, 1/(ID+1)
     flow_mode = p.mode != MODE_PACKET
     pushing = flow_mode and p.state_mode == SM_PROACTIVE and p.policy != POL_NONE
     b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
@@ -744,7 +745,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
                     _retire_due(units, records, c, e.time, p)
                     fe = flows[e.flow]
                     when = e.time if e.time > fe.last_finish else fe.last_finish
-                    push_state(flows, units, masks, transfers, scratch, c, e.flow, when, p)
+                    push_state(flows, units, masks, transfers, scratch, inv_id, c, e.flow, when, p)
                 c.pqhead += 1
         fl = flows[f]
         # 2. assignment
@@ -900,7 +901,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
     return n, STATUS_DONE
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def finish_replay_nb(p, st):
     """End of trace: close every open item and retire every unit at the time it would retire."""
     flows = st.flows

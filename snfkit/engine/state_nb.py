@@ -75,7 +75,7 @@ def has_copy(masks, f, which, u, un, push_time):
 
 
 @nb.njit(cache=True)
-def push_state(flows, units, masks, transfers, scratch, c, f, when, p):
+def push_state(flows, units, masks, transfers, scratch, inv_id, c, f, when, p):
     """Flow f's unit pushes its state at ``when`` to the units the policy picks; returns copies."""
     fl = flows[f]
     n = 0
@@ -91,20 +91,22 @@ def push_state(flows, units, masks, transfers, scratch, c, f, when, p):
     if k == 0:
         return 0
     if p.policy == POL_WEIGHTED and k < n:
-        # K distinct draws, each with weight 1/(ID+1) among the slots not drawn yet
+        # K distinct draws, each with weight 1/(ID+1) (``inv_id``) among the slots not drawn yet;
+        # the total shrinks by each drawn weight
+        total = 0.0
+        for m in range(n):
+            total += inv_id[scratch[m]]
         for j in range(k):
-            total = 0.0
-            for m in range(j, n):
-                total += 1.0 / (scratch[m] + 1)
             r = uniform(c) * total
             pick = n - 1
             acc = 0.0
             for m in range(j, n):
-                acc += 1.0 / (scratch[m] + 1)
+                acc += inv_id[scratch[m]]
                 if r < acc:
                     pick = m
                     break
             chosen = scratch[pick]
+            total -= inv_id[chosen]
             for m in range(pick, j, -1):  # keep the rest in ID order
                 scratch[m] = scratch[m - 1]
             scratch[j] = chosen

@@ -301,18 +301,19 @@ class Controller:
             return
         if st.replication_policy == "weighted" and k < n:
             chosen = []
+            total = 0.0
+            for s in remaining:
+                total += 1.0 / (s + 1.0)
             for _ in range(k):
-                total = 0.0
-                for s in remaining:
-                    total += 1.0 / (s + 1)
                 r = self.rng.uniform() * total
                 pick, acc = len(remaining) - 1, 0.0
                 for m, s in enumerate(remaining):
-                    acc += 1.0 / (s + 1)
+                    acc += 1.0 / (s + 1.0)
                     if r < acc:
                         pick = m
                         break
                 chosen.append(remaining.pop(pick))
+                total -= 1.0 / (chosen[-1] + 1.0)
         else:
             chosen = remaining[:k]
         arrive = when + self.transfer_ns
