@@ -160,3 +160,14 @@ def test_state_sources_follow_the_state_mode(state_mode):
     assert sum(src.values()) == res.summary["allocations"]
     if state_mode == "proactive":
         assert src["replica"] > 0 and res.summary["replication_mbps"] > 0
+
+
+def test_results_with_state_and_nf_save_and_load(tmp_path):
+    res = replay(trace("lingering", 0), nf=nf_of("qos"), unit_capacity_bps=2e7, max_units=12,
+                 unit_idle_ns=5_000_000)  # fmt: skip
+    assert res.transfers.height > 0 and res.nf_output.height == res.packets.height
+    res.save(tmp_path / "run")
+    back = type(res).load(tmp_path / "run")
+    for name in ("packets", "flowlets", "transfers", "nf_output"):
+        assert getattr(back, name).equals(getattr(res, name)), name
+    assert back.summary == res.summary
