@@ -485,13 +485,22 @@ def _build_results(run: _Run) -> Results:
 def _transfers_table(run: _Run) -> pl.DataFrame | None:
     if not run.keep:
         return None
-    rec = np.concatenate(run.transfers) if run.transfers else np.zeros(0, S.TRANSFER_DTYPE)
-    table = pl.DataFrame({c: rec[c] for c in S.TRANSFER_DTYPE.names})
-    return table.with_columns(
-        pl.col("kind").replace_strict(
-            dict(enumerate(S.TRANSFER_KINDS)), return_dtype=pl.Enum(list(S.TRANSFER_KINDS))
-        )
-    )
+    kinds = pl.Enum(list(S.TRANSFER_KINDS))
+
+    def frame(rec: np.ndarray) -> pl.DataFrame:
+        return pl.DataFrame({
+            "time_ns": rec["time_ns"], "arrive_ns": rec["arrive_ns"], "flow_id": rec["flow_id"],
+            "from_unit": rec["from_unit"].astype(np.int32), "to_unit": rec["to_unit"].astype(np.int32),
+            "bytes": rec["bytes"], "clock": rec["clock"], "packet": rec["packet"],
+            "kind": pl.Series(rec["kind"].astype(np.uint8)).replace_strict(
+                dict(enumerate(S.TRANSFER_KINDS)), return_dtype=kinds),
+        }).select("time_ns", "arrive_ns", "flow_id", "from_unit", "to_unit", "bytes", "kind",
+                  "clock", "packet")  # fmt: skip
+
+    frames = []
+    while run.transfers:  # convert part by part, freeing each: the rows can run to millions
+        frames.append(frame(run.transfers.pop(0)))
+    return pl.concat(frames) if frames else frame(np.zeros(0, S.TRANSFER_DTYPE))
 
 
 def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, Any]:
