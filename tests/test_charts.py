@@ -177,3 +177,18 @@ def test_color_scale_fixed_and_spare():
     assert s["range"][0] == theme.KNOWN_COLORS["flow"]
     assert s["range"][2] == theme.KNOWN_COLORS["flowlet"]
     assert s["range"][1] not in (s["range"][0], s["range"][2])
+
+
+def test_log_bars_have_height():
+    import re
+
+    d = latency_percentiles_data(_runs())
+    assert theme.log_floor([7.6, 2000.0, 0.0, None]) == 1.0
+    assert theme.log_floor([0.5, 3.0]) == 0.1
+    assert theme.log_floor([]) == 1.0
+    for svg in (
+        to_svg(latency_percentiles_chart(d)),
+        to_svg(state_latency_chart(state_latency_data({("nat", "reactive"): _runs()["flow"]}))),
+    ):
+        heights = re.findall(r'aria-roledescription="bar" d="M[^,]+,[^h]+h[^v]+v([^h]+)h', svg)
+        assert heights and all(float(x) > 0 for x in heights)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from snfkit.charts.theme import color_scale
+from snfkit.charts.theme import color_scale, log_floor
 from snfkit.results import Results
 
 PERCENTILE_ORDER = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
@@ -50,6 +50,7 @@ def latency_percentiles_chart(data: pl.DataFrame, title: str = "Packet latency p
             x=alt.X("percentile:N", sort=PERCENTILE_ORDER, title="percentile"),
             xOffset=alt.XOffset("run:N", sort=runs),
             y=alt.Y("latency_us:Q", scale=alt.Scale(type="log"), title="latency (us, log)"),
+            y2=alt.datum(log_floor(data["latency_us"].to_list())),
             color=alt.Color("run:N", title="mode", sort=runs, scale=alt.Scale(**color_scale(runs))),
             tooltip=["run", "percentile", alt.Tooltip("latency_us:Q", format=",.2f")],
         )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from snfkit.charts.compute import PERCENTILE_ORDER
-from snfkit.charts.theme import color_scale
+from snfkit.charts.theme import color_scale, log_floor
 from snfkit.results import Results
 
 StateRuns = Mapping[tuple[str, str], Results]
@@ -54,6 +54,7 @@ def state_latency_chart(data: pl.DataFrame, columns: int = 3):
             x=alt.X("percentile:N", sort=PERCENTILE_ORDER, title="percentile"),
             xOffset=alt.XOffset("state_mode:N", sort=modes),
             y=alt.Y("latency_us:Q", scale=alt.Scale(type="log"), title="latency (us, log)"),
+            y2=alt.datum(log_floor(data["latency_us"].to_list())),
             color=alt.Color(
                 "state_mode:N", sort=modes, title="state", scale=alt.Scale(**color_scale(modes))
             ),

@@ -107,3 +107,13 @@ def enabled() -> AbstractContextManager:
     register(enable=False)
     registry = alt.theme if hasattr(alt, "theme") and hasattr(alt.theme, "enable") else alt.themes
     return registry.enable(THEME)
+
+
+def log_floor(values, default: float = 1.0) -> float:
+    """The power of ten at or below the smallest positive value (``default`` if none): the baseline
+    that log-scale bars are drawn from (Vega-Lite draws a log-scale bar with no ``y2`` with zero
+    height)."""
+    import math
+
+    pos = [float(v) for v in values if v is not None and v > 0 and math.isfinite(v)]
+    return 10.0 ** math.floor(math.log10(min(pos))) if pos else default
