@@ -38,24 +38,36 @@ def latency_percentiles_data(runs: Mapping[str, Results]) -> pl.DataFrame:
     )
 
 
-def latency_percentiles_chart(data: pl.DataFrame, title: str = "Packet latency percentiles"):
-    """Grouped bars of latency percentiles per run, log scale."""
+def latency_bars(data: pl.DataFrame, group: str, group_title: str, extra_tooltip=()):
+    """Grouped bars of ``latency_us`` per ``percentile``, one bar per value of ``group``, on a log
+    axis (with an explicit baseline: Vega-Lite draws log-scale bars without one at zero height)."""
     import altair as alt
 
-    runs = data["run"].unique(maintain_order=True).to_list()
+    groups = data[group].unique(maintain_order=True).to_list()
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
             x=alt.X("percentile:N", sort=PERCENTILE_ORDER, title="percentile"),
-            xOffset=alt.XOffset("run:N", sort=runs),
+            xOffset=alt.XOffset(f"{group}:N", sort=groups),
             y=alt.Y("latency_us:Q", scale=alt.Scale(type="log"), title="latency (us, log)"),
             y2=alt.datum(log_floor(data["latency_us"].to_list())),
-            color=alt.Color("run:N", title="mode", sort=runs, scale=alt.Scale(**color_scale(runs))),
-            tooltip=["run", "percentile", alt.Tooltip("latency_us:Q", format=",.2f")],
+            color=alt.Color(
+                f"{group}:N", title=group_title, sort=groups, scale=alt.Scale(**color_scale(groups))
+            ),
+            tooltip=[
+                *extra_tooltip,
+                group,
+                "percentile",
+                alt.Tooltip("latency_us:Q", format=",.2f"),
+            ],
         )
-        .properties(title=title, width=440, height=260)
     )
+
+
+def latency_percentiles_chart(data: pl.DataFrame, title: str = "Packet latency percentiles"):
+    """Grouped bars of latency percentiles per run, log scale."""
+    return latency_bars(data, "run", "mode").properties(title=title, width=440, height=260)
 
 
 def provisioning_data(runs: Mapping[str, Results]) -> pl.DataFrame:

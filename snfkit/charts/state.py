@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from snfkit.charts.compute import PERCENTILE_ORDER
-from snfkit.charts.theme import color_scale, log_floor
+from snfkit.charts.compute import PERCENTILE_ORDER, latency_bars
+from snfkit.charts.theme import color_scale
 from snfkit.results import Results
 
 StateRuns = Mapping[tuple[str, str], Results]
@@ -45,21 +45,9 @@ def state_latency_chart(data: pl.DataFrame, columns: int = 3):
     """Latency percentiles per state mode (grouped bars, log scale), one panel per NF."""
     import altair as alt
 
-    modes = data["state_mode"].unique(maintain_order=True).to_list()
     nfs = data["nf"].unique(maintain_order=True).to_list()
     return (
-        alt.Chart(data)
-        .mark_bar()
-        .encode(
-            x=alt.X("percentile:N", sort=PERCENTILE_ORDER, title="percentile"),
-            xOffset=alt.XOffset("state_mode:N", sort=modes),
-            y=alt.Y("latency_us:Q", scale=alt.Scale(type="log"), title="latency (us, log)"),
-            y2=alt.datum(log_floor(data["latency_us"].to_list())),
-            color=alt.Color(
-                "state_mode:N", sort=modes, title="state", scale=alt.Scale(**color_scale(modes))
-            ),
-            tooltip=["nf", "state_mode", "percentile", alt.Tooltip("latency_us:Q", format=",.2f")],
-        )
+        latency_bars(data, "state_mode", "state", extra_tooltip=("nf",))
         .properties(width=240, height=180)
         .facet(facet=alt.Facet("nf:N", sort=nfs, title=None), columns=columns)
         .properties(title="Packet latency by state mode, per NF")
