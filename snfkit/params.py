@@ -254,6 +254,7 @@ class KernelParams(NamedTuple):
     seed: int
     clock_check: bool
     mask_words: int  # uint64 words of one unit-slot bit mask
+    record_transfers: bool  # write a row per transfer (else only the byte counts)
 
 
 _GROUPS = {
@@ -345,4 +346,5 @@ class ReplayParams:
             seed=s.seed,
             clock_check=s.clock_check,
             mask_words=(u.max_units + 63) // 64,
+            record_transfers=self.report.keep_packets,
         )

@@ -179,6 +179,8 @@ def replay(
         raise ParameterError("chunk_size", chunk_size, "an integer >= 1")
     run = _Run(params)
     run.keep_src = keep_state_sources or nf_obj is not None
+    if run.keep_src:  # the NF pass needs the pushed packets: keep transfer rows
+        run.kp = run.kp._replace(record_transfers=True)
     if isinstance(packets, PreparedTrace):
         with progress_reporter(progress, packets.n_packets, f"replay ({params.modes.mode})") as bar:
             run.feed_prepared(packets, chunk_size, bar)
@@ -279,7 +281,6 @@ class _Run:
         self.pkt_parts: list[pl.DataFrame] = []
         self.item_parts: list[dict[str, np.ndarray]] = []
         self.transfers: list[np.ndarray] = []  # TRANSFER_DTYPE rows, when keep_packets
-        self.transfer_bytes = np.zeros(len(S.TRANSFER_KINDS), np.int64)
         self.pushed_packets: list[np.ndarray] = []  # without keep_packets: for the NF pass
         self.wait_count = np.zeros(len(WAIT_CAUSES), np.int64)  # packets that waited, by cause
         self.wait_ns = np.zeros(len(WAIT_CAUSES), np.int64)
@@ -371,9 +372,6 @@ class _Run:
         if r:
             batch = self.state.transfers[:r]
             kinds = batch["kind"]
-            self.transfer_bytes += np.bincount(kinds, weights=batch["bytes"], minlength=3).astype(
-                np.int64
-            )
             if self.keep:  # every transfer; otherwise only the sums and what the NF pass needs
                 self.transfers.append(batch.copy())
             elif self.keep_src:
@@ -510,7 +508,7 @@ def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, An
     sources.update({str(k): int(v) for k, v in src.iter_rows()})
     moved = flowlets.filter(pl.col("moved"))
     seamless = int(moved["state_source"].is_in(["replica", "free"]).sum())
-    push_bytes = int(run.transfer_bytes[S.KIND_PUSH])
+    push_bytes = int(counters["transfer_bytes"][S.KIND_PUSH])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
         n, total = int(run.wait_count[j]), int(run.wait_ns[j])

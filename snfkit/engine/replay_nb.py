@@ -201,6 +201,12 @@ CTL_DTYPE = np.dtype(
         ("stale_copies", np.int64),  # opens that found a copy with an old clock
         ("store_reads", np.int64),
         ("store_writes", np.int64),
+        ("retire_at", np.int64),  # no idle unit retires before this (0: look)
+        (
+            "transfer_bytes",
+            np.int64,
+            (3,),
+        ),  # bytes moved, by transfer kind (push, pull, store_read)
     ],
     align=True,
 )
@@ -376,6 +382,7 @@ def _start_unit(units, ring, c, t, p):
             un.cal_full = 0
             if u >= c.hi:
                 c.hi = u + 1
+            _went_idle(un, c, p)
             return u
     return -1
 
@@ -407,12 +414,28 @@ def _retire_unit(units, records, c, u, when):
 
 @nb.njit(cache=True)
 def _retire_due(units, records, c, t, p):
+    """Retire the units due by t. ``c.retire_at`` is a lower bound of every idle unit's retirement
+    time (retirement times only grow), so most calls return at once."""
+    if t < c.retire_at:
+        return
+    bound = INF
     for u in range(c.hi):
         un = units[u]
         if un.active and un.open == 0:
             when = retire_time(un, p.idle_ns)
             if when <= t:
                 _retire_unit(units, records, c, u, when)
+            elif when < bound:
+                bound = when
+    c.retire_at = bound
+
+
+@nb.njit(cache=True)
+def _went_idle(un, c, p):
+    """Unit record un has no open item any more: it may retire at retire_time (see _retire_due)."""
+    when = retire_time(un, p.idle_ns)
+    if when < c.retire_at:
+        c.retire_at = when
 
 
 @nb.njit(cache=True)
@@ -463,6 +486,8 @@ def _close_item(fl, un, c, p):
     if fl.life == un.life and un.active:
         un.open -= 1
         un.committed -= fl.est
+        if un.open == 0:
+            _went_idle(un, c, p)
     rate = item_rate(fl.first_ts, fl.last_ts, fl.bytes, fl.pkts, p.close_after_ns)
     fl.prev_rate = rate
     c.rate_sum += rate
@@ -568,6 +593,8 @@ def _move_flow(flows, units, c, f, v, p):
     dst = units[v]
     src.open -= 1
     src.committed -= fl.est
+    if src.open == 0:
+        _went_idle(src, c, p)
     dst.open += 1
     dst.committed += fl.est
     if not fl.need_pull:
@@ -843,15 +870,15 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
                 ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
                 cause = WAIT_STORE
                 c.store_reads += 1
-                add_transfer(transfers, c, t, ready, f, -1, u, p.state_bytes, KIND_STORE_READ,
+                add_transfer(transfers, c, p, t, ready, f, -1, u, KIND_STORE_READ,
                              fl.clock, fl.last_pkt)  # fmt: skip
             else:
                 base = t if t > fl.last_finish else fl.last_finish
                 ready = base + p.transfer_ns
                 cause = WAIT_PULL
                 c.state_pulls += 1
-                add_transfer(transfers, c, base, ready, f, fl.moved_from, u, p.state_bytes,
-                             KIND_PULL, fl.clock, fl.last_pkt)  # fmt: skip
+                add_transfer(transfers, c, p, base, ready, f, fl.moved_from, u, KIND_PULL,
+                             fl.clock, fl.last_pkt)  # fmt: skip
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
         # earliest start: arrival, unit ready, the flow's previous packet on this unit done; a
         # packet waiting for state books the unit from when the state is there, and packets of

@@ -124,31 +124,26 @@ def push_state(flows, units, masks, transfers, scratch, inv_id, c, f, when, p):
     for j in range(k):
         u = scratch[j]
         masks[f, 0, u >> 6] |= np.uint64(1) << np.uint64(u & 63)
-        tr = transfers[c.n_transfers]
-        tr.time_ns = when
-        tr.arrive_ns = fl.rep_arrive
-        tr.flow_id = f
-        tr.from_unit = fl.unit
-        tr.to_unit = u
-        tr.bytes = p.state_bytes
-        tr.kind = KIND_PUSH
-        tr.clock = fl.clock
-        tr.packet = fl.last_pkt
-        c.n_transfers += 1
+        add_transfer(transfers, c, p, when, fl.rep_arrive, f, fl.unit, u, KIND_PUSH, fl.clock,
+                     fl.last_pkt)  # fmt: skip
     c.pushes += 1
     c.copies += k
     return k
 
 
 @nb.njit(cache=True)
-def add_transfer(transfers, c, when, arrive, f, src, dst, nbytes, kind, clock, pkt):
+def add_transfer(transfers, c, p, when, arrive, f, src, dst, kind, clock, pkt):
+    """Count a transfer of ``p.state_bytes``; write its row when ``p.record_transfers``."""
+    c.transfer_bytes[kind] += p.state_bytes
+    if not p.record_transfers:
+        return
     tr = transfers[c.n_transfers]
     tr.time_ns = when
     tr.arrive_ns = arrive
     tr.flow_id = f
     tr.from_unit = src
     tr.to_unit = dst
-    tr.bytes = nbytes
+    tr.bytes = p.state_bytes
     tr.kind = kind
     tr.clock = clock
     tr.packet = pkt
@@ -165,7 +160,7 @@ def open_source(flows, units, masks, transfers, c, f, u, t, p):
         return SRC_NEW, t, np.int64(-1)
     if p.state_mode == SM_EXTERNAL:
         ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
-        add_transfer(transfers, c, t, ready, f, -1, u, p.state_bytes, KIND_STORE_READ,
+        add_transfer(transfers, c, p, t, ready, f, -1, u, KIND_STORE_READ,
                      fl.clock, fl.last_pkt)  # fmt: skip
         c.store_reads += 1
         return SRC_STORE, ready, fl.last_pkt
@@ -186,7 +181,7 @@ def open_source(flows, units, masks, transfers, c, f, u, t, p):
             c.stale_copies += 1
     base = t if t > fl.last_finish else fl.last_finish
     ready = base + p.transfer_ns
-    add_transfer(transfers, c, base, ready, f, fl.unit, u, p.state_bytes, KIND_PULL,
+    add_transfer(transfers, c, p, base, ready, f, fl.unit, u, KIND_PULL,
                  fl.clock, fl.last_pkt)  # fmt: skip
     c.state_pulls += 1
     return SRC_PULL, ready, fl.last_pkt
