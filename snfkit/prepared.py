@@ -64,6 +64,7 @@ class PreparedTrace:
     packets: pl.DataFrame
     max_cached: int = 8
     _reasons: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _nf_inputs: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_packets(self) -> int:
@@ -87,6 +88,16 @@ class PreparedTrace:
         while len(self._reasons) > self.max_cached:
             self._reasons.popitem(last=False)
         return reason
+
+    def nf_inputs(self, nf: Any) -> tuple:
+        """The arrays an NF reads from this table (:func:`snfkit.nf.prepare`), extracted once per
+        kind of NF (with or without payload)."""
+        from snfkit.nf import prepare
+
+        key = bool(nf.needs_payload)
+        if key not in self._nf_inputs:
+            self._nf_inputs[key] = prepare(nf, self.packets)
+        return self._nf_inputs[key]
 
 
 def prepare_trace(

@@ -188,8 +188,10 @@ def replay(
     else:
         results = _replay_chunks(run, packets, params, progress, chunk_size)
     if nf_obj is not None:
-        table = packets.packets if isinstance(packets, PreparedTrace) else packets
-        _run_nf(results, nf_obj, table)
+        if isinstance(packets, PreparedTrace):
+            _run_nf(results, nf_obj, packets.packets, packets.nf_inputs(nf_obj))
+        else:
+            _run_nf(results, nf_obj, packets)
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)
@@ -235,7 +237,7 @@ def _nf_setup(nf: Any, packets: Any) -> tuple[Any, Any]:
     return nf_obj, packets
 
 
-def _run_nf(results: Results, nf: Any, table: pl.DataFrame) -> None:
+def _run_nf(results: Results, nf: Any, table: pl.DataFrame, inputs: Any = None) -> None:
     """The NF pass: every packet against the state version its unit held (copy-on-write)."""
     from snfkit.nf import apply
 
@@ -243,7 +245,7 @@ def _run_nf(results: Results, nf: Any, table: pl.DataFrame) -> None:
     snap = np.zeros(src.shape[0], np.bool_)
     pushed = results.extra.pop("pushed_packets")
     snap[pushed[pushed >= 0]] = True
-    out = apply(nf, table, src=src, snap=snap)
+    out = apply(nf, table, src=src, snap=snap, inputs=inputs)
     results.nf_output = out
     dropped = int((out["action"] == 1).sum())
     s = results.summary

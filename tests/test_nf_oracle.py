@@ -171,3 +171,19 @@ def test_results_with_state_and_nf_save_and_load(tmp_path):
     for name in ("packets", "flowlets", "transfers", "nf_output"):
         assert getattr(back, name).equals(getattr(res, name)), name
     assert back.summary == res.summary
+
+
+def test_prepared_trace_with_an_nf_equals_the_table():
+    from snfkit import prepare_trace
+    from snfkit.traces.transforms import connections
+
+    packets = connections(trace("lingering", 3))
+    prepared = prepare_trace(packets)
+    for name in ("nat", "ids"):
+        a = replay(packets, nf=nf_of(name), unit_capacity_bps=2e7, max_units=12,
+                   unit_idle_ns=5_000_000, keep_packets=False)  # fmt: skip
+        b = replay(prepared, nf=nf_of(name), unit_capacity_bps=2e7, max_units=12,
+                   unit_idle_ns=5_000_000, keep_packets=False)  # fmt: skip
+        assert a.nf_output.equals(b.nf_output) and a.summary == b.summary
+    assert prepared.nf_inputs(nf_of("nat")) is prepared.nf_inputs(nf_of("lb"))  # extracted once
+    assert prepared.nf_inputs(nf_of("ids")) is not prepared.nf_inputs(nf_of("nat"))  # payload

@@ -160,14 +160,20 @@ def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, i
 
 
 def run(
-    nf: NF, packets: pl.DataFrame, src: np.ndarray | None = None, snap: np.ndarray | None = None
+    nf: NF,
+    packets: pl.DataFrame,
+    src: np.ndarray | None = None,
+    snap: np.ndarray | None = None,
+    inputs: tuple[PacketColumns, np.ndarray, int] | None = None,
 ) -> NFOut:
     """Run ``nf`` over ``packets`` with :func:`~snfkit.engine.nf_nb.run_nf_nb`; returns NFOut.
 
     src, snap: the state source of each packet and the packets whose post-state is kept (see
     :mod:`snfkit.engine.nf_nb`); None: the sequential run (every packet continues its flow).
+    inputs: :func:`prepare`'s result for this NF and table, when the caller keeps it (a
+    :class:`~snfkit.prepared.PreparedTrace` does), to skip extracting the columns again.
     """
-    cols, flow, n_flows = prepare(nf, packets)
+    cols, flow, n_flows = prepare(nf, packets) if inputs is None else inputs
     n = flow.shape[0]
     if src is None:
         if snap is not None:
@@ -184,7 +190,11 @@ def run(
 
 
 def apply(
-    nf: NF, packets: pl.DataFrame, src: np.ndarray | None = None, snap: np.ndarray | None = None
+    nf: NF,
+    packets: pl.DataFrame,
+    src: np.ndarray | None = None,
+    snap: np.ndarray | None = None,
+    inputs: tuple[PacketColumns, np.ndarray, int] | None = None,
 ) -> pl.DataFrame:
     """Run ``nf`` over ``packets`` and return one row per packet, in the table's order.
 
@@ -199,7 +209,7 @@ def apply(
     that every distributed replay must reproduce packet for packet. ``src``/``snap`` index packets
     of this table; for a bidirectional NF flows are connections (see :func:`prepare`).
     """
-    out = run(nf, packets, src, snap)
+    out = run(nf, packets, src, snap, inputs)
     return pl.DataFrame(
         [
             pl.Series("action", out.action, dtype=pl.Int8),
