@@ -11,16 +11,20 @@ its flow has been idle for ``close_after_ns`` (closed strictly after ``last_ts +
 until the next item of its flow opens. Closing records the item's measured rate.
 
 Per packet i at time t (ts[i]):
-1. Pending events strictly before t (item closes) and smart_flow ticks at or before t, in time order.
-2. If the packet opens an item: assignment (below). Otherwise it follows its flow's unit.
-3. Service (Lindley): start = max(t, unit_free, state_ready); finish = start + per_packet_ns +
-   wire_len * per_byte_ps // 1000; latency = finish - t = queueing + state wait + service.
+1. Pending events in time order: smart_flow ticks at or before t, then item closes and proactive
+   pushes strictly before t (:mod:`snfkit.engine.state_nb`).
+2. If the packet opens an item: assignment (below) and the item's state source (new flow, same
+   unit, replica, in-flight replica, pull, store, free). Otherwise it follows its flow's unit.
+3. Service: service = per_packet_ns + wire_len * per_byte_ps // 1000, booked in the unit's calendar
+   of busy intervals at the earliest gap from max(t, unit ready, the flow's previous packet on this
+   unit done), or from when the state is there if it waits (other flows fill the gap; packet mode
+   stays FIFO behind the unit's last packet). latency = finish - t = queueing + state wait + service.
 
 Assignment: retire due units; demand estimate est (first item of a flow: mean measured rate of all
 closed items so far, or ``initial_estimate_bps``; later: EWMA of the previous item's measured rate and
 the previous estimate); candidates are active units in ID order with est + load < capacity; score =
-load / capacity + alpha * has_state (has_state is 0 until replicated state lands); max score wins, ties
-to the lower ID. No candidate: start a new unit at the lowest free ID (it waits for start-up) if the pool
+load / capacity + alpha * has_state (1 on the unit that ran the flow's previous item, or, in proactive
+mode, one holding a copy with the flow's current clock); max score wins, ties to the lower ID. No candidate: start a new unit at the lowest free ID (it waits for start-up) if the pool
 allows, else the least-loaded unit; both are counted as overflow. Afterwards, if every active unit is
 above ``prestart_util`` and none is starting, one more unit starts (prestart).
 
