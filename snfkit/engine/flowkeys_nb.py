@@ -5,19 +5,15 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from snfkit.engine.mix_nb import GOLDEN, mix64
+
 _EMPTY = -1
 
 
 @nb.njit(cache=True, inline="always")
 def _mix64(h, x):
-    # splitmix64-style finalizer over an accumulated word; good avalanche for packed keys.
-    h ^= x + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
-    h ^= h >> np.uint64(30)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(27)
-    h *= np.uint64(0x94D049BB133111EB)
-    h ^= h >> np.uint64(31)
-    return h
+    # fold one key word into the hash, then the splitmix64 finalizer: good avalanche for packed keys
+    return mix64(h ^ (x + GOLDEN + (h << np.uint64(6)) + (h >> np.uint64(2))))
 
 
 @nb.njit(cache=True)

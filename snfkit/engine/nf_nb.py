@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from snfkit.engine.mix_nb import GOLDEN, mix64
 from snfkit.errors import ParameterError
 
 FORWARD = 0
@@ -137,17 +138,6 @@ def packet_fields_nb(cols, i):
     )
 
 
-@nb.njit(cache=True, inline="always")
-def _mix64(h):
-    # splitmix64 finalizer on uint64 (wraps modulo 2**64)
-    h ^= h >> np.uint64(30)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(27)
-    h *= np.uint64(0x94D049BB133111EB)
-    h ^= h >> np.uint64(31)
-    return h
-
-
 @nb.njit(cache=True)
 def connection_hash_nb(pkt, seed):
     """A seeded uint64 hash of the packet's connection, equal for both directions.
@@ -161,14 +151,14 @@ def connection_hash_nb(pkt, seed):
     else:
         a_hi, a_lo, a_port = pkt.dst_hi, pkt.dst_lo, pkt.dport
         b_hi, b_lo, b_port = pkt.src_hi, pkt.src_lo, pkt.sport
-    g = np.uint64(0x9E3779B97F4A7C15)
-    h = _mix64(np.uint64(seed) ^ g)
-    h = _mix64(h ^ (np.uint64(a_hi) + g))
-    h = _mix64(h ^ (np.uint64(a_lo) + g))
-    h = _mix64(h ^ (np.uint64(b_hi) + g))
-    h = _mix64(h ^ (np.uint64(b_lo) + g))
+    g = GOLDEN
+    h = mix64(np.uint64(seed) ^ g)
+    h = mix64(h ^ (np.uint64(a_hi) + g))
+    h = mix64(h ^ (np.uint64(a_lo) + g))
+    h = mix64(h ^ (np.uint64(b_hi) + g))
+    h = mix64(h ^ (np.uint64(b_lo) + g))
     ports = (np.uint64(a_port) << np.uint64(24)) | (np.uint64(b_port) << np.uint64(8))
-    return _mix64(h ^ ((ports | np.uint64(pkt.proto)) + g))
+    return mix64(h ^ ((ports | np.uint64(pkt.proto)) + g))
 
 
 @nb.njit(cache=True)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from snfkit.engine.mix_nb import GOLDEN, mix64
+
 SM_PROACTIVE, SM_REACTIVE, SM_EXTERNAL, SM_LOCAL = 0, 1, 2, 3  # STATE_MODES order
 POL_WEIGHTED, POL_FIRST_K, POL_BROADCAST, POL_NONE = 0, 1, 2, 3  # REPLICATION_POLICIES order
 
@@ -50,19 +52,12 @@ TRANSFER_DTYPE = np.dtype(
 )
 """One state transfer: a push copy, a pull or a store read."""
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
 
 @nb.njit(cache=True)
 def uniform(c):
     """Next draw in [0, 1) from the controller's splitmix64 stream (state in ``c.rng``)."""
-    c.rng = c.rng + _GOLDEN
-    z = c.rng
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z = z ^ (z >> np.uint64(31))
+    c.rng = c.rng + GOLDEN
+    z = mix64(c.rng)
     return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
