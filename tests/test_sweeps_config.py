@@ -146,7 +146,14 @@ def test_bad_config_names_the_key(changes, key, needle):
 
 def test_unknown_parameter_lists_the_valid_names():
     msg = str(error_of(cfg(search__K={"low": 0, "high": 5})))
-    for name in ("timeout_ns", "size_bytes", "alpha", "replicas", "state_mode", "unit_capacity_bps"):
+    for name in (
+        "timeout_ns",
+        "size_bytes",
+        "alpha",
+        "replicas",
+        "state_mode",
+        "unit_capacity_bps",
+    ):
         assert name in msg
 
 
