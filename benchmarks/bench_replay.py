@@ -57,7 +57,8 @@ def arrays(df):
 
 def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
     """Seconds spent inside the runner's kernel driver (``_Run.run_kernel``, which calls
-    ``replay_chunk_nb``) for the whole trace; detection and aggregation are outside the timer."""
+    ``replay_chunk_nb``) for the whole trace; flowlet detection, event computation and aggregation
+    are outside the timer."""
     from snfkit.prepared import prepare_trace
     from snfkit.runner import _grow_flows, _Run
 
@@ -68,12 +69,17 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
     else:
         reason = trace.open_reasons(run.detect_t, run.detect_b)
     run.state = _grow_flows(run.state, trace.n_flows)
+    ev_time, ev_code = trace.events(run.close_after, run.push_after)
     spent = 0.0
+    e0 = 0
     for a in range(0, ts.shape[0], chunk):
         b = min(a + chunk, ts.shape[0])
+        e1 = int(np.searchsorted(ev_time, ts[b - 1], side="left"))
         t = time.perf_counter()
-        run.run_kernel(ts[a:b], flow[a:b], wl[a:b], reason[a:b])
+        run.run_kernel(ts[a:b], flow[a:b], wl[a:b], reason[a:b], (ev_time[e0:e1], ev_code[e0:e1]))
         spent += time.perf_counter() - t
+        e0 = e1
+        run.n_in = b
         run.records.clear()
     return spent
 

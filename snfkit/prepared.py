@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from snfkit.engine.events_nb import trace_events
 from snfkit.engine.flowlets_nb import detect_flowlets_nb
 from snfkit.errors import ParameterError
 
@@ -52,10 +53,11 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
 
 @dataclass
 class PreparedTrace:
-    """Replay columns of one trace, validated, plus cached flowlet detections.
+    """Replay columns of one trace, validated, plus cached flowlet detections and events.
 
     ``packets`` is the table it came from (kept for the columns NFs read). ``max_cached`` bounds
-    how many (T, B) detections are kept (one int8 per packet each); the least recently used goes.
+    how many (T, B) detections (one int8 per packet each) and how many event lists (16 bytes per
+    event) are kept; the least recently used goes.
     """
 
     ts: np.ndarray
@@ -64,6 +66,7 @@ class PreparedTrace:
     packets: pl.DataFrame
     max_cached: int = 8
     _reasons: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _events: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _nf_inputs: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -77,17 +80,33 @@ class PreparedTrace:
     def open_reasons(self, timeout_ns: int, size_bytes: int) -> np.ndarray:
         """Per packet: why it opens a flowlet (0 new flow, 1 timeout, 2 size) or -1, for (T, B)."""
         key = (int(timeout_ns), int(size_bytes))
-        if key in self._reasons:
-            self._reasons.move_to_end(key)
-            return self._reasons[key]
+        return self._cached(self._reasons, key, lambda: self._detect(*key))
+
+    def events(self, close_after_ns: int, push_after_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """The trace's item-close and state-push events for these idle times (-1: none), as
+        ``(time, code)`` (:mod:`snfkit.engine.events_nb`)."""
+        key = (int(close_after_ns), int(push_after_ns))
+        return self._cached(self._events, key, lambda: trace_events(self.ts, self.flow, *key))
+
+    def _detect(self, timeout_ns: int, size_bytes: int) -> np.ndarray:
         reason = np.full(self.n_packets, -1, np.int8)
         if self.n_packets:
-            _, _, first, why = detect_flowlets_nb(self.ts, self.flow, self.wire_len, *key)
+            _, _, first, why = detect_flowlets_nb(
+                self.ts, self.flow, self.wire_len, timeout_ns, size_bytes
+            )
             reason[first] = why
-        self._reasons[key] = reason
-        while len(self._reasons) > self.max_cached:
-            self._reasons.popitem(last=False)
         return reason
+
+    def _cached(self, cache: OrderedDict, key: tuple, compute: Any) -> Any:
+        """``cache[key]``, computed on a miss; the least recently used entry beyond
+        ``max_cached`` goes."""
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        value = cache[key] = compute()
+        while len(cache) > self.max_cached:
+            cache.popitem(last=False)
+        return value
 
     def nf_inputs(self, nf: Any) -> tuple:
         """The arrays an NF reads from this table (:func:`snfkit.nf.prepare`), extracted once per

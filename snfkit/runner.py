@@ -20,6 +20,7 @@ from snfkit import latency_hist
 from snfkit.engine import replay_nb as K
 from snfkit.engine import state_nb as S
 from snfkit.engine.collect_nb import ItemStats, collect_chunk_nb
+from snfkit.engine.events_nb import events_chunk_nb, no_pending
 from snfkit.engine.flowlets_nb import (
     FlowletState,
     detect_flowlets_chunk_nb,
@@ -38,25 +39,32 @@ ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
 _EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 
 
-def new_state(n_flows: int, p: K.NamedTuple, queue: int = 1 << 16) -> K.ReplayState:
-    """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots.
-    ``queue`` (the close queue's initial length) must be a power of two; it doubles as needed."""
-    if queue <= 0 or queue & (queue - 1):
-        raise ValueError(f"queue length must be a power of two, got {queue}")
+def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
+    """Fresh controller state for ``n_flows`` flows and the pool of ``p.max_units`` slots."""
     u = p.max_units
     units = np.zeros(u, K.UNIT_DTYPE)
     units["life"] = -1
+    units["ld"] = np.inf
+    ctl = np.zeros(1, K.CTL_DTYPE)
+    ctl["load_bucket"] = -1
     return K.ReplayState(
         flows=np.full(n_flows, K.FLOW_FRESH, K.FLOW_DTYPE),
         units=units,
         ring=np.zeros((u, p.n_buckets), np.int64),
-        queue=np.zeros(queue, K.QUEUE_DTYPE),
         records=np.zeros(4 * u + 64, K.RECORD_DTYPE),
-        ctl=np.zeros(1, K.CTL_DTYPE),
-        pqueue=np.zeros(queue, K.QUEUE_DTYPE),
+        ctl=ctl,
         masks=np.zeros((n_flows, 2, p.mask_words), np.uint64),
         transfers=np.zeros(max(4 * u + 64, 1 << 16), S.TRANSFER_DTYPE),
     )
+
+
+def event_delays(kp: K.NamedTuple) -> tuple[int, int]:
+    """Idle times after which a flow's item closes and its state is pushed (-1: no such events;
+    :mod:`snfkit.engine.events_nb`)."""
+    if kp.mode == K.MODE_PACKET:
+        return -1, -1
+    pushing = kp.state_mode == S.SM_PROACTIVE and kp.policy != S.POL_NONE
+    return int(kp.close_after_ns), int(kp.push_after_ns) if pushing else -1
 
 
 def _grow_flows(st: K.ReplayState, n_flows: int) -> K.ReplayState:
@@ -69,23 +77,6 @@ def _grow_flows(st: K.ReplayState, n_flows: int) -> K.ReplayState:
     masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
     masks[:old] = st.masks
     return st._replace(flows=flows, masks=masks)
-
-
-def _grow_queue(st: K.ReplayState) -> K.ReplayState:
-    """Double both event queues (the kernel asks when either is full), oldest entry first."""
-    ctl = st.ctl
-    grown = {}
-    for name, head, tail, pos in (("queue", "qhead", "qtail", "qpos"),
-                                  ("pqueue", "pqhead", "pqtail", "pqpos")):  # fmt: skip
-        old = getattr(st, name)
-        h, t = int(ctl[head][0]), int(ctl[tail][0])
-        new = np.zeros(2 * old.shape[0], K.QUEUE_DTYPE)
-        new[: t - h] = old[np.arange(h, t) % old.shape[0]]
-        ctl[head] = 0
-        ctl[tail] = t - h
-        st.flows[pos] -= h  # positions are absolute; entries before the head become < 0
-        grown[name] = new
-    return st._replace(**grown)
 
 
 def _grow_flowlet_state(fs: FlowletState, n_flows: int) -> FlowletState:
@@ -274,6 +265,9 @@ class _Run:
         else:
             self.detect_t, self.detect_b = params.modes.flow_timeout_ns, 0
         self.fstate = new_flowlet_state(0)
+        self.close_after, self.push_after = event_delays(self.kp)
+        self.pending = no_pending()
+        self.out: K.ChunkOut | None = None  # output buffers reused chunk to chunk (see run_kernel)
         self.keep = params.report.keep_packets
         self.epoch_ns = params.report.epoch_ns
         self.t0: int | None = None
@@ -305,9 +299,10 @@ class _Run:
         ts, flow, wl = replay_arrays(chunk, self.n_in, self.last_ts_seen)
         self.feed_arrays(ts, flow, wl)
 
-    def feed_arrays(self, ts, flow, wl, reason: np.ndarray | None = None) -> None:
-        """Replay the next chunk given as checked int64 arrays; ``reason`` (open reasons from a
-        :class:`~snfkit.prepared.PreparedTrace`) skips flowlet detection."""
+    def feed_arrays(self, ts, flow, wl, reason=None, events=None) -> None:
+        """Replay the next chunk given as checked int64 arrays. ``reason`` and ``events`` (open
+        reasons and this chunk's events from a :class:`~snfkit.prepared.PreparedTrace`) skip
+        flowlet detection and event computation."""
         n = ts.shape[0]
         if n == 0:
             return
@@ -325,14 +320,49 @@ class _Run:
             )
             reason = np.full(n, -1, np.int8)
             reason[fl_first] = fl_reason
-        out = self.run_kernel(ts, flow, wl, reason)
+        if events is None:
+            ev_time, ev_code, *pending = events_chunk_nb(
+                ts, flow, self.state.flows.shape[0], np.int64(self.close_after),
+                np.int64(self.push_after),
+                *self.pending,
+            )  # fmt: skip
+            self.pending = type(self.pending)(*pending)
+            events = (ev_time, ev_code)
+        out = self.run_kernel(ts, flow, wl, reason, events)
         self._collect(ts, flow, wl, out)
         self.n_in += n
         self.t_last = int(ts[-1])
 
-    def run_kernel(self, ts, flow, wl, reason) -> K.ChunkOut:
-        """Drive the replay kernel over one chunk (growing the queue, draining unit records)."""
+    def run_kernel(self, ts, flow, wl, reason, events) -> K.ChunkOut:
+        """Drive the replay kernel over one chunk and its events (draining unit records and
+        transfer rows as they fill). Every event of the chunk must be processed by its end."""
         n = ts.shape[0]
+        out = self._out_buffers(n)
+        ev_time, ev_code = events
+        self.state.ctl["ev"] = 0
+        i = 0
+        g0 = np.int64(self.n_in)
+        while True:
+            i, status = K.replay_chunk_nb(
+                ts, flow, wl, reason, ev_time, ev_code, i, g0, self.kp, self.state, out
+            )
+            self._drain_records()
+            if status == K.STATUS_DONE:
+                break
+        done = int(self.state.ctl["ev"][0])
+        if done != ev_time.shape[0]:
+            raise RuntimeError(f"replay kernel processed {done} of the chunk's "
+                               f"{ev_time.shape[0]} events")  # fmt: skip
+        return out
+
+    def _out_buffers(self, n: int) -> K.ChunkOut:
+        """Output arrays for an n-packet chunk. Without per-packet rows (or state sources) to keep,
+        one set is reused for every chunk: fresh pages cost a page fault each."""
+        reuse = not (self.keep or self.keep_src)
+        if reuse and self.out is not None and self.out.unit.shape[0] >= n:
+            out = self.out
+            out.n_items[0] = 0
+            return out if out.unit.shape[0] == n else K.ChunkOut(*(a[:n] for a in out[:-1]), out.n_items)
         out = K.ChunkOut(
             unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
             finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),
@@ -344,25 +374,24 @@ class _Run:
             it_source=np.empty(n, np.int8), it_moved=np.empty(n, np.bool_),
             src_pkt=np.empty(n, np.int64), n_items=np.zeros(1, np.int64),
         )  # fmt: skip
-        i = 0
-        g0 = np.int64(self.n_in)
-        while True:
-            i, status = K.replay_chunk_nb(ts, flow, wl, reason, i, g0, self.kp, self.state, out)
-            self._drain_records()
-            if status == K.STATUS_DONE:
-                return out
-            if status == K.STATUS_QUEUE_FULL:
-                self.state = _grow_queue(self.state)
+        if reuse:
+            self.out = out
+        return out
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
         """Replay a prepared trace in chunks, with its cached flowlet detection."""
         reason = None
         if self.params.modes.mode != "packet":
             reason = trace.open_reasons(self.detect_t, self.detect_b)
+        ev_time, ev_code = trace.events(self.close_after, self.push_after)
+        e0 = 0
         for a in range(0, trace.n_packets, chunk_size):
             b = min(a + chunk_size, trace.n_packets)
             r = reason[a:b] if reason is not None else None
-            self.feed_arrays(trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], r)
+            e1 = int(np.searchsorted(ev_time, trace.ts[b - 1], side="left"))  # before the last
+            self.feed_arrays(trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], r,
+                             (ev_time[e0:e1], ev_code[e0:e1]))  # fmt: skip
+            e0 = e1
             bar.advance(b - a)
 
     def _drain_records(self) -> None:

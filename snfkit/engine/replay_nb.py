@@ -82,8 +82,7 @@ WAIT_REPLICA = 3  # a proactive copy still in flight
 INF = np.int64(2**62)  # "no event"
 
 STATUS_DONE = 0
-STATUS_QUEUE_FULL = 1  # the close queue needs to grow; call again from the returned index
-STATUS_RECORDS_FULL = 2  # unit lifetime records must be drained; call again
+STATUS_RECORDS_FULL = 2  # unit lifetime records or transfer rows must be drained; call again
 
 FLOW_DTYPE = np.dtype(
     [
@@ -94,8 +93,6 @@ FLOW_DTYPE = np.dtype(
         ("last_finish", np.int64),  # max finish time over the flow's processed packets
         ("bytes", np.int64),  # current item's bytes
         ("pkts", np.int64),  # current item's packets
-        ("qpos", np.int64),  # close-queue position of the flow's latest entry, -1 none
-        ("pqpos", np.int64),  # push-queue position of the flow's latest entry, -1 none
         ("clock", np.int64),  # logical clock: packets of the flow processed so far
         ("last_pkt", np.int64),  # global index of the flow's last packet, -1 none
         ("unit_finish", np.int64),  # finish of the flow's last packet on its current unit
@@ -122,8 +119,8 @@ FLOW_DTYPE = np.dtype(
     align=True,
 )
 FLOW_FRESH = np.zeros((), FLOW_DTYPE)
-for _name in ("item", "unit", "life", "qpos", "pqpos", "last_pkt", "rep_clock", "rep_pkt",
-              "prev_clock", "prev_pkt", "moved_from"):  # fmt: skip
+for _name in ("item", "unit", "life", "last_pkt", "rep_clock", "rep_pkt", "prev_clock", "prev_pkt",
+              "moved_from"):  # fmt: skip
     FLOW_FRESH[_name] = -1
 FLOW_FRESH["prev_rate"] = -1.0
 """A flow never seen: the values new flow records are filled with."""
@@ -135,6 +132,9 @@ later packets of other flows may fill; when all 16 are taken, packets go after t
 UNIT_DTYPE = np.dtype(
     [
         ("active", np.bool_),
+        ("ld", np.float64),  # load (bps) in bucket ctl.load_bucket; INF when not active
+        ("sc", np.float64),  # ld / capacity: the score before state affinity
+        ("m", np.float64),  # measured load in bucket ctl.load_bucket
         ("life", np.int64),  # lifetime id of the slot's current unit
         ("start", np.int64),
         ("ready", np.int64),
@@ -157,11 +157,6 @@ UNIT_DTYPE = np.dtype(
     align=True,
 )
 
-QUEUE_DTYPE = np.dtype([("time", np.int64), ("flow", np.int64), ("item", np.int64)], align=True)
-"""Close queue entries (a ring; times are non-decreasing). Each packet pushes its flow's idle
-deadline and marks the flow's previous entry dead (flow -1), so popping reads only live entries'
-flows."""
-
 RECORD_DTYPE = np.dtype(
     [
         ("unit", np.int64),
@@ -179,8 +174,8 @@ RECORD_DTYPE = np.dtype(
 
 CTL_DTYPE = np.dtype(
     [
-        ("qhead", np.int64),
-        ("qtail", np.int64),
+        ("ev", np.int64),  # cursor into the chunk's events
+        ("load_bucket", np.int64),  # bucket the units' ld/sc/m are computed for (-1 none)
         ("next_tick", np.int64),
         ("n_records", np.int64),
         ("started", np.bool_),  # True once the first packet set the tick origin
@@ -196,8 +191,6 @@ CTL_DTYPE = np.dtype(
         ("lives", np.int64),
         ("rate_count", np.int64),
         ("rate_sum", np.float64),
-        ("pqhead", np.int64),  # push queue
-        ("pqtail", np.int64),
         ("n_transfers", np.int64),
         ("rng", np.uint64),  # splitmix64 state of the weighted replica draw
         ("pushes", np.int64),
@@ -223,10 +216,8 @@ class ReplayState(NamedTuple):
     flows: np.ndarray  # FLOW_DTYPE [F]
     units: np.ndarray  # UNIT_DTYPE [U]
     ring: np.ndarray  # int64 [U, W], bytes per bucket
-    queue: np.ndarray  # QUEUE_DTYPE [Q]
     records: np.ndarray  # RECORD_DTYPE [R], unit lifetimes not yet drained by the caller
     ctl: np.ndarray  # CTL_DTYPE [1]
-    pqueue: np.ndarray  # QUEUE_DTYPE [Q'], proactive push deadlines (item field unused)
     masks: np.ndarray  # uint64 [F, 2, mask_words]: which slots got the latest two pushes
     transfers: np.ndarray  # TRANSFER_DTYPE [R'], not yet drained by the caller
 
@@ -284,18 +275,40 @@ def _roll(units, ring, u, b, n_buckets):
 
 
 @nb.njit(cache=True)
-def _load_bps(un, b, p):
-    """Load of unit record un in bucket b (its ring already rolled to b): measured over the bucket
-    window, or committed (see the module docstring)."""
+def _measured(un, b, p):
+    """Measured load of unit record un in bucket b (its ring already rolled to b): bytes over the
+    complete buckets of the window (fewer for a young unit) / that time."""
     nb_ = b - un.start_bucket
     if nb_ > p.n_buckets:
         nb_ = p.n_buckets
-    m = 0.0
     if nb_ > 0:
-        m = un.ring_sum * 8e9 / (nb_ * p.bucket_ns)
-    if p.committed_load and un.committed > m:
-        return un.committed
-    return m
+        return un.ring_sum * 8e9 / (nb_ * p.bucket_ns)
+    return 0.0
+
+
+@nb.njit(cache=True)
+def _set_load(un, p):
+    """Unit record un's load from its measured load and committed estimates (module docstring);
+    called whenever either changes, so the assignment loop only reads ``ld`` and ``sc``."""
+    load = un.m
+    if p.committed_load and un.committed > load:
+        load = un.committed
+    un.ld = load
+    un.sc = load / p.capacity_bps
+
+
+@nb.njit(cache=True)
+def _refresh_loads(units, ring, c, b, p):
+    """Roll every active unit to bucket b and recompute its measured load (once per bucket: the
+    window holds complete buckets only, so the measured load is fixed within a bucket)."""
+    for u in range(c.hi):
+        un = units[u]
+        if un.active:
+            if b > un.cur_bucket:
+                _roll(units, ring, u, b, p.n_buckets)
+            un.m = _measured(un, b, p)
+            _set_load(un, p)
+    c.load_bucket = b
 
 
 # ----------------------------------------------------------------------------- unit calendar
@@ -382,6 +395,8 @@ def _start_unit(units, ring, c, t, p):
             un.cur_bucket = t // p.bucket_ns
             un.cur_bytes = 0
             un.start_bucket = t // p.bucket_ns
+            un.m = 0.0
+            _set_load(un, p)
             un.cal_n = 0
             un.cal_full = 0
             if u >= c.hi:
@@ -412,6 +427,7 @@ def _retire_unit(units, records, c, u, when):
     rec.busy_ns = un.busy
     c.n_records += 1
     un.active = False
+    un.ld = np.inf
     while c.hi > 0 and not units[c.hi - 1].active:
         c.hi -= 1
 
@@ -443,7 +459,7 @@ def _went_idle(un, c, p):
 
 
 @nb.njit(cache=True)
-def _maybe_prestart(units, ring, c, t, p, loads):
+def _maybe_prestart(units, ring, c, t, p):
     """Start one unit ahead of need when every active unit is above prestart_util and none starts."""
     n_active = 0
     for u in range(c.hi):
@@ -452,7 +468,7 @@ def _maybe_prestart(units, ring, c, t, p, loads):
             n_active += 1
             if un.ready > t:
                 return  # one is already starting
-            if loads[u] / p.capacity_bps <= p.prestart_util:
+            if un.sc <= p.prestart_util:
                 return
     if 0 < n_active < p.max_units:
         _start_unit(units, ring, c, t, p)
@@ -490,6 +506,7 @@ def _close_item(fl, un, c, p):
     if fl.life == un.life and un.active:
         un.open -= 1
         un.committed -= fl.est
+        _set_load(un, p)
         if un.open == 0:
             _went_idle(un, c, p)
     rate = item_rate(fl.first_ts, fl.last_ts, fl.bytes, fl.pkts, p.close_after_ns)
@@ -508,45 +525,76 @@ def _estimate(fl, c, p):
     return p.initial_estimate_bps
 
 
+_DEBRUIJN_MUL = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN = np.zeros(64, np.int64)
+for _k in range(64):
+    _DEBRUIJN[(((1 << _k) * 0x03F79D71B4CB0A89) & (2**64 - 1)) >> 58] = _k
+"""Bit index of a one-bit uint64 word w: ``_DEBRUIJN[(w * _DEBRUIJN_MUL) >> 58]``."""
+
+
 @nb.njit(cache=True)
-def _assign_greedy(flows, units, ring, masks, c, f, t, est, p, loads):
-    """Pseudocode 1 WorkloadAssignment for flow f; returns (slot, overflow flag)."""
-    affinity = p.alpha > 0.0 and (p.state_mode == SM_PROACTIVE or p.state_mode == SM_REACTIVE)
-    # has_state (state_nb.has_state) written out: no calls taking arrays inside the unit loop
-    fl = flows[f]
-    fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
+def _holds(un, u, fl, fresh, word):
+    """has_state for active slot u (record un): it ran the flow's previous item, or holds a fresh
+    copy (bit u of the flow's latest push mask, ``word``) and started no later than that push."""
+    if u == fl.unit and un.life == fl.life:
+        return True
+    return fresh and un.start <= fl.rep_time and (word >> np.uint64(u & 63)) & np.uint64(1) != 0
+
+
+@nb.njit(cache=True)
+def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
+    """Pseudocode 1 WorkloadAssignment for flow f (record fl); returns (slot, overflow flag).
+
+    score(u) = load/capacity + alpha * has_state(u) over the units where est + load < capacity;
+    max score wins, ties to the lower ID. Without the affinity term that is the plain argmax of
+    ``sc``; has_state is 1 only on the flow's previous unit and the slots of its latest push, so
+    those few are scored separately against the plain argmax."""
+    if c.load_bucket != b:
+        _refresh_loads(units, ring, c, b, p)
+    cap = p.capacity_bps
     best = -1
     best_score = -1.0
-    b = t // p.bucket_ns
     for u in range(c.hi):
-        if not units[u].active:
-            loads[u] = 0.0
-            continue
-        if b > units[u].cur_bucket:
-            _roll(units, ring, u, b, p.n_buckets)
-        loads[u] = _load_bps(units[u], b, p)
-        if est + loads[u] < p.capacity_bps:
-            score = loads[u] / p.capacity_bps
-            if affinity:
-                un = units[u]
-                held = u == fl.unit and un.life == fl.life
-                if not held and fresh and un.start <= fl.rep_time:
-                    held = (masks[f, 0, u >> 6] >> np.uint64(u & 63)) & np.uint64(1) != 0
-                if held:
-                    score += p.alpha
-            if score > best_score:
-                best = u
-                best_score = score
+        un = units[u]  # inactive slots have ld = inf
+        if est + un.ld < cap and un.sc > best_score:
+            best = u
+            best_score = un.sc
     if best >= 0:
+        if p.alpha > 0.0 and (p.state_mode == SM_PROACTIVE or p.state_mode == SM_REACTIVE):
+            fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
+            if _holds(units[best], best, fl, fresh, masks[f, 0, best >> 6]):
+                best_score += p.alpha
+            h = fl.unit
+            if h >= 0 and h < c.hi and units[h].active and units[h].life == fl.life:
+                un = units[h]
+                score = un.sc + p.alpha
+                if est + un.ld < cap and (score > best_score or (score == best_score and h < best)):
+                    best = h
+                    best_score = score
+            if fresh:
+                for w in range((c.hi + 63) >> 6):
+                    word = masks[f, 0, w]
+                    while word != np.uint64(0):
+                        low = word & (~word + np.uint64(1))
+                        word ^= low
+                        h = w * 64 + _DEBRUIJN[(low * _DEBRUIJN_MUL) >> np.uint64(58)]
+                        if h >= c.hi or not units[h].active:
+                            continue
+                        un = units[h]
+                        if un.start > fl.rep_time or est + un.ld >= cap:
+                            continue
+                        score = un.sc + p.alpha
+                        if score > best_score or (score == best_score and h < best):
+                            best = h
+                            best_score = score
         return best, False
     u = _start_unit(units, ring, c, t, p)
     if u >= 0:
-        loads[u] = 0.0
         c.overflow_new += 1
         return u, True
     least = -1
     for v in range(c.hi):
-        if units[v].active and (least < 0 or loads[v] < loads[least]):
+        if units[v].active and (least < 0 or units[v].ld < units[least].ld):
             least = v
     c.overflow_full += 1
     return least, True
@@ -597,10 +645,12 @@ def _move_flow(flows, units, c, f, v, p):
     dst = units[v]
     src.open -= 1
     src.committed -= fl.est
+    _set_load(src, p)
     if src.open == 0:
         _went_idle(src, c, p)
     dst.open += 1
     dst.committed += fl.est
+    _set_load(dst, p)
     if not fl.need_pull:
         fl.moved_from = fl.unit
     fl.unit_finish = 0
@@ -703,14 +753,13 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
-    """Replay packets i0.. of a chunk whose first packet has global index g0; returns (next index,
-    status). See the module docstring."""
+def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p, st, out):
+    """Replay packets i0.. of a chunk whose first packet has global index g0, processing the chunk's
+    events (:mod:`snfkit.engine.events_nb`) from ``ctl.ev`` on; returns (next index, status). See
+    the module docstring."""
     flows = st.flows
     units = st.units
     ring = st.ring
-    queue = st.queue
-    pqueue = st.pqueue
     masks = st.masks
     records = st.records
     transfers = st.transfers
@@ -718,23 +767,18 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
     o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
     n = ts.shape[0]
-    q = queue.shape[0]
-    qmask = q - 1  # queue lengths are powers of two
-    pqmask = pqueue.shape[0] - 1
+    n_ev = ev_time.shape[0]
     n_rec = records.shape[0]
     n_tr = transfers.shape[0]
-    loads = np.zeros(p.max_units, np.float64)
     scratch = np.zeros(p.max_units, np.int64)
     inv_id = 1.0 / (np.arange(p.max_units) + 1.0)  # replica draw weights, 1/(ID+1)
     flow_mode = p.mode != MODE_PACKET
-    pushing = flow_mode and p.state_mode == SM_PROACTIVE and p.policy != POL_NONE
     b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
     b_end = np.int64(-(2**62))
+    t_ev = ev_time[c.ev] if c.ev < n_ev else INF  # time of the next event
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr:
             return i, STATUS_RECORDS_FULL
-        if flow_mode and (c.qtail - c.qhead >= q or c.pqtail - c.pqhead > pqmask):
-            return i, STATUS_QUEUE_FULL
         t = ts[i]
         if t >= b_end:
             b = t // p.bucket_ns
@@ -746,45 +790,39 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
             c.next_tick = t + p.smart_interval_ns
             c.rng = np.uint64(p.seed)
         # 1. events before t, in time order: item closes and proactive pushes strictly before t,
-        # smart_flow ticks at or before t (a tick goes first at equal times, then closes, then
-        # pushes). Written out here: a call taking arrays costs an atomic incref per array, and
-        # this runs for every packet.
-        while flow_mode:
-            t_close = queue[c.qhead & qmask].time if c.qhead < c.qtail else INF
-            t_push = pqueue[c.pqhead & pqmask].time if c.pqhead < c.pqtail else INF
-            t_next = t_close if t_close <= t_push else t_push
-            if p.mode == MODE_SMART_FLOW and c.next_tick <= t and c.next_tick <= t_next:
+        # smart_flow ticks at or before t (a tick goes first at equal times). Written out here: a
+        # call taking arrays costs an atomic incref per array, and this runs for every packet.
+        while True:
+            if p.mode == MODE_SMART_FLOW and c.next_tick <= t and c.next_tick <= t_ev:
                 if c.n_records + p.max_units > n_rec:
                     return i, STATUS_RECORDS_FULL
                 _smart_tick(flows, units, ring, records, c, c.next_tick, p)
                 c.next_tick += p.smart_interval_ns
                 continue
-            if t_next >= t:
+            if t_ev >= t:
                 break
-            if t_close <= t_push:
-                e = queue[c.qhead & qmask]
-                if e.flow >= 0:
-                    fe = flows[e.flow]
-                    if fe.open and fe.item == e.item and fe.last_ts + p.close_after_ns == e.time:
-                        _close_item(fe, units[fe.unit], c, p)
-                c.qhead += 1
+            code = ev_code[c.ev]
+            fe = flows[code >> 1]
+            if code & 1 == 0:
+                if fe.open:
+                    _close_item(fe, units[fe.unit], c, p)
             else:
-                e = pqueue[c.pqhead & pqmask]
-                if e.flow >= 0 and flows[e.flow].last_ts + p.push_after_ns == e.time:
-                    if c.n_records + p.max_units > n_rec or c.n_transfers + p.max_units > n_tr:
-                        return i, STATUS_RECORDS_FULL
-                    _retire_due(units, records, c, e.time, p)
-                    fe = flows[e.flow]
-                    when = e.time if e.time > fe.last_finish else fe.last_finish
-                    push_state(flows, units, masks, transfers, scratch, inv_id, c, e.flow, when, p)
-                c.pqhead += 1
+                if c.n_records + p.max_units > n_rec or c.n_transfers + p.max_units > n_tr:
+                    return i, STATUS_RECORDS_FULL
+                if t_ev >= c.retire_at:
+                    _retire_due(units, records, c, t_ev, p)
+                when = t_ev if t_ev > fe.last_finish else fe.last_finish
+                push_state(flows, units, masks, transfers, scratch, inv_id, c, code >> 1, when, p)
+            c.ev += 1
+            t_ev = ev_time[c.ev] if c.ev < n_ev else INF
         fl = flows[f]
         # 2. assignment
         ready = t
         cause = WAIT_NONE
         src = fl.last_pkt
         if p.mode == MODE_PACKET or open_reason[i] >= 0:
-            _retire_due(units, records, c, t, p)
+            if t >= c.retire_at:
+                _retire_due(units, records, c, t, p)
             if p.mode == MODE_PACKET:
                 u, overflow = _assign_packet(units, ring, c, t, p)
                 est = 0.0
@@ -794,13 +832,12 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
                 if fl.open:
                     _close_item(fl, units[fl.unit], c, p)  # size split: the item ends here
                 est = _estimate(fl, c, p)
-                u, overflow = _assign_greedy(flows, units, ring, masks, c, f, t, est, p, loads)
+                u, overflow = _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p)
                 reason = open_reason[i]
                 units[u].open += 1
                 units[u].committed += est
-                if p.committed_load and units[u].committed > loads[u]:
-                    loads[u] = units[u].committed
-                _maybe_prestart(units, ring, c, t, p, loads)
+                _set_load(units[u], p)
+                _maybe_prestart(units, ring, c, t, p)
                 source, ready, src = open_source(flows, units, masks, transfers, c, f, u, t, p)
                 if source == SRC_PULL:
                     cause = WAIT_PULL
@@ -846,23 +883,6 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, i0, g0, p, st, out):
         fl.pkts += 1
         fl.last_ts = t
         fl.tick_bytes += size
-        if flow_mode:
-            if fl.qpos >= c.qhead:
-                queue[fl.qpos & qmask].flow = -1
-            fl.qpos = c.qtail
-            e = queue[c.qtail & qmask]
-            e.time = t + p.close_after_ns
-            e.flow = f
-            e.item = fl.item
-            c.qtail += 1
-        if pushing:
-            if fl.pqpos >= c.pqhead:
-                pqueue[fl.pqpos & pqmask].flow = -1
-            fl.pqpos = c.pqtail
-            e = pqueue[c.pqtail & pqmask]
-            e.time = t + p.push_after_ns
-            e.flow = f
-            c.pqtail += 1
         # 4. service
         if p.mode == MODE_PACKET:
             base = t if t > fl.last_finish else fl.last_finish
@@ -941,7 +961,6 @@ def finish_replay_nb(p, st):
     for f in range(flows.shape[0]):
         if flows[f].open:
             _close_item(flows[f], units[flows[f].unit], c, p)
-    c.qhead = c.qtail
     for u in range(c.hi):
         if units[u].active:
             _retire_unit(units, st.records, c, u, retire_time(units[u], p.idle_ns))
