@@ -1,5 +1,6 @@
 """The precomputed close/push events: numba kernel vs its twin, and chunk invariance."""
 
+import itertools
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -38,7 +39,7 @@ def test_events_equal_twin_for_any_cut(case):
     pending = no_pending()
     got = []
     bounds = [0, *cuts, ts.shape[0]]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         if a == b:
             continue
         time, code, *rest = events_chunk_nb(

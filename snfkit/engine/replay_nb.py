@@ -54,7 +54,6 @@ import numpy as np
 from snfkit.engine.state_nb import (
     KIND_PULL,
     KIND_STORE_READ,
-    POL_NONE,
     SM_EXTERNAL,
     SM_LOCAL,
     SM_PROACTIVE,
