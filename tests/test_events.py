@@ -1,6 +1,7 @@
 """The precomputed close/push events: numba kernel vs its twin, and chunk invariance."""
 
 import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
