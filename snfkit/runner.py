@@ -362,7 +362,11 @@ class _Run:
         if reuse and self.out is not None and self.out.unit.shape[0] >= n:
             out = self.out
             out.n_items[0] = 0
-            return out if out.unit.shape[0] == n else K.ChunkOut(*(a[:n] for a in out[:-1]), out.n_items)
+            return (
+                out
+                if out.unit.shape[0] == n
+                else K.ChunkOut(*(a[:n] for a in out[:-1]), out.n_items)
+            )
         out = K.ChunkOut(
             unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
             finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 
-def trace_events_reference(ts, flow, close_after: int, push_after: int) -> list[tuple[int, int, int]]:
+def trace_events_reference(
+    ts, flow, close_after: int, push_after: int
+) -> list[tuple[int, int, int]]:
     """Every event the replay processes, as (time, kind, flow) in processing order.
 
     Packet j of a flow is followed by a close (kind 0) at ts[j] + close_after when the flow's next
