@@ -104,6 +104,7 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
 
     patches = [
         (runner, "detect_flowlets_chunk_nb", "flowlet detection (numba)"),
+        (runner, "events_chunk_nb", "close/push events (numba)"),
         (K, "replay_chunk_nb", "replay kernel (numba)"),
         (runner._Run, "_collect", "_collect: per-chunk aggregation"),
         (runner, "_build_results", "_build_results (all tables)"),

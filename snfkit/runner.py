@@ -45,6 +45,7 @@ def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
     units = np.zeros(u, K.UNIT_DTYPE)
     units["life"] = -1
     units["ld"] = np.inf
+    units["w"] = 1.0 / (np.arange(u) + 1.0)
     ctl = np.zeros(1, K.CTL_DTYPE)
     ctl["load_bucket"] = -1
     return K.ReplayState(

@@ -131,6 +131,8 @@ later packets of other flows may fill; when all 16 are taken, packets go after t
 UNIT_DTYPE = np.dtype(
     [
         ("active", np.bool_),
+        ("drawn", np.bool_),  # scratch flag of the weighted replica draw
+        ("w", np.float64),  # the slot's replica draw weight, 1/(ID+1)
         ("ld", np.float64),  # load (bps) in bucket ctl.load_bucket; INF when not active
         ("sc", np.float64),  # ld / capacity: the score before state affinity
         ("m", np.float64),  # measured load in bucket ctl.load_bucket
@@ -769,8 +771,6 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
     n_ev = ev_time.shape[0]
     n_rec = records.shape[0]
     n_tr = transfers.shape[0]
-    scratch = np.zeros(p.max_units, np.int64)
-    inv_id = 1.0 / (np.arange(p.max_units) + 1.0)  # replica draw weights, 1/(ID+1)
     flow_mode = p.mode != MODE_PACKET
     b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
     b_end = np.int64(-(2**62))
@@ -811,7 +811,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
                 if t_ev >= c.retire_at:
                     _retire_due(units, records, c, t_ev, p)
                 when = t_ev if t_ev > fe.last_finish else fe.last_finish
-                push_state(flows, units, masks, transfers, scratch, inv_id, c, code >> 1, when, p)
+                push_state(units, masks, transfers, c, fe, code >> 1, when, p)
             c.ev += 1
             t_ev = ev_time[c.ev] if c.ev < n_ev else INF
         fl = flows[f]
@@ -837,7 +837,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
                 units[u].committed += est
                 _set_load(units[u], p)
                 _maybe_prestart(units, ring, c, t, p)
-                source, ready, src = open_source(flows, units, masks, transfers, c, f, u, t, p)
+                source, ready, src = open_source(units, masks, transfers, c, fl, f, u, t, p)
                 if source == SRC_PULL:
                     cause = WAIT_PULL
                 elif source == SRC_REPLICA_WAIT:

@@ -70,14 +70,21 @@ def has_copy(masks, f, which, u, un, push_time):
 
 
 @nb.njit(cache=True)
-def push_state(flows, units, masks, transfers, scratch, inv_id, c, f, when, p):
-    """Flow f's unit pushes its state at ``when`` to the units the policy picks; returns copies."""
-    fl = flows[f]
+def push_state(units, masks, transfers, c, fl, f, when, p):
+    """Flow f (record fl)'s unit pushes its state at ``when`` to the units the policy picks;
+    returns the number of copies.
+
+    Candidates are the other active slots in ID order. ``weighted`` makes K distinct draws, each
+    with weight 1/(ID+1) (``units.w``) among the candidates not drawn yet, scanning them in ID
+    order (the total shrinks by each drawn weight); ``first_k`` takes the K lowest IDs,
+    ``broadcast`` all of them."""
     n = 0
+    total = 0.0
     for u in range(c.hi):
-        if units[u].active and u != fl.unit:
-            scratch[n] = u
+        un = units[u]
+        if un.active and u != fl.unit:
             n += 1
+            total += un.w
     k = n
     if p.policy == POL_NONE:
         k = 0
@@ -85,45 +92,53 @@ def push_state(flows, units, masks, transfers, scratch, inv_id, c, f, when, p):
         k = p.replicas
     if k == 0:
         return 0
-    if p.policy == POL_WEIGHTED and k < n:
-        # K distinct draws, each with weight 1/(ID+1) (``inv_id``) among the slots not drawn yet;
-        # the total shrinks by each drawn weight
-        total = 0.0
-        for m in range(n):
-            total += inv_id[scratch[m]]
-        for j in range(k):
-            r = uniform(c) * total
-            pick = n - 1
-            acc = 0.0
-            for m in range(j, n):
-                acc += inv_id[scratch[m]]
-                if r < acc:
-                    pick = m
-                    break
-            chosen = scratch[pick]
-            total -= inv_id[chosen]
-            for m in range(pick, j, -1):  # keep the rest in ID order
-                scratch[m] = scratch[m - 1]
-            scratch[j] = chosen
-    # the latest push becomes the previous one
+    # the latest push becomes the previous one; only the words of slots below c.hi: a bit left
+    # over beyond them names a slot not active at this push, which has_copy then ignores
     fl.prev_clock = fl.rep_clock
     fl.prev_time = fl.rep_time
     fl.prev_pkt = fl.rep_pkt
-    for w in range(p.mask_words):
+    for w in range((c.hi + 63) >> 6):
         masks[f, 1, w] = masks[f, 0, w]
         masks[f, 0, w] = 0
     fl.rep_clock = fl.clock
     fl.rep_time = when
     fl.rep_arrive = when + p.transfer_ns
     fl.rep_pkt = fl.last_pkt
-    for j in range(k):
-        u = scratch[j]
-        masks[f, 0, u >> 6] |= np.uint64(1) << np.uint64(u & 63)
-        add_transfer(transfers, c, p, when, fl.rep_arrive, f, fl.unit, u, KIND_PUSH, fl.clock,
-                     fl.last_pkt)  # fmt: skip
+    if p.policy == POL_WEIGHTED and k < n:
+        for _ in range(k):
+            r = uniform(c) * total
+            pick = -1
+            acc = 0.0
+            for u in range(c.hi):
+                un = units[u]
+                if not un.active or u == fl.unit or un.drawn:
+                    continue
+                pick = u  # the last candidate if r reaches past the sum (rounding)
+                acc += un.w
+                if r < acc:
+                    break
+            units[pick].drawn = True
+            total -= units[pick].w
+            _copy_to(masks, transfers, c, fl, f, pick, p)
+        for u in range(c.hi):
+            units[u].drawn = False
+    else:
+        m = 0
+        for u in range(c.hi):
+            if m < k and units[u].active and u != fl.unit:
+                _copy_to(masks, transfers, c, fl, f, u, p)
+                m += 1
     c.pushes += 1
     c.copies += k
     return k
+
+
+@nb.njit(cache=True)
+def _copy_to(masks, transfers, c, fl, f, u, p):
+    """One copy of flow f's latest push lands on slot u."""
+    masks[f, 0, u >> 6] |= np.uint64(1) << np.uint64(u & 63)
+    add_transfer(transfers, c, p, fl.rep_time, fl.rep_arrive, f, fl.unit, u, KIND_PUSH, fl.clock,
+                 fl.last_pkt)  # fmt: skip
 
 
 @nb.njit(cache=True)
@@ -146,10 +161,9 @@ def add_transfer(transfers, c, p, when, arrive, f, src, dst, kind, clock, pkt):
 
 
 @nb.njit(cache=True)
-def open_source(flows, units, masks, transfers, c, f, u, t, p):
-    """Where flow f's state comes from for an item opening on slot u at t (module docstring).
-    Returns (source, ready time, packet whose post-state the item starts from)."""
-    fl = flows[f]
+def open_source(units, masks, transfers, c, fl, f, u, t, p):
+    """Where flow f's (record fl) state comes from for an item opening on slot u at t (module
+    docstring). Returns (source, ready time, packet whose post-state the item starts from)."""
     un = units[u]
     if fl.unit < 0:
         return SRC_NEW, t, np.int64(-1)
