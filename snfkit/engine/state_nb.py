@@ -104,10 +104,11 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
     fl.rep_time = when
     fl.rep_arrive = when + p.transfer_ns
     fl.rep_pkt = fl.last_pkt
-    if p.policy == POL_WEIGHTED and k < n:
-        for _ in range(k):
+    draw = p.policy == POL_WEIGHTED and k < n
+    pick = -1
+    for _ in range(k):
+        if draw:
             r = uniform(c) * total
-            pick = -1
             acc = 0.0
             for u in range(c.hi):
                 un = units[u]
@@ -119,26 +120,22 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
                     break
             units[pick].drawn = True
             total -= units[pick].w
-            _copy_to(masks, transfers, c, fl, f, pick, p)
+        else:  # the next candidate in ID order
+            pick += 1
+            while not units[pick].active or pick == fl.unit:
+                pick += 1
+        masks[f, 0, pick >> 6] |= np.uint64(1) << np.uint64(pick & 63)
+        if p.record_transfers:
+            add_transfer(transfers, c, p, when, fl.rep_arrive, f, fl.unit, pick, KIND_PUSH,
+                         fl.clock, fl.last_pkt)  # fmt: skip
+        else:
+            c.transfer_bytes[KIND_PUSH] += p.state_bytes
+    if draw:
         for u in range(c.hi):
             units[u].drawn = False
-    else:
-        m = 0
-        for u in range(c.hi):
-            if m < k and units[u].active and u != fl.unit:
-                _copy_to(masks, transfers, c, fl, f, u, p)
-                m += 1
     c.pushes += 1
     c.copies += k
     return k
-
-
-@nb.njit(cache=True)
-def _copy_to(masks, transfers, c, fl, f, u, p):
-    """One copy of flow f's latest push lands on slot u."""
-    masks[f, 0, u >> 6] |= np.uint64(1) << np.uint64(u & 63)
-    add_transfer(transfers, c, p, fl.rep_time, fl.rep_arrive, f, fl.unit, u, KIND_PUSH, fl.clock,
-                 fl.last_pkt)  # fmt: skip
 
 
 @nb.njit(cache=True)
