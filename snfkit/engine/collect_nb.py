@@ -69,6 +69,7 @@ def collect_chunk_nb(ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist
     e_lo = (ts[0] - t0) // epoch_ns
     e_hi = e_lo
     u_hi = 0
+    s_max = ts[n - 1]
     for i in range(n):
         lat = finish[i] - ts[i]
         lat_sum += lat
@@ -84,13 +85,9 @@ def collect_chunk_nb(ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist
             items.end[k] = finish[i]
         if unit[i] + 1 > u_hi:
             u_hi = unit[i] + 1
-    for i in range(n):  # service starts are not sorted; arrivals are
-        e = (start[i] - t0) // epoch_ns
-        if e > e_hi:
-            e_hi = e
-    e = (ts[n - 1] - t0) // epoch_ns
-    if e > e_hi:
-        e_hi = e
+        if start[i] > s_max:
+            s_max = start[i]
+    e_hi = (s_max - t0) // epoch_ns  # service starts are not sorted; arrivals are
     ne = e_hi - e_lo + 1
     offered = np.zeros(ne, np.int64)
     grid = np.zeros((ne, u_hi, 4), np.int64)  # packets, bytes, busy, processed
@@ -100,7 +97,11 @@ def collect_chunk_nb(ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist
         while ts[i] >= ea_end:
             ea += 1
             ea_end += epoch_ns
-        es = (start[i] - t0) // epoch_ns - e_lo
+        es = ea  # a service starts at or after its arrival, mostly in the same epoch
+        es_end = ea_end
+        while start[i] >= es_end:
+            es += 1
+            es_end += epoch_ns
         u = unit[i]
         size = np.int64(wire_len[i])
         offered[ea] += size

@@ -319,6 +319,8 @@ def _refresh_loads(units, ring, c, b, p):
 def cal_fit(un, s0, d):
     """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
     n = un.cal_n
+    if n == 0 or un.cal_e[n - 1] <= s0:
+        return s0  # after every busy interval (the common case)
     if n == CALENDAR and un.cal_e[n - 1] > s0:
         s0 = un.cal_e[n - 1]  # full: no gap filling
     s = s0
@@ -335,6 +337,15 @@ def cal_fit(un, s0, d):
 def cal_book(un, t, s, d):
     """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t."""
     n = un.cal_n
+    # the two common cases first, with the same outcome as the general code below
+    if n == 0 or un.cal_e[n - 1] <= t:  # everything ended by t: the new interval is the only one
+        un.cal_s[0] = s
+        un.cal_e[0] = s + d
+        un.cal_n = 1
+        return
+    if un.cal_e[0] > t and un.cal_e[n - 1] == s and un.cal_s[n - 1] < s:  # extends the last one
+        un.cal_e[n - 1] = s + d
+        return
     drop = 0
     while drop < n and un.cal_e[drop] <= t:
         drop += 1
@@ -775,6 +786,8 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
     b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
     b_end = np.int64(-(2**62))
     t_ev = ev_time[c.ev] if c.ev < n_ev else INF  # time of the next event
+    if i0 < 0:
+        i0 = 0  # (lets the compiler drop negative-index wraparound on the per-packet arrays)
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr:
             return i, STATUS_RECORDS_FULL
