@@ -116,7 +116,7 @@ class UnitParams:
     """Compute units: the service model and the lifecycle.
 
     per_packet_ns, per_byte_ps: a unit is busy ``per_packet_ns + wire_len * per_byte_ps / 1000`` ns
-        per packet (integer division). Defaults 500 ns + 5 ps/B: a 1434 B packet takes 7.67 us, so a
+        per packet (integer division; per_packet_ns >= 1, so no service is empty). Defaults 500 ns + 5 ps/B: a 1434 B packet takes 7.67 us, so a
         unit saturates near 1.5 Gbps at the paper's median size, above its 1 Gbps planning capacity.
     unit_startup_ns: time from starting a unit to its first possible packet (default 1 ms).
     unit_idle_ns: a unit that received no packet for this long (and has no open work) retires
@@ -133,10 +133,9 @@ class UnitParams:
     max_units: int = 256
 
     def __post_init__(self) -> None:
-        _check_int("per_packet_ns", self.per_packet_ns, 0)
+        # >= 1 so that every service takes time: a unit's busy intervals are never empty
+        _check_int("per_packet_ns", self.per_packet_ns, 1)
         _check_int("per_byte_ps", self.per_byte_ps, 0)
-        if self.per_packet_ns == 0 and self.per_byte_ps == 0:
-            raise ParameterError("per_packet_ns", 0, "> 0 when per_byte_ps is 0 (service > 0)")
         _check_int("unit_startup_ns", self.unit_startup_ns, 0)
         _check_int("unit_idle_ns", self.unit_idle_ns, 1)
         _check_float("prestart_utilization", self.prestart_utilization, 0.0, lo_open=True)
