@@ -174,6 +174,7 @@ def replay(
     if run.keep_src:  # the NF pass needs the pushed packets: keep transfer rows
         run.kp = run.kp._replace(record_transfers=True)
     if isinstance(packets, PreparedTrace):
+        run.reserve(packets.n_flows)
         with progress_reporter(progress, packets.n_packets, f"replay ({params.modes.mode})") as bar:
             run.feed_prepared(packets, chunk_size, bar)
         results = run.finish()
@@ -193,6 +194,8 @@ def replay(
 def _replay_chunks(run, packets, params, progress, chunk_size) -> Results:
     """Feed a table, an iterable of tables or a path chunk by chunk; then finish."""
     chunks, total = _chunks_of(packets, chunk_size)
+    if isinstance(packets, pl.DataFrame) and "flow_id" in packets.columns and packets.height:
+        run.reserve(int(packets["flow_id"].max()) + 1)  # bad ids are reported chunk by chunk
     with progress_reporter(progress, total, f"replay ({params.modes.mode})") as bar:
         for chunk in chunks:
             if chunk.height > chunk_size:
@@ -293,6 +296,13 @@ class _Run:
         self.eu_parts: list[tuple[np.ndarray, ...]] = []  # ChunkAggregates.eu_* per chunk
 
     # -- feeding -------------------------------------------------------------------------------
+    def reserve(self, n_flows: int) -> None:
+        """Size the per-flow tables for flow ids below n_flows at once (they grow by doubling
+        otherwise, copying as they go)."""
+        if n_flows > 0:
+            self.state = _grow_flows(self.state, n_flows)
+            self.fstate = _grow_flowlet_state(self.fstate, n_flows)
+
     def feed(self, chunk: pl.DataFrame) -> None:
         """Replay the next chunk of packets (a packets table)."""
         if chunk.height == 0:
@@ -439,13 +449,7 @@ class _Run:
                 )
             )
         k = int(out.n_items[0])
-        self.item_parts.append({
-            "item": out.it_id[:k].copy(), "flow_id": out.it_flow[:k].copy(),
-            "unit": out.it_unit[:k].copy(), "unit_life": out.it_life[:k].copy(),
-            "open_ns": out.it_open_ts[:k].copy(), "reason": out.it_reason[:k].copy(),
-            "estimate_bps": out.it_est[:k].copy(), "overflow": out.it_overflow[:k].copy(),
-            "state_source": out.it_source[:k].copy(), "moved": out.it_moved[:k].copy(),
-        })  # fmt: skip
+        self.item_parts.append({c: getattr(out, f)[:k].copy() for c, f in _ITEM_COLUMNS.items()})
         if self.keep_src:
             self.src_parts.append(out.src_pkt)
         n_items = int(self.state.ctl["items"][0])
@@ -582,30 +586,40 @@ def _units_table(run: _Run) -> pl.DataFrame:
     return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
 
 
+_ITEM_COLUMNS = {"item": "it_id", "flow_id": "it_flow", "unit": "it_unit", "unit_life": "it_life",
+                 "open_ns": "it_open_ts", "reason": "it_reason", "estimate_bps": "it_est",
+                 "overflow": "it_overflow", "state_source": "it_source", "moved": "it_moved"}  # fmt: skip
+"""Flowlets-table columns and the kernel's per-item outputs (:class:`ChunkOut`) they come from."""
+_ITEM_DTYPES = {"reason": np.int8, "estimate_bps": np.float64, "overflow": np.bool_,
+                "state_source": np.int8, "moved": np.bool_}  # fmt: skip
+"""dtypes of those outputs that are not int64."""
+
+
 def _flowlets_table(run: _Run) -> pl.DataFrame:
     parts = run.item_parts
-    cols = {k: np.concatenate([d[k] for d in parts]) if parts else np.zeros(0) for k in
-            ("item", "flow_id", "unit", "unit_life", "open_ns", "reason", "estimate_bps",
-             "overflow", "state_source", "moved")}  # fmt: skip
-    item = cols["item"].astype(np.int64)
+    if parts:
+        cols = {k: np.concatenate([d[k] for d in parts]) for k in _ITEM_COLUMNS}
+    else:
+        cols = {k: np.zeros(0, _ITEM_DTYPES.get(k, np.int64)) for k in _ITEM_COLUMNS}
+    item = cols["item"]
     pk, by = run.items.pkts[item], run.items.bytes[item]
     last, end = run.items.last[item], run.items.end[item]
-    rate = K.item_rates_nb(
-        cols["open_ns"].astype(np.int64), last, by, pk, np.int64(run.params.close_after_ns)
-    )
-    return pl.DataFrame({
-        "item": item, "flow_id": cols["flow_id"].astype(np.int64),
-        "unit": cols["unit"].astype(np.int64), "unit_life": cols["unit_life"].astype(np.int64),
-        "open_ns": cols["open_ns"].astype(np.int64), "last_ns": last, "end_ns": end,
-        "packets": pk, "bytes": by,
-        "reason": pl.Series(cols["reason"].astype(np.int64)).replace_strict(
-            dict(enumerate(ITEM_REASONS)), return_dtype=pl.Enum(ITEM_REASONS)),
-        "estimate_gbps": cols["estimate_bps"].astype(np.float64) / 1e9,
-        "measured_gbps": rate / 1e9, "overflow": cols["overflow"].astype(np.bool_),
-        "state_source": pl.Series(cols["state_source"].astype(np.int64)).replace_strict(
-            dict(enumerate(S.STATE_SOURCES)), return_dtype=pl.Enum(list(S.STATE_SOURCES))),
-        "moved": cols["moved"].astype(np.bool_),
+    rate = K.item_rates_nb(cols["open_ns"], last, by, pk, np.int64(run.params.close_after_ns))
+    table = pl.DataFrame({
+        "item": item, "flow_id": cols["flow_id"], "unit": cols["unit"],
+        "unit_life": cols["unit_life"], "open_ns": cols["open_ns"], "last_ns": last, "end_ns": end,
+        "packets": pk, "bytes": by, "reason": cols["reason"],
+        "estimate_gbps": cols["estimate_bps"] / 1e9, "measured_gbps": rate / 1e9,
+        "overflow": cols["overflow"], "state_source": cols["state_source"], "moved": cols["moved"],
     })  # fmt: skip
+    return table.with_columns(
+        pl.col("reason").replace_strict(
+            dict(enumerate(ITEM_REASONS)), return_dtype=pl.Enum(ITEM_REASONS)
+        ),
+        pl.col("state_source").replace_strict(
+            dict(enumerate(S.STATE_SOURCES)), return_dtype=pl.Enum(list(S.STATE_SOURCES))
+        ),
+    )
 
 
 def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFrame, pl.DataFrame]:
