@@ -10,6 +10,8 @@ loading are excluded from every figure below), then measures in the same process
   trace in 1M-packet chunks like ``replay`` does (open reasons precomputed, state and output arrays
   preallocated; only the kernel calls are inside the timer);
 - ``replay``: ``snfkit.replay(packets, mode='flowlet')`` end to end, keep_packets True and False;
+- ``replay(prepared)``: the same with keep_packets=False on a :func:`snfkit.prepare_trace` result whose
+  flowlet detection and events are already cached (what sweeps and parameter grids run);
 - a phase breakdown of one end-to-end flowlet replay (timers wrapped around the runner's own calls:
   detection, kernel, per-chunk ``_Run._collect``, and each table ``_build_results`` makes);
 - the other modes (flow, smart_flow, packet), one run each, keep_packets=True;
@@ -225,6 +227,12 @@ def main() -> None:
     rows.append(("replay(mode='flowlet'), keep_packets=True", e2e_keep, n))
     e2e_nokeep, _ = best_of(lambda: snfkit.replay(df, mode="flowlet", keep_packets=False), a.repeat)
     rows.append(("replay(mode='flowlet'), keep_packets=False", e2e_nokeep, n))
+    prepared = snfkit.prepare_trace(df)
+    snfkit.replay(prepared, mode="flowlet", keep_packets=False)  # detection and events cached
+    e2e_prep, _ = best_of(
+        lambda: snfkit.replay(prepared, mode="flowlet", keep_packets=False), a.repeat
+    )
+    rows.append(("replay(prepared trace), keep_packets=False", e2e_prep, n))
     s = res.summary
     print(f"flowlet replay: {s['allocations']:,} allocations, max {s['max_active_units']} units, "
           f"mean {s['mean_active_units']:.2f}, {res.epochs.height} epochs, "

@@ -545,12 +545,15 @@ for _k in range(64):
 
 
 @nb.njit(cache=True)
-def _holds(un, u, fl, fresh, word):
+def _holds(un, u, fl, fresh, masks, f):
     """has_state for active slot u (record un): it ran the flow's previous item, or holds a fresh
-    copy (bit u of the flow's latest push mask, ``word``) and started no later than that push."""
+    copy (bit u of the flow's latest push mask) and started no later than that push. The mask is
+    read last: for a flow's first item its row is cold."""
     if u == fl.unit and un.life == fl.life:
         return True
-    return fresh and un.start <= fl.rep_time and (word >> np.uint64(u & 63)) & np.uint64(1) != 0
+    if not fresh or un.start > fl.rep_time:
+        return False
+    return (masks[f, 0, u >> 6] >> np.uint64(u & 63)) & np.uint64(1) != 0
 
 
 @nb.njit(cache=True)
@@ -574,7 +577,7 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     if best >= 0:
         if p.alpha > 0.0 and (p.state_mode == SM_PROACTIVE or p.state_mode == SM_REACTIVE):
             fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
-            if _holds(units[best], best, fl, fresh, masks[f, 0, best >> 6]):
+            if _holds(units[best], best, fl, fresh, masks, f):
                 best_score += p.alpha
             h = fl.unit
             if h >= 0 and h < c.hi and units[h].active and units[h].life == fl.life:

@@ -174,7 +174,7 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
         return SRC_SAME_UNIT, t, fl.last_pkt
     if p.state_mode == SM_LOCAL:
         return SRC_FREE, t, fl.last_pkt
-    if p.state_mode == SM_PROACTIVE:
+    if p.state_mode == SM_PROACTIVE and fl.rep_clock >= 0:  # (the mask row is cold otherwise)
         if has_copy(masks, f, 0, u, un, fl.rep_time):
             if fl.rep_clock == fl.clock or not p.clock_check:
                 if fl.rep_arrive <= t:
