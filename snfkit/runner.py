@@ -19,7 +19,7 @@ import polars as pl
 from snfkit import latency_hist
 from snfkit.engine import replay_nb as K
 from snfkit.engine import state_nb as S
-from snfkit.engine.collect_nb import ItemStats, collect_chunk_nb
+from snfkit.engine.collect_nb import ItemStats, WaitStats, collect_chunk_nb
 from snfkit.engine.events_nb import events_chunk_nb, no_pending
 from snfkit.engine.flowlets_nb import (
     FlowletState,
@@ -282,8 +282,9 @@ class _Run:
         self.item_parts: list[dict[str, np.ndarray]] = []
         self.transfers: list[np.ndarray] = []  # TRANSFER_DTYPE rows, when keep_packets
         self.pushed_packets: list[np.ndarray] = []  # without keep_packets: for the NF pass
-        self.wait_count = np.zeros(len(WAIT_CAUSES), np.int64)  # packets that waited, by cause
-        self.wait_ns = np.zeros(len(WAIT_CAUSES), np.int64)
+        self.waits = WaitStats(  # packets and state-wait time, by wait cause
+            np.zeros(len(WAIT_CAUSES), np.int64), np.zeros(len(WAIT_CAUSES), np.int64)
+        )
         self.keep_src = False  # per-packet state sources, for an NF pass
         self.src_parts: list[np.ndarray] = []
         self.records: list[np.ndarray] = []
@@ -296,12 +297,20 @@ class _Run:
         self.eu_parts: list[tuple[np.ndarray, ...]] = []  # ChunkAggregates.eu_* per chunk
 
     # -- feeding -------------------------------------------------------------------------------
-    def reserve(self, n_flows: int) -> None:
-        """Size the per-flow tables for flow ids below n_flows at once (they grow by doubling
-        otherwise, copying as they go)."""
+    def reserve(self, n_flows: int, n_items: int = 0) -> None:
+        """Size the per-flow tables for flow ids below n_flows, and the per-item ones for n_items
+        items, at once (they grow by doubling otherwise, copying as they go)."""
         if n_flows > 0:
             self.state = _grow_flows(self.state, n_flows)
             self.fstate = _grow_flowlet_state(self.fstate, n_flows)
+        self._grow_items(n_items, exact=True)
+
+    def _grow_items(self, n_items: int, exact: bool = False) -> None:
+        have = self.items.pkts.shape[0]
+        if n_items > have:
+            size = n_items if exact else max(n_items, 2 * have)
+            self.items = ItemStats(*(np.concatenate([a, np.zeros(size - have, np.int64)])
+                                     for a in self.items))  # fmt: skip
 
     def feed(self, chunk: pl.DataFrame) -> None:
         """Replay the next chunk of packets (a packets table)."""
@@ -398,6 +407,7 @@ class _Run:
         reason = None
         if self.params.modes.mode != "packet":
             reason = trace.open_reasons(self.detect_t, self.detect_b)
+            self.reserve(0, int(np.count_nonzero(reason >= 0)))  # one item per opening packet
         ev_time, ev_code = trace.events(self.close_after, self.push_after)
         e0 = 0
         for a in range(0, trace.n_packets, chunk_size):
@@ -452,20 +462,11 @@ class _Run:
         self.item_parts.append({c: getattr(out, f)[:k].copy() for c, f in _ITEM_COLUMNS.items()})
         if self.keep_src:
             self.src_parts.append(out.src_pkt)
-        n_items = int(self.state.ctl["items"][0])
-        have = self.items.pkts.shape[0]
-        if n_items > have:
-            grow = max(n_items, 2 * have)
-            self.items = ItemStats(*(np.concatenate([a, np.zeros(grow - have, np.int64)])
-                                     for a in self.items))  # fmt: skip
+        self._grow_items(int(self.state.ctl["items"][0]))
         agg = collect_chunk_nb(
-            ts, wl, out.unit, out.item, out.start, out.finish,
-            np.int64(self.t0), np.int64(self.epoch_ns), self.hist, self.items,
+            ts, wl, out.unit, out.item, out.start, out.finish, out.wait_cause, out.state_wait,
+            np.int64(self.t0), np.int64(self.epoch_ns), self.hist, self.items, self.waits,
         )  # fmt: skip
-        self.wait_count += np.bincount(out.wait_cause, minlength=len(WAIT_CAUSES))
-        self.wait_ns += np.bincount(
-            out.wait_cause, weights=out.state_wait, minlength=len(WAIT_CAUSES)
-        ).astype(np.int64)
         self.lat_sum += int(agg.lat_sum)
         self.lat_max = max(self.lat_max, int(agg.lat_max))
         self.ep_parts.append((agg.ep_epoch, agg.ep_offered_bytes))
@@ -551,7 +552,7 @@ def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, An
     push_bytes = int(counters["transfer_bytes"][S.KIND_PUSH])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
-        n, total = int(run.wait_count[j]), int(run.wait_ns[j])
+        n, total = int(run.waits.count[j]), int(run.waits.ns[j])
         waits[cause] = {"packets": n, "total_us": total / 1e3,
                         "mean_us": total / n / 1e3 if n else 0.0}  # fmt: skip
     return {

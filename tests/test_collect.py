@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snfkit import latency_hist
-from snfkit.engine.collect_nb import ItemStats, collect_chunk_nb, hist_bucket
+from snfkit.engine.collect_nb import ItemStats, WaitStats, collect_chunk_nb, hist_bucket
 from snfkit.reference.collect import collect_chunk_reference
 
 
@@ -27,29 +27,36 @@ def chunks(draw):
     wl = rng.choice([64, 576, 1500], n).astype(np.int64)
     t0 = int(ts[0]) - draw(st.integers(0, 10**8))
     epoch = draw(st.sampled_from([1_000, 100_000_000]))
-    return ts, wl, unit, item, start, finish, t0, epoch, n_items
+    cause = rng.integers(0, 4, n).astype(np.int8)
+    state_wait = np.where(cause > 0, rng.integers(0, 50_000, n), 0).astype(np.int64)
+    return ts, wl, unit, item, start, finish, cause, state_wait, t0, epoch, n_items
 
 
 def _fresh(n_items):
-    return np.zeros(latency_hist.N_BUCKETS, np.int64), ItemStats(
-        *(np.zeros(n_items + 3, np.int64) for _ in range(4))
+    return (
+        np.zeros(latency_hist.N_BUCKETS, np.int64),
+        ItemStats(*(np.zeros(n_items + 3, np.int64) for _ in range(4))),
+        WaitStats(np.zeros(4, np.int64), np.zeros(4, np.int64)),
     )
 
 
 @settings(max_examples=120, deadline=None)
 @given(chunks())
 def test_collect_matches_twin(case):
-    ts, wl, unit, item, start, finish, t0, epoch, n_items = case
-    h1, i1 = _fresh(n_items)
-    h2, i2 = _fresh(n_items)
-    got = collect_chunk_nb(ts, wl, unit, item, start, finish, np.int64(t0), np.int64(epoch), h1, i1)
-    ref = collect_chunk_reference(ts, wl, unit, item, start, finish, t0, epoch, h2, i2)
+    ts, wl, unit, item, start, finish, cause, wait, t0, epoch, n_items = case
+    h1, i1, w1 = _fresh(n_items)
+    h2, i2, w2 = _fresh(n_items)
+    got = collect_chunk_nb(ts, wl, unit, item, start, finish, cause, wait, np.int64(t0),
+                           np.int64(epoch), h1, i1, w1)  # fmt: skip
+    ref = collect_chunk_reference(ts, wl, unit, item, start, finish, cause, wait, t0, epoch, h2,
+                                  i2, w2)  # fmt: skip
     assert int(got.lat_sum) == ref.lat_sum and int(got.lat_max) == ref.lat_max
     for a, b in zip(got[2:], ref[2:], strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(h1, h2)
-    for a, b in zip(i1, i2, strict=True):
+    for a, b in zip((*i1, *w1), (*i2, *w2), strict=True):
         np.testing.assert_array_equal(a, b)
+    assert w1.count.sum() == ts.size and w1.ns.sum() == wait.sum()
     # every packet and byte lands in exactly one cell per view
     assert got.eu_packets.sum() == ts.size and got.eu_bytes.sum() == wl.sum()
     assert got.eu_processed_bytes.sum() == wl.sum() == got.ep_offered_bytes.sum()

@@ -1,8 +1,9 @@
 """Per-chunk aggregation of the replay kernel's outputs, so aggregates cost one pass in numba.
 
 For one chunk of replayed packets this adds each latency (finish - arrival) to the log histogram of
-:mod:`snfkit.latency_hist`, updates per-item packet and byte counts, last arrival and last finish
-(indexed by item id), and sums traffic per epoch:
+:mod:`snfkit.latency_hist`, counts packets and state-wait time by wait cause, updates per-item
+packet and byte counts, last arrival and last finish (indexed by item id), and sums traffic per
+epoch:
 
 - offered bytes per arrival epoch;
 - per (epoch, unit slot): packets and bytes by arrival epoch, busy time and processed bytes by the
@@ -29,6 +30,13 @@ class ItemStats(NamedTuple):
     bytes: np.ndarray  # int64
     last: np.ndarray  # int64, last arrival
     end: np.ndarray  # int64, last finish
+
+
+class WaitStats(NamedTuple):
+    """Packets and state-wait time by wait cause (index = cause code)."""
+
+    count: np.ndarray  # int64
+    ns: np.ndarray  # int64
 
 
 class ChunkAggregates(NamedTuple):
@@ -61,7 +69,21 @@ def hist_bucket(v):
 
 
 @nb.njit(cache=True, nogil=True)
-def collect_chunk_nb(ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist, items):
+def collect_chunk_nb(
+    ts,
+    wire_len,
+    unit,
+    item,
+    start,
+    finish,
+    wait_cause,
+    state_wait,
+    t0,
+    epoch_ns,
+    hist,
+    items,
+    waits,
+):
     """Aggregate one chunk (see the module docstring); returns :class:`ChunkAggregates`."""
     n = ts.shape[0]
     lat_sum = 0
@@ -87,6 +109,8 @@ def collect_chunk_nb(ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist
             u_hi = unit[i] + 1
         if start[i] > s_max:
             s_max = start[i]
+        waits.count[wait_cause[i]] += 1
+        waits.ns[wait_cause[i]] += state_wait[i]
     e_hi = (s_max - t0) // epoch_ns  # service starts are not sorted; arrivals are
     ne = e_hi - e_lo + 1
     offered = np.zeros(ne, np.int64)

@@ -7,14 +7,18 @@ from collections import defaultdict
 import numpy as np
 
 from snfkit import latency_hist
-from snfkit.engine.collect_nb import ChunkAggregates, ItemStats
+from snfkit.engine.collect_nb import ChunkAggregates, ItemStats, WaitStats
 
 
 def collect_chunk_reference(
-    ts, wire_len, unit, item, start, finish, t0, epoch_ns, hist, items: ItemStats
-) -> ChunkAggregates:
+    ts, wire_len, unit, item, start, finish, wait_cause, state_wait, t0, epoch_ns, hist,
+    items: ItemStats, waits: WaitStats,
+) -> ChunkAggregates:  # fmt: skip
     latency = finish - ts
     latency_hist.add(hist, latency)
+    for cause, wait in zip(wait_cause.tolist(), state_wait.tolist(), strict=True):
+        waits.count[cause] += 1
+        waits.ns[cause] += wait
     np.add.at(items.pkts, item, 1)
     np.add.at(items.bytes, item, wire_len)
     np.maximum.at(items.last, item, ts)
