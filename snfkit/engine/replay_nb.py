@@ -335,17 +335,24 @@ def cal_fit(un, s0, d):
 
 @nb.njit(cache=True)
 def cal_book(un, t, s, d):
-    """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t."""
+    """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t.
+
+    The two common cases are handled here, small enough to be inlined into the kernel, with the
+    same outcome as the general code in :func:`_cal_book_general`."""
     n = un.cal_n
-    # the two common cases first, with the same outcome as the general code below
     if n == 0 or un.cal_e[n - 1] <= t:  # everything ended by t: the new interval is the only one
         un.cal_s[0] = s
         un.cal_e[0] = s + d
         un.cal_n = 1
-        return
-    if un.cal_e[0] > t and un.cal_e[n - 1] == s and un.cal_s[n - 1] < s:  # extends the last one
+    elif un.cal_e[0] > t and un.cal_e[n - 1] == s and un.cal_s[n - 1] < s:  # extends the last one
         un.cal_e[n - 1] = s + d
-        return
+    else:
+        _cal_book_general(un, t, s, d)
+
+
+@nb.njit(cache=True)
+def _cal_book_general(un, t, s, d):
+    n = un.cal_n
     drop = 0
     while drop < n and un.cal_e[drop] <= t:
         drop += 1
