@@ -61,6 +61,32 @@ def _merge(c_time, c_flow, p_time, p_flow):
 
 
 @nb.njit(cache=True)
+def _pick(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow, bit):
+    """(time, flow) of the old entries whose bits share ``bit``, then of the new ones, in order."""
+    m = 0
+    for k in range(old_bits.shape[0]):
+        if old_bits[k] & bit:
+            m += 1
+    for i in range(new_bits.shape[0]):
+        if new_bits[i] & bit:
+            m += 1
+    out_ts = np.empty(m, np.int64)
+    out_flow = np.empty(m, np.int64)
+    m = 0
+    for k in range(old_bits.shape[0]):
+        if old_bits[k] & bit:
+            out_ts[m] = old_ts[k]
+            out_flow[m] = old_flow[k]
+            m += 1
+    for i in range(new_bits.shape[0]):
+        if new_bits[i] & bit:
+            out_ts[m] = new_ts[i]
+            out_flow[m] = new_flow[i]
+            m += 1
+    return out_ts, out_flow
+
+
+@nb.njit(cache=True)
 def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_flow, pend_kinds):
     """Events to process while replaying this chunk, given the events pending from earlier chunks.
 
@@ -102,18 +128,14 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
         last[f] = i
     ts_last = ts[n - 1] if n > 0 else np.int64(-(2**62))
     # pending entries whose flow did not come back: real once the chunk has passed their time
-    n_keep = 0
     for k in range(n_old):
         for kind in range(2):
             bit = 1 << kind
             if open_old[k] & bit and pend_ts[k] + after[kind] < ts_last:
                 real_old[k] |= bit
                 open_old[k] &= ~bit
-        if open_old[k]:
-            n_keep += 1
     # each flow's last packet in the chunk: real if before the chunk's end, else pending
     new_open = np.zeros(n, np.int8)
-    n_new = 0
     for i in range(n):
         if last[flow[i]] != i:
             continue
@@ -123,50 +145,14 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
                     flags[i] |= 1 << kind
                 else:
                     new_open[i] |= 1 << kind
-        if new_open[i]:
-            n_new += 1
-    out_ts = np.empty(n_keep + n_new, np.int64)
-    out_flow = np.empty(n_keep + n_new, np.int64)
-    out_kinds = np.empty(n_keep + n_new, np.int8)
-    m = 0
-    for k in range(n_old):
-        if open_old[k]:
-            out_ts[m] = pend_ts[k]
-            out_flow[m] = pend_flow[k]
-            out_kinds[m] = open_old[k]
-            m += 1
-    for i in range(n):
-        if new_open[i]:
-            out_ts[m] = ts[i]
-            out_flow[m] = flow[i]
-            out_kinds[m] = new_open[i]
-            m += 1
+    out_ts, out_flow = _pick(open_old, pend_ts, pend_flow, new_open, ts, flow, 3)
+    out_kinds = np.concatenate((open_old[open_old != 0], new_open[new_open != 0]))
     # per kind: pending-from-before events first (older packets), then this chunk's, packet order
-    lists = []
-    for kind in range(2):
-        bit = 1 << kind
-        cnt = 0
-        for k in range(n_old):
-            if real_old[k] & bit:
-                cnt += 1
-        for i in range(n):
-            if flags[i] & bit:
-                cnt += 1
-        e_time = np.empty(cnt, np.int64)
-        e_flow = np.empty(cnt, np.int64)
-        c = 0
-        for k in range(n_old):
-            if real_old[k] & bit:
-                e_time[c] = pend_ts[k] + after[kind]
-                e_flow[c] = pend_flow[k]
-                c += 1
-        for i in range(n):
-            if flags[i] & bit:
-                e_time[c] = ts[i] + after[kind]
-                e_flow[c] = flow[i]
-                c += 1
-        lists.append((e_time, e_flow))
-    time, code = _merge(lists[0][0], lists[0][1], lists[1][0], lists[1][1])
+    c_time, c_flow = _pick(real_old, pend_ts, pend_flow, flags, ts, flow, 1)
+    p_time, p_flow = _pick(real_old, pend_ts, pend_flow, flags, ts, flow, 2)
+    c_time += close_after
+    p_time += push_after
+    time, code = _merge(c_time, c_flow, p_time, p_flow)
     return time, code, out_ts, out_flow, out_kinds
 
 
