@@ -343,8 +343,7 @@ class _Run:
         if events is None:
             ev_time, ev_code, *pending = events_chunk_nb(
                 ts, flow, self.state.flows.shape[0], np.int64(self.close_after),
-                np.int64(self.push_after),
-                *self.pending,
+                np.int64(self.push_after), *self.pending,
             )  # fmt: skip
             self.pending = type(self.pending)(*pending)
             events = (ev_time, ev_code)

@@ -18,7 +18,7 @@ def traces(draw):
     gaps = draw(st.lists(st.integers(0, 40), min_size=n, max_size=n))
     flows = draw(st.lists(st.integers(0, n_flows - 1), min_size=n, max_size=n))
     ts = np.cumsum(np.array(gaps, np.int64)) if n else np.zeros(0, np.int64)
-    close_after = draw(st.integers(0, 60))
+    close_after = draw(st.sampled_from([-1, draw(st.integers(0, 60))]))  # -1: packet mode
     push_after = draw(st.sampled_from([-1, 0, close_after // 2, draw(st.integers(0, 60))]))
     cuts = sorted(draw(st.lists(st.integers(0, n), max_size=6)))
     return ts, np.array(flows, np.int64), n_flows, close_after, push_after, cuts

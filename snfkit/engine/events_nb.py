@@ -95,6 +95,9 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
     events still pending after it.
     """
     n = ts.shape[0]
+    if close_after < 0 and push_after < 0:  # no events at all (packet mode)
+        return (np.zeros(0, np.int64), np.zeros(0, np.int64), pend_ts[:0], pend_flow[:0],
+                pend_kinds[:0])  # fmt: skip
     if (n > 0 and flow.max() >= n_flows) or (pend_flow.shape[0] > 0 and pend_flow.max() >= n_flows):
         raise ValueError("events_chunk_nb: a flow id is >= n_flows")
     after = (close_after, push_after)

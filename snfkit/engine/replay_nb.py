@@ -12,7 +12,8 @@ until the next item of its flow opens. Closing records the item's measured rate.
 
 Per packet i at time t (ts[i]):
 1. Pending events in time order: smart_flow ticks at or before t, then item closes and proactive
-   pushes strictly before t (:mod:`snfkit.engine.state_nb`).
+   pushes (:mod:`snfkit.engine.state_nb`) strictly before t. Closes and pushes come as a sorted list
+   computed from the trace (:mod:`snfkit.engine.events_nb`), walked with the cursor ``ctl.ev``.
 2. If the packet opens an item: assignment (below) and the item's state source (new flow, same
    unit, replica, in-flight replica, pull, store, free). Otherwise it follows its flow's unit.
 3. Service: service = per_packet_ns + wire_len * per_byte_ps // 1000, booked in the unit's calendar
@@ -36,8 +37,8 @@ Retirement: a unit with no open item retires at max(last packet received + idle_
 controller notices it at its next decision, with the exact time recorded. New units take the lowest
 free ID.
 
-Layout. The state is a few structured arrays (one record per flow, per unit slot, per queue entry,
-plus one control record of scalars and counters) so that a flow's fields share a cache line and
+Layout. The state is a few structured arrays (one record per flow, per unit slot, plus one control
+record of scalars and counters) so that a flow's fields share a cache line and
 helpers take a handful of arrays. Helpers never receive the ``ReplayState`` tuple itself: numba
 increfs every member of a tuple passed to a function, an atomic operation per array per call, which
 cost more than the replay itself when the state was 37 separate arrays. Loops over unit slots stop at
