@@ -37,6 +37,9 @@ PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
 WAIT_CAUSES = ["none", "pull", "store", "replica"]
 ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
 _EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
+TRANSFER_ROWS = 1 << 16
+"""Transfer rows the kernel writes before the runner drains them (the buffer grows to 4x that when
+transfers are kept: a full buffer is handed over as is and the kernel gets a fresh one)."""
 
 
 def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
@@ -55,7 +58,7 @@ def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
         records=np.zeros(4 * u + 64, K.RECORD_DTYPE),
         ctl=ctl,
         masks=np.zeros((n_flows, 2, p.mask_words), np.uint64),
-        transfers=np.zeros(max(4 * u + 64, 1 << 16), S.TRANSFER_DTYPE),
+        transfers=np.zeros(max(4 * u + 64, TRANSFER_ROWS), S.TRANSFER_DTYPE),
     )
 
 
@@ -428,7 +431,13 @@ class _Run:
             batch = self.state.transfers[:r]
             kinds = batch["kind"]
             if self.keep:  # every transfer; otherwise only the sums and what the NF pass needs
-                self.transfers.append(batch.copy())
+                size = self.state.transfers.shape[0]
+                if 2 * r >= size:  # a full buffer is kept as is, and the kernel gets a fresh one
+                    self.transfers.append(batch)
+                    fresh = np.empty(max(size, 4 * TRANSFER_ROWS), S.TRANSFER_DTYPE)
+                    self.state = self.state._replace(transfers=fresh)
+                else:
+                    self.transfers.append(batch.copy())
             elif self.keep_src:
                 self.pushed_packets.append(batch["packet"][kinds == S.KIND_PUSH].copy())
             self.state.ctl["n_transfers"] = 0

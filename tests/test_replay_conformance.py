@@ -83,9 +83,24 @@ def test_chunked_equals_one_shot(mode, chunk):
     chunked = replay(packets.iter_slices(chunk), mode=mode, **LOADED)
     small = replay(packets, mode=mode, chunk_size=chunk, **LOADED)
     for other in (chunked, small):
-        for name in ("packets", "flowlets", "epochs", "epoch_units", "units"):
+        for name in ("packets", "flowlets", "epochs", "epoch_units", "units", "transfers"):
             assert getattr(whole, name).equals(getattr(other, name)), name
         assert whole.summary == other.summary
+
+
+def test_small_transfer_buffer_changes_nothing(monkeypatch):
+    """The kernel hands over full transfer buffers as they are; with a tiny buffer every drain
+    takes that path, and the transfers table must not change."""
+    from snfkit import runner
+
+    packets = random_trace(9, 6_000, 80, 4_000.0)
+    normal = replay(packets, **LOADED)
+    monkeypatch.setattr(runner, "TRANSFER_ROWS", 8)
+    small = replay(packets, **LOADED)
+    assert normal.transfers.height > 1_000  # drained dozens of times from an 88-row buffer
+    for name in ("packets", "flowlets", "transfers"):
+        assert getattr(normal, name).equals(getattr(small, name)), name
+    assert normal.summary == small.summary
 
 
 def test_parquet_path_by_row_groups(tmp_path):
