@@ -2,8 +2,9 @@
 
 :func:`prepare_trace` validates a packets table once and keeps its replay columns as contiguous
 arrays. :meth:`PreparedTrace.open_reasons` runs flowlet detection for a (T, B) pair once and caches
-the result, so replays that differ only in other parameters (alpha, K, capacity, ...) skip both the
-conversion and the detection. ``snfkit.replay(prepared, ...)`` accepts it wherever it accepts a
+the result, and :meth:`PreparedTrace.events` does the same for the item-close and push events of a
+(T, replicate_after) pair, so replays that differ only in other parameters (alpha, K, capacity, ...)
+skip the conversion, the detection and the event lists. ``snfkit.replay(prepared, ...)`` accepts it wherever it accepts a
 packets table, with identical results.
 """
 

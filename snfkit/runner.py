@@ -144,7 +144,7 @@ def replay(
     packets: a packets table (needs ``ts_ns``, ``flow_id``, ``wire_len``), an iterable of such tables
         in time order (chunks of one trace, flow ids global), a path (parquet is read by row group),
         or a :class:`~snfkit.prepared.PreparedTrace` (:func:`~snfkit.prepared.prepare_trace`: checked
-        once, flowlet detection cached per (T, B); for many replays of one trace).
+        once, flowlet detection and events cached per (T, B); for many replays of one trace).
     params: a :class:`~snfkit.params.ReplayParams`; or give parameters by name as keywords
         (``mode='flow', timeout_ns=100_000, alpha=0.5``), on top of ``params`` if both are given.
     progress: True draws a bar; a callable gets ``(packets_done, packets_total)``.
