@@ -88,6 +88,18 @@ def test_chunked_equals_one_shot(mode, chunk):
         assert whole.summary == other.summary
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_chunked_without_packet_rows(mode):
+    """keep_packets=False reuses one set of kernel output buffers, sliced for a shorter chunk."""
+    packets = random_trace(9, 1_200, 30, 4_000.0)
+    whole = replay(packets, mode=mode, keep_packets=False, **LOADED)
+    for chunk in (7, 333, 1_000):
+        other = replay(packets, mode=mode, keep_packets=False, chunk_size=chunk, **LOADED)
+        for name in ("flowlets", "epochs", "epoch_units", "units"):
+            assert getattr(whole, name).equals(getattr(other, name)), (name, chunk)
+        assert whole.summary == other.summary
+
+
 def test_small_transfer_buffer_changes_nothing(monkeypatch):
     """The kernel hands over full transfer buffers as they are; with a tiny buffer every drain
     takes that path, and the transfers table must not change."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from replay_helpers import random_trace, replay_cases
 
 from snfkit import ReplayParams, replay
@@ -78,3 +79,36 @@ def test_kernel_equals_twin_every_mode_loaded():
         flat = {"mode": mode, "unit_capacity_bps": 3e8, "max_units": 5, "unit_idle_ns": 2_000_000,
                 "flow_timeout_ns": 1_000_000, "unit_startup_ns": 50_000}  # fmt: skip
         _compare(packets, flat)
+
+
+def test_kernel_equals_twin_many_mask_words():
+    """More than 64 unit slots, so replica masks span several words: a push while 65 units are
+    active sets bit 64; that unit retires, a later push (hi <= 64) must still clear the bit, and
+    when slot 64 restarts before that push's time its copy must not count (regression: the kernel
+    once cleared only the words below ctl.hi and read the stale bit as a fresh replica)."""
+    from replay_helpers import table
+
+    us = 1000
+    rows = [(0, 0)] + [(k, k) for k in range(1, 65)]  # flows 0..64 each start a unit (overflow)
+    rows += [(r * 40 * us + k, k) for r in range(1, 16) for k in range(1, 64)]  # 64 goes silent
+    rows += [(300 * us, 0), (420 * us, 0)]  # flow 0's later flowlets; slot 64 restarts at 420 us
+    rows.sort()
+    ts = np.array([r[0] for r in rows], np.int64)
+    flow = np.array([r[1] for r in rows], np.int64)
+    packets = table(ts, flow, np.full(ts.size, 1500, np.int64))
+    flat = dict(mode="flowlet", timeout_ns=100 * us, size_bytes=0, unit_idle_ns=200 * us,
+                unit_startup_ns=0, state_transfer_ns=160 * us, max_units=128,
+                unit_capacity_bps=1e6, initial_estimate_bps=1e9, prestart_utilization=1e9,
+                replication_policy="broadcast", state_mode="proactive")  # fmt: skip
+    for alpha in (0.0, 0.5):
+        _compare(packets, {**flat, "alpha": alpha})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replay_cases(), st.integers(65, 130), st.sampled_from([2e6, 2e7]))
+def test_kernel_equals_twin_large_pool(case, max_units, capacity):
+    """The random cases with a pool of 65-130 slots (replica masks of two or three words) and
+    units small enough to use many of them, in proactive mode."""
+    packets, flat = case
+    _compare(packets, {**flat, "max_units": max_units, "unit_capacity_bps": capacity,
+                       "state_mode": "proactive"})  # fmt: skip

@@ -122,10 +122,8 @@ def collect_chunk_nb(
             ea += 1
             ea_end += epoch_ns
         es = ea  # a service starts at or after its arrival, mostly in the same epoch
-        es_end = ea_end
-        while start[i] >= es_end:
-            es += 1
-            es_end += epoch_ns
+        if start[i] >= ea_end:
+            es = (start[i] - t0) // epoch_ns - e_lo
         u = unit[i]
         size = np.int64(wire_len[i])
         offered[ea] += size

@@ -92,12 +92,13 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
         k = p.replicas
     if k == 0:
         return 0
-    # the latest push becomes the previous one; only the words of slots below c.hi: a bit left
-    # over beyond them names a slot not active at this push, which has_copy then ignores
+    # the latest push becomes the previous one. Every word: a bit left over from an older push
+    # could name a slot that restarts before this push's time (max(event, last finish)) and so
+    # pass has_copy's start check
     fl.prev_clock = fl.rep_clock
     fl.prev_time = fl.rep_time
     fl.prev_pkt = fl.rep_pkt
-    for w in range((c.hi + 63) >> 6):
+    for w in range(p.mask_words):
         masks[f, 1, w] = masks[f, 0, w]
         masks[f, 0, w] = 0
     fl.rep_clock = fl.clock
