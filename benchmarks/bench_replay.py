@@ -62,7 +62,7 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
     ``replay_chunk_nb``) for the whole trace; flowlet detection, event computation and aggregation
     are outside the timer."""
     from snfkit.prepared import prepare_trace
-    from snfkit.runner import _grow_flows, _Run
+    from snfkit.runner import _Run
 
     run = _Run(params.replace(keep_packets=False))  # transfer rows are not kept either
     trace = prepare_trace(pl.DataFrame({"ts_ns": ts, "flow_id": flow, "wire_len": wl}))
@@ -70,7 +70,7 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
         reason = np.full(ts.shape[0], 3, np.int8)
     else:
         reason = trace.open_reasons(run.detect_t, run.detect_b)
-    run.state = _grow_flows(run.state, trace.n_flows)
+    run.reserve(trace.n_flows, ts.shape[0])  # per-flow tables; an item per packet at most
     ev_time, ev_code = trace.events(run.close_after, run.push_after)
     spent = 0.0
     e0 = 0
@@ -83,6 +83,7 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
         e0 = e1
         run.n_in = b
         run.records.clear()
+        run.eu_parts.clear()
     return spent
 
 
@@ -108,7 +109,7 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
         (runner, "detect_flowlets_chunk_nb", "flowlet detection (numba)"),
         (runner, "events_chunk_nb", "close/push events (numba)"),
         (K, "replay_chunk_nb", "replay kernel (numba)"),
-        (runner._Run, "_collect", "_collect: per-chunk aggregation"),
+        (runner._Run, "_collect", "_collect: per-chunk tables"),
         (runner, "_build_results", "_build_results (all tables)"),
         (runner, "_units_table", "  _units_table"),
         (runner, "_flowlets_table", "  _flowlets_table"),

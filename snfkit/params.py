@@ -254,6 +254,9 @@ class KernelParams(NamedTuple):
     clock_check: bool
     mask_words: int  # uint64 words of one unit-slot bit mask
     record_transfers: bool  # write a row per transfer (else only the byte counts)
+    epoch_ns: int
+    keep_rows: bool  # write the per-packet outputs (else only the aggregates)
+    keep_src: bool  # write each packet's state source
 
 
 _GROUPS = {
@@ -346,4 +349,7 @@ class ReplayParams:
             clock_check=s.clock_check,
             mask_words=(u.max_units + 63) // 64,
             record_transfers=self.report.keep_packets,
+            epoch_ns=self.report.epoch_ns,
+            keep_rows=self.report.keep_packets,
+            keep_src=False,
         )

@@ -39,7 +39,7 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
     flow = chunk["flow_id"].to_numpy().astype(np.int64, copy=False)
     wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
     if ts.shape[0] == 0:
-        return ts, flow, wl
+        return _read_only(ts), _read_only(flow), _read_only(wl)
     back = np.flatnonzero(np.diff(ts) < 0)
     if back.size or (last_ts is not None and ts[0] < last_ts):
         bad = 0 if (last_ts is not None and ts[0] < last_ts) else int(back[0]) + 1
@@ -49,7 +49,15 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
     if flow.min() < 0:
         row = offset + int(np.argmax(flow < 0))
         raise ParameterError("packets", f"negative flow_id at row {row}", "flow ids >= 0")
-    return ts, flow, wl
+    return _read_only(ts), _read_only(flow), _read_only(wl)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """The array, marked read-only. polars hands out read-only views or writable copies depending on
+    the column's memory; numba compiles (or loads from its cache) one version of a kernel per
+    kind, so the replay's inputs are always of one kind."""
+    a.setflags(write=False)
+    return a
 
 
 @dataclass
@@ -137,5 +145,5 @@ def prepare_trace(
         )
     ts, flow, wl = replay_arrays(packets)
     return PreparedTrace(
-        np.ascontiguousarray(ts), np.ascontiguousarray(flow), np.ascontiguousarray(wl), packets
+        *(_read_only(np.ascontiguousarray(a)) for a in (ts, flow, wl)), packets
     )

@@ -19,7 +19,7 @@ import polars as pl
 from snfkit import latency_hist
 from snfkit.engine import replay_nb as K
 from snfkit.engine import state_nb as S
-from snfkit.engine.collect_nb import ItemStats, WaitStats, collect_chunk_nb
+from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, ITEM_DTYPE, N_WAIT_CAUSES
 from snfkit.engine.events_nb import events_chunk_nb, no_pending
 from snfkit.engine.flowlets_nb import (
     FlowletState,
@@ -36,10 +36,19 @@ from snfkit.results import Results
 PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
 WAIT_CAUSES = ["none", "pull", "store", "replica"]
 ITEM_REASONS = ["new_flow", "timeout", "size", "packet"]
-_EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 TRANSFER_ROWS = 1 << 16
 """Transfer rows the kernel writes before the runner drains them (the buffer grows to 4x that when
 transfers are kept: a full buffer is handed over as is and the kernel gets a fresh one)."""
+EU_ROWS = 1 << 14
+"""Epoch rows (:mod:`snfkit.engine.collect_nb`) the kernel writes before the runner drains them (at
+least room for two flushes of the whole ring)."""
+
+
+def enum_column(codes: np.ndarray, categories: Iterable[str]) -> pl.Series:
+    """An Enum column from integer codes (indices into ``categories``; a code out of range
+    raises)."""
+    cats = list(categories)
+    return pl.Series(cats, dtype=pl.Enum(cats)).gather(np.asarray(codes).astype(np.uint32))
 
 
 def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
@@ -59,6 +68,11 @@ def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
         ctl=ctl,
         masks=np.zeros((n_flows, 2, p.mask_words), np.uint64),
         transfers=np.zeros(max(4 * u + 64, TRANSFER_ROWS), S.TRANSFER_DTYPE),
+        items=np.zeros(0, ITEM_DTYPE),
+        hist=np.zeros(latency_hist.N_BUCKETS, np.int64),
+        waits=np.zeros((2, N_WAIT_CAUSES), np.int64),
+        eu=np.zeros((u, EPOCH_RING, 4), np.int64),
+        eu_rows=np.zeros((max(EU_ROWS, 2 * (EPOCH_RING * u + 1)), len(EU_COLUMNS)), np.int64),
     )
 
 
@@ -175,7 +189,7 @@ def replay(
     run = _Run(params)
     run.keep_src = keep_state_sources or nf_obj is not None
     if run.keep_src:  # the NF pass needs the pushed packets: keep transfer rows
-        run.kp = run.kp._replace(record_transfers=True)
+        run.kp = run.kp._replace(record_transfers=True, keep_src=True)
     if isinstance(packets, PreparedTrace):
         run.reserve(packets.n_flows)
         with progress_reporter(progress, packets.n_packets, f"replay ({params.modes.mode})") as bar:
@@ -253,8 +267,7 @@ def _run_nf(results: Results, nf: Any, table: pl.DataFrame, inputs: Any = None) 
                "dropped": dropped, "state_delta_bytes": int(out["delta"].sum())}  # fmt: skip
     if results.packets is not None:
         results.packets = results.packets.with_columns(
-            nf_action=out["action"].cast(pl.UInt8).replace_strict(
-                {0: "forward", 1: "drop"}, return_dtype=pl.Enum(["forward", "drop"])),
+            nf_action=enum_column(out["action"].to_numpy(), ["forward", "drop"]),
             nf_out0=out["out0"], nf_out1=out["out1"],
         )  # fmt: skip
 
@@ -274,7 +287,7 @@ class _Run:
         self.fstate = new_flowlet_state(0)
         self.close_after, self.push_after = event_delays(self.kp)
         self.pending = no_pending()
-        self.out: K.ChunkOut | None = None  # output buffers reused chunk to chunk (see run_kernel)
+        self.item_out: tuple[np.ndarray, ...] | None = None  # per-item outputs, reused
         self.keep = params.report.keep_packets
         self.epoch_ns = params.report.epoch_ns
         self.t0: int | None = None
@@ -285,19 +298,10 @@ class _Run:
         self.item_parts: list[dict[str, np.ndarray]] = []
         self.transfers: list[np.ndarray] = []  # TRANSFER_DTYPE rows, when keep_packets
         self.pushed_packets: list[np.ndarray] = []  # without keep_packets: for the NF pass
-        self.waits = WaitStats(  # packets and state-wait time, by wait cause
-            np.zeros(len(WAIT_CAUSES), np.int64), np.zeros(len(WAIT_CAUSES), np.int64)
-        )
         self.keep_src = False  # per-packet state sources, for an NF pass
         self.src_parts: list[np.ndarray] = []
         self.records: list[np.ndarray] = []
-        self.hist = np.zeros(latency_hist.N_BUCKETS, np.int64)
-        self.lat_sum = 0
-        self.lat_max = 0
-        # per-item stats, indexed by item id (grown as needed)
-        self.items = ItemStats(*(np.zeros(0, np.int64) for _ in range(4)))
-        self.ep_parts: list[tuple[np.ndarray, ...]] = []  # (epoch, offered bytes) per chunk
-        self.eu_parts: list[tuple[np.ndarray, ...]] = []  # ChunkAggregates.eu_* per chunk
+        self.eu_parts: list[np.ndarray] = []  # epoch rows drained from the kernel
 
     # -- feeding -------------------------------------------------------------------------------
     def reserve(self, n_flows: int, n_items: int = 0) -> None:
@@ -309,11 +313,12 @@ class _Run:
         self._grow_items(n_items, exact=True)
 
     def _grow_items(self, n_items: int, exact: bool = False) -> None:
-        have = self.items.pkts.shape[0]
+        have = self.state.items.shape[0]
         if n_items > have:
             size = n_items if exact else max(n_items, 2 * have)
-            self.items = ItemStats(*(np.concatenate([a, np.zeros(size - have, np.int64)])
-                                     for a in self.items))  # fmt: skip
+            items = np.zeros(size, ITEM_DTYPE)
+            items[:have] = self.state.items
+            self.state = self.state._replace(items=items)
 
     def feed(self, chunk: pl.DataFrame) -> None:
         """Replay the next chunk of packets (a packets table)."""
@@ -350,6 +355,7 @@ class _Run:
             )  # fmt: skip
             self.pending = type(self.pending)(*pending)
             events = (ev_time, ev_code)
+        self._grow_items(int(self.state.ctl["items"][0]) + n)  # an item per packet at most
         out = self.run_kernel(ts, flow, wl, reason, events)
         self._collect(ts, flow, wl, out)
         self.n_in += n
@@ -378,31 +384,23 @@ class _Run:
         return out
 
     def _out_buffers(self, n: int) -> K.ChunkOut:
-        """Output arrays for an n-packet chunk. Without per-packet rows (or state sources) to keep,
-        one set is reused for every chunk: fresh pages cost a page fault each."""
-        reuse = not (self.keep or self.keep_src)
-        if reuse and self.out is not None and self.out.unit.shape[0] >= n:
-            out = self.out
-            out.n_items[0] = 0
-            return (
-                out
-                if out.unit.shape[0] == n
-                else K.ChunkOut(*(a[:n] for a in out[:-1]), out.n_items)
-            )
-        out = K.ChunkOut(
-            unit=np.empty(n, np.int32), item=np.empty(n, np.int64), start=np.empty(n, np.int64),
-            finish=np.empty(n, np.int64), state_wait=np.empty(n, np.int64),
-            wait_cause=np.empty(n, np.int8), reordered=np.empty(n, np.bool_),
-            it_id=np.empty(n, np.int64), it_flow=np.empty(n, np.int64),
-            it_unit=np.empty(n, np.int64), it_life=np.empty(n, np.int64),
-            it_open_ts=np.empty(n, np.int64), it_reason=np.empty(n, np.int8),
-            it_est=np.empty(n, np.float64), it_overflow=np.empty(n, np.bool_),
-            it_source=np.empty(n, np.int8), it_moved=np.empty(n, np.bool_),
-            src_pkt=np.empty(n, np.int64), n_items=np.zeros(1, np.int64),
+        """Output arrays for an n-packet chunk: per-packet ones only when kept (fresh each chunk,
+        as the tables hold them); the per-item ones are copied out, so one set is reused (fresh
+        pages cost a page fault each)."""
+        rows = n if self.keep else 0
+        per_item = self.item_out
+        if per_item is None or per_item[0].shape[0] < n:
+            per_item = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
+                        np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int8),
+                        np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.int8),
+                        np.empty(n, np.bool_))  # fmt: skip
+            self.item_out = per_item
+        return K.ChunkOut(
+            np.empty(rows, np.int32), np.empty(rows, np.int64), np.empty(rows, np.int64),
+            np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.int8),
+            np.empty(rows, np.bool_), *per_item,
+            src_pkt=np.empty(n if self.keep_src else 0, np.int64), n_items=np.zeros(1, np.int64),
         )  # fmt: skip
-        if reuse:
-            self.out = out
-        return out
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
         """Replay a prepared trace in chunks, with its cached flowlet detection."""
@@ -441,6 +439,10 @@ class _Run:
             elif self.keep_src:
                 self.pushed_packets.append(batch["packet"][kinds == S.KIND_PUSH].copy())
             self.state.ctl["n_transfers"] = 0
+        r = int(self.state.ctl["n_eu"][0])
+        if r:
+            self.eu_parts.append(self.state.eu_rows[:r].copy())
+            self.state.ctl["n_eu"] = 0
 
     def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
         if self.keep:
@@ -461,7 +463,7 @@ class _Run:
                         "queue_ns": queue,
                         "state_wait_ns": out.state_wait,
                         "service_ns": service,
-                        "wait_cause": pl.Series(out.wait_cause.astype(np.uint32)),
+                        "wait_cause": enum_column(out.wait_cause, WAIT_CAUSES),
                         "reordered": out.reordered,
                     }
                 )
@@ -470,15 +472,6 @@ class _Run:
         self.item_parts.append({c: getattr(out, f)[:k].copy() for c, f in _ITEM_COLUMNS.items()})
         if self.keep_src:
             self.src_parts.append(out.src_pkt)
-        self._grow_items(int(self.state.ctl["items"][0]))
-        agg = collect_chunk_nb(
-            ts, wl, out.unit, out.item, out.start, out.finish, out.wait_cause, out.state_wait,
-            np.int64(self.t0), np.int64(self.epoch_ns), self.hist, self.items, self.waits,
-        )  # fmt: skip
-        self.lat_sum += int(agg.lat_sum)
-        self.lat_max = max(self.lat_max, int(agg.lat_max))
-        self.ep_parts.append((agg.ep_epoch, agg.ep_offered_bytes))
-        self.eu_parts.append(agg[4:])
 
     # -- finishing ------------------------------------------------------------------------------
     def finish(self) -> Results:
@@ -500,11 +493,7 @@ def _build_results(run: _Run) -> Results:
     epochs, epoch_units = _epoch_tables(run, units, cap)
     packets = None
     if run.keep:
-        packets = (pl.concat(run.pkt_parts) if run.pkt_parts else _empty_packets()).with_columns(
-            pl.col("wait_cause")
-            .cast(pl.UInt8)
-            .replace_strict(dict(enumerate(WAIT_CAUSES)), return_dtype=pl.Enum(WAIT_CAUSES))
-        )
+        packets = pl.concat(run.pkt_parts) if run.pkt_parts else _empty_packets()
     transfers = _transfers_table(run)
     summary = _summary(run, packets, units, duration, counters)
     summary.update(_state_summary(run, flowlets, transfers, duration, counters))
@@ -532,15 +521,13 @@ def _build_results(run: _Run) -> Results:
 def _transfers_table(run: _Run) -> pl.DataFrame | None:
     if not run.keep:
         return None
-    kinds = pl.Enum(list(S.TRANSFER_KINDS))
 
     def frame(rec: np.ndarray) -> pl.DataFrame:
         return pl.DataFrame({
             "time_ns": rec["time_ns"], "arrive_ns": rec["arrive_ns"], "flow_id": rec["flow_id"],
             "from_unit": rec["from_unit"].astype(np.int32), "to_unit": rec["to_unit"].astype(np.int32),
             "bytes": rec["bytes"], "clock": rec["clock"], "packet": rec["packet"],
-            "kind": pl.Series(rec["kind"].astype(np.uint8)).replace_strict(
-                dict(enumerate(S.TRANSFER_KINDS)), return_dtype=kinds),
+            "kind": enum_column(rec["kind"], S.TRANSFER_KINDS),
         }).select("time_ns", "arrive_ns", "flow_id", "from_unit", "to_unit", "bytes", "kind",
                   "clock", "packet")  # fmt: skip
 
@@ -560,7 +547,7 @@ def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, An
     push_bytes = int(counters["transfer_bytes"][S.KIND_PUSH])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
-        n, total = int(run.waits.count[j]), int(run.waits.ns[j])
+        n, total = int(run.state.waits[0, j]), int(run.state.waits[1, j])
         waits[cause] = {"packets": n, "total_us": total / 1e3,
                         "mean_us": total / n / 1e3 if n else 0.0}  # fmt: skip
     return {
@@ -584,7 +571,7 @@ def _empty_packets() -> pl.DataFrame:
         "ts_ns": pl.Int64, "flow_id": pl.Int64, "wire_len": pl.UInt32, "unit": pl.Int32,
         "item": pl.Int64, "start_ns": pl.Int64, "finish_ns": pl.Int64, "latency_ns": pl.Int64,
         "queue_ns": pl.Int64, "state_wait_ns": pl.Int64, "service_ns": pl.Int64,
-        "wait_cause": pl.UInt32, "reordered": pl.Boolean,
+        "wait_cause": pl.Enum(WAIT_CAUSES), "reordered": pl.Boolean,
     })  # fmt: skip
 
 
@@ -611,24 +598,19 @@ def _flowlets_table(run: _Run) -> pl.DataFrame:
     else:
         cols = {k: np.zeros(0, _ITEM_DTYPES.get(k, np.int64)) for k in _ITEM_COLUMNS}
     item = cols["item"]
-    pk, by = run.items.pkts[item], run.items.bytes[item]
-    last, end = run.items.last[item], run.items.end[item]
+    totals = run.state.items
+    pk, by = totals["pkts"][item], totals["bytes"][item]
+    last, end = totals["last"][item], totals["end"][item]
     rate = K.item_rates_nb(cols["open_ns"], last, by, pk, np.int64(run.params.close_after_ns))
     table = pl.DataFrame({
         "item": item, "flow_id": cols["flow_id"], "unit": cols["unit"],
         "unit_life": cols["unit_life"], "open_ns": cols["open_ns"], "last_ns": last, "end_ns": end,
-        "packets": pk, "bytes": by, "reason": cols["reason"],
+        "packets": pk, "bytes": by, "reason": enum_column(cols["reason"], ITEM_REASONS),
         "estimate_gbps": cols["estimate_bps"] / 1e9, "measured_gbps": rate / 1e9,
-        "overflow": cols["overflow"], "state_source": cols["state_source"], "moved": cols["moved"],
+        "overflow": cols["overflow"],
+        "state_source": enum_column(cols["state_source"], S.STATE_SOURCES), "moved": cols["moved"],
     })  # fmt: skip
-    return table.with_columns(
-        pl.col("reason").replace_strict(
-            dict(enumerate(ITEM_REASONS)), return_dtype=pl.Enum(ITEM_REASONS)
-        ),
-        pl.col("state_source").replace_strict(
-            dict(enumerate(S.STATE_SOURCES)), return_dtype=pl.Enum(list(S.STATE_SOURCES))
-        ),
-    )
+    return table
 
 
 def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -654,15 +636,10 @@ def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFr
         {"epoch": np.asarray(act_epoch, np.int64), "unit": np.asarray(act_unit, np.int64),
          "active_ns": np.asarray(act_ns, np.int64)}
     ).group_by("epoch", "unit").agg(pl.col("active_ns").sum())  # fmt: skip
-    traffic = (
-        pl.DataFrame(
-            dict(zip(_EU_COLUMNS, map(np.concatenate, zip(*run.eu_parts, strict=True)), strict=True))
-        ).group_by("epoch", "unit").agg(pl.all().sum())
-        if run.eu_parts
-        else pl.DataFrame(schema={"epoch": pl.Int64, "unit": pl.Int64, "packets": pl.Int64,
-                                  "bytes": pl.Int64, "busy_ns": pl.Int64,
-                                  "processed_bytes": pl.Int64})
-    )  # fmt: skip
+    rows = np.concatenate(run.eu_parts) if run.eu_parts else np.zeros((0, len(EU_COLUMNS)), np.int64)
+    traffic = pl.DataFrame(rows, schema=list(EU_COLUMNS), orient="row").group_by("epoch", "unit").agg(
+        pl.all().sum()
+    )
     eu = (
         active.join(traffic, on=["epoch", "unit"], how="full", coalesce=True)
         .filter(pl.col("epoch") < n_epochs)
@@ -678,21 +655,7 @@ def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFr
         )
     )
     max_active = _max_active_per_epoch(starts, retires, t0, E, n_epochs)
-    offered = (
-        pl.DataFrame(
-            dict(
-                zip(
-                    ("epoch", "offered_bytes"),
-                    map(np.concatenate, zip(*run.ep_parts, strict=True)),
-                    strict=True,
-                )
-            )
-        )
-        .group_by("epoch")
-        .agg(pl.col("offered_bytes").sum())
-        if run.ep_parts
-        else pl.DataFrame(schema={"epoch": pl.Int64, "offered_bytes": pl.Int64})
-    )
+    offered = traffic.group_by("epoch").agg(pl.col("bytes").sum().alias("offered_bytes"))
     base = pl.DataFrame({"epoch": np.arange(n_epochs, dtype=np.int64)})
     per = eu.group_by("epoch").agg(
         pl.col("active_ns").sum(), pl.col("processed_bytes").sum().alias("processed_bytes")
@@ -742,11 +705,11 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         pct = [float(v) for v in np.percentile(lat, PERCENTILES, method="lower")]
         exact = True
     else:
-        pct = latency_hist.percentiles(run.hist, list(PERCENTILES))
+        pct = latency_hist.percentiles(run.state.hist, list(PERCENTILES))
         exact = False
     names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
-    offered_bits = float(run.items.bytes.sum()) * 8.0
+    offered_bits = float(run.state.items["bytes"].sum()) * 8.0
     max_active = int(_max_active_per_epoch(
         units["start_ns"].to_numpy(), units["retire_ns"].to_numpy(), 0, 1 << 62, 1)[0]
     ) if units.height else 0  # fmt: skip
@@ -767,8 +730,8 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "packets_processed": run.n_in,
         "packets_dropped": 0,
         "latency_us": {k: v / 1e3 for k, v in zip(names, pct, strict=True)},
-        "latency_mean_us": (run.lat_sum / run.n_in / 1e3) if run.n_in else float("nan"),
-        "latency_max_us": run.lat_max / 1e3,
+        "latency_mean_us": (int(counters["lat_sum"]) / run.n_in / 1e3) if run.n_in else float("nan"),
+        "latency_max_us": int(counters["lat_max"]) / 1e3,
         "latency_exact": exact,
         "mean_active_units": mean_active,
         "max_active_units": max_active,

@@ -1,69 +1,90 @@
-"""The numba per-chunk aggregation against its plain-Python twin, and the histogram bucket rule."""
+"""The aggregates the replay kernel keeps as it goes, against the plain-Python sums of its per-packet
+rows (:func:`snfkit.reference.collect.collect_reference`), and the histogram bucket rule."""
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+import polars as pl
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from replay_helpers import replay_cases
 
-from snfkit import latency_hist
-from snfkit.engine.collect_nb import ItemStats, WaitStats, collect_chunk_nb, hist_bucket
-from snfkit.reference.collect import collect_chunk_reference
-
-
-@st.composite
-def chunks(draw):
-    seed = draw(st.integers(0, 2**31 - 1))
-    n = draw(st.integers(1, 300))
-    rng = np.random.default_rng(seed)
-    ts = np.cumsum(rng.integers(0, draw(st.sampled_from([10, 10_000, 40_000_000])), n))
-    ts = ts.astype(np.int64) + draw(st.integers(0, 10**9))
-    wait = rng.integers(0, draw(st.sampled_from([1, 1_000, 300_000_000])), n)
-    start = ts + wait
-    finish = start + rng.integers(1, 20_000, n)
-    unit = rng.integers(0, draw(st.integers(1, 12)), n).astype(np.int32)
-    n_items = draw(st.integers(1, 40))
-    item = rng.integers(0, n_items, n).astype(np.int64)
-    wl = rng.choice([64, 576, 1500], n).astype(np.int64)
-    t0 = int(ts[0]) - draw(st.integers(0, 10**8))
-    epoch = draw(st.sampled_from([1_000, 100_000_000]))
-    cause = rng.integers(0, 4, n).astype(np.int8)
-    state_wait = np.where(cause > 0, rng.integers(0, 50_000, n), 0).astype(np.int64)
-    return ts, wl, unit, item, start, finish, cause, state_wait, t0, epoch, n_items
+from snfkit import latency_hist, replay
+from snfkit.engine.collect_nb import EPOCH_RING, hist_bucket
+from snfkit.reference.collect import collect_reference
+from snfkit.runner import PERCENTILES, WAIT_CAUSES
 
 
-def _fresh(n_items):
-    return (
-        np.zeros(latency_hist.N_BUCKETS, np.int64),
-        ItemStats(*(np.zeros(n_items + 3, np.int64) for _ in range(4))),
-        WaitStats(np.zeros(4, np.int64), np.zeros(4, np.int64)),
-    )
+def _check_aggregates(packets, flat, epoch_ns, chunk):
+    res = replay(packets, epoch_ns=epoch_ns, chunk_size=chunk, **flat)
+    P = res.packets
+    cause = P["wait_cause"].to_physical().to_numpy().astype(np.int64)
+    ref = collect_reference(
+        *(P[c].to_numpy().astype(np.int64) for c in ("ts_ns", "wire_len", "unit", "item",
+                                                      "start_ns", "finish_ns")),
+        cause, P["state_wait_ns"].to_numpy(), epoch_ns,
+    )  # fmt: skip
+    s = res.summary
+    n = P.height
+    assert round(s["latency_max_us"] * 1e3) == ref["lat_max"]
+    assert abs(s["latency_mean_us"] * 1e3 * n - ref["lat_sum"]) <= 1e-6 * max(ref["lat_sum"], 1)
+    for j, name in enumerate(WAIT_CAUSES[1:], start=1):
+        assert s["waits"][name]["packets"] == ref["waits"][0, j]
+        assert round(s["waits"][name]["total_us"] * 1e3) == ref["waits"][1, j]
+    # every item's totals
+    F = res.flowlets
+    got = {k: (p, b, last, end) for k, p, b, last, end in
+           F.select("item", "packets", "bytes", "last_ns", "end_ns").iter_rows()}  # fmt: skip
+    assert got == ref["items"]
+    # every (epoch, unit) cell that the tables report, and offered load per epoch
+    n_epochs = res.epochs.height
+    want = {k: v for k, v in ref["cells"].items() if k[0] < n_epochs}
+    EU = res.epoch_units.filter((pl.col("packets") > 0) | (pl.col("busy_ns") > 0))
+    cells = {(e, u): [p, b, busy] for e, u, p, b, busy in
+             EU.select("epoch", "unit", "packets", "bytes", "busy_ns").iter_rows()}  # fmt: skip
+    assert cells == {k: v[:3] for k, v in want.items()}
+    offered = res.epochs["offered_gbps"].to_numpy() * epoch_ns / 8.0
+    expect = np.zeros(n_epochs)
+    for e, b in ref["offered"].items():
+        expect[e] += b
+    np.testing.assert_allclose(offered, expect, rtol=1e-12)
+    processed = res.epochs["processed_gbps"].to_numpy() * epoch_ns / 8.0
+    expect = np.zeros(n_epochs)
+    for (e, _), v in want.items():
+        expect[e] += v[3]
+    np.testing.assert_allclose(processed, expect, rtol=1e-12)
+    # the histogram, read back by a replay without per-packet rows
+    lean = replay(packets, epoch_ns=epoch_ns, chunk_size=chunk, keep_packets=False, **flat)
+    pct = latency_hist.percentiles(ref["hist"], list(PERCENTILES))
+    assert list(lean.summary["latency_us"].values()) == [v / 1e3 for v in pct]
+    for name in ("flowlets", "epochs", "epoch_units", "units"):
+        assert getattr(lean, name).equals(getattr(res, name)), name
 
 
-@settings(max_examples=120, deadline=None)
-@given(chunks())
-def test_collect_matches_twin(case):
-    ts, wl, unit, item, start, finish, cause, wait, t0, epoch, n_items = case
-    h1, i1, w1 = _fresh(n_items)
-    h2, i2, w2 = _fresh(n_items)
-    got = collect_chunk_nb(ts, wl, unit, item, start, finish, cause, wait, np.int64(t0),
-                           np.int64(epoch), h1, i1, w1)  # fmt: skip
-    ref = collect_chunk_reference(ts, wl, unit, item, start, finish, cause, wait, t0, epoch, h2,
-                                  i2, w2)  # fmt: skip
-    assert int(got.lat_sum) == ref.lat_sum and int(got.lat_max) == ref.lat_max
-    for a, b in zip(got[2:], ref[2:], strict=True):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(h1, h2)
-    for a, b in zip((*i1, *w1), (*i2, *w2), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert w1.count.sum() == ts.size and w1.ns.sum() == wait.sum()
-    # every packet and byte lands in exactly one cell per view
-    assert got.eu_packets.sum() == ts.size and got.eu_bytes.sum() == wl.sum()
-    assert got.eu_processed_bytes.sum() == wl.sum() == got.ep_offered_bytes.sum()
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replay_cases(), st.sampled_from([1_000, 20_000, 100_000_000]), st.sampled_from([1, 7, 10**6]))
+def test_kernel_aggregates_match_reference(case, epoch_ns, chunk):
+    """Epochs of 1 us put services many epochs after their arrival (rows beyond the ring)."""
+    packets, flat = case
+    _check_aggregates(packets, flat, epoch_ns, chunk)
+
+
+def test_services_beyond_the_ring():
+    """A unit that starts late: services begin more than EPOCH_RING epochs after arrival."""
+    n = 400
+    ts = np.arange(n, dtype=np.int64) * 1_000
+    packets = pl.DataFrame({"ts_ns": ts, "flow_id": np.arange(n) % 5, "wire_len": np.full(n, 1500)})
+    flat = {"unit_startup_ns": 50_000, "unit_capacity_bps": 1e9, "max_units": 2}
+    res = replay(packets, epoch_ns=2_000, **flat)
+    P = res.packets
+    late = ((P["start_ns"] - P["ts_ns"]) // 2_000 >= EPOCH_RING).sum()
+    assert late > 50  # the case exercises the rows of their own
+    _check_aggregates(packets, flat, 2_000, 64)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 2**62), min_size=1, max_size=50))
 def test_hist_bucket_matches_numpy_rule(values):
-    v = np.asarray([*values, 0, 1, 255, 256, 257, 2**20, 2**20 - 1], np.int64)
+    v = np.asarray([*values, 0, 1, 255, 256, 257, 2**20, 2**20 - 1, 2**53 - 1, 2**53, 2**53 + 1,
+                    2**62 - 1], np.int64)
     np.testing.assert_array_equal([hist_bucket(x) for x in v], latency_hist.bucket_of(v))

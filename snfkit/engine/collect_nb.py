@@ -1,165 +1,124 @@
-"""Per-chunk aggregation of the replay kernel's outputs, so aggregates cost one pass in numba.
+"""Aggregates the replay kernel keeps as it goes, so a run without per-packet rows costs no extra pass.
 
-For one chunk of replayed packets this adds each latency (finish - arrival) to the log histogram of
-:mod:`snfkit.latency_hist`, counts packets and state-wait time by wait cause, updates per-item
-packet and byte counts, last arrival and last finish (indexed by item id), and sums traffic per
-epoch:
+Per packet, :func:`snfkit.engine.replay_nb.replay_chunk_nb` (in its loop: a call taking arrays
+costs an atomic incref per array) adds its latency (finish - arrival) to
+the log histogram of :mod:`snfkit.latency_hist` (and to a sum and a maximum), counts the packet and
+its state-wait time by wait cause (when it waited), and sums traffic per (epoch, unit slot):
 
-- offered bytes per arrival epoch;
-- per (epoch, unit slot): packets and bytes by arrival epoch, busy time and processed bytes by the
-  epoch the packet's service started in.
+- packets and bytes by the epoch the packet *arrived* in;
+- busy time and processed bytes by the epoch its *service started* in.
 
-Epochs count from ``t0`` in steps of ``epoch_ns``. The plain-Python twin is
-:func:`snfkit.reference.collect.collect_chunk_reference`.
+Epochs count from the trace's first packet in steps of ``epoch_ns``. Arrivals are in time order and a
+service starts at or after its arrival, so once packets arrive in epoch e no cell of an earlier epoch
+changes again. The kernel keeps the cells of epochs e .. e + EPOCH_RING - 1 in a ring per unit slot,
+writes a ring epoch out as rows ``(epoch, unit, packets, bytes, busy_ns, processed_bytes)`` when
+arrivals move past it and at the end of every chunk, and writes a service that starts
+EPOCH_RING or more epochs after its arrival as a row of its own. Rows of one cell may repeat across
+chunks; the caller sums them by (epoch, unit).
+
+Each item's packets, bytes, last arrival and last finish are kept in its flow's record while the
+item is current, and written to the item's row of ``ITEM_DTYPE`` when the flow's next item opens or
+the replay ends (:func:`flush_item`).
+
+The plain-Python statement of the same sums, from per-packet rows, is
+:func:`snfkit.reference.collect.collect_reference`; tests compare the two.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from snfkit.latency_hist import N_BUCKETS, SUB, SUB_BITS
 
+EPOCH_RING = 8
+"""Epochs ahead of the current arrival epoch whose cells a unit slot keeps (a power of two)."""
+RING_MASK = EPOCH_RING - 1
 
-class ItemStats(NamedTuple):
-    """Per-item accumulators, indexed by item id (the caller grows them)."""
+EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
+"""The columns of the kernel's epoch rows (int64 [rows, 6])."""
 
-    pkts: np.ndarray  # int64
-    bytes: np.ndarray  # int64
-    last: np.ndarray  # int64, last arrival
-    end: np.ndarray  # int64, last finish
+ITEM_DTYPE = np.dtype(
+    [
+        ("pkts", np.int64),
+        ("bytes", np.int64),
+        ("last", np.int64),  # last arrival
+        ("end", np.int64),  # last finish
+    ]
+)
+"""One item's totals, indexed by item id."""
 
-
-class WaitStats(NamedTuple):
-    """Packets and state-wait time by wait cause (index = cause code)."""
-
-    count: np.ndarray  # int64
-    ns: np.ndarray  # int64
-
-
-class ChunkAggregates(NamedTuple):
-    """One chunk's epoch sums, sparse: only epochs/cells that saw traffic."""
-
-    lat_sum: int
-    lat_max: int
-    ep_epoch: np.ndarray  # int64 [k]
-    ep_offered_bytes: np.ndarray  # int64 [k]
-    eu_epoch: np.ndarray  # int64 [m]
-    eu_unit: np.ndarray  # int64 [m]
-    eu_packets: np.ndarray  # int64 [m]
-    eu_bytes: np.ndarray  # int64 [m]
-    eu_busy_ns: np.ndarray  # int64 [m]
-    eu_processed_bytes: np.ndarray  # int64 [m]
+N_WAIT_CAUSES = 4
+"""Columns of the kernel's wait sums, int64 [2, N_WAIT_CAUSES]: packets that waited for their state,
+then their state-wait ns, by wait cause (packets without a wait are not counted)."""
 
 
 @nb.njit(cache=True)
 def hist_bucket(v):
-    """Bucket of one latency in the log histogram (:func:`snfkit.latency_hist.bucket_of`)."""
+    """Bucket of one latency in the log histogram (:func:`snfkit.latency_hist.bucket_of`).
+
+    Below 2**53 a float64 holds v exactly, so its exponent field is floor(log2(v)) and the top
+    SUB_BITS bits of its fraction are the sub-bucket: no branch on the value (latencies are random,
+    and a loop of data-dependent branches cost more than the rest of the aggregation)."""
     if v < 2 * SUB:
         return max(v, 0)
+    if v >= 1 << 53:
+        return _hist_bucket_exact(v)
+    bits = np.float64(v).view(np.int64)
+    exp = (bits >> 52) - 1023
+    return (exp - SUB_BITS + 1) * SUB + ((bits >> (52 - SUB_BITS)) & (SUB - 1))
+
+
+@nb.njit(cache=True)
+def _hist_bucket_exact(v):
     exp = 0  # floor(log2(v)), by halving the bit range
     x = v
     for shift in (32, 16, 8, 4, 2, 1):
         if x >> shift:
             x >>= shift
             exp += shift
-    return (exp - SUB_BITS + 1) * SUB + ((v >> (exp - SUB_BITS)) - SUB)
+    b = (exp - SUB_BITS + 1) * SUB + ((v >> (exp - SUB_BITS)) - SUB)
+    return min(b, N_BUCKETS - 1)
 
 
-@nb.njit(cache=True, nogil=True)
-def collect_chunk_nb(
-    ts,
-    wire_len,
-    unit,
-    item,
-    start,
-    finish,
-    wait_cause,
-    state_wait,
-    t0,
-    epoch_ns,
-    hist,
-    items,
-    waits,
-):
-    """Aggregate one chunk (see the module docstring); returns :class:`ChunkAggregates`."""
-    n = ts.shape[0]
-    lat_sum = 0
-    lat_max = 0
-    e_lo = (ts[0] - t0) // epoch_ns
-    e_hi = e_lo
-    u_hi = 0
-    s_max = ts[n - 1]
-    for i in range(n):
-        lat = finish[i] - ts[i]
-        lat_sum += lat
-        if lat > lat_max:
-            lat_max = lat
-        hist[min(hist_bucket(lat), N_BUCKETS - 1)] += 1
-        k = item[i]
-        items.pkts[k] += 1
-        items.bytes[k] += wire_len[i]
-        if ts[i] > items.last[k]:
-            items.last[k] = ts[i]
-        if finish[i] > items.end[k]:
-            items.end[k] = finish[i]
-        if unit[i] + 1 > u_hi:
-            u_hi = unit[i] + 1
-        if start[i] > s_max:
-            s_max = start[i]
-        waits.count[wait_cause[i]] += 1
-        waits.ns[wait_cause[i]] += state_wait[i]
-    e_hi = (s_max - t0) // epoch_ns  # service starts are not sorted; arrivals are
-    ne = e_hi - e_lo + 1
-    offered = np.zeros(ne, np.int64)
-    grid = np.zeros((ne, u_hi, 4), np.int64)  # packets, bytes, busy, processed
-    ea = 0
-    ea_end = t0 + (e_lo + 1) * epoch_ns  # arrivals are sorted: step the epoch, don't divide
-    for i in range(n):
-        while ts[i] >= ea_end:
-            ea += 1
-            ea_end += epoch_ns
-        es = ea  # a service starts at or after its arrival, mostly in the same epoch
-        if start[i] >= ea_end:
-            es = (start[i] - t0) // epoch_ns - e_lo
-        u = unit[i]
-        size = np.int64(wire_len[i])
-        offered[ea] += size
-        grid[ea, u, 0] += 1
-        grid[ea, u, 1] += size
-        grid[es, u, 2] += finish[i] - start[i]
-        grid[es, u, 3] += size
-    k_ep = 0
-    for e in range(ne):
-        if offered[e] != 0:
-            k_ep += 1
-    ep_epoch = np.empty(k_ep, np.int64)
-    ep_off = np.empty(k_ep, np.int64)
-    j = 0
-    for e in range(ne):
-        if offered[e] != 0:
-            ep_epoch[j] = e + e_lo
-            ep_off[j] = offered[e]
-            j += 1
-    m = 0
-    for e in range(ne):
-        for u in range(u_hi):
-            if grid[e, u, 0] != 0 or grid[e, u, 3] != 0:
-                m += 1
-    cols = np.empty((6, m), np.int64)
-    j = 0
-    for e in range(ne):
-        for u in range(u_hi):
-            if grid[e, u, 0] != 0 or grid[e, u, 3] != 0:
-                cols[0, j] = e + e_lo
-                cols[1, j] = u
-                cols[2, j] = grid[e, u, 0]
-                cols[3, j] = grid[e, u, 1]
-                cols[4, j] = grid[e, u, 2]
-                cols[5, j] = grid[e, u, 3]
-                j += 1
-    return ChunkAggregates(
-        lat_sum, lat_max, ep_epoch, ep_off, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
-    )
+@nb.njit(cache=True)
+def flush_item(it, fl):
+    """Write the totals of flow record fl's current item to its record ``it`` of ``items`` (a
+    record, not the array: a call taking an array costs an atomic incref)."""
+    it.pkts = fl.pkts
+    it.bytes = fl.bytes
+    it.last = fl.last_ts
+    it.end = fl.item_end
+
+
+@nb.njit(cache=True)
+def flush_epochs(eu, rows, c, e_stop):
+    """Write the ring cells of epochs ``c.ea`` up to ``e_stop`` (exclusive; at most EPOCH_RING of
+    them) as rows from ``rows[c.n_eu]`` on, and clear them. Only cells that saw a packet are
+    written; the caller has made room for EPOCH_RING rows per unit slot below ``c.eu_hi``."""
+    stop = e_stop if e_stop < c.ea + EPOCH_RING else c.ea + EPOCH_RING
+    n = c.n_eu
+    for u in range(c.eu_hi):
+        for e in range(c.ea, stop):
+            s = e & RING_MASK
+            if eu[u, s, 0] != 0 or eu[u, s, 1] != 0 or eu[u, s, 2] != 0 or eu[u, s, 3] != 0:
+                rows[n, 0] = e
+                rows[n, 1] = u
+                for j in range(4):
+                    rows[n, 2 + j] = eu[u, s, j]
+                    eu[u, s, j] = 0
+                n += 1
+    c.n_eu = n
+
+
+@nb.njit(cache=True)
+def add_epoch_row(rows, c, es, u, busy, size):
+    """A service that starts EPOCH_RING or more epochs after its arrival: its own row."""
+    n = c.n_eu
+    rows[n, 0] = es
+    rows[n, 1] = u
+    rows[n, 2] = 0
+    rows[n, 3] = 0
+    rows[n, 4] = busy
+    rows[n, 5] = size
+    c.n_eu = n + 1

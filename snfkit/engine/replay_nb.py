@@ -52,6 +52,14 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from snfkit.engine.collect_nb import (
+    EPOCH_RING,
+    RING_MASK,
+    add_epoch_row,
+    flush_epochs,
+    flush_item,
+    hist_bucket,
+)
 from snfkit.engine.state_nb import (
     KIND_PULL,
     KIND_STORE_READ,
@@ -82,7 +90,7 @@ WAIT_REPLICA = 3  # a proactive copy still in flight
 INF = np.int64(2**62)  # "no event"
 
 STATUS_DONE = 0
-STATUS_RECORDS_FULL = 2  # unit lifetime records or transfer rows must be drained; call again
+STATUS_RECORDS_FULL = 2  # unit records, transfer or epoch rows must be drained; call again
 
 FLOW_DTYPE = np.dtype(
     [
@@ -96,6 +104,7 @@ FLOW_DTYPE = np.dtype(
         ("clock", np.int64),  # logical clock: packets of the flow processed so far
         ("last_pkt", np.int64),  # global index of the flow's last packet, -1 none
         ("unit_finish", np.int64),  # finish of the flow's last packet on its current unit
+        ("item_end", np.int64),  # last finish of the current item's packets
         ("state_ready", np.int64),  # when the current item's state is there
         ("tick_bytes", np.int64),  # bytes since the last smart_flow tick
         ("open", np.bool_),  # current item still open
@@ -201,6 +210,13 @@ CTL_DTYPE = np.dtype(
         ("store_reads", np.int64),
         ("store_writes", np.int64),
         ("retire_at", np.int64),  # no idle unit retires before this (0: look)
+        ("t0", np.int64),  # first packet's time: epoch 0 starts here
+        ("ea", np.int64),  # epoch of the latest arrival
+        ("ea_end", np.int64),  # when that epoch ends
+        ("eu_hi", np.int64),  # one past the highest slot with epoch cells
+        ("n_eu", np.int64),  # epoch rows written, not yet drained by the caller
+        ("lat_sum", np.int64),
+        ("lat_max", np.int64),
         (
             "transfer_bytes",
             np.int64,
@@ -213,7 +229,8 @@ CTL_DTYPE = np.dtype(
 
 
 class ReplayState(NamedTuple):
-    """Everything the controller remembers between chunks. F flows, U unit slots, W buckets, Q queue."""
+    """Everything the controller remembers between chunks, and the aggregates it keeps
+    (:mod:`snfkit.engine.collect_nb`). F flows, U unit slots, W buckets, I items."""
 
     flows: np.ndarray  # FLOW_DTYPE [F]
     units: np.ndarray  # UNIT_DTYPE [U]
@@ -222,10 +239,17 @@ class ReplayState(NamedTuple):
     ctl: np.ndarray  # CTL_DTYPE [1]
     masks: np.ndarray  # uint64 [F, 2, mask_words]: which slots got the latest two pushes
     transfers: np.ndarray  # TRANSFER_DTYPE [R'], not yet drained by the caller
+    items: np.ndarray  # ITEM_DTYPE [I]: each item's totals, written when it is superseded
+    hist: np.ndarray  # int64 [N_BUCKETS]: latency histogram
+    waits: np.ndarray  # int64 [2, N_WAIT_CAUSES]: packets and state-wait ns by wait cause
+    eu: np.ndarray  # int64 [U, EPOCH_RING, 4]: ring of (epoch, unit) cells
+    eu_rows: np.ndarray  # int64 [R'', 6]: epoch rows, not yet drained by the caller
 
 
 class ChunkOut(NamedTuple):
-    """Per-packet and per-item outputs of one chunk (preallocated by the caller, length n)."""
+    """Per-packet and per-item outputs of one chunk, preallocated by the caller: the per-packet
+    arrays have length n when ``p.keep_rows`` (``src_pkt``: when ``p.keep_src``), else they are
+    not written and may be empty; the per-item ones have length n."""
 
     unit: np.ndarray  # int32
     item: np.ndarray  # int64
@@ -793,15 +817,23 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
     n_ev = ev_time.shape[0]
     n_rec = records.shape[0]
     n_tr = transfers.shape[0]
+    items, hist, waits, eu, eu_rows = st.items, st.hist, st.waits, st.eu, st.eu_rows
+    eu_limit = eu_rows.shape[0] - EPOCH_RING * eu.shape[0] - 1  # room for a ring flush + 1 row
     flow_mode = p.mode != MODE_PACKET
     b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
     b_end = np.int64(-(2**62))
     t_ev = ev_time[c.ev] if c.ev < n_ev else INF  # time of the next event
     if i0 < 0:
         i0 = 0  # (lets the compiler drop negative-index wraparound on the per-packet arrays)
+    status = STATUS_DONE
+    stop = n
+    lat_sum = np.int64(0)  # latency sum and maximum, kept in registers and added at the end
+    lat_max = np.int64(0)
     for i in range(i0, n):
-        if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr:
-            return i, STATUS_RECORDS_FULL
+        if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr or c.n_eu > eu_limit:
+            status = STATUS_RECORDS_FULL
+            stop = i
+            break
         t = ts[i]
         if t >= b_end:
             b = t // p.bucket_ns
@@ -812,13 +844,22 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
             c.started = True
             c.next_tick = t + p.smart_interval_ns
             c.rng = np.uint64(p.seed)
+            c.t0 = t
+            c.ea = 0
+            c.ea_end = t + p.epoch_ns
+        if t >= c.ea_end:  # arrivals moved to a later epoch: the earlier ones are final
+            e = (t - c.t0) // p.epoch_ns
+            flush_epochs(eu, eu_rows, c, e)
+            c.ea = e
+            c.ea_end = c.t0 + (e + 1) * p.epoch_ns
         # 1. events before t, in time order: item closes and proactive pushes strictly before t,
         # smart_flow ticks at or before t (a tick goes first at equal times). Written out here: a
         # call taking arrays costs an atomic incref per array, and this runs for every packet.
         while True:
             if p.mode == MODE_SMART_FLOW and c.next_tick <= t and c.next_tick <= t_ev:
                 if c.n_records + p.max_units > n_rec:
-                    return i, STATUS_RECORDS_FULL
+                    status = STATUS_RECORDS_FULL
+                    break
                 _smart_tick(flows, units, ring, records, c, c.next_tick, p)
                 c.next_tick += p.smart_interval_ns
                 continue
@@ -831,13 +872,17 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
                     _close_item(fe, units[fe.unit], c, p)
             else:
                 if c.n_records + p.max_units > n_rec or c.n_transfers + p.max_units > n_tr:
-                    return i, STATUS_RECORDS_FULL
+                    status = STATUS_RECORDS_FULL
+                    break
                 if t_ev >= c.retire_at:
                     _retire_due(units, records, c, t_ev, p)
                 when = t_ev if t_ev > fe.last_finish else fe.last_finish
                 push_state(units, masks, transfers, c, fe, code >> 1, when, p)
             c.ev += 1
             t_ev = ev_time[c.ev] if c.ev < n_ev else INF
+        if status != STATUS_DONE:
+            stop = i
+            break
         fl = flows[f]
         # 2. assignment
         ready = t
@@ -873,7 +918,6 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
             item = c.items
             c.items += 1
             c.allocations += 1
-            fl.item = item
             fl.open = flow_mode
             if fl.unit != u or fl.life != units[u].life:
                 fl.unit_finish = 0
@@ -881,8 +925,12 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
             fl.life = units[u].life
             fl.est = est
             fl.first_ts = t
+            if fl.item >= 0:
+                flush_item(items[fl.item], fl)
+            fl.item = item
             fl.bytes = 0
             fl.pkts = 0
+            fl.item_end = 0
             k = out.n_items[0]
             out.it_id[k] = item
             out.it_flow[k] = f
@@ -964,24 +1012,62 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
             c.store_writes += 1
         fl.clock += 1
         fl.last_pkt = g0 + i
-        o_unit[i] = u
-        o_item[i] = fl.item
-        o_start[i] = start
-        o_finish[i] = finish
-        o_wait[i] = wait
-        o_cause[i] = cause if wait > 0 else WAIT_NONE
-        o_reord[i] = reord
-        o_src[i] = src
-    return n, STATUS_DONE
+        if finish > fl.item_end:
+            fl.item_end = finish
+        if wait == 0:
+            cause = WAIT_NONE
+        # 5. aggregates (collect_nb; written out here, as a call taking arrays costs increfs)
+        lat = finish - t
+        lat_sum += lat
+        if lat > lat_max:
+            lat_max = lat
+        hist[hist_bucket(lat)] += 1
+        if wait > 0:
+            waits[0, cause] += 1
+            waits[1, cause] += wait
+        if u >= c.eu_hi:
+            c.eu_hi = u + 1
+        ring_a = c.ea & RING_MASK
+        eu[u, ring_a, 0] += 1
+        eu[u, ring_a, 1] += size
+        ring_s = ring_a
+        if start >= c.ea_end:  # the service starts in a later epoch
+            es = (start - c.t0) // p.epoch_ns
+            ring_s = es & RING_MASK
+            if es - c.ea >= EPOCH_RING:  # beyond the ring: a row of its own (room was made)
+                ring_s = -1
+                add_epoch_row(eu_rows, c, es, u, service, size)
+        if ring_s >= 0:
+            eu[u, ring_s, 2] += service
+            eu[u, ring_s, 3] += size
+        if p.keep_rows:
+            o_unit[i] = u
+            o_item[i] = fl.item
+            o_start[i] = start
+            o_finish[i] = finish
+            o_wait[i] = wait
+            o_cause[i] = cause
+            o_reord[i] = reord
+        if p.keep_src:
+            o_src[i] = src
+    c.lat_sum += lat_sum
+    if lat_max > c.lat_max:
+        c.lat_max = lat_max
+    if status == STATUS_DONE and c.started:
+        flush_epochs(eu, eu_rows, c, c.ea + EPOCH_RING)  # rows of a cell may repeat; summed later
+    return stop, status
 
 
 @nb.njit(cache=True, nogil=True)
 def finish_replay_nb(p, st):
-    """End of trace: close every open item and retire every unit at the time it would retire."""
+    """End of trace: write every flow's current item totals, close every open item and retire every
+    unit at the time it would retire."""
     flows = st.flows
     units = st.units
     c = st.ctl[0]
     for f in range(flows.shape[0]):
+        if flows[f].item >= 0:
+            flush_item(st.items[flows[f].item], flows[f])
         if flows[f].open:
             _close_item(flows[f], units[flows[f].unit], c, p)
     for u in range(c.hi):

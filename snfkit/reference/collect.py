@@ -1,4 +1,5 @@
-"""Plain-Python twin of :mod:`snfkit.engine.collect_nb`: the same sums with numpy and dicts."""
+"""Plain-Python statement of the aggregates the replay kernel keeps (:mod:`snfkit.engine.collect_nb`),
+computed from per-packet rows with numpy and dicts."""
 
 from __future__ import annotations
 
@@ -7,22 +8,30 @@ from collections import defaultdict
 import numpy as np
 
 from snfkit import latency_hist
-from snfkit.engine.collect_nb import ChunkAggregates, ItemStats, WaitStats
 
 
-def collect_chunk_reference(
-    ts, wire_len, unit, item, start, finish, wait_cause, state_wait, t0, epoch_ns, hist,
-    items: ItemStats, waits: WaitStats,
-) -> ChunkAggregates:  # fmt: skip
+def collect_reference(ts, wire_len, unit, item, start, finish, wait_cause, state_wait,
+                      epoch_ns) -> dict:  # fmt: skip
+    """Aggregates of one whole replay's packets (arrays in arrival order; epochs from ts[0]).
+
+    Returns a dict: ``hist`` (latency histogram), ``lat_sum``, ``lat_max``, ``waits`` (int64
+    [2, 4]: packets and state-wait ns by wait cause), ``items`` ({item: (packets, bytes, last
+    arrival, last finish)}), ``cells`` ({(epoch, unit): [packets, bytes, busy ns, processed
+    bytes]}, packets and bytes by arrival epoch, the rest by service-start epoch) and ``offered``
+    ({epoch: bytes arrived})."""
     latency = finish - ts
+    hist = np.zeros(latency_hist.N_BUCKETS, np.int64)
     latency_hist.add(hist, latency)
+    waits = np.zeros((2, 4), np.int64)
     for cause, wait in zip(wait_cause.tolist(), state_wait.tolist(), strict=True):
-        waits.count[cause] += 1
-        waits.ns[cause] += wait
-    np.add.at(items.pkts, item, 1)
-    np.add.at(items.bytes, item, wire_len)
-    np.maximum.at(items.last, item, ts)
-    np.maximum.at(items.end, item, finish)
+        waits[0, cause] += 1
+        waits[1, cause] += wait
+    items: dict[int, tuple[int, int, int, int]] = {}
+    for k, t, size, f in zip(item.tolist(), ts.tolist(), wire_len.tolist(), finish.tolist(),
+                             strict=True):  # fmt: skip
+        p, b, last, end = items.get(k, (0, 0, t, f))
+        items[k] = (p + 1, b + size, max(last, t), max(end, f))
+    t0 = int(ts[0]) if ts.size else 0
     offered: dict[int, int] = defaultdict(int)
     cells: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for t, size, u, s, f in zip(ts.tolist(), wire_len.tolist(), unit.tolist(), start.tolist(),
@@ -33,14 +42,12 @@ def collect_chunk_reference(
         cells[ea, u][1] += size
         cells[es, u][2] += f - s
         cells[es, u][3] += size
-    ep = sorted(e for e, b in offered.items() if b != 0)
-    keys = sorted(k for k, v in cells.items() if v[0] != 0 or v[3] != 0)
-
-    def col(values) -> np.ndarray:
-        return np.asarray(list(values), np.int64)
-
-    return ChunkAggregates(
-        int(latency.sum()), int(latency.max()), col(ep), col(offered[e] for e in ep),
-        col(k[0] for k in keys), col(k[1] for k in keys),
-        *(col(cells[k][j] for k in keys) for j in range(4)),
-    )  # fmt: skip
+    return {
+        "hist": hist,
+        "lat_sum": int(latency.sum()),
+        "lat_max": int(latency.max()) if latency.size else 0,
+        "waits": waits,
+        "items": items,
+        "cells": dict(cells),
+        "offered": dict(offered),
+    }
