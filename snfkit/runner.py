@@ -191,7 +191,7 @@ def replay(
     if run.keep_src:  # the NF pass needs the pushed packets: keep transfer rows
         run.kp = run.kp._replace(record_transfers=True, keep_src=True)
     if isinstance(packets, PreparedTrace):
-        run.reserve(packets.n_flows)
+        run.reserve(packets.n_flows, packets.n_packets)
         with progress_reporter(progress, packets.n_packets, f"replay ({params.modes.mode})") as bar:
             run.feed_prepared(packets, chunk_size, bar)
         results = run.finish()
@@ -212,7 +212,8 @@ def _replay_chunks(run, packets, params, progress, chunk_size) -> Results:
     """Feed a table, an iterable of tables or a path chunk by chunk; then finish."""
     chunks, total = _chunks_of(packets, chunk_size)
     if isinstance(packets, pl.DataFrame) and "flow_id" in packets.columns and packets.height:
-        run.reserve(int(packets["flow_id"].max()) + 1)  # bad ids are reported chunk by chunk
+        # bad ids are reported chunk by chunk; item rows are zero pages until written
+        run.reserve(int(packets["flow_id"].max()) + 1, packets.height)
     with progress_reporter(progress, total, f"replay ({params.modes.mode})") as bar:
         for chunk in chunks:
             if chunk.height > chunk_size:
@@ -306,7 +307,9 @@ class _Run:
     # -- feeding -------------------------------------------------------------------------------
     def reserve(self, n_flows: int, n_items: int = 0) -> None:
         """Size the per-flow tables for flow ids below n_flows, and the per-item ones for n_items
-        items, at once (they grow by doubling otherwise, copying as they go)."""
+        items, at once (they grow by doubling otherwise, copying as they go). The per-item table
+        is allocated zeroed, so its pages take memory only once written: an item per packet is
+        a bound to reserve."""
         if n_flows > 0:
             self.state = _grow_flows(self.state, n_flows)
             self.fstate = _grow_flowlet_state(self.fstate, n_flows)
@@ -370,9 +373,10 @@ class _Run:
         self.state.ctl["ev"] = 0
         i = 0
         g0 = np.int64(self.n_in)
+        pr = K.params_record(self.kp)
         while True:
             i, status = K.replay_chunk_nb(
-                ts, flow, wl, reason, ev_time, ev_code, i, g0, self.kp, self.state, out
+                ts, flow, wl, reason, ev_time, ev_code, i, g0, self.kp, pr, self.state, out
             )
             self._drain_records()
             if status == K.STATUS_DONE:
@@ -407,7 +411,6 @@ class _Run:
         reason = None
         if self.params.modes.mode != "packet":
             reason = trace.open_reasons(self.detect_t, self.detect_b)
-            self.reserve(0, int(np.count_nonzero(reason >= 0)))  # one item per opening packet
         ev_time, ev_code = trace.events(self.close_after, self.push_after)
         e0 = 0
         for a in range(0, trace.n_packets, chunk_size):
@@ -476,7 +479,7 @@ class _Run:
     # -- finishing ------------------------------------------------------------------------------
     def finish(self) -> Results:
         self._drain_records()
-        K.finish_replay_nb(self.kp, self.state)
+        K.finish_replay_nb(K.params_record(self.kp), self.state)
         self._drain_records()
         return _build_results(self)
 

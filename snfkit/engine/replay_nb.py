@@ -274,6 +274,18 @@ class ChunkOut(NamedTuple):
     n_items: np.ndarray  # int64 [1], items written so far in this chunk
 
 
+def params_record(p: NamedTuple) -> np.ndarray:
+    """The kernel parameters ``p`` as a one-record array with the same field names. Helpers get the
+    record (one pointer), not the NamedTuple: numba passes a NamedTuple as one argument per field,
+    and the thirty-odd stack pushes per call cost more than the calls' work on the item path."""
+    kinds = [np.bool_ if isinstance(v, bool | np.bool_) else
+             np.float64 if isinstance(v, float | np.floating) else np.int64 for v in p]  # fmt: skip
+    rec = np.zeros(1, np.dtype(list(zip(p._fields, kinds, strict=True)), align=True))
+    for name, value in zip(p._fields, p, strict=True):
+        rec[name] = value
+    return rec
+
+
 # ----------------------------------------------------------------------------- unit load
 
 
@@ -800,10 +812,12 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p, st, out):
+def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p, pr, st, out):
     """Replay packets i0.. of a chunk whose first packet has global index g0, processing the chunk's
     events (:mod:`snfkit.engine.events_nb`) from ``ctl.ev`` on; returns (next index, status). See
-    the module docstring."""
+    the module docstring. ``pr`` holds the parameters ``p`` as one record (:func:`params_record`),
+    the form helpers get."""
+    q = pr[0]
     flows = st.flows
     units = st.units
     ring = st.ring
@@ -860,7 +874,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
                 if c.n_records + p.max_units > n_rec:
                     status = STATUS_RECORDS_FULL
                     break
-                _smart_tick(flows, units, ring, records, c, c.next_tick, p)
+                _smart_tick(flows, units, ring, records, c, c.next_tick, q)
                 c.next_tick += p.smart_interval_ns
                 continue
             if t_ev >= t:
@@ -869,15 +883,15 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
             fe = flows[code >> 1]
             if code & 1 == 0:
                 if fe.open:
-                    _close_item(fe, units[fe.unit], c, p)
+                    _close_item(fe, units[fe.unit], c, q)
             else:
                 if c.n_records + p.max_units > n_rec or c.n_transfers + p.max_units > n_tr:
                     status = STATUS_RECORDS_FULL
                     break
                 if t_ev >= c.retire_at:
-                    _retire_due(units, records, c, t_ev, p)
+                    _retire_due(units, records, c, t_ev, q)
                 when = t_ev if t_ev > fe.last_finish else fe.last_finish
-                push_state(units, masks, transfers, c, fe, code >> 1, when, p)
+                push_state(units, masks, transfers, c, fe, code >> 1, when, q)
             c.ev += 1
             t_ev = ev_time[c.ev] if c.ev < n_ev else INF
         if status != STATUS_DONE:
@@ -890,23 +904,23 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
         src = fl.last_pkt
         if p.mode == MODE_PACKET or open_reason[i] >= 0:
             if t >= c.retire_at:
-                _retire_due(units, records, c, t, p)
+                _retire_due(units, records, c, t, q)
             if p.mode == MODE_PACKET:
-                u, overflow = _assign_packet(units, ring, c, t, p)
+                u, overflow = _assign_packet(units, ring, c, t, q)
                 est = 0.0
                 reason = REASON_PACKET
                 source = SRC_STORE
             else:
                 if fl.open:
-                    _close_item(fl, units[fl.unit], c, p)  # size split: the item ends here
-                est = _estimate(fl, c, p)
-                u, overflow = _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p)
+                    _close_item(fl, units[fl.unit], c, q)  # size split: the item ends here
+                est = _estimate(fl, c, q)
+                u, overflow = _assign_greedy(units, ring, masks, c, fl, f, est, b, t, q)
                 reason = open_reason[i]
                 units[u].open += 1
                 units[u].committed += est
-                _set_load(units[u], p)
-                _maybe_prestart(units, ring, c, t, p)
-                source, ready, src = open_source(units, masks, transfers, c, fl, f, u, t, p)
+                _set_load(units[u], q)
+                _maybe_prestart(units, ring, c, t, q)
+                source, ready, src = open_source(units, masks, transfers, c, fl, f, u, t, q)
                 if source == SRC_PULL:
                     cause = WAIT_PULL
                 elif source == SRC_REPLICA_WAIT:
@@ -965,14 +979,14 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
                 ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
                 cause = WAIT_STORE
                 c.store_reads += 1
-                add_transfer(transfers, c, p, t, ready, f, -1, u, KIND_STORE_READ,
+                add_transfer(transfers, c, q, t, ready, f, -1, u, KIND_STORE_READ,
                              fl.clock, fl.last_pkt)  # fmt: skip
             else:
                 base = t if t > fl.last_finish else fl.last_finish
                 ready = base + p.transfer_ns
                 cause = WAIT_PULL
                 c.state_pulls += 1
-                add_transfer(transfers, c, p, base, ready, f, fl.moved_from, u, KIND_PULL,
+                add_transfer(transfers, c, q, base, ready, f, fl.moved_from, u, KIND_PULL,
                              fl.clock, fl.last_pkt)  # fmt: skip
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
         # earliest start: arrival, unit ready, the flow's previous packet on this unit done; a
@@ -1059,9 +1073,10 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
 
 
 @nb.njit(cache=True, nogil=True)
-def finish_replay_nb(p, st):
+def finish_replay_nb(pr, st):
     """End of trace: write every flow's current item totals, close every open item and retire every
     unit at the time it would retire."""
+    q = pr[0]
     flows = st.flows
     units = st.units
     c = st.ctl[0]
@@ -1069,7 +1084,7 @@ def finish_replay_nb(p, st):
         if flows[f].item >= 0:
             flush_item(st.items[flows[f].item], flows[f])
         if flows[f].open:
-            _close_item(flows[f], units[flows[f].unit], c, p)
+            _close_item(flows[f], units[flows[f].unit], c, q)
     for u in range(c.hi):
         if units[u].active:
-            _retire_unit(units, st.records, c, u, retire_time(units[u], p.idle_ns))
+            _retire_unit(units, st.records, c, u, retire_time(units[u], q.idle_ns))
