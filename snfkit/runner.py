@@ -542,11 +542,12 @@ def _transfers_table(run: _Run) -> pl.DataFrame | None:
 
 def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, Any]:
     """Where state came from, waits by cause, seamless share, replication traffic."""
-    src = flowlets["state_source"].value_counts()
-    sources = dict.fromkeys(S.STATE_SOURCES, 0)
-    sources.update({str(k): int(v) for k, v in src.iter_rows()})
-    moved = flowlets.filter(pl.col("moved"))
-    seamless = int(moved["state_source"].is_in(["replica", "free"]).sum())
+    codes = flowlets["state_source"].to_physical().to_numpy()
+    moved = flowlets["moved"].to_numpy()
+    counts = np.bincount(codes, minlength=len(S.STATE_SOURCES))
+    sources = {name: int(n) for name, n in zip(S.STATE_SOURCES, counts, strict=True)}
+    n_moved = int(moved.sum())
+    seamless = int(np.isin(codes[moved], [S.SRC_REPLICA, S.SRC_FREE]).sum())
     push_bytes = int(counters["transfer_bytes"][S.KIND_PUSH])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
@@ -556,8 +557,8 @@ def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, An
     return {
         "state_mode": run.params.state.state_mode,
         "state_sources": sources,
-        "moved_flowlets": moved.height,
-        "seamless_share": seamless / moved.height if moved.height else None,
+        "moved_flowlets": n_moved,
+        "seamless_share": seamless / n_moved if n_moved else None,
         "waits": waits,
         "pushes": int(counters["pushes"]),
         "replica_copies": int(counters["copies"]),
