@@ -52,6 +52,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from snfkit.engine._jit import helper
 from snfkit.engine.collect_nb import (
     EPOCH_RING,
     RING_MASK,
@@ -289,7 +290,7 @@ def params_record(p: NamedTuple) -> np.ndarray:
 # ----------------------------------------------------------------------------- unit load
 
 
-@nb.njit(cache=True)
+@helper
 def _roll(units, ring, u, b, n_buckets):
     """Bring unit u's bucket ring forward to bucket b."""
     un = units[u]
@@ -335,7 +336,7 @@ def _set_load(un, p):
     un.sc = load / p.capacity_bps
 
 
-@nb.njit(cache=True)
+@helper
 def _refresh_loads(units, ring, c, b, p):
     """Roll every active unit to bucket b and recompute its measured load (once per bucket: the
     window holds complete buckets only, so the measured load is fixed within a bucket)."""
@@ -428,7 +429,7 @@ def _cal_book_general(un, t, s, d):
 # ----------------------------------------------------------------------------- unit lifecycle
 
 
-@nb.njit(cache=True)
+@helper
 def _start_unit(units, ring, c, t, p):
     """Start a unit at the lowest free slot at time t; returns the slot or -1 when the pool is full."""
     for u in range(p.max_units):
@@ -469,7 +470,7 @@ def retire_time(un, idle_ns):
     return un.free if un.free > when else when
 
 
-@nb.njit(cache=True)
+@helper
 def _retire_unit(units, records, c, u, when):
     un = units[u]
     rec = records[c.n_records]
@@ -488,7 +489,7 @@ def _retire_unit(units, records, c, u, when):
         c.hi -= 1
 
 
-@nb.njit(cache=True)
+@helper
 def _retire_due(units, records, c, t, p):
     """Retire the units due by t. ``c.retire_at`` is a lower bound of every idle unit's retirement
     time (retirement times only grow), so most calls return at once."""
@@ -514,7 +515,7 @@ def _went_idle(un, c, p):
         c.retire_at = when
 
 
-@nb.njit(cache=True)
+@helper
 def _maybe_prestart(units, ring, c, t, p):
     """Start one unit ahead of need when every active unit is above prestart_util and none starts."""
     n_active = 0
@@ -588,7 +589,7 @@ for _k in range(64):
 """Bit index of a one-bit uint64 word w: ``_DEBRUIJN[(w * _DEBRUIJN_MUL) >> 58]``."""
 
 
-@nb.njit(cache=True)
+@helper
 def _holds(un, u, fl, fresh, masks, f):
     """has_state for active slot u (record un): it ran the flow's previous item, or holds a fresh
     copy (bit u of the flow's latest push mask) and started no later than that push. The mask is
@@ -600,7 +601,7 @@ def _holds(un, u, fl, fresh, masks, f):
     return (masks[f, 0, u >> 6] >> np.uint64(u & 63)) & np.uint64(1) != 0
 
 
-@nb.njit(cache=True)
+@helper
 def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     """Pseudocode 1 WorkloadAssignment for flow f (record fl); returns (slot, overflow flag).
 
@@ -659,7 +660,7 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     return least, True
 
 
-@nb.njit(cache=True)
+@helper
 def _earliest_unit(units, c, t):
     best = -1
     best_start = np.int64(0)
@@ -677,7 +678,7 @@ def _earliest_unit(units, c, t):
     return best, best_start, starting
 
 
-@nb.njit(cache=True)
+@helper
 def _assign_packet(units, ring, c, t, p):
     """Packet mode, a per-event platform: the event goes to the active unit that can start it
     soonest (ties to the lower ID). The pool scales on concurrency: when no unit is free at t and

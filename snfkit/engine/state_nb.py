@@ -25,6 +25,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from snfkit.engine._jit import helper
 from snfkit.engine.mix_nb import GOLDEN, mix64
 
 SM_PROACTIVE, SM_REACTIVE, SM_EXTERNAL, SM_LOCAL = 0, 1, 2, 3  # STATE_MODES order
@@ -61,7 +62,7 @@ def uniform(c):
     return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@nb.njit(cache=True)
+@helper
 def has_copy(masks, f, which, u, un, push_time):
     """Does slot u (record un) still hold flow f's copy from push ``which`` (0 latest, 1 before)?"""
     word = masks[f, which, u >> 6]
@@ -69,7 +70,7 @@ def has_copy(masks, f, which, u, un, push_time):
     return bit != 0 and un.active and un.start <= push_time
 
 
-@nb.njit(cache=True)
+@helper
 def push_state(units, masks, transfers, c, fl, f, when, p):
     """Flow f (record fl)'s unit pushes its state at ``when`` to the units the policy picks;
     returns the number of copies.
@@ -139,7 +140,7 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
     return k
 
 
-@nb.njit(cache=True)
+@helper
 def add_transfer(transfers, c, p, when, arrive, f, src, dst, kind, clock, pkt):
     """Count a transfer of ``p.state_bytes``; write its row when ``p.record_transfers``."""
     c.transfer_bytes[kind] += p.state_bytes
@@ -158,7 +159,7 @@ def add_transfer(transfers, c, p, when, arrive, f, src, dst, kind, clock, pkt):
     c.n_transfers += 1
 
 
-@nb.njit(cache=True)
+@helper
 def open_source(units, masks, transfers, c, fl, f, u, t, p):
     """Where flow f's (record fl) state comes from for an item opening on slot u at t (module
     docstring). Returns (source, ready time, packet whose post-state the item starts from)."""
