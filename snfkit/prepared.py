@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from snfkit.engine.checks_nb import scan_columns_nb
 from snfkit.engine.events_nb import trace_events
 from snfkit.engine.flowlets_nb import detect_flowlets_nb
 from snfkit.errors import ParameterError
@@ -40,13 +41,13 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
     wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
     if ts.shape[0] == 0:
         return _read_only(ts), _read_only(flow), _read_only(wl)
-    back = np.flatnonzero(np.diff(ts) < 0)
-    if back.size or (last_ts is not None and ts[0] < last_ts):
-        bad = 0 if (last_ts is not None and ts[0] < last_ts) else int(back[0]) + 1
+    back, lo, _ = scan_columns_nb(ts, flow)
+    if back >= 0 or (last_ts is not None and ts[0] < last_ts):
+        bad = 0 if (last_ts is not None and ts[0] < last_ts) else int(back)
         raise ParameterError(
             "packets", f"ts_ns going backwards at row {offset + bad}", "packets sorted by ts_ns"
         )
-    if flow.min() < 0:
+    if lo < 0:
         row = offset + int(np.argmax(flow < 0))
         raise ParameterError("packets", f"negative flow_id at row {row}", "flow ids >= 0")
     return _read_only(ts), _read_only(flow), _read_only(wl)

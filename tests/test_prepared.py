@@ -50,3 +50,13 @@ def test_bad_tables_name_the_row():
         prepare_trace(table([0, 5, 6], [0, -1, 1], [64, 64, 64]))
     with pytest.raises(ParameterError, match="flow_id"):
         prepare_trace(table([0], [0], [64]).drop("flow_id"))
+
+
+def test_bad_chunks_name_the_global_row():
+    first = table([0, 1, 2], [0, 1, 0], [64, 64, 64])
+    with pytest.raises(ParameterError, match="backwards at row 5"):
+        replay(iter([first, table([3, 4, 1], [0, 0, 0], [64, 64, 64])]))
+    with pytest.raises(ParameterError, match="backwards at row 3"):
+        replay(iter([first, table([1, 4, 5], [0, 0, 0], [64, 64, 64])]))
+    with pytest.raises(ParameterError, match="negative flow_id at row 4"):
+        replay(iter([first, table([3, 4, 5], [0, -2, 0], [64, 64, 64])]))

@@ -1,0 +1,10 @@
+"""Plain-Python twin of :mod:`snfkit.engine.checks_nb`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def scan_columns_reference(ts: np.ndarray, flow: np.ndarray) -> tuple[int, int, int]:
+    back = np.flatnonzero(np.diff(ts) < 0)
+    return (int(back[0]) + 1 if back.size else -1), int(flow.min()), int(flow.max())
