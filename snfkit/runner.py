@@ -19,7 +19,7 @@ import polars as pl
 from snfkit import latency_hist
 from snfkit.engine import replay_nb as K
 from snfkit.engine import state_nb as S
-from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, ITEM_DTYPE, N_WAIT_CAUSES
+from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, N_WAIT_CAUSES, Items, new_items
 from snfkit.engine.events_nb import events_chunk_nb, no_pending
 from snfkit.engine.flowlets_nb import (
     FlowletState,
@@ -68,7 +68,7 @@ def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
         ctl=ctl,
         masks=np.zeros((n_flows, 2, p.mask_words), np.uint64),
         transfers=np.zeros(max(4 * u + 64, TRANSFER_ROWS), S.TRANSFER_DTYPE),
-        items=np.zeros(0, ITEM_DTYPE),
+        items=new_items(0),
         hist=np.zeros(latency_hist.N_BUCKETS, np.int64),
         waits=np.zeros((2, N_WAIT_CAUSES), np.int64),
         eu=np.zeros((u, EPOCH_RING, 4), np.int64),
@@ -288,7 +288,6 @@ class _Run:
         self.fstate = new_flowlet_state(0)
         self.close_after, self.push_after = event_delays(self.kp)
         self.pending = no_pending()
-        self.item_out: tuple[np.ndarray, ...] | None = None  # per-item outputs, reused
         self.keep = params.report.keep_packets
         self.epoch_ns = params.report.epoch_ns
         self.t0: int | None = None
@@ -296,7 +295,6 @@ class _Run:
         self.last_ts_seen: int | None = None
         self.n_in = 0
         self.pkt_parts: list[pl.DataFrame] = []
-        self.item_parts: list[dict[str, np.ndarray]] = []
         self.transfers: list[np.ndarray] = []  # TRANSFER_DTYPE rows, when keep_packets
         self.pushed_packets: list[np.ndarray] = []  # without keep_packets: for the NF pass
         self.keep_src = False  # per-packet state sources, for an NF pass
@@ -316,11 +314,12 @@ class _Run:
         self._grow_items(n_items, exact=True)
 
     def _grow_items(self, n_items: int, exact: bool = False) -> None:
-        have = self.state.items.shape[0]
+        have = self.state.items.flow.shape[0]
         if n_items > have:
             size = n_items if exact else max(n_items, 2 * have)
-            items = np.zeros(size, ITEM_DTYPE)
-            items[:have] = self.state.items
+            items = new_items(size)
+            for new, old in zip(items, self.state.items, strict=True):
+                new[:have] = old
             self.state = self.state._replace(items=items)
 
     def feed(self, chunk: pl.DataFrame) -> None:
@@ -388,22 +387,13 @@ class _Run:
         return out
 
     def _out_buffers(self, n: int) -> K.ChunkOut:
-        """Output arrays for an n-packet chunk: per-packet ones only when kept (fresh each chunk,
-        as the tables hold them); the per-item ones are copied out, so one set is reused (fresh
-        pages cost a page fault each)."""
+        """Per-packet output arrays for an n-packet chunk: empty unless kept (then fresh each
+        chunk, as the tables hold them)."""
         rows = n if self.keep else 0
-        per_item = self.item_out
-        if per_item is None or per_item[0].shape[0] < n:
-            per_item = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
-                        np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int8),
-                        np.empty(n, np.float64), np.empty(n, np.bool_), np.empty(n, np.int8),
-                        np.empty(n, np.bool_))  # fmt: skip
-            self.item_out = per_item
         return K.ChunkOut(
             np.empty(rows, np.int32), np.empty(rows, np.int64), np.empty(rows, np.int64),
             np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.int8),
-            np.empty(rows, np.bool_), *per_item,
-            src_pkt=np.empty(n if self.keep_src else 0, np.int64), n_items=np.zeros(1, np.int64),
+            np.empty(rows, np.bool_), np.empty(n if self.keep_src else 0, np.int64),
         )  # fmt: skip
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
@@ -471,8 +461,6 @@ class _Run:
                     }
                 )
             )
-        k = int(out.n_items[0])
-        self.item_parts.append({c: getattr(out, f)[:k].copy() for c, f in _ITEM_COLUMNS.items()})
         if self.keep_src:
             self.src_parts.append(out.src_pkt)
 
@@ -586,35 +574,18 @@ def _units_table(run: _Run) -> pl.DataFrame:
     return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
 
 
-_ITEM_COLUMNS = {"item": "it_id", "flow_id": "it_flow", "unit": "it_unit", "unit_life": "it_life",
-                 "open_ns": "it_open_ts", "reason": "it_reason", "estimate_bps": "it_est",
-                 "overflow": "it_overflow", "state_source": "it_source", "moved": "it_moved"}  # fmt: skip
-"""Flowlets-table columns and the kernel's per-item outputs (:class:`ChunkOut`) they come from."""
-_ITEM_DTYPES = {"reason": np.int8, "estimate_bps": np.float64, "overflow": np.bool_,
-                "state_source": np.int8, "moved": np.bool_}  # fmt: skip
-"""dtypes of those outputs that are not int64."""
-
-
 def _flowlets_table(run: _Run) -> pl.DataFrame:
-    parts = run.item_parts
-    if parts:
-        cols = {k: np.concatenate([d[k] for d in parts]) for k in _ITEM_COLUMNS}
-    else:
-        cols = {k: np.zeros(0, _ITEM_DTYPES.get(k, np.int64)) for k in _ITEM_COLUMNS}
-    item = cols["item"]
-    totals = run.state.items
-    pk, by = totals["pkts"][item], totals["bytes"][item]
-    last, end = totals["last"][item], totals["end"][item]
-    rate = K.item_rates_nb(cols["open_ns"], last, by, pk, np.int64(run.params.close_after_ns))
-    table = pl.DataFrame({
-        "item": item, "flow_id": cols["flow_id"], "unit": cols["unit"],
-        "unit_life": cols["unit_life"], "open_ns": cols["open_ns"], "last_ns": last, "end_ns": end,
-        "packets": pk, "bytes": by, "reason": enum_column(cols["reason"], ITEM_REASONS),
-        "estimate_gbps": cols["estimate_bps"] / 1e9, "measured_gbps": rate / 1e9,
-        "overflow": cols["overflow"],
-        "state_source": enum_column(cols["state_source"], S.STATE_SOURCES), "moved": cols["moved"],
+    n = int(run.state.ctl["items"][0])
+    it = Items(*(a[:n] for a in run.state.items))
+    rate = K.item_rates_nb(it.open_ts, it.last, it.bytes, it.pkts,
+                           np.int64(run.params.close_after_ns))  # fmt: skip
+    return pl.DataFrame({
+        "item": np.arange(n, dtype=np.int64), "flow_id": it.flow, "unit": it.unit,
+        "unit_life": it.life, "open_ns": it.open_ts, "last_ns": it.last, "end_ns": it.end,
+        "packets": it.pkts, "bytes": it.bytes, "reason": enum_column(it.reason, ITEM_REASONS),
+        "estimate_gbps": it.est / 1e9, "measured_gbps": rate / 1e9, "overflow": it.overflow,
+        "state_source": enum_column(it.source, S.STATE_SOURCES), "moved": it.moved,
     })  # fmt: skip
-    return table
 
 
 def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -713,7 +684,7 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         exact = False
     names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
-    offered_bits = float(run.state.items["bytes"].sum()) * 8.0
+    offered_bits = float(run.state.items.bytes.sum()) * 8.0
     max_active = int(_max_active_per_epoch(
         units["start_ns"].to_numpy(), units["retire_ns"].to_numpy(), 0, 1 << 62, 1)[0]
     ) if units.height else 0  # fmt: skip

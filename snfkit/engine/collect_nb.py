@@ -17,7 +17,7 @@ EPOCH_RING or more epochs after its arrival as a row of its own. Rows of one cel
 chunks; the caller sums them by (epoch, unit).
 
 Each item's packets, bytes, last arrival and last finish are kept in its flow's record while the
-item is current, and written to the item's row of ``ITEM_DTYPE`` when the flow's next item opens or
+item is current, and written to the item's entries of :class:`Items` when the flow's next item opens or
 the replay ends (:func:`flush_item`).
 
 The plain-Python statement of the same sums, from per-packet rows, is
@@ -26,9 +26,12 @@ The plain-Python statement of the same sums, from per-packet rows, is
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
+from snfkit.engine._jit import helper
 from snfkit.latency_hist import N_BUCKETS, SUB, SUB_BITS
 
 EPOCH_RING = 8
@@ -38,15 +41,36 @@ RING_MASK = EPOCH_RING - 1
 EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 """The columns of the kernel's epoch rows (int64 [rows, 6])."""
 
-ITEM_DTYPE = np.dtype(
-    [
-        ("pkts", np.int64),
-        ("bytes", np.int64),
-        ("last", np.int64),  # last arrival
-        ("end", np.int64),  # last finish
-    ]
-)
-"""One item's totals, indexed by item id."""
+class Items(NamedTuple):
+    """Every item (flowlet, flow or packet) of a replay, one array per field, indexed by item id
+    (columns, so that the flowlets table is built without gathering fields out of records)."""
+
+    # written when the item opens
+    flow: np.ndarray  # int64
+    unit: np.ndarray  # int64, unit slot
+    life: np.ndarray  # int64, the unit's lifetime id (slots are reused)
+    open_ts: np.ndarray  # int64
+    est: np.ndarray  # float64, demand estimate (bps)
+    reason: np.ndarray  # int8, why it opened (flowlets_nb's codes; 3: packet mode)
+    source: np.ndarray  # int8, where its state came from (index into STATE_SOURCES)
+    overflow: np.ndarray  # bool
+    moved: np.ndarray  # bool, on another unit (or unit lifetime) than the flow's previous item
+    # written when the flow's next item opens, or at the end (flush_item)
+    pkts: np.ndarray  # int64
+    bytes: np.ndarray  # int64
+    last: np.ndarray  # int64, last arrival
+    end: np.ndarray  # int64, last finish
+
+
+ITEM_DTYPES = {name: np.int64 for name in Items._fields} | {
+    "est": np.float64, "reason": np.int8, "source": np.int8, "overflow": np.bool_,
+    "moved": np.bool_,
+}  # fmt: skip
+
+
+def new_items(n: int) -> Items:
+    """Zeroed item columns for n items (zero pages: memory is taken only where written)."""
+    return Items(*(np.zeros(n, ITEM_DTYPES[name]) for name in Items._fields))
 
 N_WAIT_CAUSES = 4
 """Columns of the kernel's wait sums, int64 [2, N_WAIT_CAUSES]: packets that waited for their state,
@@ -81,14 +105,14 @@ def _hist_bucket_exact(v):
     return min(b, N_BUCKETS - 1)
 
 
-@nb.njit(cache=True)
-def flush_item(it, fl):
-    """Write the totals of flow record fl's current item to its record ``it`` of ``items`` (a
-    record, not the array: a call taking an array costs an atomic incref)."""
-    it.pkts = fl.pkts
-    it.bytes = fl.bytes
-    it.last = fl.last_ts
-    it.end = fl.item_end
+@helper
+def flush_item(items, fl):
+    """Write the totals of flow record fl's current item (fl.item >= 0) to ``items``."""
+    k = fl.item
+    items.pkts[k] = fl.pkts
+    items.bytes[k] = fl.bytes
+    items.last[k] = fl.last_ts
+    items.end[k] = fl.item_end
 
 
 @nb.njit(cache=True)

@@ -56,6 +56,7 @@ from snfkit.engine._jit import helper
 from snfkit.engine.collect_nb import (
     EPOCH_RING,
     RING_MASK,
+    Items,
     add_epoch_row,
     flush_epochs,
     flush_item,
@@ -240,7 +241,7 @@ class ReplayState(NamedTuple):
     ctl: np.ndarray  # CTL_DTYPE [1]
     masks: np.ndarray  # uint64 [F, 2, mask_words]: which slots got the latest two pushes
     transfers: np.ndarray  # TRANSFER_DTYPE [R'], not yet drained by the caller
-    items: np.ndarray  # ITEM_DTYPE [I]: each item's totals, written when it is superseded
+    items: Items  # every item so far (its totals once superseded), one array per field [I]
     hist: np.ndarray  # int64 [N_BUCKETS]: latency histogram
     waits: np.ndarray  # int64 [2, N_WAIT_CAUSES]: packets and state-wait ns by wait cause
     eu: np.ndarray  # int64 [U, EPOCH_RING, 4]: ring of (epoch, unit) cells
@@ -248,9 +249,9 @@ class ReplayState(NamedTuple):
 
 
 class ChunkOut(NamedTuple):
-    """Per-packet and per-item outputs of one chunk, preallocated by the caller: the per-packet
-    arrays have length n when ``p.keep_rows`` (``src_pkt``: when ``p.keep_src``), else they are
-    not written and may be empty; the per-item ones have length n."""
+    """Per-packet outputs of one chunk, preallocated by the caller: length n when ``p.keep_rows``
+    (``src_pkt``: when ``p.keep_src``), else not written and may be empty. Items go to
+    ``ReplayState.items``."""
 
     unit: np.ndarray  # int32
     item: np.ndarray  # int64
@@ -259,20 +260,9 @@ class ChunkOut(NamedTuple):
     state_wait: np.ndarray  # int64
     wait_cause: np.ndarray  # int8
     reordered: np.ndarray  # bool
-    it_id: np.ndarray  # int64, items opened in this chunk
-    it_flow: np.ndarray
-    it_unit: np.ndarray
-    it_life: np.ndarray
-    it_open_ts: np.ndarray
-    it_reason: np.ndarray  # int8
-    it_est: np.ndarray  # float64
-    it_overflow: np.ndarray  # bool
-    it_source: np.ndarray  # int8, index into STATE_SOURCES
-    it_moved: np.ndarray  # bool, on another unit (or unit lifetime) than the flow's previous item
     src_pkt: (
         np.ndarray
     )  # int64 per packet: global index of the packet whose post-state it starts from
-    n_items: np.ndarray  # int64 [1], items written so far in this chunk
 
 
 def params_record(p: NamedTuple) -> np.ndarray:
@@ -941,23 +931,20 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
             fl.est = est
             fl.first_ts = t
             if fl.item >= 0:
-                flush_item(items[fl.item], fl)
+                flush_item(items, fl)
             fl.item = item
             fl.bytes = 0
             fl.pkts = 0
             fl.item_end = 0
-            k = out.n_items[0]
-            out.it_id[k] = item
-            out.it_flow[k] = f
-            out.it_unit[k] = u
-            out.it_life[k] = units[u].life
-            out.it_open_ts[k] = t
-            out.it_reason[k] = reason
-            out.it_est[k] = est
-            out.it_overflow[k] = overflow
-            out.it_source[k] = source
-            out.it_moved[k] = moved
-            out.n_items[0] = k + 1
+            items.flow[item] = f
+            items.unit[item] = u
+            items.life[item] = units[u].life
+            items.open_ts[item] = t
+            items.est[item] = est
+            items.reason[item] = reason
+            items.source[item] = source
+            items.overflow[item] = overflow
+            items.moved[item] = moved
         u = fl.unit
         un = units[u]
         # 3. bookkeeping of the arrival
@@ -1083,7 +1070,7 @@ def finish_replay_nb(pr, st):
     c = st.ctl[0]
     for f in range(flows.shape[0]):
         if flows[f].item >= 0:
-            flush_item(st.items[flows[f].item], flows[f])
+            flush_item(st.items, flows[f])
         if flows[f].open:
             _close_item(flows[f], units[flows[f].unit], c, q)
     for u in range(c.hi):
