@@ -99,13 +99,9 @@ class PreparedTrace:
         return self._cached(self._events, key, lambda: trace_events(self.ts, self.flow, *key))
 
     def _detect(self, timeout_ns: int, size_bytes: int) -> np.ndarray:
-        reason = np.full(self.n_packets, -1, np.int8)
-        if self.n_packets:
-            _, _, first, why = detect_flowlets_nb(
-                self.ts, self.flow, self.wire_len, timeout_ns, size_bytes
-            )
-            reason[first] = why
-        return reason
+        if not self.n_packets:
+            return np.full(0, -1, np.int8)
+        return detect_flowlets_nb(self.ts, self.flow, self.wire_len, timeout_ns, size_bytes)[0]
 
     def _cached(self, cache: OrderedDict, key: tuple, compute: Any) -> Any:
         """``cache[key]``, computed on a miss; the least recently used entry beyond

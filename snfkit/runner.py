@@ -345,11 +345,9 @@ class _Run:
             reason = np.full(n, K.REASON_PACKET, np.int8)
         elif reason is None:
             self.fstate = _grow_flowlet_state(self.fstate, n_flows)
-            _, _, fl_first, fl_reason = detect_flowlets_chunk_nb(
+            reason = detect_flowlets_chunk_nb(
                 ts, flow, wl, np.int64(self.detect_t), np.int64(self.detect_b), self.fstate
-            )
-            reason = np.full(n, -1, np.int8)
-            reason[fl_first] = fl_reason
+            )[0]
         if events is None:
             ev_time, ev_code, *pending = events_chunk_nb(
                 ts, flow, self.state.flows.shape[0], np.int64(self.close_after),

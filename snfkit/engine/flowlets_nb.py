@@ -52,13 +52,14 @@ def new_flowlet_state(n_flows: int) -> FlowletState:
 def detect_flowlets_chunk_nb(ts_ns, flow_id, wire_len, timeout_ns, size_bytes, state):
     """Detect flowlets in one chunk, continuing from ``state`` (updated in place).
 
-    Returns ``(pkt_flowlet int64[n], fl_flow int64[m], fl_first_pkt int64[m], fl_reason int8[m])``
-    for the m flowlets that open in this chunk; flowlet ids continue from the state's counter, and
-    ``fl_first_pkt`` indexes into this chunk.
+    Returns ``(open_reason int8[n], fl_flow int64[m], fl_first_pkt int64[m], fl_reason int8[m])``:
+    per packet, why it opens a flowlet (-1: it continues one), then the m flowlets that open in this
+    chunk in order (flowlet ids continue from the state's counter; ``fl_first_pkt`` indexes into
+    this chunk).
     """
     n = ts_ns.shape[0]
     last_ts, open_bytes, flowlet, counter = state
-    pkt_flowlet = np.empty(n, np.int64)
+    open_reason = np.empty(n, np.int8)
     fl_flow = np.empty(n, np.int64)
     fl_first = np.empty(n, np.int64)
     fl_reason = np.empty(n, np.int8)
@@ -86,9 +87,9 @@ def detect_flowlets_chunk_nb(ts_ns, flow_id, wire_len, timeout_ns, size_bytes, s
             next_id += 1
         open_bytes[f] += size
         last_ts[f] = t
-        pkt_flowlet[i] = flowlet[f]
+        open_reason[i] = reason
     counter[0] = next_id
-    return pkt_flowlet, fl_flow[:m].copy(), fl_first[:m].copy(), fl_reason[:m].copy()
+    return open_reason, fl_flow[:m].copy(), fl_first[:m].copy(), fl_reason[:m].copy()
 
 
 def detect_flowlets_nb(ts_ns, flow_id, wire_len, timeout_ns, size_bytes):

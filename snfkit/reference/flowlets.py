@@ -6,10 +6,12 @@ import numpy as np
 
 
 def detect_flowlets(ts_ns, flow_id, wire_len, timeout_ns, size_bytes):
+    """``(open_reason, fl_flow, fl_first, fl_reason)`` as the numba kernel returns them, for a whole
+    trace."""
     last_seen: dict[int, int] = {}
     open_bytes: dict[int, int] = {}
     current: dict[int, int] = {}
-    pkt_flowlet, fl_flow, fl_first, fl_reason = [], [], [], []
+    open_reason, fl_flow, fl_first, fl_reason = [], [], [], []
     for i, (t, f, size) in enumerate(
         zip(ts_ns.tolist(), flow_id.tolist(), wire_len.tolist(), strict=True)
     ):
@@ -29,9 +31,9 @@ def detect_flowlets(ts_ns, flow_id, wire_len, timeout_ns, size_bytes):
             fl_reason.append(reason)
         open_bytes[f] += size
         last_seen[f] = t
-        pkt_flowlet.append(current[f])
+        open_reason.append(-1 if reason is None else reason)
     return (
-        np.asarray(pkt_flowlet, np.int64),
+        np.asarray(open_reason, np.int8),
         np.asarray(fl_flow, np.int64),
         np.asarray(fl_first, np.int64),
         np.asarray(fl_reason, np.int8),
