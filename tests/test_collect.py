@@ -88,3 +88,27 @@ def test_hist_bucket_matches_numpy_rule(values):
     v = np.asarray([*values, 0, 1, 255, 256, 257, 2**20, 2**20 - 1, 2**53 - 1, 2**53, 2**53 + 1,
                     2**62 - 1], np.int64)
     np.testing.assert_array_equal([hist_bucket(x) for x in v], latency_hist.bucket_of(v))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**62)), min_size=1, max_size=400),
+       st.data())  # fmt: skip
+def test_exact_percentiles_match_twin(values, data):
+    from snfkit.engine.collect_nb import exact_percentiles_nb
+    from snfkit.reference.collect import exact_percentiles_reference
+
+    v = np.asarray(values, np.int64)
+    ranks = np.asarray(data.draw(st.lists(st.integers(0, v.size - 1), min_size=1, max_size=8)),
+                       np.int64)  # fmt: skip
+    np.testing.assert_array_equal(exact_percentiles_nb(v, ranks),
+                                  exact_percentiles_reference(v, ranks))  # fmt: skip
+
+
+def test_summary_percentiles_equal_numpy():
+    from replay_helpers import random_trace
+
+    res = replay(random_trace(3, 3_000, 20, 5_000.0), unit_capacity_bps=3e8, max_units=4)
+    lat = res.packets["latency_ns"].to_numpy()
+    want = np.percentile(lat, PERCENTILES, method="lower") / 1e3
+    assert list(res.summary["latency_us"].values()) == want.tolist()
+    assert res.summary["latency_exact"]

@@ -146,3 +146,52 @@ def add_epoch_row(rows, c, es, u, busy, size):
     rows[n, 4] = busy
     rows[n, 5] = size
     c.n_eu = n + 1
+
+
+@nb.njit(cache=True)
+def exact_percentiles_nb(values, ranks):
+    """The ``ranks[j]``-th smallest of ``values`` (0-based ranks, each < len(values)), by way of the
+    log histogram: a pass counts the values per bucket, which locates the bucket of each rank and
+    the rank within it; a second pass gathers the values of those few buckets, which are sorted.
+    Two linear passes, where a selection over the whole array copies and partitions it."""
+    hist = np.zeros(N_BUCKETS, np.int64)
+    for i in range(values.shape[0]):
+        hist[hist_bucket(values[i])] += 1
+    m = ranks.shape[0]
+    target = np.empty(m, np.int64)  # bucket holding each rank
+    within = np.empty(m, np.int64)  # the rank inside that bucket
+    below = 0
+    j = 0
+    order = np.argsort(ranks)
+    for b in range(N_BUCKETS):
+        while j < m and ranks[order[j]] < below + hist[b]:
+            target[order[j]] = b
+            within[order[j]] = ranks[order[j]] - below
+            j += 1
+        below += hist[b]
+    slot = np.full(N_BUCKETS, -1, np.int64)  # target bucket -> its buffer
+    n_slots = 0
+    for k in range(m):
+        if slot[target[k]] < 0:
+            slot[target[k]] = n_slots
+            n_slots += 1
+    size = np.zeros(n_slots, np.int64)
+    for b in range(N_BUCKETS):
+        if slot[b] >= 0:
+            size[slot[b]] = hist[b]
+    start = np.zeros(n_slots + 1, np.int64)
+    for s in range(n_slots):
+        start[s + 1] = start[s] + size[s]
+    buf = np.empty(start[n_slots], values.dtype)
+    fill = start[:n_slots].copy()
+    for i in range(values.shape[0]):
+        s = slot[hist_bucket(values[i])]
+        if s >= 0:
+            buf[fill[s]] = values[i]
+            fill[s] += 1
+    for s in range(n_slots):
+        buf[start[s] : start[s + 1]].sort()
+    out = np.empty(m, values.dtype)
+    for k in range(m):
+        out[k] = buf[start[slot[target[k]]] + within[k]]
+    return out
