@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import numba as nb
+from numba.core.options import DefaultOptions
+
+_NO_REFCOUNT = {"_nrt": False} if hasattr(DefaultOptions, "_nrt") else {}
+"""numba's ``_nrt`` option is not public; should a release drop it, helpers compile as plain
+``njit`` (same results, a little slower)."""
 
 
 def helper(fn):
@@ -11,4 +16,4 @@ def helper(fn):
     or push increfs and decrefs the arrays it is given or passes on, an atomic operation each, which
     cost 5-10 % of the proactive replay; without it a function cannot create or return arrays, and
     these never do."""
-    return nb.njit(cache=True, _nrt=False)(fn)
+    return nb.njit(cache=True, **_NO_REFCOUNT)(fn)
