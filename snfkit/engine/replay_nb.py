@@ -20,6 +20,8 @@ Per packet i at time t (ts[i]):
    of busy intervals at the earliest gap from max(t, unit ready, the flow's previous packet on this
    unit done), or from when the state is there if it waits (other flows fill the gap; packet mode
    stays FIFO behind the unit's last packet). latency = finish - t = queueing + state wait + service.
+4. Aggregates (:mod:`snfkit.engine.collect_nb`): latency histogram, waits, item totals, (epoch,
+   unit) sums; the per-packet outputs only when ``p.keep_rows`` (state sources: ``p.keep_src``).
 
 Assignment: retire due units; demand estimate est (first item of a flow: mean measured rate of all
 closed items so far, or ``initial_estimate_bps``; later: EWMA of the previous item's measured rate and
@@ -260,9 +262,7 @@ class ChunkOut(NamedTuple):
     state_wait: np.ndarray  # int64
     wait_cause: np.ndarray  # int8
     reordered: np.ndarray  # bool
-    src_pkt: (
-        np.ndarray
-    )  # int64 per packet: global index of the packet whose post-state it starts from
+    src_pkt: np.ndarray  # int64: global index of the packet whose post-state the packet starts from
 
 
 def params_record(p: NamedTuple) -> np.ndarray:
