@@ -84,6 +84,8 @@ SUMMARY_KEYS = {
     "pushes": "proactive pushes (each to up to K units)",
     "replica_copies": "copies sent by the pushes",
     "stale_copies": "item starts that found a copy with an old clock (and pulled instead)",
+    "stale_state_used": "item starts that used a copy older than the flow's latest state "
+    "(0 unless clock_check is off: fault injection)",
     "store_reads": "external store reads",
     "store_writes": "external store writes (one per processed packet)",
     "state_bytes": "bytes of one flow's state on the wire",

@@ -8,6 +8,7 @@ Chunked and one-shot replays give identical results for any chunk size.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
@@ -177,6 +178,12 @@ def replay(
         when the table has no ``direction`` column. ``state_bytes`` defaults to the NF's. Adds
         ``nf_action``, ``nf_out0``, ``nf_out1`` to the packets table, ``Results.nf_output`` (one row
         per packet) and an ``nf`` entry to the summary; ``packets_dropped`` counts the NF's drops.
+        How the NF pass runs: with the clock check on, every item starts from its flow's latest
+        state, so the pass is the NF's sequential run; it runs on a second thread during the
+        replay, and the replay's ``stale_state_used`` count (items that started from an older
+        copy) confirms it (if it is not 0 the replay runs again keeping the state versions). With
+        ``clock_check=False`` or ``keep_state_sources`` the pass runs after the replay over the
+        version each packet's unit held (state sources and pushed packets kept).
     keep_state_sources: keep each packet's state source (``Results.extra['src_pkt']``: the global
         index of the packet whose post-state it started from, -1 for a fresh state).
 
@@ -193,8 +200,13 @@ def replay(
         params = params.replace(**flat)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ParameterError("chunk_size", chunk_size, "an integer >= 1")
+    inputs = sequential = None
+    if nf_obj is not None:
+        inputs = _nf_inputs(nf_obj, packets)
+        if not keep_state_sources and _sequential_pass(params):
+            sequential = _SequentialNF(nf_obj, inputs)
     run = _Run(params)
-    run.keep_src = keep_state_sources or nf_obj is not None
+    run.keep_src = keep_state_sources or (nf_obj is not None and sequential is None)
     if run.keep_src:  # the NF pass needs the pushed packets: keep transfer rows
         run.kp = run.kp._replace(record_transfers=True, keep_src=True)
     if isinstance(packets, PreparedTrace):
@@ -204,15 +216,52 @@ def replay(
         results = run.finish()
     else:
         results = _replay_chunks(run, packets, params, progress, chunk_size)
-    if nf_obj is not None:
-        if isinstance(packets, PreparedTrace):
-            _run_nf(results, nf_obj, packets.packets, packets.nf_inputs(nf_obj))
-        else:
-            _run_nf(results, nf_obj, packets)
+    if sequential is not None:
+        out = sequential.result()
+        if results.summary["stale_state_used"]:  # some unit used an older version: replay again
+            return replay(packets, params, progress=progress, chunk_size=chunk_size, nf=nf_obj,
+                          keep_state_sources=True)  # fmt: skip
+        _attach_nf(results, nf_obj, out)
+    elif nf_obj is not None:
+        _run_nf(results, nf_obj, inputs)
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)
     return results
+
+
+def _sequential_pass(params: ReplayParams) -> bool:
+    """Can the NF pass be the NF's sequential run, started before the replay? Yes with the clock
+    check on (the replay's ``stale_state_used`` count confirms it afterwards)."""
+    return params.state.clock_check
+
+
+class _SequentialNF:
+    """The NF's sequential run on a second thread (its kernel releases the GIL) while the replay
+    runs on this one. If the replay is interrupted the thread finishes its run and is dropped."""
+
+    def __init__(self, nf: Any, inputs: tuple) -> None:
+        self._out: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(nf, inputs), name="snfkit-nf-pass", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, nf: Any, inputs: tuple) -> None:
+        from snfkit.nf import run
+
+        try:
+            self._out = run(nf, None, inputs=inputs)
+        except BaseException as e:  # re-raised by result(), in the caller's thread
+            self._error = e
+
+    def result(self) -> Any:
+        """The run's :class:`~snfkit.engine.nf_nb.NFOut` (waits for the thread)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._out
 
 
 def _replay_chunks(run, packets, params, progress, chunk_size) -> Results:
@@ -257,15 +306,31 @@ def _nf_setup(nf: Any, packets: Any) -> tuple[Any, Any]:
     return nf_obj, packets
 
 
-def _run_nf(results: Results, nf: Any, table: pl.DataFrame, inputs: Any = None) -> None:
+def _nf_inputs(nf: Any, packets: Any) -> tuple:
+    """The arrays the NF reads (:func:`snfkit.nf.prepare`; a PreparedTrace keeps them)."""
+    from snfkit.nf import prepare
+
+    if isinstance(packets, PreparedTrace):
+        return packets.nf_inputs(nf)
+    return prepare(nf, packets)
+
+
+def _run_nf(results: Results, nf: Any, inputs: tuple) -> None:
     """The NF pass: every packet against the state version its unit held (copy-on-write)."""
-    from snfkit.nf import apply
+    from snfkit.nf import run
 
     src = results.extra["src_pkt"]
     snap = np.zeros(src.shape[0], np.bool_)
     pushed = results.extra.pop("pushed_packets")
     snap[pushed[pushed >= 0]] = True
-    out = apply(nf, table, src=src, snap=snap, inputs=inputs)
+    _attach_nf(results, nf, run(nf, None, src=src, snap=snap, inputs=inputs))
+
+
+def _attach_nf(results: Results, nf: Any, nf_out: Any) -> None:
+    """Put an NF pass's outputs (:class:`~snfkit.engine.nf_nb.NFOut`) into the results."""
+    from snfkit.nf.base import output_table
+
+    out = output_table(nf_out)
     results.nf_output = out
     dropped = int((out["action"] == 1).sum())
     s = results.summary
@@ -556,6 +621,7 @@ def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, An
         "pushes": int(counters["pushes"]),
         "replica_copies": int(counters["copies"]),
         "stale_copies": int(counters["stale_copies"]),
+        "stale_state_used": int(counters["stale_used"]),
         "store_reads": int(counters["store_reads"]),
         "store_writes": int(counters["store_writes"]),
         "state_bytes": run.params.state.state_bytes,

@@ -18,9 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snfkit import load_trace, replay
+from snfkit.engine.nf_nb import sequential_sources
 from snfkit.nf import NFS, apply, get_nf
 from snfkit.params import MODES, REPLICATION_POLICIES, STATE_MODES
 from snfkit.traces.table import packets_from_arrays
+from snfkit.traces.transforms import connections
 from snfkit.workloads import inject_adversarial_flowlets
 
 T_NS = 500_000
@@ -113,12 +115,70 @@ def test_nf_output_equals_sequential_run(
         replicas=replicas, alpha=alpha, replicate_after=replicate_after,
         unit_capacity_bps=capacity, timeout_ns=timeout, seed=rseed, max_units=12,
         unit_idle_ns=5_000_000, flow_timeout_ns=2_000_000, smart_interval_ns=1_000_000,
-        keep_packets=False,
+        keep_packets=False, keep_state_sources=True,  # the pass over the units' versions
     )  # fmt: skip
     expected = sequential(kind, seed, name)
     assert res.nf_output.equals(expected)
     s = res.summary
     assert s["packets_in"] == packets.height == s["packets_processed"] + s["packets_dropped"]
+    assert s["stale_state_used"] == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(["lingering", "adversarial"]),
+    seed=st.integers(0, 3),
+    mode=st.sampled_from(MODES),
+    state_mode=st.sampled_from(STATE_MODES),
+    replicas=st.integers(0, 4),
+    replicate_after=st.sampled_from([0.3, 0.5, 0.9]),
+    clock_check=st.booleans(),
+    rseed=st.integers(0, 1_000),
+)
+def test_stale_state_used_counts_the_items_off_the_latest_version(
+    kind, seed, mode, state_mode, replicas, replicate_after, clock_check, rseed
+):
+    """The count the default NF pass relies on: items whose source is not the flow's previous
+    packet (the sequential run's source) -- and with it the pass equals the versions pass."""
+    packets = connections(trace(kind, seed))  # flows as the (bidirectional) LB keys them
+    kw = dict(
+        mode=mode, state_mode=state_mode, replicas=replicas, replicate_after=replicate_after,
+        clock_check=clock_check, seed=rseed, unit_capacity_bps=2e7, max_units=12,
+        unit_idle_ns=5_000_000, flow_timeout_ns=2_000_000, smart_interval_ns=1_000_000,
+        keep_packets=False,
+    )  # fmt: skip
+    full = replay(packets, nf=nf_of("lb"), keep_state_sources=True, **kw)
+    seq_src, _ = sequential_sources(packets["flow_id"].to_numpy())
+    assert full.summary["stale_state_used"] == int((full.extra["src_pkt"] != seq_src).sum())
+    fast = replay(packets, nf=nf_of("lb"), **kw)
+    assert fast.nf_output.equals(full.nf_output)
+    assert fast.summary == full.summary
+
+
+def test_a_stale_count_after_the_sequential_pass_replays_with_versions(monkeypatch):
+    """If the pass ran sequentially but some item used an older copy, the replay runs again with
+    the versions kept: forced here by starting the sequential pass with the clock check off."""
+    from snfkit import runner
+
+    want = _stale_case(clock_check=False)  # the versions pass
+    calls = []
+    real = runner.replay
+
+    def counting(*a, **k):
+        calls.append(k.get("keep_state_sources", False))
+        return real(*a, **k)
+
+    monkeypatch.setattr(runner, "_sequential_pass", lambda params: True)
+    monkeypatch.setattr(runner, "replay", counting)
+    got = real(
+        trace("lingering", 1), nf=nf_of("lb"), state_mode="proactive", replicas=2, alpha=0.0,
+        unit_capacity_bps=2e7, max_units=12, unit_idle_ns=5_000_000, clock_check=False,
+        keep_packets=False,
+    )  # fmt: skip
+    assert calls == [True]  # the second replay, keeping the versions
+    assert got.summary["stale_state_used"] > 0
+    assert got.nf_output.equals(want.nf_output) and got.summary == want.summary
+    assert not got.nf_output.equals(sequential("lingering", 1, "lb"))
 
 
 def _stale_case(clock_check: bool):

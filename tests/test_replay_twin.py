@@ -47,6 +47,7 @@ def _compare(packets, flat):
     s, c = got.summary, ref["counters"]
     for key in ("pushes", "stale_copies", "store_reads", "store_writes"):
         assert s[key] == c[key], key
+    assert s["stale_state_used"] == c["stale_used"]
     assert s["replica_copies"] == c["copies"]
     assert s["allocations"] == c["allocations"]
     assert s["moves"] == c["moves"]

@@ -20,6 +20,9 @@ big-endian 64-bit halves ``hi`` (bytes 0-7) and ``lo`` (bytes 8-15), whose bits 
 (two's complement: a half >= 2**63 is negative). IPv4 ``a.b.c.d`` has ``hi = 0`` and
 ``lo = 0x0000FFFF_aabbccdd``.
 
+Threads: :func:`run_nf_nb` and :func:`sequential_sources_nb` release the GIL, so a replay can run
+the sequential NF pass on a second thread (``snfkit.runner``).
+
 Compile time: :func:`run_nf_nb` takes the NF's process function as an argument, so numba cannot cache
 it on disk; it compiles once per process and NF (about 1 s; ``benchmarks/bench_nf.py`` measures it).
 Everything else here is ``cache=True``.
@@ -161,7 +164,7 @@ def connection_hash_nb(pkt, seed):
     return mix64(h ^ ((ports | np.uint64(pkt.proto)) + g))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def sequential_sources_nb(flow, n_flows):
     """The single-unit sequential run: ``src[i]`` = the previous packet of flow[i] (-1 for its
     first packet), ``snap`` all False. Returns ``(src int64[n], snap bool[n])``."""
@@ -200,7 +203,7 @@ def snapshot_index_nb(snap):
     return idx
 
 
-@nb.njit
+@nb.njit(nogil=True)
 def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
     """Run ``process`` over packets 0..n-1 in index order (module docstring); returns :class:`NFOut`.
 

@@ -211,6 +211,7 @@ CTL_DTYPE = np.dtype(
         ("pushes", np.int64),
         ("copies", np.int64),
         ("stale_copies", np.int64),  # opens that found a copy with an old clock
+        ("stale_used", np.int64),  # opens that started from a version older than the latest
         ("store_reads", np.int64),
         ("store_writes", np.int64),
         ("retire_at", np.int64),  # no idle unit retires before this (0: look)

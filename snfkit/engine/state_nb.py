@@ -179,12 +179,16 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
     if p.state_mode == SM_PROACTIVE and fl.rep_clock >= 0:  # (the mask row is cold otherwise)
         if has_copy(masks, f, 0, u, un, fl.rep_time):
             if fl.rep_clock == fl.clock or not p.clock_check:
+                if fl.rep_pkt != fl.last_pkt:  # an old copy used as fresh (no clock check)
+                    c.stale_used += 1
                 if fl.rep_arrive <= t:
                     return SRC_REPLICA, t, fl.rep_pkt
                 return SRC_REPLICA_WAIT, fl.rep_arrive, fl.rep_pkt
             c.stale_copies += 1
         elif fl.prev_clock >= 0 and has_copy(masks, f, 1, u, un, fl.prev_time):
             if not p.clock_check:
+                if fl.prev_pkt != fl.last_pkt:
+                    c.stale_used += 1
                 return SRC_REPLICA, t, fl.prev_pkt  # stale, used as if fresh: fault injection
             c.stale_copies += 1
     base = t if t > fl.last_finish else fl.last_finish

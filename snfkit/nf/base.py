@@ -161,7 +161,7 @@ def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, i
 
 def run(
     nf: NF,
-    packets: pl.DataFrame,
+    packets: pl.DataFrame | None,
     src: np.ndarray | None = None,
     snap: np.ndarray | None = None,
     inputs: tuple[PacketColumns, np.ndarray, int] | None = None,
@@ -171,7 +171,8 @@ def run(
     src, snap: the state source of each packet and the packets whose post-state is kept (see
     :mod:`snfkit.engine.nf_nb`); None: the sequential run (every packet continues its flow).
     inputs: :func:`prepare`'s result for this NF and table, when the caller keeps it (a
-    :class:`~snfkit.prepared.PreparedTrace` does), to skip extracting the columns again.
+    :class:`~snfkit.prepared.PreparedTrace` does), to skip extracting the columns again; then
+    ``packets`` is not read (None will do).
     """
     cols, flow, n_flows = prepare(nf, packets) if inputs is None else inputs
     n = flow.shape[0]
@@ -209,7 +210,11 @@ def apply(
     that every distributed replay must reproduce packet for packet. ``src``/``snap`` index packets
     of this table; for a bidirectional NF flows are connections (see :func:`prepare`).
     """
-    out = run(nf, packets, src, snap, inputs)
+    return output_table(run(nf, packets, src, snap, inputs))
+
+
+def output_table(out: NFOut) -> pl.DataFrame:
+    """:func:`apply`'s table (action, out0, out1, delta) from a run's :class:`NFOut`."""
     return pl.DataFrame(
         [
             pl.Series("action", out.action, dtype=pl.Int8),
@@ -226,6 +231,7 @@ __all__ = [
     "apply",
     "check_int",
     "default_state_bytes",
+    "output_table",
     "packet_columns",
     "prepare",
     "run",

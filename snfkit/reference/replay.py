@@ -155,7 +155,7 @@ class Controller:
         self.cq_head = 0
         self.counters = dict.fromkeys(
             ("allocations", "overflow_new", "overflow_full", "prestarts", "moves", "state_pulls",
-             "reordered", "pushes", "copies", "stale_copies", "store_reads", "store_writes"),
+             "reordered", "pushes", "copies", "stale_copies", "stale_used", "store_reads", "store_writes"),
             0)  # fmt: skip
         st = params.state
         self.state_mode = st.state_mode
@@ -342,12 +342,16 @@ class Controller:
         if self.state_mode == "proactive":
             if self.has_copy(unit.slot, f.latest):
                 if f.latest.clock == f.clock or not st.clock_check:
+                    if f.latest.packet != f.last_pkt:  # an old copy used as fresh
+                        self.counters["stale_used"] += 1
                     if f.latest.arrive <= t:
                         return "replica", t, f.latest.packet
                     return "replica_wait", f.latest.arrive, f.latest.packet
                 self.counters["stale_copies"] += 1
             elif self.has_copy(unit.slot, f.before):
                 if not st.clock_check:
+                    if f.before.packet != f.last_pkt:
+                        self.counters["stale_used"] += 1
                     return "replica", t, f.before.packet
                 self.counters["stale_copies"] += 1
         base = max(t, f.last_finish)
