@@ -605,11 +605,12 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     cap = p.capacity_bps
     best = -1
     best_score = -1.0
-    for u in range(c.hi):
+    for u in range(c.hi):  # without branches: which unit is best is data, not predictable
         un = units[u]  # inactive slots have ld = inf
-        if est + un.ld < cap and un.sc > best_score:
-            best = u
-            best_score = un.sc
+        sc = un.sc
+        better = (est + un.ld < cap) & (sc > best_score)
+        best = u if better else best
+        best_score = sc if better else best_score
     if best >= 0:
         if p.alpha > 0.0 and (p.state_mode == SM_PROACTIVE or p.state_mode == SM_REACTIVE):
             fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
