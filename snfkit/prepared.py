@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from os import PathLike
 from typing import Any
 
@@ -83,8 +84,8 @@ class PreparedTrace:
     def n_packets(self) -> int:
         return int(self.ts.shape[0])
 
-    @property
-    def n_flows(self) -> int:
+    @cached_property
+    def n_flows(self) -> int:  # the columns are read-only, so this holds
         return int(self.flow.max()) + 1 if self.n_packets else 0
 
     def open_reasons(self, timeout_ns: int, size_bytes: int) -> np.ndarray:

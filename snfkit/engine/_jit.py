@@ -15,5 +15,7 @@ def helper(fn):
     numba's reference counting (the ``_nrt=False`` option). With it, a helper called for every item
     or push increfs and decrefs the arrays it is given or passes on, an atomic operation each, which
     cost 5-10 % of the proactive replay; without it a function cannot create or return arrays, and
-    these never do."""
-    return nb.njit(cache=True, **_NO_REFCOUNT)(fn)
+    these never do. Like the kernels, helpers use numba's ``error_model="numpy"``: no check for a
+    zero divisor on each integer division (every divisor here is a validated positive parameter or
+    guarded), which saves a branch per division and about 1.5 % of the kernel."""
+    return nb.njit(cache=True, error_model="numpy", **_NO_REFCOUNT)(fn)

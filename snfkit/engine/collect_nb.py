@@ -77,7 +77,7 @@ N_WAIT_CAUSES = 4
 then their state-wait ns, by wait cause (packets without a wait are not counted)."""
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def hist_bucket(v):
     """Bucket of one latency in the log histogram (:func:`snfkit.latency_hist.bucket_of`).
 
@@ -93,7 +93,7 @@ def hist_bucket(v):
     return (exp - SUB_BITS + 1) * SUB + ((bits >> (52 - SUB_BITS)) & (SUB - 1))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _hist_bucket_exact(v):
     exp = 0  # floor(log2(v)), by halving the bit range
     x = v
@@ -115,7 +115,7 @@ def flush_item(items, fl):
     items.end[k] = fl.item_end
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def flush_epochs(eu, rows, c, e_stop):
     """Write the ring cells of epochs ``c.ea`` up to ``e_stop`` (exclusive; at most EPOCH_RING of
     them) as rows from ``rows[c.n_eu]`` on, and clear them. Only cells that saw a packet are
@@ -135,7 +135,7 @@ def flush_epochs(eu, rows, c, e_stop):
     c.n_eu = n
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def add_epoch_row(rows, c, es, u, busy, size):
     """A service that starts EPOCH_RING or more epochs after its arrival: its own row."""
     n = c.n_eu
@@ -148,7 +148,7 @@ def add_epoch_row(rows, c, es, u, busy, size):
     c.n_eu = n + 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def exact_percentiles_nb(values, ranks):
     """The ``ranks[j]``-th smallest of ``values`` (0-based ranks, each < len(values)), by way of the
     log histogram: a pass counts the values per bucket, which locates the bucket of each rank and

@@ -64,6 +64,7 @@ from snfkit.engine.collect_nb import (
     flush_item,
     hist_bucket,
 )
+from snfkit.engine.mix_nb import pop_low_bit
 from snfkit.engine.state_nb import (
     KIND_PULL,
     KIND_STORE_READ,
@@ -168,6 +169,11 @@ UNIT_DTYPE = np.dtype(
         ("cal_s", np.int64, (CALENDAR,)),  # their starts, sorted; disjoint
         ("cal_e", np.int64, (CALENDAR,)),  # their ends
         ("cal_full", np.int64),  # placements made at the calendar's end because it was full
+        # a push from this slot: its candidates' count and weight sum, valid while ctl.act_ver
+        # equals px_ver (the active set has not changed since they were summed)
+        ("px_ver", np.int64),
+        ("px_n", np.int64),
+        ("px_tot", np.float64),
     ],
     align=True,
 )
@@ -195,6 +201,7 @@ CTL_DTYPE = np.dtype(
         ("n_records", np.int64),
         ("started", np.bool_),  # True once the first packet set the tick origin
         ("hi", np.int64),  # one past the highest active unit slot
+        ("act_ver", np.int64),  # changes whenever a slot starts or retires
         ("allocations", np.int64),
         ("overflow_new", np.int64),
         ("overflow_full", np.int64),
@@ -304,7 +311,7 @@ def _roll(units, ring, u, b, n_buckets):
     un.cur_bytes = 0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _measured(un, b, p):
     """Measured load of unit record un in bucket b (its ring already rolled to b): bytes over the
     complete buckets of the window (fewer for a young unit) / that time."""
@@ -316,7 +323,7 @@ def _measured(un, b, p):
     return 0.0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _set_load(un, p):
     """Unit record un's load from its measured load and committed estimates (module docstring);
     called whenever either changes, so the assignment loop only reads ``ld`` and ``sc``."""
@@ -344,7 +351,7 @@ def _refresh_loads(units, ring, c, b, p):
 # ----------------------------------------------------------------------------- unit calendar
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def cal_fit(un, s0, d):
     """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
     n = un.cal_n
@@ -362,7 +369,7 @@ def cal_fit(un, s0, d):
     return s
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def cal_book(un, t, s, d):
     """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t.
 
@@ -379,7 +386,7 @@ def cal_book(un, t, s, d):
         _cal_book_general(un, t, s, d)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _cal_book_general(un, t, s, d):
     n = un.cal_n
     drop = 0
@@ -427,6 +434,7 @@ def _start_unit(units, ring, c, t, p):
         un = units[u]
         if not un.active:
             un.active = True
+            c.act_ver += 1
             un.life = c.lives
             c.lives += 1
             un.start = t
@@ -454,7 +462,7 @@ def _start_unit(units, ring, c, t, p):
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def retire_time(un, idle_ns):
     """When a unit with no open item retires: idle_ns after its last packet, once its queue drains."""
     when = un.last_recv + idle_ns
@@ -475,6 +483,7 @@ def _retire_unit(units, records, c, u, when):
     rec.busy_ns = un.busy
     c.n_records += 1
     un.active = False
+    c.act_ver += 1
     un.ld = np.inf
     while c.hi > 0 and not units[c.hi - 1].active:
         c.hi -= 1
@@ -498,7 +507,7 @@ def _retire_due(units, records, c, t, p):
     c.retire_at = bound
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _went_idle(un, c, p):
     """Unit record un has no open item any more: it may retire at retire_time (see _retire_due)."""
     when = retire_time(un, p.idle_ns)
@@ -526,7 +535,7 @@ def _maybe_prestart(units, ring, c, t, p):
 # ----------------------------------------------------------------------------- items
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def item_rate(first_ts, last_ts, nbytes, npkts, close_after_ns):
     """Measured rate (bps) of a closed item: its bytes over its span, where n packets span n mean
     inter-packet gaps, and no span is taken shorter than the close timeout (T in flowlet mode), so
@@ -539,7 +548,7 @@ def item_rate(first_ts, last_ts, nbytes, npkts, close_after_ns):
     return nbytes * 8e9 / dur
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def item_rates_nb(first_ts, last_ts, nbytes, npkts, close_after_ns):
     """:func:`item_rate` over arrays (the flowlets table's measured rates)."""
     out = np.empty(first_ts.shape[0], np.float64)
@@ -548,7 +557,7 @@ def item_rates_nb(first_ts, last_ts, nbytes, npkts, close_after_ns):
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _close_item(fl, un, c, p):
     """Close flow fl's open item (un is the unit slot it was assigned to); records its rate."""
     if fl.life == un.life and un.active:
@@ -564,20 +573,13 @@ def _close_item(fl, un, c, p):
     fl.open = False
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _estimate(fl, c, p):
     if fl.prev_rate >= 0.0:
         return p.ewma_weight * fl.prev_rate + (1.0 - p.ewma_weight) * fl.est
     if c.rate_count > 0:
         return c.rate_sum / c.rate_count
     return p.initial_estimate_bps
-
-
-_DEBRUIJN_MUL = np.uint64(0x03F79D71B4CB0A89)
-_DEBRUIJN = np.zeros(64, np.int64)
-for _k in range(64):
-    _DEBRUIJN[(((1 << _k) * 0x03F79D71B4CB0A89) & (2**64 - 1)) >> 58] = _k
-"""Bit index of a one-bit uint64 word w: ``_DEBRUIJN[(w * _DEBRUIJN_MUL) >> 58]``."""
 
 
 @helper
@@ -627,9 +629,8 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
                 for w in range((c.hi + 63) >> 6):
                     word = masks[f, 0, w]
                     while word != np.uint64(0):
-                        low = word & (~word + np.uint64(1))
-                        word ^= low
-                        h = w * 64 + _DEBRUIJN[(low * _DEBRUIJN_MUL) >> np.uint64(58)]
+                        bit, word = pop_low_bit(word)
+                        h = w * 64 + bit
                         if h >= c.hi or not units[h].active:
                             continue
                         un = units[h]
@@ -690,7 +691,7 @@ def _assign_packet(units, ring, c, t, p):
 # ----------------------------------------------------------------------------- smart_flow
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _move_flow(flows, units, c, f, v, p):
     fl = flows[f]
     src = units[fl.unit]
@@ -712,7 +713,7 @@ def _move_flow(flows, units, c, f, v, p):
     c.moves += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _smart_tick(flows, units, ring, records, c, tau, p):
     """Every X ms: move flows off overloaded units, then empty underused ones where flows fit."""
     _retire_due(units, records, c, tau, p)
@@ -804,7 +805,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
 # ----------------------------------------------------------------------------- main loop
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p, pr, st, out):
     """Replay packets i0.. of a chunk whose first packet has global index g0, processing the chunk's
     events (:mod:`snfkit.engine.events_nb`) from ``ctl.ev`` on; returns (next index, status). See
@@ -1062,7 +1063,7 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
     return stop, status
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def finish_replay_nb(pr, st):
     """End of trace: write every flow's current item totals, close every open item and retire every
     unit at the time it would retire."""

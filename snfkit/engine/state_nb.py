@@ -26,7 +26,7 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
-from snfkit.engine.mix_nb import GOLDEN, mix64
+from snfkit.engine.mix_nb import GOLDEN, mix64, pop_low_bit
 
 SM_PROACTIVE, SM_REACTIVE, SM_EXTERNAL, SM_LOCAL = 0, 1, 2, 3  # STATE_MODES order
 POL_WEIGHTED, POL_FIRST_K, POL_BROADCAST, POL_NONE = 0, 1, 2, 3  # REPLICATION_POLICIES order
@@ -54,7 +54,7 @@ TRANSFER_DTYPE = np.dtype(
 """One state transfer: a push copy, a pull or a store read."""
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def uniform(c):
     """Next draw in [0, 1) from the controller's splitmix64 stream (state in ``c.rng``)."""
     c.rng = c.rng + GOLDEN
@@ -78,14 +78,23 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
     Candidates are the other active slots in ID order. ``weighted`` makes K distinct draws, each
     with weight 1/(ID+1) (``units.w``) among the candidates not drawn yet, scanning them in ID
     order (the total shrinks by each drawn weight); ``first_k`` takes the K lowest IDs,
-    ``broadcast`` all of them."""
-    n = 0
-    total = 0.0
-    for u in range(c.hi):
-        un = units[u]
-        if un.active and u != fl.unit:
-            n += 1
-            total += un.w
+    ``broadcast`` all of them. The candidates' count and weight sum are kept per pushing slot
+    until a slot starts or retires (the same sum, in the same order: the draws do not change)."""
+    pu = units[fl.unit]
+    if pu.px_ver == c.act_ver:  # the same candidates as this slot's last push
+        n = pu.px_n
+        total = pu.px_tot
+    else:
+        n = 0
+        total = 0.0
+        for u in range(c.hi):
+            un = units[u]
+            if un.active and u != fl.unit:
+                n += 1
+                total += un.w
+        pu.px_ver = c.act_ver
+        pu.px_n = n
+        pu.px_tot = total
     k = n
     if p.policy == POL_NONE:
         k = 0
@@ -132,9 +141,12 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
                          fl.clock, fl.last_pkt)  # fmt: skip
         else:
             c.transfer_bytes[KIND_PUSH] += p.state_bytes
-    if draw:
-        for u in range(c.hi):
-            units[u].drawn = False
+    if draw:  # clear the drawn flags: the slots just marked in the mask
+        for w in range(p.mask_words):
+            word = masks[f, 0, w]
+            while word != np.uint64(0):
+                bit, word = pop_low_bit(word)
+                units[w * 64 + bit].drawn = False
     c.pushes += 1
     c.copies += k
     return k
