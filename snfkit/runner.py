@@ -576,7 +576,7 @@ def _build_results(run: _Run) -> Results:
         packets = pl.concat(run.pkt_parts) if run.pkt_parts else _empty_packets()
     transfers = _transfers_table(run)
     summary = _summary(run, packets, units, duration, counters)
-    summary.update(_state_summary(run, flowlets, transfers, duration, counters))
+    summary.update(_state_summary(run, duration, counters))
     extra = {}
     if run.keep_src:
         extra["src_pkt"] = np.concatenate(run.src_parts) if run.src_parts else np.zeros(0, np.int64)
@@ -617,14 +617,15 @@ def _transfers_table(run: _Run) -> pl.DataFrame | None:
     return pl.concat(frames) if frames else frame(np.zeros(0, S.TRANSFER_DTYPE))
 
 
-def _state_summary(run, flowlets, transfers, duration, counters) -> dict[str, Any]:
+def _state_summary(run, duration, counters) -> dict[str, Any]:
     """Where state came from, waits by cause, seamless share, replication traffic."""
-    codes = flowlets["state_source"].to_physical().to_numpy()
-    moved = flowlets["moved"].to_numpy()
+    n = int(run.state.ctl["items"][0])  # the flowlets table's rows, read from the kernel's columns
+    codes = run.state.items.source[:n]
+    moved = run.state.items.moved[:n]
     counts = np.bincount(codes, minlength=len(S.STATE_SOURCES))
     sources = {name: int(n) for name, n in zip(S.STATE_SOURCES, counts, strict=True)}
-    n_moved = int(moved.sum())
-    seamless = int(np.isin(codes[moved], [S.SRC_REPLICA, S.SRC_FREE]).sum())
+    n_moved = int(np.count_nonzero(moved))
+    seamless = int(np.count_nonzero(moved & ((codes == S.SRC_REPLICA) | (codes == S.SRC_FREE))))
     push_bytes = int(counters["transfer_bytes"][S.KIND_PUSH])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
@@ -776,7 +777,7 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         exact = False
     names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
-    offered_bits = float(run.state.items.bytes.sum()) * 8.0
+    offered_bits = float(run.state.items.bytes[: int(counters["items"])].sum()) * 8.0
     max_active = int(_max_active_per_epoch(
         units["start_ns"].to_numpy(), units["retire_ns"].to_numpy(), 0, 1 << 62, 1)[0]
     ) if units.height else 0  # fmt: skip
