@@ -265,7 +265,9 @@ def main() -> None:
     for name, secs, cnt in rows:
         pps = cnt / secs
         print(f"{name:52} {secs:8.3f} {pps / 1e6:8.2f} {det_pps / pps:9.1f}")
-    print(f"\ntarget: flowlet replay >= {TARGET_PPS / 1e6:.0f} M packets/s, end to end from the table")
+    print(
+        f"\ntarget: flowlet replay >= {TARGET_PPS / 1e6:.0f} M packets/s, end to end from the table"
+    )
     for name, secs in (("defaults (proactive K=3), per-packet rows", e2e_keep),
                        ("defaults (proactive K=3), aggregates only", e2e_nokeep),
                        ("state local, aggregates only", e2e_free)):  # fmt: skip

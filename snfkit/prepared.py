@@ -142,6 +142,4 @@ def prepare_trace(
             "packets", type(packets).__name__, "a polars DataFrame or a trace path"
         )
     ts, flow, wl = replay_arrays(packets)
-    return PreparedTrace(
-        *(_read_only(np.ascontiguousarray(a)) for a in (ts, flow, wl)), packets
-    )
+    return PreparedTrace(*(_read_only(np.ascontiguousarray(a)) for a in (ts, flow, wl)), packets)

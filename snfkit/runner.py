@@ -702,9 +702,13 @@ def _epoch_tables(run: _Run, units: pl.DataFrame, cap: float) -> tuple[pl.DataFr
         {"epoch": np.asarray(act_epoch, np.int64), "unit": np.asarray(act_unit, np.int64),
          "active_ns": np.asarray(act_ns, np.int64)}
     ).group_by("epoch", "unit").agg(pl.col("active_ns").sum())  # fmt: skip
-    rows = np.concatenate(run.eu_parts) if run.eu_parts else np.zeros((0, len(EU_COLUMNS)), np.int64)
-    traffic = pl.DataFrame(rows, schema=list(EU_COLUMNS), orient="row").group_by("epoch", "unit").agg(
-        pl.all().sum()
+    rows = (
+        np.concatenate(run.eu_parts) if run.eu_parts else np.zeros((0, len(EU_COLUMNS)), np.int64)
+    )
+    traffic = (
+        pl.DataFrame(rows, schema=list(EU_COLUMNS), orient="row")
+        .group_by("epoch", "unit")
+        .agg(pl.all().sum())
     )
     eu = (
         active.join(traffic, on=["epoch", "unit"], how="full", coalesce=True)
@@ -798,7 +802,9 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "packets_processed": run.n_in,
         "packets_dropped": 0,
         "latency_us": {k: v / 1e3 for k, v in zip(names, pct, strict=True)},
-        "latency_mean_us": (int(counters["lat_sum"]) / run.n_in / 1e3) if run.n_in else float("nan"),
+        "latency_mean_us": (int(counters["lat_sum"]) / run.n_in / 1e3)
+        if run.n_in
+        else float("nan"),
         "latency_max_us": int(counters["lat_max"]) / 1e3,
         "latency_exact": exact,
         "mean_active_units": mean_active,

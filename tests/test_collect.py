@@ -62,7 +62,9 @@ def _check_aggregates(packets, flat, epoch_ns, chunk):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(replay_cases(), st.sampled_from([1_000, 20_000, 100_000_000]), st.sampled_from([1, 7, 10**6]))
+@given(
+    replay_cases(), st.sampled_from([1_000, 20_000, 100_000_000]), st.sampled_from([1, 7, 10**6])
+)
 def test_kernel_aggregates_match_reference(case, epoch_ns, chunk):
     """Epochs of 1 us put services many epochs after their arrival (rows beyond the ring)."""
     packets, flat = case
@@ -85,8 +87,10 @@ def test_services_beyond_the_ring():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 2**62), min_size=1, max_size=50))
 def test_hist_bucket_matches_numpy_rule(values):
-    v = np.asarray([*values, 0, 1, 255, 256, 257, 2**20, 2**20 - 1, 2**53 - 1, 2**53, 2**53 + 1,
-                    2**62 - 1], np.int64)
+    v = np.asarray(
+        [*values, 0, 1, 255, 256, 257, 2**20, 2**20 - 1, 2**53 - 1, 2**53, 2**53 + 1, 2**62 - 1],
+        np.int64,
+    )
     np.testing.assert_array_equal([hist_bucket(x) for x in v], latency_hist.bucket_of(v))
 
 

@@ -41,6 +41,7 @@ RING_MASK = EPOCH_RING - 1
 EU_COLUMNS = ("epoch", "unit", "packets", "bytes", "busy_ns", "processed_bytes")
 """The columns of the kernel's epoch rows (int64 [rows, 6])."""
 
+
 class Items(NamedTuple):
     """Every item (flowlet, flow or packet) of a replay, one array per field, indexed by item id
     (columns, so that the flowlets table is built without gathering fields out of records)."""
@@ -71,6 +72,7 @@ ITEM_DTYPES = {name: np.int64 for name in Items._fields} | {
 def new_items(n: int) -> Items:
     """Zeroed item columns for n items (zero pages: memory is taken only where written)."""
     return Items(*(np.zeros(n, ITEM_DTYPES[name]) for name in Items._fields))
+
 
 N_WAIT_CAUSES = 4
 """Columns of the kernel's wait sums, int64 [2, N_WAIT_CAUSES]: packets that waited for their state,
