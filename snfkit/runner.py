@@ -304,6 +304,7 @@ def _replay_chunks(run, packets, params, progress, chunk_size) -> Results:
 def _nf_setup(nf: Any, packets: Any) -> tuple[Any, Any]:
     """Resolve ``nf`` and key a bidirectional NF's flows by connection."""
     from snfkit.nf import NF, get_nf
+    from snfkit.nf.base import check_nf_columns
 
     nf_obj = get_nf(nf) if isinstance(nf, str) else nf
     if not isinstance(nf_obj, NF):
@@ -313,6 +314,7 @@ def _nf_setup(nf: Any, packets: Any) -> tuple[Any, Any]:
         raise ParameterError(
             "packets", type(packets).__name__, "a packets DataFrame or a PreparedTrace with an NF"
         )
+    check_nf_columns(table)
     if nf_obj.bidirectional and "direction" not in table.columns:
         if isinstance(packets, PreparedTrace):
             raise ParameterError(

@@ -121,6 +121,15 @@ def test_apply_table_and_errors():
         get_nf("lb", colour="red")
 
 
+def test_a_table_without_the_nf_columns_is_named():
+    from snfkit import replay
+
+    bare = _table().select("ts_ns", "flow_id", "wire_len")
+    for call in (lambda: apply(BUILT["qos"], bare), lambda: replay(bare, nf="lb")):
+        with pytest.raises(ParameterError, match="without src_ip, dst_ip, src_port, dst_port, proto"):
+            call()
+
+
 def test_ids_without_payload_warns_and_inspects_nothing():
     with pytest.warns(NoPayloadWarning, match="payload"):
         out = apply(BUILT["ids"], _table())

@@ -130,6 +130,20 @@ def packet_columns(packets: pl.DataFrame, *, payload: bool = True) -> PacketColu
     )
 
 
+NF_COLUMNS = ("ts_ns", "flow_id", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "wire_len")
+"""The packets-table columns every NF reads (``direction`` and ``payload`` are optional)."""
+
+
+def check_nf_columns(packets: pl.DataFrame) -> None:
+    """ParameterError naming the columns an NF needs that ``packets`` lacks."""
+    missing = [c for c in NF_COLUMNS if c not in packets.columns]
+    if missing:
+        raise ParameterError(
+            "packets", f"a table without {', '.join(missing)}",
+            "a packets table with the columns " + ", ".join(NF_COLUMNS) + " (an NF reads them)",
+        )  # fmt: skip
+
+
 def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, int]:
     """What :func:`apply` hands the kernel: ``(cols, flow, n_flows)`` for ``nf`` over ``packets``.
 
@@ -142,6 +156,7 @@ def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, i
         raise ParameterError("nf", type(nf).__name__, "an snfkit.nf.NF (see snfkit.nf.get_nf)")
     if not isinstance(packets, pl.DataFrame):
         raise ParameterError("packets", type(packets).__name__, "a polars DataFrame")
+    check_nf_columns(packets)
     if nf.bidirectional and "direction" not in packets.columns:
         from snfkit.traces.transforms import connections
 
@@ -227,9 +242,11 @@ def output_table(out: NFOut) -> pl.DataFrame:
 
 __all__ = [
     "NF",
+    "NF_COLUMNS",
     "address_halves",
     "apply",
     "check_int",
+    "check_nf_columns",
     "default_state_bytes",
     "output_table",
     "packet_columns",
