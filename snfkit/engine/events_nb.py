@@ -61,29 +61,79 @@ def _merge(c_time, c_flow, p_time, p_flow):
 
 
 @nb.njit(cache=True)
-def _pick(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow, bit):
-    """(time, flow) of the old entries whose bits share ``bit``, then of the new ones, in order."""
+def _count_bits(bits, counts):
+    """Add to counts[k] the entries of ``bits`` (int8) with bit k set, k = 0, 1."""
+    for i in range(bits.shape[0]):
+        b = bits[i]
+        counts[0] += b & 1
+        counts[1] += (b >> 1) & 1
+
+
+@nb.njit(cache=True)
+def _split(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow, after):
+    """Per kind k = 0, 1: ``(ts + after[k], flow)`` of the old entries with bit k set, then of the
+    new ones, in order; returns (time0, flow0, time1, flow1)."""
+    counts = np.zeros(2, np.int64)
+    _count_bits(old_bits, counts)
+    _count_bits(new_bits, counts)
+    t0 = np.empty(counts[0], np.int64)
+    f0 = np.empty(counts[0], np.int64)
+    t1 = np.empty(counts[1], np.int64)
+    f1 = np.empty(counts[1], np.int64)
+    a0, a1 = after
+    m0 = 0
+    m1 = 0
+    for k in range(old_bits.shape[0]):
+        b = old_bits[k]
+        if b & 1:
+            t0[m0] = old_ts[k] + a0
+            f0[m0] = old_flow[k]
+            m0 += 1
+        if b & 2:
+            t1[m1] = old_ts[k] + a1
+            f1[m1] = old_flow[k]
+            m1 += 1
+    for i in range(new_bits.shape[0]):
+        b = new_bits[i]
+        if b == 0:
+            continue
+        if b & 1:
+            t0[m0] = new_ts[i] + a0
+            f0[m0] = new_flow[i]
+            m0 += 1
+        if b & 2:
+            t1[m1] = new_ts[i] + a1
+            f1[m1] = new_flow[i]
+            m1 += 1
+    return t0, f0, t1, f1
+
+
+@nb.njit(cache=True)
+def _pending(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow):
+    """The entries still pending: old ones with bits left, then new ones, in order ->
+    (ts, flow, kinds)."""
     m = 0
     for k in range(old_bits.shape[0]):
-        if old_bits[k] & bit:
-            m += 1
+        m += old_bits[k] != 0
     for i in range(new_bits.shape[0]):
-        if new_bits[i] & bit:
-            m += 1
+        m += new_bits[i] != 0
     out_ts = np.empty(m, np.int64)
     out_flow = np.empty(m, np.int64)
+    out_kinds = np.empty(m, np.int8)
     m = 0
     for k in range(old_bits.shape[0]):
-        if old_bits[k] & bit:
+        if old_bits[k]:
             out_ts[m] = old_ts[k]
             out_flow[m] = old_flow[k]
+            out_kinds[m] = old_bits[k]
             m += 1
     for i in range(new_bits.shape[0]):
-        if new_bits[i] & bit:
+        if new_bits[i]:
             out_ts[m] = new_ts[i]
             out_flow[m] = new_flow[i]
+            out_kinds[m] = new_bits[i]
             m += 1
-    return out_ts, out_flow
+    return out_ts, out_flow, out_kinds
 
 
 @nb.njit(cache=True)
@@ -110,6 +160,8 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
     open_old = pend_kinds.copy()  # bits not decided yet
     for k in range(n_old):
         pidx[pend_flow[k]] = k
+    seen = np.empty(n, np.int64)  # the chunk's flows, in order of their first packet here
+    n_seen = 0
     for i in range(n):
         f = flow[i]
         j = last[f]
@@ -120,7 +172,10 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
                 if use[kind] and gap > after[kind]:
                     bits |= 1 << kind
             flags[j] = bits
-        elif pidx[f] >= 0:
+        else:
+            seen[n_seen] = f
+            n_seen += 1
+        if j < 0 and pidx[f] >= 0:
             k = pidx[f]
             gap = ts[i] - pend_ts[k]
             for kind in range(2):
@@ -137,24 +192,20 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
             if open_old[k] & bit and pend_ts[k] + after[kind] < ts_last:
                 real_old[k] |= bit
                 open_old[k] &= ~bit
-    # each flow's last packet in the chunk: real if before the chunk's end, else pending
+    # each flow's last packet in the chunk: real if before the chunk's end, else pending (walked
+    # by flow; new_open is indexed by packet, so what is read from it stays in packet order)
     new_open = np.zeros(n, np.int8)
-    for i in range(n):
-        if last[flow[i]] != i:
-            continue
+    for s in range(n_seen):
+        i = last[seen[s]]
         for kind in range(2):
             if use[kind]:
                 if ts[i] + after[kind] < ts_last:
                     flags[i] |= 1 << kind
                 else:
                     new_open[i] |= 1 << kind
-    out_ts, out_flow = _pick(open_old, pend_ts, pend_flow, new_open, ts, flow, 3)
-    out_kinds = np.concatenate((open_old[open_old != 0], new_open[new_open != 0]))
+    out_ts, out_flow, out_kinds = _pending(open_old, pend_ts, pend_flow, new_open, ts, flow)
     # per kind: pending-from-before events first (older packets), then this chunk's, packet order
-    c_time, c_flow = _pick(real_old, pend_ts, pend_flow, flags, ts, flow, 1)
-    p_time, p_flow = _pick(real_old, pend_ts, pend_flow, flags, ts, flow, 2)
-    c_time += close_after
-    p_time += push_after
+    c_time, c_flow, p_time, p_flow = _split(real_old, pend_ts, pend_flow, flags, ts, flow, after)
     time, code = _merge(c_time, c_flow, p_time, p_flow)
     return time, code, out_ts, out_flow, out_kinds
 
