@@ -70,41 +70,38 @@ def _count_bits(bits, counts):
 
 
 @nb.njit(cache=True)
-def _split(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow, after):
-    """Per kind k = 0, 1: ``(ts + after[k], flow)`` of the old entries with bit k set, then of the
-    new ones, in order; returns (time0, flow0, time1, flow1)."""
-    counts = np.zeros(2, np.int64)
-    _count_bits(old_bits, counts)
-    _count_bits(new_bits, counts)
-    t0 = np.empty(counts[0], np.int64)
-    f0 = np.empty(counts[0], np.int64)
-    t1 = np.empty(counts[1], np.int64)
-    f1 = np.empty(counts[1], np.int64)
+def _split_part(bits, ts, flow, after, t0, f0, t1, f1, m):
+    """Append ``(ts + after[k], flow)`` of the entries with bit k of ``bits`` set to (t_k, f_k) from
+    m[k] on (k = 0, 1), in order; advances m."""
     a0, a1 = after
-    m0 = 0
-    m1 = 0
-    for k in range(old_bits.shape[0]):
-        b = old_bits[k]
-        if b & 1:
-            t0[m0] = old_ts[k] + a0
-            f0[m0] = old_flow[k]
-            m0 += 1
-        if b & 2:
-            t1[m1] = old_ts[k] + a1
-            f1[m1] = old_flow[k]
-            m1 += 1
-    for i in range(new_bits.shape[0]):
-        b = new_bits[i]
+    for i in range(bits.shape[0]):
+        b = bits[i]
         if b == 0:
             continue
         if b & 1:
-            t0[m0] = new_ts[i] + a0
-            f0[m0] = new_flow[i]
-            m0 += 1
+            t0[m[0]] = ts[i] + a0
+            f0[m[0]] = flow[i]
+            m[0] += 1
         if b & 2:
-            t1[m1] = new_ts[i] + a1
-            f1[m1] = new_flow[i]
-            m1 += 1
+            t1[m[1]] = ts[i] + a1
+            f1[m[1]] = flow[i]
+            m[1] += 1
+
+
+@nb.njit(cache=True)
+def _split(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow, after):
+    """Per kind k = 0, 1: ``(ts + after[k], flow)`` of the old entries with bit k set, then of the
+    new ones, in order; returns (time0, flow0, time1, flow1)."""
+    m = np.zeros(2, np.int64)
+    _count_bits(old_bits, m)
+    _count_bits(new_bits, m)
+    t0 = np.empty(m[0], np.int64)
+    f0 = np.empty(m[0], np.int64)
+    t1 = np.empty(m[1], np.int64)
+    f1 = np.empty(m[1], np.int64)
+    m[:] = 0
+    _split_part(old_bits, old_ts, old_flow, after, t0, f0, t1, f1, m)
+    _split_part(new_bits, new_ts, new_flow, after, t0, f0, t1, f1, m)
     return t0, f0, t1, f1
 
 
