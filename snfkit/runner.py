@@ -621,9 +621,9 @@ def _transfers_table(run: _Run) -> pl.DataFrame | None:
 
 def _state_summary(run, duration, counters) -> dict[str, Any]:
     """Where state came from, waits by cause, seamless share, replication traffic."""
-    n = int(run.state.ctl["items"][0])  # the flowlets table's rows, read from the kernel's columns
-    codes = run.state.items.source[:n]
-    moved = run.state.items.moved[:n]
+    n_items = int(run.state.ctl["items"][0])  # the flowlets table's rows, from the kernel's columns
+    codes = run.state.items.source[:n_items]
+    moved = run.state.items.moved[:n_items]
     counts = np.bincount(codes, minlength=len(S.STATE_SOURCES))
     sources = {name: int(n) for name, n in zip(S.STATE_SOURCES, counts, strict=True)}
     n_moved = int(np.count_nonzero(moved))
