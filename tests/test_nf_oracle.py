@@ -9,7 +9,9 @@ bursts) and slices of the real traces in ../shared/traces.
 from __future__ import annotations
 
 from functools import cache
+from typing import NamedTuple
 
+import numba as nb
 import numpy as np
 import polars as pl
 import pytest
@@ -18,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snfkit import load_trace, replay
-from snfkit.engine.nf_nb import sequential_sources
-from snfkit.nf import NFS, apply, get_nf
+from snfkit.engine.nf_nb import FORWARD, NFResult, sequential_sources
+from snfkit.nf import NF, NFS, apply, get_nf
 from snfkit.params import MODES, REPLICATION_POLICIES, STATE_MODES
 from snfkit.traces.table import packets_from_arrays
 from snfkit.traces.transforms import connections
@@ -247,3 +249,28 @@ def test_prepared_trace_with_an_nf_equals_the_table():
         assert a.nf_output.equals(b.nf_output) and a.summary == b.summary
     assert prepared.nf_inputs(nf_of("nat")) is prepared.nf_inputs(nf_of("lb"))  # extracted once
     assert prepared.nf_inputs(nf_of("ids")) is not prepared.nf_inputs(nf_of("nat"))  # payload
+
+
+class _LimitConfig(NamedTuple):
+    max_bytes: int
+
+
+@nb.njit
+def _failing(pkt, payload, state, row, cfg):
+    state[row, 0] += pkt.wire_len
+    if state[row, 0] > cfg.max_bytes:
+        raise ValueError("flow over its byte limit")
+    return NFResult(FORWARD, state[row, 0], 0, 8)
+
+
+def test_an_error_in_the_overlapped_nf_pass_reaches_the_caller():
+    """The default pass runs on a second thread; what the NF raises there is raised by replay."""
+    nf = NF(name="failing", process=_failing, twin=None, state_width=1, state_bytes=45,
+            needs_payload=False, bidirectional=False, config=_LimitConfig(max_bytes=3_000))  # fmt: skip
+    packets = trace("lingering", 0)
+    with pytest.raises(ValueError, match="byte limit"):
+        replay(packets, nf=nf, unit_capacity_bps=2e7, max_units=12, keep_packets=False)
+    fine = NF(name="failing", process=_failing, twin=None, state_width=1, state_bytes=45,
+              needs_payload=False, bidirectional=False, config=_LimitConfig(max_bytes=1 << 60))  # fmt: skip
+    res = replay(packets, nf=fine, unit_capacity_bps=2e7, max_units=12, keep_packets=False)
+    assert res.nf_output.height == packets.height
