@@ -106,30 +106,27 @@ def _split(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow, after):
 
 
 @nb.njit(cache=True)
+def _copy_open(bits, ts, flow, out_ts, out_flow, out_kinds, m):
+    """Copy the entries with bits left to the outputs from m on, in order; returns the new m."""
+    for i in range(bits.shape[0]):
+        if bits[i]:
+            out_ts[m] = ts[i]
+            out_flow[m] = flow[i]
+            out_kinds[m] = bits[i]
+            m += 1
+    return m
+
+
+@nb.njit(cache=True)
 def _pending(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow):
     """The entries still pending: old ones with bits left, then new ones, in order ->
     (ts, flow, kinds)."""
-    m = 0
-    for k in range(old_bits.shape[0]):
-        m += old_bits[k] != 0
-    for i in range(new_bits.shape[0]):
-        m += new_bits[i] != 0
+    m = np.count_nonzero(old_bits) + np.count_nonzero(new_bits)
     out_ts = np.empty(m, np.int64)
     out_flow = np.empty(m, np.int64)
     out_kinds = np.empty(m, np.int8)
-    m = 0
-    for k in range(old_bits.shape[0]):
-        if old_bits[k]:
-            out_ts[m] = old_ts[k]
-            out_flow[m] = old_flow[k]
-            out_kinds[m] = old_bits[k]
-            m += 1
-    for i in range(new_bits.shape[0]):
-        if new_bits[i]:
-            out_ts[m] = new_ts[i]
-            out_flow[m] = new_flow[i]
-            out_kinds[m] = new_bits[i]
-            m += 1
+    m = _copy_open(old_bits, old_ts, old_flow, out_ts, out_flow, out_kinds, 0)
+    _copy_open(new_bits, new_ts, new_flow, out_ts, out_flow, out_kinds, m)
     return out_ts, out_flow, out_kinds
 
 
