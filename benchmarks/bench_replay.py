@@ -7,8 +7,8 @@ loading are excluded from every figure below), then measures in the same process
 - ``detect``: the bare flowlet-detection kernel over the whole trace
   (:func:`snfkit.engine.flowlets_nb.detect_flowlets_nb`, T = 500 us, B = 15 KB) -- the yardstick;
 - ``kernel``: :func:`snfkit.engine.replay_nb.replay_chunk_nb` alone, driven directly over the whole
-  trace in 1M-packet chunks like ``replay`` does (open reasons precomputed, state and output arrays
-  preallocated; only the kernel calls are inside the timer);
+  trace in 1M-packet chunks like ``replay`` does (it detects flowlets itself; events precomputed,
+  state and output arrays preallocated; only the kernel calls are inside the timer);
 - ``replay``: ``snfkit.replay(packets, mode='flowlet')`` end to end, keep_packets True and False
   (defaults otherwise, so state is proactive with K = 3), and with ``state_mode='local'`` (no state
   work: the replay engine alone, as the replay-engine issue specifies it);
@@ -62,17 +62,13 @@ def arrays(df):
 
 def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
     """Seconds spent inside the runner's kernel driver (``_Run.run_kernel``, which calls
-    ``replay_chunk_nb``) for the whole trace; flowlet detection, event computation and aggregation
-    are outside the timer."""
+    ``replay_chunk_nb``, which detects flowlets and keeps the aggregates as it goes) for the whole
+    trace; the event computation is outside the timer."""
     from snfkit.prepared import prepare_trace
     from snfkit.runner import _Run
 
     run = _Run(params.replace(keep_packets=False))  # transfer rows are not kept either
     trace = prepare_trace(pl.DataFrame({"ts_ns": ts, "flow_id": flow, "wire_len": wl}))
-    if params.modes.mode == "packet":
-        reason = np.full(ts.shape[0], 3, np.int8)
-    else:
-        reason = trace.open_reasons(run.detect_t, run.detect_b)
     run.reserve(trace.n_flows, ts.shape[0])  # per-flow tables; an item per packet at most
     ev_time, ev_code = trace.events(run.close_after, run.push_after)
     spent = 0.0
@@ -81,7 +77,7 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
         b = min(a + chunk, ts.shape[0])
         e1 = int(np.searchsorted(ev_time, ts[b - 1], side="left"))
         t = time.perf_counter()
-        run.run_kernel(ts[a:b], flow[a:b], wl[a:b], reason[a:b], (ev_time[e0:e1], ev_code[e0:e1]))
+        run.run_kernel(ts[a:b], flow[a:b], wl[a:b], (ev_time[e0:e1], ev_code[e0:e1]))
         spent += time.perf_counter() - t
         e0 = e1
         run.n_in = b
@@ -109,8 +105,7 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
         return wrapper
 
     patches = [
-        (runner, "detect_flowlets_chunk_nb", "flowlet detection (numba)"),
-        (runner, "events_chunk_nb", "close/push events (numba)"),
+        (runner, "events_chunk", "close/push events (numba)"),
         (K, "replay_chunk_nb", "replay kernel (numba)"),
         (runner._Run, "_collect", "_collect: per-chunk tables"),
         (runner, "_build_results", "_build_results (all tables)"),

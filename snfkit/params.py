@@ -227,7 +227,8 @@ class KernelParams(NamedTuple):
     """Flat scalars handed to the replay kernel (built by :meth:`ReplayParams.kernel_tuple`)."""
 
     mode: int  # index into MODES
-    close_after_ns: int  # an item is open until its flow is idle this long
+    close_after_ns: int  # an item is open until its flow is idle this long (the detection timeout)
+    split_bytes: int  # flowlet size threshold B (0: no size rule; always 0 outside mode flowlet)
     alpha: float
     capacity_bps: float
     bucket_ns: int
@@ -323,6 +324,7 @@ class ReplayParams:
         return KernelParams(
             mode=MODES.index(m.mode),
             close_after_ns=self.close_after_ns,
+            split_bytes=self.flowlets.size_bytes if m.mode == "flowlet" else 0,
             alpha=float(a.alpha),
             capacity_bps=float(a.unit_capacity_bps),
             bucket_ns=a.load_bucket_ns,

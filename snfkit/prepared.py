@@ -1,11 +1,13 @@
 """A trace prepared once for many replays (sweeps, parameter grids, notebooks).
 
 :func:`prepare_trace` validates a packets table once and keeps its replay columns as contiguous
-arrays. :meth:`PreparedTrace.open_reasons` runs flowlet detection for a (T, B) pair once and caches
-the result, and :meth:`PreparedTrace.events` does the same for the item-close and push events of a
-(T, replicate_after) pair, so replays that differ only in other parameters (alpha, K, capacity, ...)
-skip the conversion, the detection and the event lists. ``snfkit.replay(prepared, ...)`` accepts it wherever it accepts a
-packets table, with identical results.
+arrays. :meth:`PreparedTrace.events` computes the item-close and push events of a
+(T, replicate_after) pair once and caches them, so replays that differ only in other parameters
+(alpha, K, capacity, ...) skip the conversion, the checks and the event lists (the replay kernel
+detects flowlets itself as it goes). :meth:`PreparedTrace.open_reasons` gives the per-packet
+flowlet detection for a (T, B) pair, cached the same way, for analysis.
+``snfkit.replay(prepared, ...)`` accepts it wherever it accepts a packets table, with identical
+results.
 """
 
 from __future__ import annotations

@@ -28,12 +28,7 @@ from snfkit.engine.collect_nb import (
     exact_percentiles_nb,
     new_items,
 )
-from snfkit.engine.events_nb import events_chunk_nb, no_pending
-from snfkit.engine.flowlets_nb import (
-    FlowletState,
-    detect_flowlets_chunk_nb,
-    new_flowlet_state,
-)
+from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending
 from snfkit.errors import ParameterError
 from snfkit.params import ReplayParams
 from snfkit.prepared import REQUIRED as _REQUIRED
@@ -122,18 +117,6 @@ def _grow_flows(st: K.ReplayState, n_flows: int) -> K.ReplayState:
     masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
     masks[:old] = st.masks
     return st._replace(flows=flows, masks=masks)
-
-
-def _grow_flowlet_state(fs: FlowletState, n_flows: int) -> FlowletState:
-    old = fs.last_ts.shape[0]
-    if n_flows <= old:
-        return fs
-    size = max(n_flows, 2 * old)
-    grown = new_flowlet_state(size)
-    for a, b in zip(fs[:3], grown[:3], strict=True):
-        b[:old] = a
-    grown.n_flowlets[0] = fs.n_flowlets[0]
-    return grown
 
 
 def _chunks_of(packets: Any, chunk_size: int) -> tuple[Iterator[pl.DataFrame], int | None]:
@@ -373,14 +356,9 @@ class _Run:
         self.params = params
         self.kp = params.kernel_tuple()
         self.state = new_state(0, self.kp)
-        mode = params.modes.mode
-        if mode == "flowlet":
-            self.detect_t, self.detect_b = params.flowlets.timeout_ns, params.flowlets.size_bytes
-        else:
-            self.detect_t, self.detect_b = params.modes.flow_timeout_ns, 0
-        self.fstate = new_flowlet_state(0)
         self.close_after, self.push_after = event_delays(self.kp)
         self.pending = no_pending()
+        self.ev_scratch = None  # events_nb work buffers, reused from chunk to chunk
         self.keep = params.report.keep_packets
         self.epoch_ns = params.report.epoch_ns
         self.t0: int | None = None
@@ -403,7 +381,6 @@ class _Run:
         a bound to reserve."""
         if n_flows > 0:
             self.state = _grow_flows(self.state, n_flows)
-            self.fstate = _grow_flowlet_state(self.fstate, n_flows)
         self._grow_items(n_items, exact=True)
 
     def _grow_items(self, n_items: int, exact: bool = False) -> None:
@@ -422,10 +399,10 @@ class _Run:
         ts, flow, wl = replay_arrays(chunk, self.n_in, self.last_ts_seen)
         self.feed_arrays(ts, flow, wl)
 
-    def feed_arrays(self, ts, flow, wl, reason=None, events=None) -> None:
-        """Replay the next chunk given as checked int64 arrays. ``reason`` and ``events`` (open
-        reasons and this chunk's events from a :class:`~snfkit.prepared.PreparedTrace`) skip
-        flowlet detection and event computation."""
+    def feed_arrays(self, ts, flow, wl, events=None) -> None:
+        """Replay the next chunk given as checked int64 arrays. ``events`` (this chunk's events
+        from a :class:`~snfkit.prepared.PreparedTrace`) skips their computation. The kernel detects
+        flowlets itself (:mod:`snfkit.engine.replay_nb`)."""
         n = ts.shape[0]
         if n == 0:
             return
@@ -434,27 +411,21 @@ class _Run:
         self.last_ts_seen = int(ts[-1])
         n_flows = int(flow.max()) + 1
         self.state = _grow_flows(self.state, n_flows)
-        if self.params.modes.mode == "packet":
-            reason = np.full(n, K.REASON_PACKET, np.int8)
-        elif reason is None:
-            self.fstate = _grow_flowlet_state(self.fstate, n_flows)
-            reason = detect_flowlets_chunk_nb(
-                ts, flow, wl, np.int64(self.detect_t), np.int64(self.detect_b), self.fstate
-            )[0]
         if events is None:
-            ev_time, ev_code, *pending = events_chunk_nb(
-                ts, flow, self.state.flows.shape[0], np.int64(self.close_after),
-                np.int64(self.push_after), *self.pending,
-            )  # fmt: skip
-            self.pending = type(self.pending)(*pending)
+            self.ev_scratch = event_scratch(
+                n + self.pending.ts.shape[0], self.state.flows.shape[0], self.ev_scratch
+            )
+            ev_time, ev_code, self.pending = events_chunk(
+                ts, flow, self.close_after, self.push_after, self.pending, self.ev_scratch
+            )
             events = (ev_time, ev_code)
         self._grow_items(int(self.state.ctl["items"][0]) + n)  # an item per packet at most
-        out = self.run_kernel(ts, flow, wl, reason, events)
+        out = self.run_kernel(ts, flow, wl, events)
         self._collect(ts, flow, wl, out)
         self.n_in += n
         self.t_last = int(ts[-1])
 
-    def run_kernel(self, ts, flow, wl, reason, events) -> K.ChunkOut:
+    def run_kernel(self, ts, flow, wl, events) -> K.ChunkOut:
         """Drive the replay kernel over one chunk and its events (draining unit records and
         transfer rows as they fill). Every event of the chunk must be processed by its end."""
         n = ts.shape[0]
@@ -466,7 +437,7 @@ class _Run:
         pr = K.params_record(self.kp)
         while True:
             i, status = K.replay_chunk_nb(
-                ts, flow, wl, reason, ev_time, ev_code, i, g0, self.kp, pr, self.state, out
+                ts, flow, wl, ev_time, ev_code, i, g0, self.kp, pr, self.state, out
             )
             self._drain_records()
             if status == K.STATUS_DONE:
@@ -488,17 +459,13 @@ class _Run:
         )  # fmt: skip
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
-        """Replay a prepared trace in chunks, with its cached flowlet detection."""
-        reason = None
-        if self.params.modes.mode != "packet":
-            reason = trace.open_reasons(self.detect_t, self.detect_b)
+        """Replay a prepared trace in chunks, with its cached events."""
         ev_time, ev_code = trace.events(self.close_after, self.push_after)
         e0 = 0
         for a in range(0, trace.n_packets, chunk_size):
             b = min(a + chunk_size, trace.n_packets)
-            r = reason[a:b] if reason is not None else None
             e1 = int(np.searchsorted(ev_time, trace.ts[b - 1], side="left"))  # before the last
-            self.feed_arrays(trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], r,
+            self.feed_arrays(trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b],
                              (ev_time[e0:e1], ev_code[e0:e1]))  # fmt: skip
             e0 = e1
             bar.advance(b - a)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snfkit.engine.events_nb import events_chunk_nb, no_pending, trace_events
+from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending, trace_events
 from snfkit.reference.events import trace_events_reference
 
 
@@ -38,17 +38,20 @@ def test_events_equal_twin_for_any_cut(case):
     # chunk by chunk, carrying the pending events: each chunk's list holds exactly the events
     # before its last packet not listed before, so the concatenation is the whole list
     pending = no_pending()
+    scratch = None  # grown as needed and reused, like the runner does
     got = []
     bounds = [0, *cuts, ts.shape[0]]
     for a, b in itertools.pairwise(bounds):
         if a == b:
             continue
-        time, code, *rest = events_chunk_nb(
-            ts[a:b], flow[a:b], n_flows, np.int64(close_after), np.int64(push_after), *pending
+        scratch = event_scratch(b - a + pending.ts.shape[0], n_flows, scratch)
+        time, code, pending = events_chunk(
+            ts[a:b], flow[a:b], close_after, push_after, pending, scratch
         )
         assert (time < ts[b - 1]).all()  # every listed event is processed within its chunk
         got += decoded(time, code)
-        pending = type(pending)(*rest)
+        # between calls the per-flow buffers are back to -1 (a stale entry would corrupt the next)
+        assert (scratch.last == -1).all() and (scratch.pidx == -1).all()
     assert got == expected
 
 
@@ -71,4 +74,6 @@ def test_bad_flow_id_is_an_error():
     ts = np.array([0, 1], np.int64)
     flow = np.array([0, 5], np.int64)
     with pytest.raises(ValueError, match="n_flows"):
-        events_chunk_nb(ts, flow, 2, np.int64(3), np.int64(1), *no_pending())
+        events_chunk(ts, flow, 3, 1, no_pending(), event_scratch(2, 2))
+    with pytest.raises(ValueError, match="too small"):
+        events_chunk(ts, flow, 3, 1, no_pending(), event_scratch(1, 6))

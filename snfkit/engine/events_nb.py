@@ -39,70 +39,76 @@ def no_pending() -> PendingEvents:
     return PendingEvents(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8))
 
 
+class EventScratch(NamedTuple):
+    """Work buffers of :func:`events_chunk_nb`, reused from chunk to chunk (fresh memory is slow
+    to touch). ``last`` and ``pidx`` are all -1 between calls; the rest is overwritten."""
+
+    flags: np.ndarray  # int8[cap]: bit k: packet i is followed by a real event of kind k
+    new_open: np.ndarray  # int8[cap]: bit k: packet i's event of kind k is still undecided
+    seen: np.ndarray  # int64[cap]: the chunk's flows, in order of their first packet here
+    last: np.ndarray  # int64[F, 2]: the flow's latest packet in the chunk and its time
+    pidx: np.ndarray  # int64[F]: the flow's pending entry from earlier chunks
+    kind_time: np.ndarray  # int64[2, cap + 1]: per kind, the event times in order
+    kind_flow: np.ndarray  # int64[2, cap + 1]: and their flows
+    time: np.ndarray  # int64[2 * cap]: the merged list
+    code: np.ndarray  # int64[2 * cap]
+
+
+def event_scratch(cap: int, n_flows: int, have: EventScratch | None = None) -> EventScratch:
+    """Buffers for chunks of up to ``cap`` packets plus pending entries, and flow ids below
+    ``n_flows``: ``have`` if it is big enough, else new ones (at least twice the old size)."""
+    if have is not None and have.flags.shape[0] >= cap and have.pidx.shape[0] >= n_flows:
+        return have
+    if have is not None:
+        cap = max(cap, 2 * have.flags.shape[0])
+        n_flows = max(n_flows, 2 * have.pidx.shape[0])
+    return EventScratch(
+        np.zeros(cap, np.int8), np.zeros(cap, np.int8), np.empty(cap, np.int64),
+        np.full((n_flows, 2), -1, np.int64), np.full(n_flows, -1, np.int64),
+        np.empty((2, cap + 1), np.int64), np.empty((2, cap + 1), np.int64),
+        np.empty(2 * cap, np.int64), np.empty(2 * cap, np.int64),
+    )  # fmt: skip
+
+
+NEVER = np.int64(2**63 - 1)
+"""After every event (ends the per-kind lists for the merge)."""
+
+
 @nb.njit(cache=True)
-def _merge(c_time, c_flow, p_time, p_flow):
-    """Merge the close and push lists (each sorted) into (time, code); closes first at ties."""
-    nc = c_time.shape[0]
-    npu = p_time.shape[0]
-    time = np.empty(nc + npu, np.int64)
-    code = np.empty(nc + npu, np.int64)
+def _merge(kt, kf, m, time, code):
+    """Merge the close and push lists (kind k: ``kt[k, :m[k]]``, sorted, ``NEVER`` at m[k]) into
+    (time, code); closes first at ties. Branch-free: both heads are read, one is taken."""
     a = 0
     b = 0
-    for k in range(nc + npu):
-        if b >= npu or (a < nc and c_time[a] <= p_time[b]):
-            time[k] = c_time[a]
-            code[k] = c_flow[a] << 1
-            a += 1
-        else:
-            time[k] = p_time[b]
-            code[k] = (p_flow[b] << 1) | 1
-            b += 1
-    return time, code
+    for k in range(m[0] + m[1]):
+        ct = kt[0, a]
+        pt = kt[1, b]
+        take = ct <= pt
+        time[k] = ct if take else pt
+        code[k] = (kf[0, a] << 1) if take else ((kf[1, b] << 1) | 1)
+        a += take
+        b += 1 - take
+    return m[0] + m[1]
 
 
 @nb.njit(cache=True)
-def _count_bits(bits, counts):
-    """Add to counts[k] the entries of ``bits`` (int8) with bit k set, k = 0, 1."""
-    for i in range(bits.shape[0]):
-        b = bits[i]
-        counts[0] += b & 1
-        counts[1] += (b >> 1) & 1
-
-
-@nb.njit(cache=True)
-def _split_part(bits, ts, flow, after, t0, f0, t1, f1, m):
-    """Append ``(ts + after[k], flow)`` of the entries with bit k of ``bits`` set to (t_k, f_k) from
-    m[k] on (k = 0, 1), in order; advances m."""
+def _split_part(bits, ts, flow, after, kt, kf, m):
+    """Append ``(ts + after[k], flow)`` of the entries with bit k of ``bits`` set to kind k's list
+    from m[k] on (k = 0, 1), in order; advances m. Branch-free: every entry is written at both
+    lists' ends, which advance by its bits (each list has a spare slot)."""
     a0, a1 = after
+    m0, m1 = m[0], m[1]
     for i in range(bits.shape[0]):
         b = bits[i]
-        if b == 0:
-            continue
-        if b & 1:
-            t0[m[0]] = ts[i] + a0
-            f0[m[0]] = flow[i]
-            m[0] += 1
-        if b & 2:
-            t1[m[1]] = ts[i] + a1
-            f1[m[1]] = flow[i]
-            m[1] += 1
-
-
-@nb.njit(cache=True)
-def _split(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow, after):
-    """Per kind k = 0, 1: ``(ts + after[k], flow)`` of the old entries with bit k set, then of the
-    new ones, in order; returns (time0, flow0, time1, flow1)."""
-    m = np.zeros(2, np.int64)
-    _count_bits(old_bits, m)
-    _count_bits(new_bits, m)
-    t0 = np.empty(m[0], np.int64)
-    f0 = np.empty(m[0], np.int64)
-    t1 = np.empty(m[1], np.int64)
-    f1 = np.empty(m[1], np.int64)
-    m[:] = 0
-    _split_part(old_bits, old_ts, old_flow, after, t0, f0, t1, f1, m)
-    _split_part(new_bits, new_ts, new_flow, after, t0, f0, t1, f1, m)
-    return t0, f0, t1, f1
+        t = ts[i]
+        f = flow[i]
+        kt[0, m0] = t + a0
+        kf[0, m0] = f
+        m0 += b & 1
+        kt[1, m1] = t + a1
+        kf[1, m1] = f
+        m1 += (b >> 1) & 1
+    m[0], m[1] = m0, m1
 
 
 @nb.njit(cache=True)
@@ -131,56 +137,63 @@ def _pending(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow):
 
 
 @nb.njit(cache=True)
-def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_flow, pend_kinds):
+def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_kinds, scratch):
     """Events to process while replaying this chunk, given the events pending from earlier chunks.
 
-    ``push_after < 0`` disables pushes. Returns ``(time, code, pend_ts, pend_flow, pend_kinds)``:
-    the chunk's events (sorted as the module docstring says; ``code = flow << 1 | kind``) and the
-    events still pending after it.
+    ``push_after < 0`` disables pushes. ``scratch`` (:func:`event_scratch`) must hold the chunk
+    and the pending entries and cover every flow id. Returns ``(time, code, pend_ts, pend_flow,
+    pend_kinds)``: the chunk's events (sorted as the module docstring says; ``code = flow << 1 |
+    kind``; views of ``scratch``, valid until its next use) and the events still pending after it.
     """
     n = ts.shape[0]
+    n_old = pend_ts.shape[0]
     if close_after < 0 and push_after < 0:  # no events at all (packet mode)
-        return (np.zeros(0, np.int64), np.zeros(0, np.int64), pend_ts[:0], pend_flow[:0],
-                pend_kinds[:0])  # fmt: skip
-    if (n > 0 and flow.max() >= n_flows) or (pend_flow.shape[0] > 0 and pend_flow.max() >= n_flows):
+        return scratch.time[:0], scratch.code[:0], pend_ts[:0], pend_flow[:0], pend_kinds[:0]
+    n_flows = scratch.pidx.shape[0]
+    if (n > 0 and flow.max() >= n_flows) or (n_old > 0 and pend_flow.max() >= n_flows):
         raise ValueError("events_chunk_nb: a flow id is >= n_flows")
+    if n + n_old > scratch.flags.shape[0]:
+        raise ValueError("events_chunk_nb: the scratch buffers are too small")
     after = (close_after, push_after)
     use = (close_after >= 0, push_after >= 0)
-    flags = np.zeros(n, np.int8)  # bit k: packet i is followed by a real event of kind k
-    last = np.full(n_flows, -1, np.int64)  # the flow's latest packet in this chunk
-    pidx = np.full(n_flows, -1, np.int64)  # the flow's pending entry from earlier chunks
-    n_old = pend_ts.shape[0]
+    # a gap above these sets bit 0 / bit 1 (a kind not in use: never)
+    gap0 = close_after if use[0] else NEVER
+    gap1 = push_after if use[1] else NEVER
+    flags = scratch.flags[:n]
+    flags[:] = 0
+    new_open = scratch.new_open[:n]
+    new_open[:] = 0
+    last = scratch.last
+    pidx = scratch.pidx
+    seen = scratch.seen
     real_old = np.zeros(n_old, np.int8)
     open_old = pend_kinds.copy()  # bits not decided yet
     for k in range(n_old):
         pidx[pend_flow[k]] = k
-    seen = np.empty(n, np.int64)  # the chunk's flows, in order of their first packet here
     n_seen = 0
     for i in range(n):
         f = flow[i]
-        j = last[f]
+        t = ts[i]
+        j = last[f, 0]
         if j >= 0:
-            gap = ts[i] - ts[j]
-            bits = 0
-            for kind in range(2):
-                if use[kind] and gap > after[kind]:
-                    bits |= 1 << kind
-            flags[j] = bits
+            gap = t - last[f, 1]
+            flags[j] = np.int8(gap > gap0) | (np.int8(gap > gap1) << 1)
         else:
             seen[n_seen] = f
             n_seen += 1
-        if j < 0 and pidx[f] >= 0:
             k = pidx[f]
-            gap = ts[i] - pend_ts[k]
-            for kind in range(2):
-                if open_old[k] & (1 << kind) and gap > after[kind]:
-                    real_old[k] |= 1 << kind
-            open_old[k] = 0
-            pidx[f] = -1
-        last[f] = i
+            if k >= 0:  # the flow's pending entry is decided by this packet
+                gap = t - pend_ts[k]
+                for kind in range(2):
+                    if open_old[k] & (1 << kind) and gap > after[kind]:
+                        real_old[k] |= 1 << kind
+                open_old[k] = 0
+        last[f, 0] = i
+        last[f, 1] = t
     ts_last = ts[n - 1] if n > 0 else np.int64(-(2**62))
     # pending entries whose flow did not come back: real once the chunk has passed their time
     for k in range(n_old):
+        pidx[pend_flow[k]] = -1
         for kind in range(2):
             bit = 1 << kind
             if open_old[k] & bit and pend_ts[k] + after[kind] < ts_last:
@@ -188,9 +201,11 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
                 open_old[k] &= ~bit
     # each flow's last packet in the chunk: real if before the chunk's end, else pending (walked
     # by flow; new_open is indexed by packet, so what is read from it stays in packet order)
-    new_open = np.zeros(n, np.int8)
     for s in range(n_seen):
-        i = last[seen[s]]
+        f = seen[s]
+        i = last[f, 0]
+        last[f, 0] = -1
+        last[f, 1] = -1
         for kind in range(2):
             if use[kind]:
                 if ts[i] + after[kind] < ts_last:
@@ -199,16 +214,29 @@ def events_chunk_nb(ts, flow, n_flows, close_after, push_after, pend_ts, pend_fl
                     new_open[i] |= 1 << kind
     out_ts, out_flow, out_kinds = _pending(open_old, pend_ts, pend_flow, new_open, ts, flow)
     # per kind: pending-from-before events first (older packets), then this chunk's, packet order
-    c_time, c_flow, p_time, p_flow = _split(real_old, pend_ts, pend_flow, flags, ts, flow, after)
-    time, code = _merge(c_time, c_flow, p_time, p_flow)
-    return time, code, out_ts, out_flow, out_kinds
+    kt, kf = scratch.kind_time, scratch.kind_flow
+    m = np.zeros(2, np.int64)
+    _split_part(real_old, pend_ts, pend_flow, after, kt, kf, m)
+    _split_part(flags, ts, flow, after, kt, kf, m)
+    kt[0, m[0]] = NEVER
+    kt[1, m[1]] = NEVER
+    total = _merge(kt, kf, m, scratch.time, scratch.code)
+    return scratch.time[:total], scratch.code[:total], out_ts, out_flow, out_kinds
+
+
+def events_chunk(ts, flow, close_after: int, push_after: int, pending: PendingEvents,
+                 scratch: EventScratch) -> tuple[np.ndarray, np.ndarray, PendingEvents]:  # fmt: skip
+    """:func:`events_chunk_nb` with the pending events as a :class:`PendingEvents`: returns
+    ``(time, code, pending after the chunk)``."""
+    time, code, *rest = events_chunk_nb(
+        ts, flow, np.int64(close_after), np.int64(push_after), *pending, scratch
+    )
+    return time, code, PendingEvents(*rest)
 
 
 def trace_events(ts, flow, close_after: int, push_after: int) -> tuple[np.ndarray, np.ndarray]:
     """All events of a whole trace (one chunk, nothing pending before): ``(time, code)``."""
     n_flows = int(flow.max()) + 1 if flow.shape[0] else 0
-    p = no_pending()
-    time, code, *_ = events_chunk_nb(
-        ts, flow, n_flows, np.int64(close_after), np.int64(push_after), p.ts, p.flow, p.kinds
-    )
-    return time, code
+    time, code, _ = events_chunk(ts, flow, close_after, push_after, no_pending(),
+                                 event_scratch(ts.shape[0], n_flows))  # fmt: skip
+    return time.copy(), code.copy()

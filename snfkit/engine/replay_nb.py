@@ -5,8 +5,12 @@ Semantics (DESIGN.md "Time, packets, units", "Controller", "Allocation modes"); 
 
 Work items. Packets are grouped into *items*, the units of assignment: flowlets (mode flowlet),
 flows (flow, smart_flow: a flow idle for ``flow_timeout_ns`` has ended) or single packets (packet). The
-caller passes ``open_reason[i]`` (>= 0 when packet i opens a new item: 0 new flow, 1 timeout, 2 size;
--1 otherwise), computed once per (T, B) by :mod:`snfkit.engine.flowlets_nb`. An item stays *open* until
+kernel detects them as it goes, with the rule of :mod:`snfkit.engine.flowlets_nb` (a flow's first
+packet, a gap strictly above ``close_after_ns``, or, with ``split_bytes`` > 0, the item's bytes plus
+the packet's above ``split_bytes``) from the flow record's last time and item bytes, so detection
+costs no pass of its own; the open reason (0 new flow, 1 timeout, 2 size) is the item's ``reason``.
+The flow record's ``item``, ``last_ts`` and ``bytes`` are exactly the detector's state: an item opens
+at every detected boundary and nowhere else. An item stays *open* until
 its flow has been idle for ``close_after_ns`` (closed strictly after ``last_ts + close_after_ns``), or
 until the next item of its flow opens. Closing records the item's measured rate.
 
@@ -64,6 +68,7 @@ from snfkit.engine.collect_nb import (
     flush_item,
     hist_bucket,
 )
+from snfkit.engine.flowlets_nb import FlowletReason
 from snfkit.engine.mix_nb import pop_low_bit
 from snfkit.engine.state_nb import (
     KIND_PULL,
@@ -85,6 +90,7 @@ MODE_FLOW = 1
 MODE_SMART_FLOW = 2
 MODE_PACKET = 3
 
+REASON_NEW_FLOW, REASON_TIMEOUT, REASON_SIZE = FlowletReason  # why an item opened
 REASON_PACKET = 3  # item reason code for packet mode (one item per packet)
 
 WAIT_NONE = 0
@@ -806,7 +812,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p, pr, st, out):
+def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out):
     """Replay packets i0.. of a chunk whose first packet has global index g0, processing the chunk's
     events (:mod:`snfkit.engine.events_nb`) from ``ctl.ev`` on; returns (next index, status). See
     the module docstring. ``pr`` holds the parameters ``p`` as one record (:func:`params_record`),
@@ -892,24 +898,32 @@ def replay_chunk_nb(ts, flow, wire_len, open_reason, ev_time, ev_code, i0, g0, p
             stop = i
             break
         fl = flows[f]
-        # 2. assignment
+        # 2. item boundary (flowlet detection, the module docstring) and assignment
+        if p.mode == MODE_PACKET:
+            reason = REASON_PACKET
+        elif fl.item < 0:
+            reason = REASON_NEW_FLOW
+        elif t - fl.last_ts > p.close_after_ns:
+            reason = REASON_TIMEOUT
+        elif p.split_bytes > 0 and fl.bytes + size > p.split_bytes:
+            reason = REASON_SIZE
+        else:
+            reason = -1
         ready = t
         cause = WAIT_NONE
         src = fl.last_pkt
-        if p.mode == MODE_PACKET or open_reason[i] >= 0:
+        if reason >= 0:
             if t >= c.retire_at:
                 _retire_due(units, records, c, t, q)
             if p.mode == MODE_PACKET:
                 u, overflow = _assign_packet(units, ring, c, t, q)
                 est = 0.0
-                reason = REASON_PACKET
                 source = SRC_STORE
             else:
                 if fl.open:
                     _close_item(fl, units[fl.unit], c, q)  # size split: the item ends here
                 est = _estimate(fl, c, q)
                 u, overflow = _assign_greedy(units, ring, masks, c, fl, f, est, b, t, q)
-                reason = open_reason[i]
                 units[u].open += 1
                 units[u].committed += est
                 _set_load(units[u], q)
