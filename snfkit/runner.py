@@ -25,8 +25,8 @@ from snfkit.engine.collect_nb import (
     EU_COLUMNS,
     N_WAIT_CAUSES,
     Items,
-    exact_percentiles_nb,
     new_items,
+    ranked_values,
 )
 from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending
 from snfkit.errors import ParameterError
@@ -51,7 +51,8 @@ def enum_column(codes: np.ndarray, categories: Iterable[str]) -> pl.Series:
     """An Enum column from integer codes (indices into ``categories``; a code out of range
     raises)."""
     cats = list(categories)
-    return pl.Series(cats, dtype=pl.Enum(cats)).gather(np.asarray(codes).astype(np.uint32))
+    # gathering with a polars index is ~3x faster than with a numpy one (1M rows: 1.4 vs 4.1 ms)
+    return pl.Series(cats, dtype=pl.Enum(cats)).gather(pl.Series(np.asarray(codes, np.uint32)))
 
 
 def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
@@ -397,12 +398,13 @@ class _Run:
         if chunk.height == 0:
             return
         ts, flow, wl = replay_arrays(chunk, self.n_in, self.last_ts_seen)
-        self.feed_arrays(ts, flow, wl)
+        col = chunk["wire_len"]
+        self.feed_arrays(ts, flow, wl, wire_len=col if col.dtype == pl.UInt32 else None)
 
-    def feed_arrays(self, ts, flow, wl, events=None) -> None:
+    def feed_arrays(self, ts, flow, wl, events=None, wire_len=None) -> None:
         """Replay the next chunk given as checked int64 arrays. ``events`` (this chunk's events
         from a :class:`~snfkit.prepared.PreparedTrace`) skips their computation. The kernel detects
-        flowlets itself (:mod:`snfkit.engine.replay_nb`)."""
+        flowlets itself (:mod:`snfkit.engine.replay_nb`). ``wire_len``: see :meth:`_collect`."""
         n = ts.shape[0]
         if n == 0:
             return
@@ -421,7 +423,7 @@ class _Run:
             events = (ev_time, ev_code)
         self._grow_items(int(self.state.ctl["items"][0]) + n)  # an item per packet at most
         out = self.run_kernel(ts, flow, wl, events)
-        self._collect(ts, flow, wl, out)
+        self._collect(ts, flow, wl, out, wire_len)
         self.n_in += n
         self.t_last = int(ts[-1])
 
@@ -453,9 +455,9 @@ class _Run:
         chunk, as the tables hold them)."""
         rows = n if self.keep else 0
         return K.ChunkOut(
-            np.empty(rows, np.int32), np.empty(rows, np.int64), np.empty(rows, np.int64),
-            np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.int8),
-            np.empty(rows, np.bool_), np.empty(n if self.keep_src else 0, np.int64),
+            np.empty(rows, np.int32), *(np.empty(rows, np.int64) for _ in range(7)),
+            np.empty(rows, np.uint32), np.empty(rows, np.bool_),
+            np.empty(n if self.keep_src else 0, np.int64),
         )  # fmt: skip
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
@@ -495,25 +497,24 @@ class _Run:
             self.eu_parts.append(self.state.eu_rows[:r].copy())
             self.state.ctl["n_eu"] = 0
 
-    def _collect(self, ts, flow, wl, out: K.ChunkOut) -> None:
+    def _collect(self, ts, flow, wl, out: K.ChunkOut, wire_len: pl.Series | None) -> None:
+        """Keep the chunk's per-packet rows (``wire_len``: the table's own UInt32 column, if it
+        has one, taken as it is) and state sources."""
         if self.keep:
-            service = out.finish - out.start
-            latency = out.finish - ts
-            queue = latency - service - out.state_wait
             self.pkt_parts.append(
                 pl.DataFrame(
                     {
                         "ts_ns": ts,
                         "flow_id": flow,
-                        "wire_len": wl.astype(np.uint32),
+                        "wire_len": wl.astype(np.uint32) if wire_len is None else wire_len,
                         "unit": out.unit,
                         "item": out.item,
                         "start_ns": out.start,
                         "finish_ns": out.finish,
-                        "latency_ns": latency,
-                        "queue_ns": queue,
+                        "latency_ns": out.latency,
+                        "queue_ns": out.queue,
                         "state_wait_ns": out.state_wait,
-                        "service_ns": service,
+                        "service_ns": out.service,
                         "wait_cause": enum_column(out.wait_cause, WAIT_CAUSES),
                         "reordered": out.reordered,
                     }
@@ -740,10 +741,11 @@ def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
 
 def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
     if packets is not None and packets.height:
-        lat = packets["latency_ns"].to_numpy()
-        # numpy's percentile(method="lower") ranks, selected without copying and partitioning
-        ranks = np.floor((lat.shape[0] - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
-        pct = [float(v) for v in exact_percentiles_nb(lat, ranks)]
+        # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
+        # the column's chunks (no copy, no partition of the whole column)
+        ranks = np.floor((packets.height - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
+        parts = [c.to_numpy() for c in packets["latency_ns"].get_chunks()]
+        pct = [float(v) for v in ranked_values(parts, ranks, run.state.hist)]
         exact = True
     else:
         pct = latency_hist.percentiles(run.state.hist, list(PERCENTILES))

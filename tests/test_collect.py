@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replay_helpers import replay_cases
@@ -98,14 +99,22 @@ def test_hist_bucket_matches_numpy_rule(values):
 @given(st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**62)), min_size=1, max_size=400),
        st.data())  # fmt: skip
 def test_exact_percentiles_match_twin(values, data):
-    from snfkit.engine.collect_nb import exact_percentiles_nb
+    from snfkit.engine.collect_nb import exact_percentiles_nb, latency_histogram_nb, ranked_values
     from snfkit.reference.collect import exact_percentiles_reference
 
     v = np.asarray(values, np.int64)
     ranks = np.asarray(data.draw(st.lists(st.integers(0, v.size - 1), min_size=1, max_size=8)),
                        np.int64)  # fmt: skip
-    np.testing.assert_array_equal(exact_percentiles_nb(v, ranks),
-                                  exact_percentiles_reference(v, ranks))  # fmt: skip
+    expected = exact_percentiles_reference(v, ranks)
+    np.testing.assert_array_equal(exact_percentiles_nb(v, ranks), expected)
+    # the same over parts of the values, given their histogram (as the runner does per chunk)
+    cuts = sorted(data.draw(st.lists(st.integers(0, v.size), max_size=4)))
+    parts = np.split(v, cuts)
+    hist = latency_histogram_nb(v)
+    np.testing.assert_array_equal(ranked_values(parts, ranks, hist), expected)
+    hist[0] += 1  # a histogram that does not count these values is refused
+    with pytest.raises(RuntimeError, match="histogram"):
+        ranked_values(parts, ranks, hist)
 
 
 def test_summary_percentiles_equal_numpy():

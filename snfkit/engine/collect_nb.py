@@ -151,17 +151,22 @@ def add_epoch_row(rows, c, es, u, busy, size):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def exact_percentiles_nb(values, ranks):
-    """The ``ranks[j]``-th smallest of ``values`` (0-based ranks, each < len(values)), by way of the
-    log histogram: a pass counts the values per bucket, which locates the bucket of each rank and
-    the rank within it; a second pass gathers the values of those few buckets, which are sorted.
-    Two linear passes, where a selection over the whole array copies and partitions it."""
+def latency_histogram_nb(values):
+    """The log histogram of ``values`` (what the replay kernel keeps of every latency)."""
     hist = np.zeros(N_BUCKETS, np.int64)
     for i in range(values.shape[0]):
         hist[hist_bucket(values[i])] += 1
+    return hist
+
+
+@nb.njit(cache=True, error_model="numpy")
+def rank_buckets_nb(hist, ranks):
+    """Where the ranked values are, from the histogram of all values: ``(target, within, slot,
+    start)``: the bucket of each rank and the rank inside it, a buffer slot per target bucket (-1
+    for other buckets) and each slot's start in one buffer (``start[-1]`` values in all)."""
     m = ranks.shape[0]
-    target = np.empty(m, np.int64)  # bucket holding each rank
-    within = np.empty(m, np.int64)  # the rank inside that bucket
+    target = np.empty(m, np.int64)
+    within = np.empty(m, np.int64)
     below = 0
     j = 0
     order = np.argsort(ranks)
@@ -171,29 +176,63 @@ def exact_percentiles_nb(values, ranks):
             within[order[j]] = ranks[order[j]] - below
             j += 1
         below += hist[b]
-    slot = np.full(N_BUCKETS, -1, np.int64)  # target bucket -> its buffer
+    slot = np.full(N_BUCKETS, -1, np.int64)
     n_slots = 0
     for k in range(m):
         if slot[target[k]] < 0:
             slot[target[k]] = n_slots
             n_slots += 1
-    size = np.zeros(n_slots, np.int64)
+    start = np.zeros(n_slots + 1, np.int64)
     for b in range(N_BUCKETS):
         if slot[b] >= 0:
-            size[slot[b]] = hist[b]
-    start = np.zeros(n_slots + 1, np.int64)
+            start[slot[b] + 1] = hist[b]
     for s in range(n_slots):
-        start[s + 1] = start[s] + size[s]
-    buf = np.empty(start[n_slots], values.dtype)
-    fill = start[:n_slots].copy()
+        start[s + 1] += start[s]
+    return target, within, slot, start
+
+
+@nb.njit(cache=True, error_model="numpy")
+def gather_ranked_nb(values, slot, buf, fill):
+    """Copy the values that fall in a target bucket to their slot's part of ``buf`` (from
+    ``fill[slot]`` on; advances it). Called once per part of the values."""
     for i in range(values.shape[0]):
         s = slot[hist_bucket(values[i])]
         if s >= 0:
             buf[fill[s]] = values[i]
             fill[s] += 1
-    for s in range(n_slots):
-        buf[start[s] : start[s + 1]].sort()
-    out = np.empty(m, values.dtype)
-    for k in range(m):
-        out[k] = buf[start[slot[target[k]]] + within[k]]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def pick_ranked_nb(buf, start, slot, target, within):
+    """Read the ranked values: the ``within[k]``-th smallest of target bucket k's values (a
+    selection; the bucket of a common latency can hold a tenth of all values)."""
+    out = np.empty(target.shape[0], buf.dtype)
+    for k in range(target.shape[0]):
+        s = slot[target[k]]
+        out[k] = np.partition(buf[start[s] : start[s + 1]], within[k])[within[k]]
     return out
+
+
+@nb.njit(cache=True, error_model="numpy")
+def exact_percentiles_nb(values, ranks):
+    """The ``ranks[j]``-th smallest of ``values`` (0-based ranks, each < len(values)), by way of the
+    log histogram: a pass counts the values per bucket, which locates the bucket of each rank and
+    the rank within it; a second pass gathers the values of those few buckets, which are sorted.
+    Two linear passes, where a selection over the whole array copies and partitions it."""
+    target, within, slot, start = rank_buckets_nb(latency_histogram_nb(values), ranks)
+    buf = np.empty(start[-1], values.dtype)
+    gather_ranked_nb(values, slot, buf, start[:-1].copy())
+    return pick_ranked_nb(buf, start, slot, target, within)
+
+
+def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    """:func:`exact_percentiles_nb` over the concatenation of the int64 arrays ``parts``, given
+    their histogram ``hist`` (the replay kernel's): one pass over the parts, no concatenation."""
+    if int(hist.sum()) != sum(int(p.shape[0]) for p in parts):
+        raise RuntimeError("ranked_values: the histogram does not count the values given")
+    target, within, slot, start = rank_buckets_nb(hist, np.asarray(ranks, np.int64))
+    buf = np.empty(start[-1], np.int64)
+    fill = start[:-1].copy()
+    for part in parts:
+        gather_ranked_nb(np.asarray(part, np.int64), slot, buf, fill)
+    return pick_ranked_nb(buf, start, slot, target, within)

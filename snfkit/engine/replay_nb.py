@@ -274,7 +274,10 @@ class ChunkOut(NamedTuple):
     start: np.ndarray  # int64
     finish: np.ndarray  # int64
     state_wait: np.ndarray  # int64
-    wait_cause: np.ndarray  # int8
+    latency: np.ndarray  # int64: finish - arrival
+    queue: np.ndarray  # int64: latency - service - state_wait
+    service: np.ndarray  # int64: finish - start
+    wait_cause: np.ndarray  # uint32 (an Enum column's physical codes)
     reordered: np.ndarray  # bool
     src_pkt: np.ndarray  # int64: global index of the packet whose post-state the packet starts from
 
@@ -827,6 +830,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
     c = st.ctl[0]
     o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
+    o_lat, o_queue, o_service = out.latency, out.queue, out.service
     n = ts.shape[0]
     n_ev = ev_time.shape[0]
     n_rec = records.shape[0]
@@ -1065,6 +1069,9 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
             o_start[i] = start
             o_finish[i] = finish
             o_wait[i] = wait
+            o_lat[i] = lat
+            o_queue[i] = lat - service - wait
+            o_service[i] = service
             o_cause[i] = cause
             o_reord[i] = reord
         if p.keep_src:
