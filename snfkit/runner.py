@@ -72,7 +72,7 @@ def new_state(n_flows: int, p: K.NamedTuple) -> K.ReplayState:
         records=np.zeros(4 * u + 64, K.RECORD_DTYPE),
         ctl=ctl,
         masks=np.zeros((n_flows, 2, p.mask_words), np.uint64),
-        transfers=np.zeros(max(4 * u + 64, TRANSFER_ROWS), S.TRANSFER_DTYPE),
+        transfers=S.new_transfers(max(4 * u + 64, TRANSFER_ROWS)),
         items=new_items(0),
         hist=np.zeros(latency_hist.N_BUCKETS, np.int64),
         waits=np.zeros((2, N_WAIT_CAUSES), np.int64),
@@ -367,7 +367,7 @@ class _Run:
         self.last_ts_seen: int | None = None
         self.n_in = 0
         self.pkt_parts: list[pl.DataFrame] = []
-        self.transfers: list[np.ndarray] = []  # TRANSFER_DTYPE rows, when keep_packets
+        self.transfers: list[np.ndarray] = []  # transfer columns (state_nb), when keep_packets
         self.pushed_packets: list[np.ndarray] = []  # without keep_packets: for the NF pass
         self.keep_src = False  # per-packet state sources, for an NF pass
         self.src_parts: list[np.ndarray] = []
@@ -479,18 +479,18 @@ class _Run:
             self.state.ctl["n_records"] = 0
         r = int(self.state.ctl["n_transfers"][0])
         if r:
-            batch = self.state.transfers[:r]
-            kinds = batch["kind"]
+            batch = self.state.transfers[:, :r]
             if self.keep:  # every transfer; otherwise only the sums and what the NF pass needs
-                size = self.state.transfers.shape[0]
+                size = self.state.transfers.shape[1]
                 if 2 * r >= size:  # a full buffer is kept as is, and the kernel gets a fresh one
                     self.transfers.append(batch)
-                    fresh = np.empty(max(size, 4 * TRANSFER_ROWS), S.TRANSFER_DTYPE)
+                    fresh = S.new_transfers(max(size, 4 * TRANSFER_ROWS))
                     self.state = self.state._replace(transfers=fresh)
                 else:
                     self.transfers.append(batch.copy())
             elif self.keep_src:
-                self.pushed_packets.append(batch["packet"][kinds == S.KIND_PUSH].copy())
+                push = batch[S.TR_KIND] == S.KIND_PUSH
+                self.pushed_packets.append(batch[S.TR_PACKET][push])
             self.state.ctl["n_transfers"] = 0
         r = int(self.state.ctl["n_eu"][0])
         if r:
@@ -571,20 +571,23 @@ def _build_results(run: _Run) -> Results:
 def _transfers_table(run: _Run) -> pl.DataFrame | None:
     if not run.keep:
         return None
+    state_bytes = run.params.state.state_bytes
 
-    def frame(rec: np.ndarray) -> pl.DataFrame:
+    def frame(cols: np.ndarray) -> pl.DataFrame:
+        """The table of one transfer buffer (its columns are contiguous: taken without copies)."""
+        c = dict(zip(S.TRANSFER_COLUMNS, cols, strict=True))
         return pl.DataFrame({
-            "time_ns": rec["time_ns"], "arrive_ns": rec["arrive_ns"], "flow_id": rec["flow_id"],
-            "from_unit": rec["from_unit"].astype(np.int32), "to_unit": rec["to_unit"].astype(np.int32),
-            "bytes": rec["bytes"], "clock": rec["clock"], "packet": rec["packet"],
-            "kind": enum_column(rec["kind"], S.TRANSFER_KINDS),
-        }).select("time_ns", "arrive_ns", "flow_id", "from_unit", "to_unit", "bytes", "kind",
-                  "clock", "packet")  # fmt: skip
+            "time_ns": c["time_ns"], "arrive_ns": c["arrive_ns"], "flow_id": c["flow_id"],
+            "from_unit": c["from_unit"].astype(np.int32), "to_unit": c["to_unit"].astype(np.int32),
+            "bytes": np.full(cols.shape[1], state_bytes, np.int64),
+            "kind": enum_column(c["kind"], S.TRANSFER_KINDS), "clock": c["clock"],
+            "packet": c["packet"],
+        })  # fmt: skip
 
     frames = []
     while run.transfers:  # convert part by part, freeing each: the rows can run to millions
         frames.append(frame(run.transfers.pop(0)))
-    return pl.concat(frames) if frames else frame(np.zeros(0, S.TRANSFER_DTYPE))
+    return pl.concat(frames) if frames else frame(S.new_transfers(0))
 
 
 def _state_summary(run, duration, counters) -> dict[str, Any]:

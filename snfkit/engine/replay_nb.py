@@ -256,7 +256,7 @@ class ReplayState(NamedTuple):
     records: np.ndarray  # RECORD_DTYPE [R], unit lifetimes not yet drained by the caller
     ctl: np.ndarray  # CTL_DTYPE [1]
     masks: np.ndarray  # uint64 [F, 2, mask_words]: which slots got the latest two pushes
-    transfers: np.ndarray  # TRANSFER_DTYPE [R'], not yet drained by the caller
+    transfers: np.ndarray  # int64 [len(TRANSFER_COLUMNS), R'] (state_nb), not yet drained
     items: Items  # every item so far (its totals once superseded), one array per field [I]
     hist: np.ndarray  # int64 [N_BUCKETS]: latency histogram
     waits: np.ndarray  # int64 [2, N_WAIT_CAUSES]: packets and state-wait ns by wait cause
@@ -834,7 +834,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
     n = ts.shape[0]
     n_ev = ev_time.shape[0]
     n_rec = records.shape[0]
-    n_tr = transfers.shape[0]
+    n_tr = transfers.shape[1]
     items, hist, waits, eu, eu_rows = st.items, st.hist, st.waits, st.eu, st.eu_rows
     eu_limit = eu_rows.shape[0] - EPOCH_RING * eu.shape[0] - 1  # room for a ring flush + 1 row
     flow_mode = p.mode != MODE_PACKET

@@ -37,21 +37,19 @@ SRC_NEW, SRC_SAME_UNIT, SRC_REPLICA, SRC_REPLICA_WAIT, SRC_PULL, SRC_STORE, SRC_
 TRANSFER_KINDS = ("push", "pull", "store_read")
 KIND_PUSH, KIND_PULL, KIND_STORE_READ = 0, 1, 2
 
-TRANSFER_DTYPE = np.dtype(
-    [
-        ("time_ns", np.int64),  # sent
-        ("arrive_ns", np.int64),
-        ("flow_id", np.int64),
-        ("from_unit", np.int64),  # -1: the store
-        ("to_unit", np.int64),
-        ("bytes", np.int64),
-        ("kind", np.int64),  # index into TRANSFER_KINDS
-        ("clock", np.int64),  # the flow's logical clock carried
-        ("packet", np.int64),  # global index of the packet whose post-state moved, -1 none
-    ],
-    align=True,
-)
-"""One state transfer: a push copy, a pull or a store read."""
+TRANSFER_COLUMNS = ("time_ns", "arrive_ns", "flow_id", "from_unit", "to_unit", "kind", "clock",
+                    "packet")  # fmt: skip
+"""One state transfer (a push copy, a pull or a store read) is a column of an int64
+[len(TRANSFER_COLUMNS), rows] array: when sent, when it arrives, the flow, the slot it comes from
+(-1: the store) and goes to, its kind (index into TRANSFER_KINDS), the flow's logical clock carried,
+and the global index of the packet whose post-state moved (-1 none). Rows are columns so that the
+transfers table takes them without copies; every transfer moves ``state_bytes``."""
+TR_TIME, TR_ARRIVE, TR_FLOW, TR_FROM, TR_TO, TR_KIND, TR_CLOCK, TR_PACKET = range(8)
+
+
+def new_transfers(rows: int) -> np.ndarray:
+    """A transfer buffer with room for ``rows`` transfers (:data:`TRANSFER_COLUMNS`)."""
+    return np.empty((len(TRANSFER_COLUMNS), rows), np.int64)
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -158,16 +156,15 @@ def add_transfer(transfers, c, p, when, arrive, f, src, dst, kind, clock, pkt):
     c.transfer_bytes[kind] += p.state_bytes
     if not p.record_transfers:
         return
-    tr = transfers[c.n_transfers]
-    tr.time_ns = when
-    tr.arrive_ns = arrive
-    tr.flow_id = f
-    tr.from_unit = src
-    tr.to_unit = dst
-    tr.bytes = p.state_bytes
-    tr.kind = kind
-    tr.clock = clock
-    tr.packet = pkt
+    n = c.n_transfers
+    transfers[TR_TIME, n] = when
+    transfers[TR_ARRIVE, n] = arrive
+    transfers[TR_FLOW, n] = f
+    transfers[TR_FROM, n] = src
+    transfers[TR_TO, n] = dst
+    transfers[TR_KIND, n] = kind
+    transfers[TR_CLOCK, n] = clock
+    transfers[TR_PACKET, n] = pkt
     c.n_transfers += 1
 
 
