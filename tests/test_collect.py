@@ -117,6 +117,17 @@ def test_exact_percentiles_match_twin(values, data):
         ranked_values(parts, ranks, hist)
 
 
+def test_ranked_values_refuse_a_histogram_of_other_values():
+    from snfkit.engine.collect_nb import latency_histogram_nb, ranked_values
+
+    ranks = np.array([0], np.int64)
+    for values, counted in (([5, 5, 5], [5, 6, 6]),  # more values in the target bucket (overflow)
+                            ([5, 7, 7], [5, 5, 7])):  # fewer  # fmt: skip
+        hist = latency_histogram_nb(np.array(counted, np.int64))
+        with pytest.raises(RuntimeError, match="histogram"):
+            ranked_values([np.array(values, np.int64)], ranks, hist)
+
+
 def test_summary_percentiles_equal_numpy():
     from replay_helpers import random_trace
 

@@ -192,14 +192,18 @@ def rank_buckets_nb(hist, ranks):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def gather_ranked_nb(values, slot, buf, fill):
+def gather_ranked_nb(values, slot, buf, fill, end):
     """Copy the values that fall in a target bucket to their slot's part of ``buf`` (from
-    ``fill[slot]`` on; advances it). Called once per part of the values."""
+    ``fill[slot]`` on, below ``end[slot]``; advances it). Called once per part of the values.
+    Returns False (and stops) if a slot would overflow: the values are not the histogram's."""
     for i in range(values.shape[0]):
         s = slot[hist_bucket(values[i])]
         if s >= 0:
+            if fill[s] >= end[s]:
+                return False
             buf[fill[s]] = values[i]
             fill[s] += 1
+    return True
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -221,18 +225,22 @@ def exact_percentiles_nb(values, ranks):
     Two linear passes, where a selection over the whole array copies and partitions it."""
     target, within, slot, start = rank_buckets_nb(latency_histogram_nb(values), ranks)
     buf = np.empty(start[-1], values.dtype)
-    gather_ranked_nb(values, slot, buf, start[:-1].copy())
+    gather_ranked_nb(values, slot, buf, start[:-1].copy(), start[1:])  # the histogram is its own
     return pick_ranked_nb(buf, start, slot, target, within)
 
 
 def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
     """:func:`exact_percentiles_nb` over the concatenation of the int64 arrays ``parts``, given
     their histogram ``hist`` (the replay kernel's): one pass over the parts, no concatenation."""
+    refused = RuntimeError("ranked_values: the histogram does not count the values given")
     if int(hist.sum()) != sum(int(p.shape[0]) for p in parts):
-        raise RuntimeError("ranked_values: the histogram does not count the values given")
+        raise refused
     target, within, slot, start = rank_buckets_nb(hist, np.asarray(ranks, np.int64))
     buf = np.empty(start[-1], np.int64)
     fill = start[:-1].copy()
     for part in parts:
-        gather_ranked_nb(np.asarray(part, np.int64), slot, buf, fill)
+        if not gather_ranked_nb(np.asarray(part, np.int64), slot, buf, fill, start[1:]):
+            raise refused
+    if not np.array_equal(fill, start[1:]):
+        raise refused
     return pick_ranked_nb(buf, start, slot, target, within)
