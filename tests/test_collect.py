@@ -136,3 +136,14 @@ def test_summary_percentiles_equal_numpy():
     want = np.percentile(lat, PERCENTILES, method="lower") / 1e3
     assert list(res.summary["latency_us"].values()) == want.tolist()
     assert res.summary["latency_exact"]
+
+
+def test_bucket_span_is_the_histogram_bucket():
+    from snfkit.engine.collect_nb import bucket_span
+
+    for b in range(1, 7168):  # up to values of 2**62
+        lo, width = bucket_span(b)
+        assert lo == latency_hist.bucket_low(np.array([b]))[0]
+        assert hist_bucket(lo) == b == hist_bucket(lo + width - 1)
+        assert hist_bucket(lo + width) == b + 1 and hist_bucket(lo - 1) == b - 1
+    assert bucket_span(latency_hist.N_BUCKETS - 1) == (-1, -1)

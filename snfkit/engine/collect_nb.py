@@ -159,11 +159,31 @@ def latency_histogram_nb(values):
     return hist
 
 
+DENSE_WIDTH = 1 << 16
+"""A target bucket at most this wide (its values span < 65,536 ns: latencies below ~8 ms) is
+counted value by value instead of having its values gathered: a common latency's bucket can hold
+most of the packets, and counting them costs no copy and no selection."""
+
+
+@nb.njit(cache=True, error_model="numpy")
+def bucket_span(b):
+    """``(lowest value, width)`` of histogram bucket b; ``(-1, -1)`` for the last bucket (it also
+    holds everything above its range) and for buckets beyond int64."""
+    if b < 2 * SUB:
+        return np.int64(b), np.int64(1)
+    shift = b // SUB - 1
+    if b == N_BUCKETS - 1 or shift > 55:
+        return np.int64(-1), np.int64(-1)
+    return np.int64(b % SUB + SUB) << shift, np.int64(1) << shift
+
+
 @nb.njit(cache=True, error_model="numpy")
 def rank_buckets_nb(hist, ranks):
     """Where the ranked values are, from the histogram of all values: ``(target, within, slot,
-    start)``: the bucket of each rank and the rank inside it, a buffer slot per target bucket (-1
-    for other buckets) and each slot's start in one buffer (``start[-1]`` values in all)."""
+    start, lo)``: the bucket of each rank and the rank inside it, a buffer slot per target bucket
+    (-1 for other buckets), each slot's start in one buffer, and each slot's lowest value if its
+    bucket is counted value by value (:data:`DENSE_WIDTH`: the slot holds a count per value) or
+    -1 (the slot holds the bucket's values)."""
     m = ranks.shape[0]
     target = np.empty(m, np.int64)
     within = np.empty(m, np.int64)
@@ -183,50 +203,82 @@ def rank_buckets_nb(hist, ranks):
             slot[target[k]] = n_slots
             n_slots += 1
     start = np.zeros(n_slots + 1, np.int64)
+    lo = np.full(n_slots, -1, np.int64)
     for b in range(N_BUCKETS):
-        if slot[b] >= 0:
-            start[slot[b] + 1] = hist[b]
+        s = slot[b]
+        if s >= 0:
+            low, width = bucket_span(b)
+            if 0 < width <= DENSE_WIDTH and width < hist[b]:
+                lo[s] = low
+                start[s + 1] = width
+            else:
+                start[s + 1] = hist[b]
     for s in range(n_slots):
         start[s + 1] += start[s]
-    return target, within, slot, start
+    return target, within, slot, start, lo
 
 
 @nb.njit(cache=True, error_model="numpy")
-def gather_ranked_nb(values, slot, buf, fill, end):
-    """Copy the values that fall in a target bucket to their slot's part of ``buf`` (from
-    ``fill[slot]`` on, below ``end[slot]``; advances it). Called once per part of the values.
-    Returns False (and stops) if a slot would overflow: the values are not the histogram's."""
+def gather_ranked_nb(values, slot, lo, buf, start, got):
+    """Put the values that fall in a target bucket into their slot of ``buf`` (a count per value
+    if ``lo[slot] >= 0``, else the value at ``start[slot] + got[slot]``); ``got`` counts them per
+    slot. Called once per part of the values (``buf`` zeroed, ``got`` 0 before the first).
+    Returns False (and stops) if a value slot would overflow: the values are not the histogram's."""
     for i in range(values.shape[0]):
-        s = slot[hist_bucket(values[i])]
+        v = values[i]
+        s = slot[hist_bucket(v)]
         if s >= 0:
-            if fill[s] >= end[s]:
-                return False
-            buf[fill[s]] = values[i]
-            fill[s] += 1
+            base = lo[s]
+            if base >= 0:
+                buf[start[s] + v - base] += 1
+            else:
+                at = start[s] + got[s]
+                if at >= start[s + 1]:
+                    return False
+                buf[at] = v
+            got[s] += 1
     return True
 
 
 @nb.njit(cache=True, error_model="numpy")
-def pick_ranked_nb(buf, start, slot, target, within):
-    """Read the ranked values: the ``within[k]``-th smallest of target bucket k's values (a
-    selection; the bucket of a common latency can hold a tenth of all values)."""
+def pick_ranked_nb(buf, start, lo, slot, target, within):
+    """Read the ranked values: the ``within[k]``-th smallest of target bucket k's values (from the
+    counts per value, or by a selection among the values)."""
     out = np.empty(target.shape[0], buf.dtype)
     for k in range(target.shape[0]):
         s = slot[target[k]]
-        out[k] = np.partition(buf[start[s] : start[s + 1]], within[k])[within[k]]
+        if lo[s] >= 0:
+            left = within[k]
+            at = start[s]
+            while left >= buf[at]:
+                left -= buf[at]
+                at += 1
+            out[k] = lo[s] + at - start[s]
+        else:
+            out[k] = np.partition(buf[start[s] : start[s + 1]], within[k])[within[k]]
     return out
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _counted(hist, slot, got):
+    """Did the gather see as many values per target bucket as the histogram counts?"""
+    for b in range(N_BUCKETS):
+        if slot[b] >= 0 and got[slot[b]] != hist[b]:
+            return False
+    return True
 
 
 @nb.njit(cache=True, error_model="numpy")
 def exact_percentiles_nb(values, ranks):
     """The ``ranks[j]``-th smallest of ``values`` (0-based ranks, each < len(values)), by way of the
     log histogram: a pass counts the values per bucket, which locates the bucket of each rank and
-    the rank within it; a second pass gathers the values of those few buckets, which are sorted.
-    Two linear passes, where a selection over the whole array copies and partitions it."""
-    target, within, slot, start = rank_buckets_nb(latency_histogram_nb(values), ranks)
-    buf = np.empty(start[-1], values.dtype)
-    gather_ranked_nb(values, slot, buf, start[:-1].copy(), start[1:])  # the histogram is its own
-    return pick_ranked_nb(buf, start, slot, target, within)
+    the rank within it; a second pass counts (narrow buckets) or gathers (wide ones) the values of
+    those few buckets. Two linear passes, where a selection over the whole array copies and
+    partitions it."""
+    target, within, slot, start, lo = rank_buckets_nb(latency_histogram_nb(values), ranks)
+    buf = np.zeros(start[-1], values.dtype)
+    gather_ranked_nb(values, slot, lo, buf, start, np.zeros(lo.shape[0], np.int64))
+    return pick_ranked_nb(buf, start, lo, slot, target, within)
 
 
 def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
@@ -235,12 +287,12 @@ def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
     refused = RuntimeError("ranked_values: the histogram does not count the values given")
     if int(hist.sum()) != sum(int(p.shape[0]) for p in parts):
         raise refused
-    target, within, slot, start = rank_buckets_nb(hist, np.asarray(ranks, np.int64))
-    buf = np.empty(start[-1], np.int64)
-    fill = start[:-1].copy()
+    target, within, slot, start, lo = rank_buckets_nb(hist, np.asarray(ranks, np.int64))
+    buf = np.zeros(start[-1], np.int64)
+    got = np.zeros(lo.shape[0], np.int64)
     for part in parts:
-        if not gather_ranked_nb(np.asarray(part, np.int64), slot, buf, fill, start[1:]):
+        if not gather_ranked_nb(np.asarray(part, np.int64), slot, lo, buf, start, got):
             raise refused
-    if not np.array_equal(fill, start[1:]):
+    if not _counted(hist, slot, got):
         raise refused
-    return pick_ranked_nb(buf, start, slot, target, within)
+    return pick_ranked_nb(buf, start, lo, slot, target, within)
