@@ -13,10 +13,10 @@ loading are excluded from every figure below), then measures in the same process
   (defaults otherwise, so state is proactive with K = 3), and with ``state_mode='local'`` (no state
   work: the replay engine alone, as the replay-engine issue specifies it);
 - ``replay(prepared)``: the same with keep_packets=False on a :func:`snfkit.prepare_trace` result whose
-  flowlet detection and events are already cached (what sweeps and parameter grids run);
+  events are already cached (what sweeps and parameter grids run);
 - a phase breakdown of one end-to-end flowlet replay (timers wrapped around the runner's own calls:
-  detection, events, kernel (which also keeps the aggregates), per-chunk ``_Run._collect`` (per-packet
-  rows and per-item outputs), and each table ``_build_results`` makes);
+  events, kernel (which also detects flowlets and keeps the aggregates), per-chunk
+  ``_Run._collect`` (the per-packet table parts), and each table ``_build_results`` makes);
 - the other modes (flow, smart_flow, packet), one run each, keep_packets=True;
 - the plain-Python twin ``replay_reference`` on the first ``--ref-packets`` packets, against the
   kernel and ``replay`` on the same slice;
@@ -24,6 +24,8 @@ loading are excluded from every figure below), then measures in the same process
   trace (written to a temporary parquet file) and replays it.
 
 Usage: ``python benchmarks/bench_replay.py [--scale 1.0] [--repeat 3] [--ref-packets 30000]``.
+The kernels are single-threaded; polars builds the tables on its thread pool, so
+``POLARS_MAX_THREADS=1`` in the environment makes the whole replay use one thread.
 """
 
 from __future__ import annotations
@@ -236,6 +238,10 @@ def main() -> None:
         lambda: snfkit.replay(df, mode="flowlet", state_mode="local", keep_packets=False), a.repeat
     )
     rows.append(("replay(state local), keep_packets=False", e2e_free, n))
+    e2e_free_keep, _ = best_of(
+        lambda: snfkit.replay(df, mode="flowlet", state_mode="local"), a.repeat
+    )
+    rows.append(("replay(state local), keep_packets=True", e2e_free_keep, n))
     snfkit.replay(prepared, mode="flowlet", state_mode="local", keep_packets=False)
     e2e_prep_free, _ = best_of(
         lambda: snfkit.replay(prepared, mode="flowlet", state_mode="local", keep_packets=False),
@@ -265,6 +271,7 @@ def main() -> None:
     )
     for name, secs in (("defaults (proactive K=3), per-packet rows", e2e_keep),
                        ("defaults (proactive K=3), aggregates only", e2e_nokeep),
+                       ("state local, per-packet rows", e2e_free_keep),
                        ("state local, aggregates only", e2e_free)):  # fmt: skip
         pps = n / secs
         print(f"  {name:44} {pps / 1e6:6.2f} M/s: {'MET' if pps >= TARGET_PPS else 'NOT MET'}")
