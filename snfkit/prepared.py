@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from snfkit.engine.checks_nb import scan_columns_nb
+from snfkit.engine.checks_nb import WIRE_LEN_MAX, scan_columns_nb
 from snfkit.engine.events_nb import trace_events
 from snfkit.engine.flowlets_nb import detect_flowlets_nb
 from snfkit.errors import ParameterError
@@ -32,19 +32,28 @@ REQUIRED = ("ts_ns", "flow_id", "wire_len")
 
 def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = None):
     """``(ts_ns, flow_id, wire_len)`` of a packets table as int64 arrays, checked: the columns
-    exist, time never goes backwards (also across chunks: ``last_ts`` is the previous chunk's last
-    time, ``offset`` its row count so far) and flow ids are >= 0. Errors name the row."""
+    exist as integers without nulls, time never goes backwards (also across chunks: ``last_ts`` is
+    the previous chunk's last time, ``offset`` its row count so far), flow ids are >= 0 and
+    wire_len fits the table's UInt32. Errors name the row."""
     missing = [c for c in REQUIRED if c not in chunk.columns]
     if missing:
         raise ParameterError(
             "packets", f"columns {chunk.columns}", f"a packets table with columns {list(REQUIRED)}"
         )
+    for name in REQUIRED:
+        col = chunk[name]
+        if not col.dtype.is_integer():
+            raise ParameterError("packets", f"column {name} of type {col.dtype}",
+                                 f"{name} as integers")  # fmt: skip
+        if col.null_count():
+            row = offset + int(col.is_null().arg_max())
+            raise ParameterError("packets", f"a null {name} at row {row}", f"{name} at every row")
     ts = chunk["ts_ns"].to_numpy().astype(np.int64, copy=False)
     flow = chunk["flow_id"].to_numpy().astype(np.int64, copy=False)
     wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
     if ts.shape[0] == 0:
         return _read_only(ts), _read_only(flow), _read_only(wl)
-    back, lo, _ = scan_columns_nb(ts, flow)
+    back, lo, _, bad_len = scan_columns_nb(ts, flow, wl)
     if back >= 0 or (last_ts is not None and ts[0] < last_ts):
         bad = 0 if (last_ts is not None and ts[0] < last_ts) else int(back)
         raise ParameterError(
@@ -53,6 +62,11 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
     if lo < 0:
         row = offset + int(np.argmax(flow < 0))
         raise ParameterError("packets", f"negative flow_id at row {row}", "flow ids >= 0")
+    if bad_len >= 0:
+        raise ParameterError(
+            "packets", f"wire_len {int(wl[bad_len])} at row {offset + int(bad_len)}",
+            f"wire_len from 0 to {WIRE_LEN_MAX} (bytes on the wire)",
+        )  # fmt: skip
     return _read_only(ts), _read_only(flow), _read_only(wl)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 from replay_helpers import LOADED, random_trace, table
 
@@ -50,6 +51,18 @@ def test_bad_tables_name_the_row():
         prepare_trace(table([0, 5, 6], [0, -1, 1], [64, 64, 64]))
     with pytest.raises(ParameterError, match="flow_id"):
         prepare_trace(table([0], [0], [64]).drop("flow_id"))
+    # wire_len outside the table's UInt32, nulls and non-integer columns are refused, not wrapped
+    # or truncated
+    with pytest.raises(ParameterError, match="wire_len -5 at row 1"):
+        prepare_trace(table([0, 5, 6], [0, 0, 1], [64, -5, 64]))
+    with pytest.raises(ParameterError, match=f"wire_len {2**32} at row 2"):
+        prepare_trace(table([0, 5, 6], [0, 0, 1], [64, 64, 2**32]))
+    with pytest.raises(ParameterError, match="a null ts_ns at row 1"):
+        prepare_trace(table([0, 5, 6], [0, 0, 1], [64, 64, 64]).with_columns(
+            ts_ns=pl.Series([0, None, 6], dtype=pl.Int64)))  # fmt: skip
+    with pytest.raises(ParameterError, match="ts_ns of type Float64"):
+        prepare_trace(table([0, 5, 6], [0, 0, 1], [64, 64, 64]).with_columns(
+            pl.col("ts_ns").cast(pl.Float64)))  # fmt: skip
 
 
 def test_bad_chunks_name_the_global_row():
@@ -60,3 +73,5 @@ def test_bad_chunks_name_the_global_row():
         replay(iter([first, table([1, 4, 5], [0, 0, 0], [64, 64, 64])]))
     with pytest.raises(ParameterError, match="negative flow_id at row 4"):
         replay(iter([first, table([3, 4, 5], [0, -2, 0], [64, 64, 64])]))
+    with pytest.raises(ParameterError, match="wire_len -1 at row 5"):
+        replay(iter([first, table([3, 4, 5], [0, 0, 0], [64, 64, -1])]))
