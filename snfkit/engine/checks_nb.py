@@ -8,7 +8,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-
 WIRE_LEN_MAX = 2**32 - 1
 """The largest ``wire_len`` a packets table holds (UInt32)."""
 
