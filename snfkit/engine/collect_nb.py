@@ -163,6 +163,9 @@ DENSE_WIDTH = 1 << 16
 """A target bucket at most this wide (its values span < 65,536 ns: latencies below ~8 ms) is
 counted value by value instead of having its values gathered: a common latency's bucket can hold
 most of the packets, and counting them costs no copy and no selection."""
+SPARE = 8
+"""Cells after the slots in the percentile buffer that counts of other buckets' values go to (the
+count loop has no branch; a few cells, so consecutive writes do not wait on each other)."""
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -183,7 +186,7 @@ def rank_buckets_nb(hist, ranks):
     start, lo)``: the bucket of each rank and the rank inside it, a buffer slot per target bucket
     (-1 for other buckets), each slot's start in one buffer, and each slot's lowest value if its
     bucket is counted value by value (:data:`DENSE_WIDTH`: the slot holds a count per value) or
-    -1 (the slot holds the bucket's values)."""
+    -1 (the slot holds the bucket's values). The buffer has :data:`SPARE` cells more."""
     m = ranks.shape[0]
     target = np.empty(m, np.int64)
     within = np.empty(m, np.int64)
@@ -208,7 +211,7 @@ def rank_buckets_nb(hist, ranks):
         s = slot[b]
         if s >= 0:
             low, width = bucket_span(b)
-            if 0 < width <= DENSE_WIDTH and width < hist[b]:
+            if 0 < width <= DENSE_WIDTH:
                 lo[s] = low
                 start[s + 1] = width
             else:
@@ -219,23 +222,45 @@ def rank_buckets_nb(hist, ranks):
 
 
 @nb.njit(cache=True, error_model="numpy")
+def count_index_nb(slot, lo, start):
+    """Per bucket, ``(offset, unit)`` so that a value v of it is counted at ``offset + v * unit``
+    (its cell in a counted slot; else unit 0 and offset the first :data:`SPARE` cell)."""
+    offset = np.full(N_BUCKETS, start[-1], np.int64)
+    unit = np.zeros(N_BUCKETS, np.int64)
+    for b in range(N_BUCKETS):
+        s = slot[b]
+        if s >= 0 and lo[s] >= 0:
+            offset[b] = start[s] - lo[s]
+            unit[b] = 1
+    return offset, unit
+
+
+@nb.njit(cache=True, error_model="numpy")
+def count_ranked_nb(values, offset, unit, buf):
+    """Count each value of a counted target bucket in its cell of ``buf`` (the rest land in the
+    spare cells). No branch on the value: a third of a common run's values can fall in a target
+    bucket, too many for a well-predicted branch. Called once per part of the values."""
+    for i in range(values.shape[0]):
+        v = values[i]
+        b = hist_bucket(v)
+        u = unit[b]
+        buf[offset[b] + v * u + (i & (SPARE - 1)) * (1 - u)] += 1
+
+
+@nb.njit(cache=True, error_model="numpy")
 def gather_ranked_nb(values, slot, lo, buf, start, got):
-    """Put the values that fall in a target bucket into their slot of ``buf`` (a count per value
-    if ``lo[slot] >= 0``, else the value at ``start[slot] + got[slot]``); ``got`` counts them per
-    slot. Called once per part of the values (``buf`` zeroed, ``got`` 0 before the first).
-    Returns False (and stops) if a value slot would overflow: the values are not the histogram's."""
+    """Put the values of the target buckets that are not counted (``lo[slot] < 0``) at
+    ``start[slot] + got[slot]`` in ``buf``; ``got`` counts them per slot. Called once per part of
+    the values, only if there is such a slot. Returns False (and stops) if a slot would overflow:
+    the values are not the histogram's."""
     for i in range(values.shape[0]):
         v = values[i]
         s = slot[hist_bucket(v)]
-        if s >= 0:
-            base = lo[s]
-            if base >= 0:
-                buf[start[s] + v - base] += 1
-            else:
-                at = start[s] + got[s]
-                if at >= start[s + 1]:
-                    return False
-                buf[at] = v
+        if s >= 0 and lo[s] < 0:
+            at = start[s] + got[s]
+            if at >= start[s + 1]:
+                return False
+            buf[at] = v
             got[s] += 1
     return True
 
@@ -260,11 +285,14 @@ def pick_ranked_nb(buf, start, lo, slot, target, within):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _counted(hist, slot, got):
-    """Did the gather see as many values per target bucket as the histogram counts?"""
+def _counted(hist, slot, lo, buf, start, got):
+    """Did the passes see as many values per target bucket as the histogram counts?"""
     for b in range(N_BUCKETS):
-        if slot[b] >= 0 and got[slot[b]] != hist[b]:
-            return False
+        s = slot[b]
+        if s >= 0:
+            seen = buf[start[s] : start[s + 1]].sum() if lo[s] >= 0 else got[s]
+            if seen != hist[b]:
+                return False
     return True
 
 
@@ -276,23 +304,30 @@ def exact_percentiles_nb(values, ranks):
     those few buckets. Two linear passes, where a selection over the whole array copies and
     partitions it."""
     target, within, slot, start, lo = rank_buckets_nb(latency_histogram_nb(values), ranks)
-    buf = np.zeros(start[-1], values.dtype)
-    gather_ranked_nb(values, slot, lo, buf, start, np.zeros(lo.shape[0], np.int64))
+    buf = np.zeros(start[-1] + SPARE, values.dtype)
+    offset, unit = count_index_nb(slot, lo, start)
+    count_ranked_nb(values, offset, unit, buf)
+    if (lo < 0).any():
+        gather_ranked_nb(values, slot, lo, buf, start, np.zeros(lo.shape[0], np.int64))
     return pick_ranked_nb(buf, start, lo, slot, target, within)
 
 
 def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
     """:func:`exact_percentiles_nb` over the concatenation of the int64 arrays ``parts``, given
-    their histogram ``hist`` (the replay kernel's): one pass over the parts, no concatenation."""
+    their histogram ``hist`` (the replay kernel's): one pass over the parts (two if a target bucket
+    is wide), no concatenation."""
     refused = RuntimeError("ranked_values: the histogram does not count the values given")
     if int(hist.sum()) != sum(int(p.shape[0]) for p in parts):
         raise refused
     target, within, slot, start, lo = rank_buckets_nb(hist, np.asarray(ranks, np.int64))
-    buf = np.zeros(start[-1], np.int64)
+    buf = np.zeros(start[-1] + SPARE, np.int64)
+    offset, unit = count_index_nb(slot, lo, start)
     got = np.zeros(lo.shape[0], np.int64)
     for part in parts:
-        if not gather_ranked_nb(np.asarray(part, np.int64), slot, lo, buf, start, got):
+        part = np.asarray(part, np.int64)
+        count_ranked_nb(part, offset, unit, buf)
+        if (lo < 0).any() and not gather_ranked_nb(part, slot, lo, buf, start, got):
             raise refused
-    if not _counted(hist, slot, got):
+    if not _counted(hist, slot, lo, buf, start, got):
         raise refused
     return pick_ranked_nb(buf, start, lo, slot, target, within)
