@@ -134,8 +134,9 @@ class UnitParams:
 
     def __post_init__(self) -> None:
         # >= 1 so that every service takes time: a unit's busy intervals are never empty
-        _check_int("per_packet_ns", self.per_packet_ns, 1)
-        _check_int("per_byte_ps", self.per_byte_ps, 0)
+        # bounded so that a service time (wire_len < 2**32) and the times it adds to stay in int64
+        _check_int("per_packet_ns", self.per_packet_ns, 1, 10**12)
+        _check_int("per_byte_ps", self.per_byte_ps, 0, 10**9)
         _check_int("unit_startup_ns", self.unit_startup_ns, 0)
         _check_int("unit_idle_ns", self.unit_idle_ns, 1)
         _check_float("prestart_utilization", self.prestart_utilization, 0.0, lo_open=True)

@@ -45,6 +45,10 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
         if not col.dtype.is_integer():
             raise ParameterError("packets", f"column {name} of type {col.dtype}",
                                  f"{name} as integers")  # fmt: skip
+        if col.dtype == pl.UInt64 and col.len() and col.max() > np.iinfo(np.int64).max:
+            row = offset + int((col > np.iinfo(np.int64).max).arg_max())
+            raise ParameterError("packets", f"{name} {col[row - offset]} at row {row}",
+                                 f"{name} below 2**63")  # fmt: skip
         if col.null_count():
             row = offset + int(col.is_null().arg_max())
             raise ParameterError("packets", f"a null {name} at row {row}", f"{name} at every row")

@@ -147,3 +147,20 @@ def test_bucket_span_is_the_histogram_bucket():
         assert hist_bucket(lo) == b == hist_bucket(lo + width - 1)
         assert hist_bucket(lo + width) == b + 1 and hist_bucket(lo - 1) == b - 1
     assert bucket_span(latency_hist.N_BUCKETS - 1) == (-1, -1)
+    assert bucket_span(0) == (-1, -1)  # bucket 0 also holds every negative value: gathered
+
+
+def test_percentiles_of_negative_values_and_bad_ranks():
+    from snfkit.engine.collect_nb import exact_percentiles_nb, latency_histogram_nb, ranked_values
+
+    # bucket 0 holds every value <= 0: its values are gathered, not counted at value - 0
+    v = np.array([-(10**9), -3, 0, 0, 0, 7], np.int64)
+    ranks = np.array([0, 1, 2, 5], np.int64)
+    np.testing.assert_array_equal(exact_percentiles_nb(v, ranks), np.sort(v)[ranks])
+    np.testing.assert_array_equal(ranked_values([v[:2], v[2:]], ranks, latency_histogram_nb(v)),
+                                  np.sort(v)[ranks])  # fmt: skip
+    for bad in ([6], [-1]):  # ranks outside the values are refused, not read from garbage
+        with pytest.raises(ValueError, match="rank"):
+            exact_percentiles_nb(v, np.array(bad, np.int64))
+        with pytest.raises(ValueError, match="rank"):
+            ranked_values([v], np.array(bad, np.int64), latency_histogram_nb(v))

@@ -46,6 +46,8 @@ def test_paper_defaults():
         ("replicate_after", 0.0, "(0.0, 1.0]"),
         ("state_bytes", -5, "[0, inf]"),
         ("clock_check", 1, "True or False"),
+        ("per_byte_ps", 10**9 + 1, "[0, 1000000000]"),  # a service time stays in int64
+        ("per_packet_ns", 10**12 + 1, "[1, 1000000000000]"),
     ],
 )
 def test_invalid_values_are_named(name, value, fragment):

@@ -60,6 +60,9 @@ def test_bad_tables_name_the_row():
     with pytest.raises(ParameterError, match="a null ts_ns at row 1"):
         prepare_trace(table([0, 5, 6], [0, 0, 1], [64, 64, 64]).with_columns(
             ts_ns=pl.Series([0, None, 6], dtype=pl.Int64)))  # fmt: skip
+    with pytest.raises(ParameterError, match=f"ts_ns {2**63} at row 1"):  # would wrap in int64
+        prepare_trace(table([0, 5, 6], [0, 0, 1], [64, 64, 64]).with_columns(
+            ts_ns=pl.Series([0, 2**63, 2**63 + 1], dtype=pl.UInt64)))  # fmt: skip
     with pytest.raises(ParameterError, match="ts_ns of type Float64"):
         prepare_trace(table([0, 5, 6], [0, 0, 1], [64, 64, 64]).with_columns(
             pl.col("ts_ns").cast(pl.Float64)))  # fmt: skip

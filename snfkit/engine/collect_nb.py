@@ -170,8 +170,10 @@ count loop has no branch; a few cells, so consecutive writes do not wait on each
 
 @nb.njit(cache=True, error_model="numpy")
 def bucket_span(b):
-    """``(lowest value, width)`` of histogram bucket b; ``(-1, -1)`` for the last bucket (it also
-    holds everything above its range) and for buckets beyond int64."""
+    """``(lowest value, width)`` of histogram bucket b; ``(-1, -1)`` for bucket 0 and the last one
+    (they also hold every value below 0 and above the range) and for buckets beyond int64."""
+    if b == 0:
+        return np.int64(-1), np.int64(-1)
     if b < 2 * SUB:
         return np.int64(b), np.int64(1)
     shift = b // SUB - 1
@@ -303,6 +305,9 @@ def exact_percentiles_nb(values, ranks):
     the rank within it; a second pass counts (narrow buckets) or gathers (wide ones) the values of
     those few buckets. Two linear passes, where a selection over the whole array copies and
     partitions it."""
+    for k in range(ranks.shape[0]):
+        if ranks[k] < 0 or ranks[k] >= values.shape[0]:
+            raise ValueError("exact_percentiles_nb: a rank is outside [0, len(values))")
     target, within, slot, start, lo = rank_buckets_nb(latency_histogram_nb(values), ranks)
     buf = np.zeros(start[-1] + SPARE, values.dtype)
     offset, unit = count_index_nb(slot, lo, start)
@@ -317,9 +322,13 @@ def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
     their histogram ``hist`` (the replay kernel's): one pass over the parts (two if a target bucket
     is wide), no concatenation."""
     refused = RuntimeError("ranked_values: the histogram does not count the values given")
-    if int(hist.sum()) != sum(int(p.shape[0]) for p in parts):
+    total = sum(int(p.shape[0]) for p in parts)
+    if hist.shape != (N_BUCKETS,) or int(hist.sum()) != total:
         raise refused
-    target, within, slot, start, lo = rank_buckets_nb(hist, np.asarray(ranks, np.int64))
+    ranks = np.asarray(ranks, np.int64)
+    if ranks.size and (ranks.min() < 0 or ranks.max() >= total):
+        raise ValueError(f"ranked_values: ranks must be in [0, {total}), got {ranks.tolist()}")
+    target, within, slot, start, lo = rank_buckets_nb(hist, ranks)
     buf = np.zeros(start[-1] + SPARE, np.int64)
     offset, unit = count_index_nb(slot, lo, start)
     got = np.zeros(lo.shape[0], np.int64)
