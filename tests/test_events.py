@@ -75,5 +75,7 @@ def test_bad_flow_id_is_an_error():
     flow = np.array([0, 5], np.int64)
     with pytest.raises(ValueError, match="n_flows"):
         events_chunk(ts, flow, 3, 1, no_pending(), event_scratch(2, 2))
+    with pytest.raises(ValueError, match="< 0"):
+        events_chunk(ts, np.array([0, -1], np.int64), 3, 1, no_pending(), event_scratch(2, 2))
     with pytest.raises(ValueError, match="too small"):
         events_chunk(ts, flow, 3, 1, no_pending(), event_scratch(1, 6))

@@ -152,6 +152,8 @@ def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_
     n_flows = scratch.pidx.shape[0]
     if (n > 0 and flow.max() >= n_flows) or (n_old > 0 and pend_flow.max() >= n_flows):
         raise ValueError("events_chunk_nb: a flow id is >= n_flows")
+    if (n > 0 and flow.min() < 0) or (n_old > 0 and pend_flow.min() < 0):
+        raise ValueError("events_chunk_nb: a flow id is < 0")
     if n + n_old > scratch.flags.shape[0]:
         raise ValueError("events_chunk_nb: the scratch buffers are too small")
     after = (close_after, push_after)
