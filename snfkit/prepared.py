@@ -31,10 +31,17 @@ REQUIRED = ("ts_ns", "flow_id", "wire_len")
 
 
 def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = None):
+    """``(ts_ns, flow_id, wire_len)`` of a packets table as int64 arrays, checked (see
+    :func:`checked_columns`)."""
+    return checked_columns(chunk, offset, last_ts)[:3]
+
+
+def checked_columns(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = None):
     """``(ts_ns, flow_id, wire_len)`` of a packets table as int64 arrays, checked: the columns
     exist as integers without nulls, time never goes backwards (also across chunks: ``last_ts`` is
     the previous chunk's last time, ``offset`` its row count so far), flow ids are >= 0 and
-    wire_len fits the table's UInt32. Errors name the row."""
+    wire_len fits the table's UInt32. Errors name the row. Returns the three arrays and the
+    largest flow id (-1 for an empty table)."""
     missing = [c for c in REQUIRED if c not in chunk.columns]
     if missing:
         raise ParameterError(
@@ -56,8 +63,8 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
     flow = chunk["flow_id"].to_numpy().astype(np.int64, copy=False)
     wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
     if ts.shape[0] == 0:
-        return _read_only(ts), _read_only(flow), _read_only(wl)
-    back, lo, _, bad_len = scan_columns_nb(ts, flow, wl)
+        return _read_only(ts), _read_only(flow), _read_only(wl), -1
+    back, lo, hi, bad_len = scan_columns_nb(ts, flow, wl)
     if back >= 0 or (last_ts is not None and ts[0] < last_ts):
         bad = 0 if (last_ts is not None and ts[0] < last_ts) else int(back)
         raise ParameterError(
@@ -71,7 +78,7 @@ def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = No
             "packets", f"wire_len {int(wl[bad_len])} at row {offset + int(bad_len)}",
             f"wire_len from 0 to {WIRE_LEN_MAX} (bytes on the wire)",
         )  # fmt: skip
-    return _read_only(ts), _read_only(flow), _read_only(wl)
+    return _read_only(ts), _read_only(flow), _read_only(wl), int(hi)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending
 from snfkit.errors import ParameterError
 from snfkit.params import ReplayParams
 from snfkit.prepared import REQUIRED as _REQUIRED
-from snfkit.prepared import PreparedTrace, replay_arrays
+from snfkit.prepared import PreparedTrace, checked_columns
 from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.results import Results
 
@@ -411,21 +411,24 @@ class _Run:
         """Replay the next chunk of packets (a packets table)."""
         if chunk.height == 0:
             return
-        ts, flow, wl = replay_arrays(chunk, self.n_in, self.last_ts_seen)
+        ts, flow, wl, max_flow = checked_columns(chunk, self.n_in, self.last_ts_seen)
         col = chunk["wire_len"]
-        self.feed_arrays(ts, flow, wl, wire_len=col if col.dtype == pl.UInt32 else None)
+        self.feed_arrays(ts, flow, wl, wire_len=col if col.dtype == pl.UInt32 else None,
+                         n_flows=max_flow + 1)  # fmt: skip
 
-    def feed_arrays(self, ts, flow, wl, events=None, wire_len=None) -> None:
+    def feed_arrays(self, ts, flow, wl, events=None, wire_len=None, n_flows=None) -> None:
         """Replay the next chunk given as checked int64 arrays. ``events`` (this chunk's events
         from a :class:`~snfkit.prepared.PreparedTrace`) skips their computation. The kernel detects
-        flowlets itself (:mod:`snfkit.engine.replay_nb`). ``wire_len``: see :meth:`_collect`."""
+        flowlets itself (:mod:`snfkit.engine.replay_nb`). ``wire_len``: see :meth:`_collect`.
+        ``n_flows``: a bound above the chunk's flow ids, if known."""
         n = ts.shape[0]
         if n == 0:
             return
         if self.t0 is None:
             self.t0 = int(ts[0])
         self.last_ts_seen = int(ts[-1])
-        n_flows = int(flow.max()) + 1
+        if n_flows is None:
+            n_flows = int(flow.max()) + 1
         self.state = _grow_flows(self.state, n_flows)
         if events is None:
             self.ev_scratch = event_scratch(
@@ -480,7 +483,7 @@ class _Run:
             b = min(a + chunk_size, trace.n_packets)
             e1 = int(np.searchsorted(ev_time, trace.ts[b - 1], side="left"))  # before the last
             self.feed_arrays(trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b],
-                             (ev_time[e0:e1], ev_code[e0:e1]))  # fmt: skip
+                             (ev_time[e0:e1], ev_code[e0:e1]), n_flows=trace.n_flows)  # fmt: skip
             e0 = e1
             bar.advance(b - a)
 

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending, trace_events
+from snfkit.engine.events_nb import (
+    PendingEvents,
+    event_scratch,
+    events_chunk,
+    no_pending,
+    trace_events,
+)
 from snfkit.reference.events import trace_events_reference
 
 
@@ -73,9 +79,12 @@ def test_events_of_a_known_trace():
 def test_bad_flow_id_is_an_error():
     ts = np.array([0, 1], np.int64)
     flow = np.array([0, 5], np.int64)
-    with pytest.raises(ValueError, match="n_flows"):
-        events_chunk(ts, flow, 3, 1, no_pending(), event_scratch(2, 2))
-    with pytest.raises(ValueError, match="< 0"):
-        events_chunk(ts, np.array([0, -1], np.int64), 3, 1, no_pending(), event_scratch(2, 2))
+    pending = PendingEvents(np.array([0], np.int64), np.array([1], np.int64), np.array([3], np.int8))
+    for bad in (flow, np.array([0, -1], np.int64)):
+        scratch = event_scratch(4, 2)
+        with pytest.raises(ValueError, match="< 0 or >= n_flows"):
+            events_chunk(ts, bad, 3, 1, pending, scratch)
+        # the per-flow buffers are back to -1 (the runner could reuse them)
+        assert (scratch.last == -1).all() and (scratch.pidx == -1).all()
     with pytest.raises(ValueError, match="too small"):
         events_chunk(ts, flow, 3, 1, no_pending(), event_scratch(1, 6))

@@ -78,6 +78,12 @@ NEVER = np.int64(2**63 - 1)
 def _merge(kt, kf, m, time, code):
     """Merge the close and push lists (kind k: ``kt[k, :m[k]]``, sorted, ``NEVER`` at m[k]) into
     (time, code); closes first at ties. Branch-free: both heads are read, one is taken."""
+    for k in range(2):
+        if m[1 - k] == 0:  # one list only (pushes off): copied
+            for e in range(m[k]):
+                time[e] = kt[k, e]
+                code[e] = (kf[k, e] << 1) | k
+            return m[k]
     a = 0
     b = 0
     for k in range(m[0] + m[1]):
@@ -137,6 +143,16 @@ def _pending(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow):
 
 
 @nb.njit(cache=True)
+def _restore(last, seen, n_seen, pidx, pend_flow):
+    """Put the per-flow buffers back to -1 (what a call that stops early has written)."""
+    for s in range(n_seen):
+        last[seen[s], 0] = -1
+        last[seen[s], 1] = -1
+    for k in range(pend_flow.shape[0]):
+        pidx[pend_flow[k]] = -1
+
+
+@nb.njit(cache=True)
 def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_kinds, scratch):
     """Events to process while replaying this chunk, given the events pending from earlier chunks.
 
@@ -150,10 +166,8 @@ def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_
     if close_after < 0 and push_after < 0:  # no events at all (packet mode)
         return scratch.time[:0], scratch.code[:0], pend_ts[:0], pend_flow[:0], pend_kinds[:0]
     n_flows = scratch.pidx.shape[0]
-    if (n > 0 and flow.max() >= n_flows) or (n_old > 0 and pend_flow.max() >= n_flows):
-        raise ValueError("events_chunk_nb: a flow id is >= n_flows")
-    if (n > 0 and flow.min() < 0) or (n_old > 0 and pend_flow.min() < 0):
-        raise ValueError("events_chunk_nb: a flow id is < 0")
+    if n_old > 0 and (pend_flow.max() >= n_flows or pend_flow.min() < 0):
+        raise ValueError("events_chunk_nb: a flow id is < 0 or >= n_flows")
     if n + n_old > scratch.flags.shape[0]:
         raise ValueError("events_chunk_nb: the scratch buffers are too small")
     after = (close_after, push_after)
@@ -175,6 +189,9 @@ def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_
     n_seen = 0
     for i in range(n):
         f = flow[i]
+        if f < 0 or f >= n_flows:  # (checked here, before any write, rather than in a pass)
+            _restore(last, seen, n_seen, pidx, pend_flow)
+            raise ValueError("events_chunk_nb: a flow id is < 0 or >= n_flows")
         t = ts[i]
         j = last[f, 0]
         if j >= 0:
