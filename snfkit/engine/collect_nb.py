@@ -225,28 +225,29 @@ def rank_buckets_nb(hist, ranks):
 
 @nb.njit(cache=True, error_model="numpy")
 def count_index_nb(slot, lo, start):
-    """Per bucket, ``(offset, unit)`` so that a value v of it is counted at ``offset + v * unit``
-    (its cell in a counted slot; else unit 0 and offset the first :data:`SPARE` cell)."""
-    offset = np.full(N_BUCKETS, start[-1], np.int64)
-    unit = np.zeros(N_BUCKETS, np.int64)
+    """Per bucket b, ``index[b] = (offset, unit)`` so that a value v of it is counted at
+    ``offset + v * unit`` (its cell in a counted slot; else unit 0 and offset the first
+    :data:`SPARE` cell). One row per bucket: the count loop reads one cache line per value."""
+    index = np.zeros((N_BUCKETS, 2), np.int64)
+    index[:, 0] = start[-1]
     for b in range(N_BUCKETS):
         s = slot[b]
         if s >= 0 and lo[s] >= 0:
-            offset[b] = start[s] - lo[s]
-            unit[b] = 1
-    return offset, unit
+            index[b, 0] = start[s] - lo[s]
+            index[b, 1] = 1
+    return index
 
 
 @nb.njit(cache=True, error_model="numpy")
-def count_ranked_nb(values, offset, unit, buf):
+def count_ranked_nb(values, index, buf):
     """Count each value of a counted target bucket in its cell of ``buf`` (the rest land in the
     spare cells). No branch on the value: a third of a common run's values can fall in a target
     bucket, too many for a well-predicted branch. Called once per part of the values."""
     for i in range(values.shape[0]):
         v = values[i]
         b = hist_bucket(v)
-        u = unit[b]
-        buf[offset[b] + v * u + (i & (SPARE - 1)) * (1 - u)] += 1
+        u = index[b, 1]
+        buf[index[b, 0] + v * u + (i & (SPARE - 1)) * (1 - u)] += 1
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -310,8 +311,7 @@ def exact_percentiles_nb(values, ranks):
             raise ValueError("exact_percentiles_nb: a rank is outside [0, len(values))")
     target, within, slot, start, lo = rank_buckets_nb(latency_histogram_nb(values), ranks)
     buf = np.zeros(start[-1] + SPARE, values.dtype)
-    offset, unit = count_index_nb(slot, lo, start)
-    count_ranked_nb(values, offset, unit, buf)
+    count_ranked_nb(values, count_index_nb(slot, lo, start), buf)
     if (lo < 0).any():
         gather_ranked_nb(values, slot, lo, buf, start, np.zeros(lo.shape[0], np.int64))
     return pick_ranked_nb(buf, start, lo, slot, target, within)
@@ -330,11 +330,11 @@ def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
         raise ValueError(f"ranked_values: ranks must be in [0, {total}), got {ranks.tolist()}")
     target, within, slot, start, lo = rank_buckets_nb(hist, ranks)
     buf = np.zeros(start[-1] + SPARE, np.int64)
-    offset, unit = count_index_nb(slot, lo, start)
+    index = count_index_nb(slot, lo, start)
     got = np.zeros(lo.shape[0], np.int64)
     for part in parts:
         part = np.asarray(part, np.int64)
-        count_ranked_nb(part, offset, unit, buf)
+        count_ranked_nb(part, index, buf)
         if (lo < 0).any() and not gather_ranked_nb(part, slot, lo, buf, start, got):
             raise refused
     if not _counted(hist, slot, lo, buf, start, got):
