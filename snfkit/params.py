@@ -116,7 +116,9 @@ class UnitParams:
     """Compute units: the service model and the lifecycle.
 
     per_packet_ns, per_byte_ps: a unit is busy ``per_packet_ns + wire_len * per_byte_ps / 1000`` ns
-        per packet (integer division; per_packet_ns >= 1, so no service is empty). Defaults 500 ns + 5 ps/B: a 1434 B packet takes 7.67 us, so a
+        per packet (integer division; 1 <= per_packet_ns <= 1e12, so no service is empty, and
+        per_byte_ps <= 1e9, so a service fits int64). Defaults 500 ns + 5,000 ps/B (5 ns/B): a
+        1434 B packet takes 7.67 us, so a
         unit saturates near 1.5 Gbps at the paper's median size, above its 1 Gbps planning capacity.
     unit_startup_ns: time from starting a unit to its first possible packet (default 1 ms).
     unit_idle_ns: a unit that received no packet for this long (and has no open work) retires
