@@ -99,14 +99,14 @@ def test_hist_bucket_matches_numpy_rule(values):
 @given(st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**62)), min_size=1, max_size=400),
        st.data())  # fmt: skip
 def test_exact_percentiles_match_twin(values, data):
-    from snfkit.engine.collect_nb import exact_percentiles_nb, latency_histogram_nb, ranked_values
+    from snfkit.engine.collect_nb import exact_percentiles, latency_histogram_nb, ranked_values
     from snfkit.reference.collect import exact_percentiles_reference
 
     v = np.asarray(values, np.int64)
     ranks = np.asarray(data.draw(st.lists(st.integers(0, v.size - 1), min_size=1, max_size=8)),
                        np.int64)  # fmt: skip
     expected = exact_percentiles_reference(v, ranks)
-    np.testing.assert_array_equal(exact_percentiles_nb(v, ranks), expected)
+    np.testing.assert_array_equal(exact_percentiles(v, ranks), expected)
     # the same over parts of the values, given their histogram (as the runner does per chunk)
     cuts = sorted(data.draw(st.lists(st.integers(0, v.size), max_size=4)))
     parts = np.split(v, cuts)
@@ -151,16 +151,16 @@ def test_bucket_span_is_the_histogram_bucket():
 
 
 def test_percentiles_of_negative_values_and_bad_ranks():
-    from snfkit.engine.collect_nb import exact_percentiles_nb, latency_histogram_nb, ranked_values
+    from snfkit.engine.collect_nb import exact_percentiles, latency_histogram_nb, ranked_values
 
     # bucket 0 holds every value <= 0: its values are gathered, not counted at value - 0
     v = np.array([-(10**9), -3, 0, 0, 0, 7], np.int64)
     ranks = np.array([0, 1, 2, 5], np.int64)
-    np.testing.assert_array_equal(exact_percentiles_nb(v, ranks), np.sort(v)[ranks])
+    np.testing.assert_array_equal(exact_percentiles(v, ranks), np.sort(v)[ranks])
     np.testing.assert_array_equal(ranked_values([v[:2], v[2:]], ranks, latency_histogram_nb(v)),
                                   np.sort(v)[ranks])  # fmt: skip
     for bad in ([6], [-1]):  # ranks outside the values are refused, not read from garbage
         with pytest.raises(ValueError, match="rank"):
-            exact_percentiles_nb(v, np.array(bad, np.int64))
+            exact_percentiles(v, np.array(bad, np.int64))
         with pytest.raises(ValueError, match="rank"):
             ranked_values([v], np.array(bad, np.int64), latency_histogram_nb(v))

@@ -299,26 +299,18 @@ def _counted(hist, slot, lo, buf, start, got):
     return True
 
 
-@nb.njit(cache=True, error_model="numpy")
-def exact_percentiles_nb(values, ranks):
+def exact_percentiles(values, ranks) -> np.ndarray:
     """The ``ranks[j]``-th smallest of ``values`` (0-based ranks, each < len(values)), by way of the
     log histogram: a pass counts the values per bucket, which locates the bucket of each rank and
     the rank within it; a second pass counts (narrow buckets) or gathers (wide ones) the values of
     those few buckets. Two linear passes, where a selection over the whole array copies and
-    partitions it."""
-    for k in range(ranks.shape[0]):
-        if ranks[k] < 0 or ranks[k] >= values.shape[0]:
-            raise ValueError("exact_percentiles_nb: a rank is outside [0, len(values))")
-    target, within, slot, start, lo = rank_buckets_nb(latency_histogram_nb(values), ranks)
-    buf = np.zeros(start[-1] + SPARE, values.dtype)
-    count_ranked_nb(values, count_index_nb(slot, lo, start), buf)
-    if (lo < 0).any():
-        gather_ranked_nb(values, slot, lo, buf, start, np.zeros(lo.shape[0], np.int64))
-    return pick_ranked_nb(buf, start, lo, slot, target, within)
+    partitions it. (:func:`ranked_values` with the histogram computed here.)"""
+    values = np.asarray(values, np.int64)
+    return ranked_values([values], ranks, latency_histogram_nb(values))
 
 
 def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
-    """:func:`exact_percentiles_nb` over the concatenation of the int64 arrays ``parts``, given
+    """:func:`exact_percentiles` over the concatenation of the int64 arrays ``parts``, given
     their histogram ``hist`` (the replay kernel's): one pass over the parts (two if a target bucket
     is wide), no concatenation."""
     refused = RuntimeError("ranked_values: the histogram does not count the values given")
@@ -332,10 +324,11 @@ def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
     buf = np.zeros(start[-1] + SPARE, np.int64)
     index = count_index_nb(slot, lo, start)
     got = np.zeros(lo.shape[0], np.int64)
+    wide = bool((lo < 0).any())  # a target bucket whose values are gathered
     for part in parts:
         part = np.asarray(part, np.int64)
         count_ranked_nb(part, index, buf)
-        if (lo < 0).any() and not gather_ranked_nb(part, slot, lo, buf, start, got):
+        if wide and not gather_ranked_nb(part, slot, lo, buf, start, got):
             raise refused
     if not _counted(hist, slot, lo, buf, start, got):
         raise refused

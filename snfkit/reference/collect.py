@@ -54,5 +54,5 @@ def collect_reference(ts, wire_len, unit, item, start, finish, wait_cause, state
 
 
 def exact_percentiles_reference(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    """Twin of :func:`snfkit.engine.collect_nb.exact_percentiles_nb`: the ranked values, sorting."""
+    """Twin of :func:`snfkit.engine.collect_nb.exact_percentiles`: the ranked values, sorting."""
     return np.sort(values)[ranks]
