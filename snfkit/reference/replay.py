@@ -63,6 +63,7 @@ class Unit:
     window: dict[int, int] = field(default_factory=dict)  # bucket -> bytes dispatched
     start_bucket: int = 0
     calendar: list[list[int]] = field(default_factory=list)  # busy [start, end), sorted
+    cal_full: int = 0  # packets booked after the last interval because the calendar was full
 
     def fit(self, s0: int, d: int) -> int:
         """Earliest start >= s0 where d fits between busy intervals (after the last if full)."""
@@ -91,7 +92,8 @@ class Unit:
         elif len(cal) < CALENDAR:
             before.append([s, e])
         else:
-            (before or after)[-1][1] = e  # full: s is past the last end
+            (before or after)[-1][1] = e  # full: s is past the last end; the gap is booked too
+            self.cal_full += 1
         self.calendar = before + after
 
     def measured_bps(self, t: int, bucket_ns: int, n_buckets: int) -> float:
@@ -142,7 +144,12 @@ class Controller:
     def __init__(self, params: ReplayParams) -> None:
         self.p = params
         self.mode = params.modes.mode
-        self.close_after = params.close_after_ns
+        # an item is open until its flow has been idle this long: T for flowlets (and packet
+        # mode's per-packet items), the flow timeout for the flow modes (paper §4.1, §9.1)
+        if self.mode in (FLOW, SMART_FLOW):
+            self.close_after = params.modes.flow_timeout_ns
+        else:
+            self.close_after = params.flowlets.timeout_ns
         self.cap = float(params.assignment.unit_capacity_bps)
         self.units: dict[int, Unit] = {}  # slot -> active unit
         self.flows: dict[int, Flow] = {}
@@ -195,7 +202,9 @@ class Controller:
                     self.retire(u, when)
 
     def retire(self, u: Unit, when: int) -> None:
-        self.records.append((u.slot, u.life, u.start, u.ready, when, u.packets, u.bytes, u.busy))
+        self.records.append(
+            (u.slot, u.life, u.start, u.ready, when, u.packets, u.bytes, u.busy, u.cal_full)
+        )
         del self.units[u.slot]
 
     # items ------------------------------------------------------------------------------------
@@ -441,7 +450,8 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
     _, _, first, reasons = detect_flowlets(ts, flow, wire_len, t_det, b_det)
     open_reason = dict(zip(first.tolist(), reasons.tolist(), strict=True))
     up, st = p.units, p.state
-    push_after = p.kernel_tuple().push_after_ns
+    # a proactive push once the flow has been idle replicate_after of the close timeout (§5.2: T/2)
+    push_after = max(1, int(st.replicate_after * c.close_after))
     pushing = (c.mode != PACKET and st.state_mode == "proactive"
                and st.replication_policy != "none")  # fmt: skip
     out = {k: [] for k in ("unit", "item", "start", "finish", "state_wait", "wait_cause",
@@ -578,7 +588,7 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
     return {
         "packets": {k: np.asarray(v) for k, v in out.items()},
         "items": {k: np.asarray(v) for k, v in items.items()},
-        "records": np.asarray(c.records, np.int64).reshape(-1, 8),
+        "records": np.asarray(c.records, np.int64).reshape(-1, 9),
         "transfers": np.asarray(c.transfers, np.int64).reshape(-1, 9),
         "counters": c.counters,
         "rate_sum": c.rate_sum,
