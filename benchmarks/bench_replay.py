@@ -185,7 +185,7 @@ def main() -> None:
     t = time.perf_counter()
     import snfkit
     from snfkit.engine.flowlets_nb import detect_flowlets_nb
-    from snfkit.params import ReplayParams
+    from snfkit.params import MODES, ReplayParams
     from snfkit.reference.replay import replay_reference
     from snfkit.workloads.presets import paper_like
 
@@ -203,7 +203,7 @@ def main() -> None:
     t = time.perf_counter()
     small = df.head(20_000)
     detect_flowlets_nb(ts[:1000], flow[:1000], wl[:1000], T_NS, B_BYTES)
-    for mode in ("flowlet", "flow", "smart_flow", "packet"):
+    for mode in MODES:
         snfkit.replay(small, mode=mode)
         kernel_only(*arrays(small), ReplayParams.from_flat(mode=mode))
     snfkit.replay(small, mode="flowlet", keep_packets=False)

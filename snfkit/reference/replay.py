@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snfkit.engine.enums import AllocationMode, StateSource, TransferKind, code, names
 from snfkit.params import ReplayParams
 from snfkit.reference.flowlets import detect_flowlets
 
-FLOWLET, FLOW, SMART_FLOW, PACKET = "flowlet", "flow", "smart_flow", "packet"
+FLOWLET, FLOW, SMART_FLOW, PACKET = names(AllocationMode)
 CALENDAR = 16  # busy intervals a unit remembers (snfkit.engine.replay_nb.CALENDAR)
-SOURCES = ("new_flow", "same_unit", "replica", "replica_wait", "pull", "store", "free")
-KINDS = ("push", "pull", "store_read")
 MASK64 = (1 << 64) - 1
 
 
@@ -292,7 +291,7 @@ class Controller:
     # state ------------------------------------------------------------------------------------
     def transfer(self, when, arrive, fid, src, dst, kind, f: Flow, pkt) -> None:
         st = self.p.state
-        self.transfers.append((when, arrive, fid, src, dst, st.state_bytes, KINDS.index(kind),
+        self.transfers.append((when, arrive, fid, src, dst, st.state_bytes, code(TransferKind, kind),
                                f.clock, pkt))  # fmt: skip
 
     def push(self, fid: int, when: int) -> None:
@@ -520,7 +519,7 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
             f.unit, f.life, f.est = unit.slot, unit.life, est
             f.first_ts, f.bytes, f.packets = t, 0, 0
             for k, v in zip(items, (f.item, fid, unit.slot, unit.life, t, reason, est, overflow,
-                                    SOURCES.index(source), moved), strict=True):  # fmt: skip
+                                    code(StateSource, source), moved), strict=True):  # fmt: skip
                 items[k].append(v)
         unit = c.units[f.unit]
         b = t // p.assignment.load_bucket_ns
