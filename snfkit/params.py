@@ -50,6 +50,22 @@ LOAD_ESTIMATORS = names(LoadEstimator)
 to the unit that the window has not measured yet (see docs/model.md)."""
 
 
+MAX_TIME_PARAM_NS = 2**50
+"""The largest value of any time parameter (``*_ns``): about 13 days. With the trace's span
+(at most 2**60 ns) it keeps every time the replay kernel forms below its 2**62 "no event" mark
+(:data:`snfkit.engine.replay_nb.TIME_LIMIT`)."""
+
+MAX_LOAD_CELLS = 2**25
+"""The most load-bucket cells (``max_units`` x ``load_buckets``) a replay keeps: 256 MiB."""
+
+MAX_STATE_BYTES = 2**32
+"""The largest ``state_bytes``: 4 GiB of state per flow (byte counts of transfers stay in int64)."""
+
+
+def _check_time(name: str, value: Any, lo: int) -> None:
+    _check_int(name, value, lo, MAX_TIME_PARAM_NS)
+
+
 def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParameterError(
@@ -89,8 +105,8 @@ class FlowletParams:
     size_bytes: int = 15_000
 
     def __post_init__(self) -> None:
-        _check_int("timeout_ns", self.timeout_ns, 1)
-        _check_int("size_bytes", self.size_bytes, 0)
+        _check_time("timeout_ns", self.timeout_ns, 1)
+        _check_int("size_bytes", self.size_bytes, 0, 2**62)
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,7 @@ class AssignmentParams:
     def __post_init__(self) -> None:
         _check_float("alpha", self.alpha, 0.0, 1.0)
         _check_float("unit_capacity_bps", self.unit_capacity_bps, 0.0, lo_open=True)
-        _check_int("load_bucket_ns", self.load_bucket_ns, 1)
+        _check_time("load_bucket_ns", self.load_bucket_ns, 1)
         _check_int("load_buckets", self.load_buckets, 1, 100_000)
         _check_choice("load_estimator", self.load_estimator, LOAD_ESTIMATORS)
         _check_float("ewma_weight", self.ewma_weight, 0.0, 1.0)
@@ -151,8 +167,8 @@ class UnitParams:
         # bounded so that a service time (wire_len < 2**32) and the times it adds to stay in int64
         _check_int("per_packet_ns", self.per_packet_ns, 1, 10**12)
         _check_int("per_byte_ps", self.per_byte_ps, 0, 10**9)
-        _check_int("unit_startup_ns", self.unit_startup_ns, 0)
-        _check_int("unit_idle_ns", self.unit_idle_ns, 1)
+        _check_time("unit_startup_ns", self.unit_startup_ns, 0)
+        _check_time("unit_idle_ns", self.unit_idle_ns, 1)
         _check_float("prestart_utilization", self.prestart_utilization, 0.0, lo_open=True)
         _check_int("max_units", self.max_units, 1, 1_000_000)
 
@@ -176,8 +192,8 @@ class ModeParams:
 
     def __post_init__(self) -> None:
         _check_choice("mode", self.mode, MODES)
-        _check_int("flow_timeout_ns", self.flow_timeout_ns, 1)
-        _check_int("smart_interval_ns", self.smart_interval_ns, 1)
+        _check_time("flow_timeout_ns", self.flow_timeout_ns, 1)
+        _check_time("smart_interval_ns", self.smart_interval_ns, 1)
         _check_float("consolidate_below", self.consolidate_below, 0.0, 1.0)
 
 
@@ -215,9 +231,9 @@ class StateParams:
         _check_int("replicas", self.replicas, 0, MAX_UNITS_PROACTIVE)
         _check_choice("replication_policy", self.replication_policy, REPLICATION_POLICIES)
         _check_float("replicate_after", self.replicate_after, 0.0, 1.0, lo_open=True)
-        _check_int("state_transfer_ns", self.state_transfer_ns, 0)
-        _check_int("store_rtt_ns", self.store_rtt_ns, 0)
-        _check_int("state_bytes", self.state_bytes, 0)
+        _check_time("state_transfer_ns", self.state_transfer_ns, 0)
+        _check_time("store_rtt_ns", self.store_rtt_ns, 0)
+        _check_int("state_bytes", self.state_bytes, 0, MAX_STATE_BYTES)
         _check_int("seed", self.seed, 0, 2**63 - 1)
         if not isinstance(self.clock_check, bool):
             raise ParameterError("clock_check", self.clock_check, "True or False")
@@ -233,7 +249,7 @@ class ReportParams:
     keep_packets: bool = True
 
     def __post_init__(self) -> None:
-        _check_int("epoch_ns", self.epoch_ns, 1)
+        _check_time("epoch_ns", self.epoch_ns, 1)
         if not isinstance(self.keep_packets, bool):
             raise ParameterError("keep_packets", self.keep_packets, "True or False")
 
@@ -260,6 +276,13 @@ class ReplayParams:
     report: ReportParams = field(default_factory=ReportParams)
 
     def __post_init__(self) -> None:
+        cells = self.units.max_units * self.assignment.load_buckets
+        if cells > MAX_LOAD_CELLS:
+            raise ParameterError(
+                "max_units x load_buckets",
+                f"{self.units.max_units} x {self.assignment.load_buckets}",
+                f"at most {MAX_LOAD_CELLS:,} (each unit slot keeps a ring of load buckets)",
+            )
         idle = self.units.unit_idle_ns
         if self.close_after_ns > idle:
             name = "flow_timeout_ns" if self.modes.mode in ("flow", "smart_flow") else "timeout_ns"

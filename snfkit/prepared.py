@@ -120,11 +120,22 @@ class PreparedTrace:
         key = (int(timeout_ns), int(size_bytes))
         return self._cached(self._reasons, key, lambda: self._detect(*key))
 
+    @cached_property
+    def relative_ts(self) -> np.ndarray:
+        """Arrival times counted from the first packet (what the replay kernel takes; ``ts``
+        itself when the trace starts at 0). The span is checked by the replay."""
+        if not self.n_packets or self.ts[0] == 0:
+            return self.ts
+        return _read_only(self.ts - self.ts[0])
+
     def events(self, close_after_ns: int, push_after_ns: int) -> tuple[np.ndarray, np.ndarray]:
         """The trace's item-close and state-push events for these idle times (-1: none), as
-        ``(time, code)`` (:mod:`snfkit.engine.events_nb`)."""
+        ``(time, code)`` (:mod:`snfkit.engine.events_nb`), times counted from the first packet
+        (:attr:`relative_ts`)."""
         key = (int(close_after_ns), int(push_after_ns))
-        return self._cached(self._events, key, lambda: trace_events(self.ts, self.flow, *key))
+        return self._cached(
+            self._events, key, lambda: trace_events(self.relative_ts, self.flow, *key)
+        )
 
     def _detect(self, timeout_ns: int, size_bytes: int) -> np.ndarray:
         if not self.n_packets:

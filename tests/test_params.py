@@ -31,9 +31,9 @@ def test_paper_defaults():
     [
         ("alpha", 1.5, "[0.0, 1.0]"),
         ("alpha", float("nan"), "finite"),
-        ("timeout_ns", 0, "[1, inf]"),
+        ("timeout_ns", 0, f"[1, {2**50}]"),
         ("timeout_ns", 2.5, "integer"),
-        ("size_bytes", -1, "[0, inf]"),
+        ("size_bytes", -1, f"[0, {2**62}]"),
         ("mode", "flowlets", "'flowlet'"),
         ("load_estimator", "paper", "'committed'"),
         ("unit_capacity_bps", 0, "(0.0, inf]"),
@@ -44,10 +44,20 @@ def test_paper_defaults():
         ("replicas", -1, "[0, 4096]"),
         ("replication_policy", "random", "'weighted'"),
         ("replicate_after", 0.0, "(0.0, 1.0]"),
-        ("state_bytes", -5, "[0, inf]"),
+        ("state_bytes", -5, f"[0, {2**32}]"),
+        ("state_bytes", 2**40, f"[0, {2**32}]"),  # transfer byte counts stay in int64
         ("clock_check", 1, "True or False"),
         ("per_byte_ps", 10**9 + 1, "[0, 1000000000]"),  # a service time stays in int64
         ("per_packet_ns", 10**12 + 1, "[1, 1000000000000]"),
+        # every time parameter is bounded so that the kernel's sums stay in int64 (issue 15.5)
+        ("unit_startup_ns", 2**63 - 1, f"[0, {2**50}]"),
+        ("state_transfer_ns", 10**18, f"[0, {2**50}]"),
+        ("store_rtt_ns", 2**63 - 1, f"[0, {2**50}]"),
+        ("unit_idle_ns", 2**51, f"[1, {2**50}]"),
+        ("flow_timeout_ns", 2**51, f"[1, {2**50}]"),
+        ("smart_interval_ns", 2**51, f"[1, {2**50}]"),
+        ("load_bucket_ns", 2**51, f"[1, {2**50}]"),
+        ("epoch_ns", 2**51, f"[1, {2**50}]"),
     ],
 )
 def test_invalid_values_are_named(name, value, fragment):

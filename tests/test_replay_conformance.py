@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from replay_helpers import LOADED, random_trace, replay_cases
 
 from snfkit import Results, load_trace, replay
+from snfkit.errors import SchemaError
 from snfkit.params import MODES, STATE_MODES
 
 
@@ -67,7 +68,7 @@ def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:
     F = res.flowlets
     # flowlets cover the packets
     assert F["packets"].sum() == n
-    assert F["bytes"].sum() == packets_in["wire_len"].sum()
+    assert F["bytes"].sum() == packets_in["wire_len"].cast(pl.Int64).sum()
     assert res.summary["allocations"] == F.height
 
 
@@ -123,7 +124,7 @@ def check_state_causality(res: Results) -> None:
             first=pl.col("row") == pl.col("row").min().over("item"),
         )
     )
-    after_prev = pl.max_horizontal("ts_ns", pl.col("prev_finish").fill_null(0))
+    after_prev = pl.max_horizontal("ts_ns", pl.col("prev_finish").fill_null(pl.col("ts_ns")))
     if p["mode"] == "packet":
         bad = P.filter(pl.col("start_ns") < after_prev + rtt)
         assert bad.height == 0, bad.head()
@@ -217,14 +218,26 @@ def test_small_transfer_buffer_changes_nothing(monkeypatch):
     assert normal.summary == small.summary
 
 
-def test_parquet_path_by_row_groups(tmp_path):
-    packets = random_trace(2, 2_000, 30, 4_000.0)
+def test_a_path_replays_as_its_loaded_table(tmp_path):
+    """One rule for every way in: a trace path is read by load_trace, which recomputes flow_id
+    from the 5-tuple, so a file whose flow_id column is wrong replays as the loaded table does."""
+    from snfkit.workloads.presets import paper_like
+
+    packets = paper_like(seed=3, scale=0.001)
     path = tmp_path / "t.parquet"
-    packets.write_parquet(path, row_group_size=300)
+    packets.with_columns(flow_id=pl.lit(0, pl.Int64)).write_parquet(path, row_group_size=300)
     a = replay(packets, **LOADED)
     b = replay(path, chunk_size=256, **LOADED)
     assert a.packets.equals(b.packets)
     assert a.summary == b.summary
+    assert b.summary["allocations"] > 1_000  # not one flow
+
+
+def test_a_replay_only_parquet_path_is_refused_naming_the_column(tmp_path):
+    path = tmp_path / "t.parquet"
+    random_trace(2, 200, 30, 4_000.0).write_parquet(path)
+    with pytest.raises(SchemaError, match="src_ip"):
+        replay(path)
 
 
 def test_aggregates_only_keeps_no_packet_rows():

@@ -81,9 +81,18 @@ from snfkit.engine.mix_nb import pop_low_bit
 from snfkit.engine.state_nb import add_transfer, open_source, push_state
 
 INF = np.int64(2**62)  # "no event"
+TIME_LIMIT = np.int64(2**61)
+"""Kernel times count from the trace's first packet (the driver shifts them; ``ctl.origin`` is that
+packet's time on the trace's clock). The trace's span and every time parameter are bounded
+(:data:`snfkit.params.MAX_TIME_PARAM_NS`, :data:`MAX_SPAN_NS`) so that the sums the kernel forms
+stay below this; a unit backlog that runs past it stops the replay (``STATUS_TIME_LIMIT``) instead of
+overflowing."""
+MAX_SPAN_NS = 2**60
+"""The longest trace (last - first arrival) a replay takes: about 36 years."""
 
 STATUS_DONE = 0
 STATUS_RECORDS_FULL = 2  # unit records, transfer or epoch rows must be drained; call again
+STATUS_TIME_LIMIT = 3  # a packet would finish after TIME_LIMIT: the caller raises
 
 FLOW_DTYPE = np.dtype(
     [
@@ -212,13 +221,14 @@ CTL_DTYPE = np.dtype(
         ("store_reads", np.int64),
         ("store_writes", np.int64),
         ("retire_at", np.int64),  # no idle unit retires before this (0: look)
-        ("t0", np.int64),  # first packet's time: epoch 0 starts here
+        ("t0", np.int64),  # first packet's time: epoch 0 starts here (0: times are relative)
+        ("origin", np.int64),  # the first packet's time on the trace's clock (set by the caller)
         ("ea", np.int64),  # epoch of the latest arrival
         ("ea_end", np.int64),  # when that epoch ends
         ("eu_hi", np.int64),  # one past the highest slot with epoch cells
         ("n_eu", np.int64),  # epoch rows written, not yet drained by the caller
         ("served", np.int64),  # packets served (each booked once on a unit's calendar)
-        ("lat_sum", np.int64),
+        ("lat_sum", np.float64),  # a float: a sum of int64 latencies could overflow
         ("lat_max", np.int64),
         (
             "transfer_bytes",
@@ -244,8 +254,8 @@ class ReplayState(NamedTuple):
     transfers: np.ndarray  # int64 [len(TRANSFER_COLUMNS), R'] (state_nb), not yet drained
     items: Items  # every item so far (its totals once superseded), one array per field [I]
     hist: np.ndarray  # int64 [N_BUCKETS]: latency histogram
-    waits: np.ndarray  # int64 [2, len(WaitCause)]: packets that waited for their state and their
-    # state-wait ns, by wait cause (packets without a wait are not counted)
+    waits: np.ndarray  # float64 [2, len(WaitCause)]: packets that waited for their state and their
+    # state-wait ns, by wait cause (packets without a wait are not counted; floats: no overflow)
     eu: np.ndarray  # int64 [U, EPOCH_RING, 4]: ring of (epoch, unit) cells
     eu_rows: np.ndarray  # int64 [R'', 6]: epoch rows, not yet drained by the caller
 
@@ -744,7 +754,12 @@ def _move_flow(flows, units, c, f, v, p):
 
 @nb.njit(cache=True, error_model="numpy")
 def _smart_tick(flows, units, ring, records, c, tau, p):
-    """Every X ms: move flows off overloaded units, then empty underused ones where flows fit."""
+    """Every X ms: move flows off overloaded units, then empty underused ones where their flows fit
+    on other units in use.
+    Returns True for a quiet tick: no open flow sent bytes since the last tick and nothing moved,
+    started or retired; the ticks after it do the same nothing until the next arrival, event or
+    retirement (the caller skips them, so a tick costs nothing while nothing moves)."""
+    before = c.moves + c.lives + c.n_records
     _retire_due(units, records, c, tau, p)
     n_flows = flows.shape[0]
     count = 0
@@ -807,9 +822,10 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
                 continue
             placed = False
             for v in range(c.hi):
-                if (
+                if (  # onto units in use only (a drained one would swap flows back and forth)
                     v != u
                     and units[v].active
+                    and units[v].open > 0
                     and not emptied[v]
                     and trial[v] + rates[j] < p.unit_capacity_bps
                 ):
@@ -829,6 +845,12 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
             emptied[u] = True
     for f in range(n_flows):
         flows[f].tick_bytes = 0
+    traffic = False
+    for j in range(count):
+        if rates[j] > 0.0:
+            traffic = True
+            break
+    return not traffic and c.moves + c.lives + c.n_records == before
 
 
 # ----------------------------------------------------------------------------- main loop
@@ -865,9 +887,10 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         i0 = 0  # (lets the compiler drop negative-index wraparound on the per-packet arrays)
     status = STATUS_DONE
     stop = n
-    lat_sum = np.int64(0)  # latency sum and maximum, kept in registers and added at the end
+    lat_sum = 0.0  # latency sum (float: it cannot overflow) and maximum, in registers until the end
     lat_max = np.int64(0)
     served = np.int64(0)
+    origin = c.origin  # per-packet start and finish are written on the trace's clock
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr or c.n_eu > eu_limit:
             status = STATUS_RECORDS_FULL
@@ -899,8 +922,13 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 if c.n_records + p.max_units > n_rec:
                     status = STATUS_RECORDS_FULL
                     break
-                _smart_tick(flows, units, ring, records, c, c.next_tick, p)
+                quiet = _smart_tick(flows, units, ring, records, c, c.next_tick, p)
                 c.next_tick += p.smart_interval_ns
+                if quiet:  # skip the ticks up to the next arrival, event or retirement
+                    last = min(t, t_ev, c.retire_at - 1)
+                    if last >= c.next_tick:
+                        skipped = (last - c.next_tick) // p.smart_interval_ns + 1
+                        c.next_tick += skipped * p.smart_interval_ns
                 continue
             if t_ev >= t:
                 break
@@ -1039,6 +1067,10 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             start = cal_fit(un, ready, service)
         wait = start - avail
         finish = start + service
+        if finish > TIME_LIMIT:  # a backlog beyond what the kernel's times hold: the caller raises
+            status = STATUS_TIME_LIMIT
+            stop = i
+            break
         cal_book(un, t, start, service)
         fl.unit_finish = finish
         if finish > un.free:
@@ -1088,8 +1120,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         if p.keep_rows:
             o_unit[i] = u
             o_item[i] = fl.item
-            o_start[i] = start
-            o_finish[i] = finish
+            o_start[i] = start + origin
+            o_finish[i] = finish + origin
             o_wait[i] = wait
             o_lat[i] = lat
             o_queue[i] = lat - service - wait

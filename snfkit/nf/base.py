@@ -135,13 +135,37 @@ NF_COLUMNS = ("ts_ns", "flow_id", "src_ip", "dst_ip", "src_port", "dst_port", "p
 
 
 def check_nf_columns(packets: pl.DataFrame) -> None:
-    """ParameterError naming the columns an NF needs that ``packets`` lacks."""
+    """ParameterError naming the columns an NF needs that ``packets`` lacks, or has in another form
+    than the packets-table schema (:mod:`snfkit.traces.schema`): addresses as 16-byte Binary
+    (IPv4-mapped), ports and protocol as integers."""
     missing = [c for c in NF_COLUMNS if c not in packets.columns]
     if missing:
         raise ParameterError(
-            "packets", f"a table without {', '.join(missing)}",
+            "packets",
+            f"a table without {', '.join(missing)}",
             "a packets table with the columns " + ", ".join(NF_COLUMNS) + " (an NF reads them)",
-        )  # fmt: skip
+        )
+    for name in ("src_port", "dst_port", "proto"):
+        if not packets[name].dtype.is_integer():
+            raise ParameterError(
+                "packets", f"column {name} of type {packets[name].dtype}", f"{name} as integers"
+            )
+    for name in ("src_ip", "dst_ip"):
+        col = packets[name]
+        if col.dtype != pl.Binary:
+            raise ParameterError(
+                "packets",
+                f"column {name} of type {col.dtype}",
+                f"{name} as 16-byte Binary addresses (IPv4-mapped; snfkit.traces.schema)",
+            )
+        wrong = (col.bin.size() != 16).fill_null(True)
+        if wrong.any():
+            row = int(wrong.arg_max())
+            raise ParameterError(
+                "packets",
+                f"{'a null' if col[row] is None else f'a {len(col[row])}-byte'} {name} at row {row}",
+                f"{name} as 16-byte addresses (IPv4 stored IPv4-mapped, ::ffff:a.b.c.d)",
+            )
 
 
 def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, int]:

@@ -8,6 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from snfkit import latency_hist
+from snfkit.engine.enums import WaitCause
 
 
 def collect_reference(ts, wire_len, unit, item, start, finish, wait_cause, state_wait,
@@ -22,7 +23,7 @@ def collect_reference(ts, wire_len, unit, item, start, finish, wait_cause, state
     latency = finish - ts
     hist = np.zeros(latency_hist.N_BUCKETS, np.int64)
     latency_hist.add(hist, latency)
-    waits = np.zeros((2, 4), np.int64)
+    waits = np.zeros((2, len(WaitCause)), np.int64)
     for cause, wait in zip(wait_cause.tolist(), state_wait.tolist(), strict=True):
         waits[0, cause] += 1
         waits[1, cause] += wait

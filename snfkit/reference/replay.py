@@ -421,7 +421,10 @@ class Controller:
             for fid, rate in open_flows:
                 if self.flows[fid].unit != u:
                     continue
+                # onto units in use only: moving onto a drained unit would undo the last tick's
+                # consolidation, and flows would swap units at every quiet tick
                 dest = next((v for v in sorted(self.units) if v != u and v not in emptied
+                             and self.units[v].open_items > 0
                              and trial[v] + rate < self.cap), None)  # fmt: skip
                 if dest is None:
                     plan = None
@@ -439,7 +442,20 @@ class Controller:
 
 
 def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
-    """Replay a whole trace; returns the kernel's outputs as plain arrays and dicts."""
+    """Replay a whole trace; returns the kernel's outputs as plain arrays and dicts. Time counts
+    from the trace's first packet (load buckets, epochs and ticks start there; "not yet" is 0);
+    the outputs are on the trace's own clock."""
+    origin = int(ts[0]) if len(ts) else 0
+    out = _replay_relative(np.asarray(ts, np.int64) - origin, flow, wire_len, params)
+    out["packets"]["start"] += origin
+    out["packets"]["finish"] += origin
+    out["items"]["open_ts"] += origin
+    out["records"][:, 2:5] += origin  # start, ready, retire
+    out["transfers"][:, 0:2] += origin  # sent, arrives
+    return out
+
+
+def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
     c = Controller(params)
     p = params
     if c.mode == FLOWLET:

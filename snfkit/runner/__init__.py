@@ -107,8 +107,12 @@ def replay(
 def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label: str) -> None:
     """Feed a table, an iterable of tables or a path chunk by chunk."""
     chunks, total = chunks_of(packets, chunk_size)
-    if isinstance(packets, pl.DataFrame) and "flow_id" in packets.columns and packets.height:
-        # bad ids are reported chunk by chunk; item rows are zero pages until written
+    if (
+        isinstance(packets, pl.DataFrame)
+        and "flow_id" in packets.columns
+        and packets["flow_id"].dtype.is_integer()
+        and packets["flow_id"].max() is not None
+    ):  # bad ids are reported chunk by chunk; item rows are zero pages until written
         driver.reserve(int(packets["flow_id"].max()) + 1, packets.height)
     with progress_reporter(progress, total, label) as bar:
         for chunk in chunks:

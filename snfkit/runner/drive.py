@@ -27,8 +27,11 @@ from snfkit.engine.replay_nb import (
     CTL_DTYPE,
     FLOW_DTYPE,
     FLOW_FRESH,
+    MAX_SPAN_NS,
     RECORD_DTYPE,
     STATUS_DONE,
+    STATUS_TIME_LIMIT,
+    TIME_LIMIT,
     UNIT_DTYPE,
     ChunkOut,
     ReplayState,
@@ -36,6 +39,7 @@ from snfkit.engine.replay_nb import (
     replay_chunk_nb,
 )
 from snfkit.engine.state_nb import TR_KIND, TR_PACKET, new_transfers
+from snfkit.errors import ParameterError
 from snfkit.params import ReplayParams
 from snfkit.prepared import PreparedTrace, checked_columns
 from snfkit.runner.drained import Drained, PacketPart
@@ -43,6 +47,12 @@ from snfkit.runner.drained import Drained, PacketPart
 TRANSFER_ROWS = 1 << 16
 """Transfer rows the kernel writes before the driver drains them (the buffer grows to 4x that when
 transfers are kept: a full buffer is handed over as is and the kernel gets a fresh one)."""
+MAX_SPARE_FLOWS = 1 << 20
+"""Flow ids may run this far beyond 4 x the packets replayed so far (see
+:meth:`Driver._check_flow_ids`)."""
+MAX_EPOCHS = 1 << 20
+"""The most epochs a replay reports (the epochs table's rows): a trace that spans more needs a longer
+``epoch_ns`` (a clear error before anything is allocated, not a table of idle epochs)."""
 EU_ROWS = 1 << 14
 """Epoch rows (:mod:`snfkit.engine.collect_nb`) the kernel writes before the driver drains them (at
 least room for two flushes of the whole ring)."""
@@ -84,7 +94,7 @@ def new_state(n_flows: int, max_units: int, load_buckets: int, mask_words: int) 
         transfers=new_transfers(max(4 * u + 64, TRANSFER_ROWS)),
         items=new_items(0),
         hist=np.zeros(latency_hist.N_BUCKETS, np.int64),
-        waits=np.zeros((2, len(WaitCause)), np.int64),
+        waits=np.zeros((2, len(WaitCause)), np.float64),
         eu=np.zeros((u, EPOCH_RING, 4), np.int64),
         eu_rows=np.zeros((max(EU_ROWS, 2 * (EPOCH_RING * u + 1)), len(EU_COLUMNS)), np.int64),
     )
@@ -165,8 +175,24 @@ class Driver:
         is allocated zeroed, so its pages take memory only once written: an item per packet is
         a bound to reserve."""
         if n_flows > 0:
+            self._check_flow_ids(n_flows - 1, max(n_items, self.drained.n_in))
             self.drained.state = _grow_flows(self.drained.state, n_flows)
         self._grow_items(n_items, exact=True)
+
+    def _check_flow_ids(self, max_id: int, n_packets: int, row: int | None = None) -> None:
+        """Flow ids index the per-flow tables (about 300 bytes a flow), so they must be dense: the
+        largest may be at most :data:`MAX_SPARE_FLOWS` + 4 x the packets so far. A table keyed by
+        hashes or by another trace's ids is refused with the way out."""
+        limit = MAX_SPARE_FLOWS + 4 * n_packets
+        if max_id >= limit:
+            at = f" at row {row}" if row is not None else ""
+            raise ParameterError(
+                "packets",
+                f"flow_id {max_id}{at}",
+                f"dense flow ids (below {limit:,} for {n_packets:,} packets; they index per-flow "
+                "tables): renumber them, e.g. snfkit.traces.reassign_flow_ids(packets) or "
+                "packets.with_columns(pl.col('flow_id').rank('dense') - 1)",
+            )
 
     def _grow_items(self, n_items: int, exact: bool = False) -> None:
         st = self.drained.state
@@ -188,37 +214,69 @@ class Driver:
         own = col if col.dtype == pl.UInt32 else None
         self.feed_arrays(ts, flow, wl, wire_len=own, n_flows=max_flow + 1)
 
-    def feed_arrays(self, ts, flow, wl, events=None, wire_len=None, n_flows=None) -> None:
+    def feed_arrays(self, ts, flow, wl, events=None, wire_len=None, n_flows=None, rel=None):
         """Replay the next chunk given as checked int64 arrays. ``events`` (this chunk's events
         from a :class:`~snfkit.prepared.PreparedTrace`) skips their computation. ``wire_len``: the
         table's own UInt32 column, kept as the packets table's column. ``n_flows``: a bound
-        above the chunk's flow ids, if known."""
+        above the chunk's flow ids, if known. ``rel``: ``ts`` counted from the trace's first
+        packet, if already computed (the kernel takes times relative to it; tables report them
+        on the trace's clock)."""
         n = ts.shape[0]
         if n == 0:
             return
         d = self.drained
-        if d.t0 is None:
-            d.t0 = int(ts[0])
+        self._check_span(ts)
+        if rel is None:
+            rel = ts - d.t0 if d.t0 else ts
         self._last_ts_seen = int(ts[-1])
         if n_flows is None:
             n_flows = int(flow.max()) + 1
+        if n_flows > d.state.flows.shape[0]:
+            row = d.n_in + int(np.argmax(flow)) if n_flows == int(flow.max()) + 1 else None
+            self._check_flow_ids(n_flows - 1, d.n_in + n, row)
         d.state = _grow_flows(d.state, n_flows)
         if events is None:
             self._ev_scratch = event_scratch(
                 n + self._pending.ts.shape[0], d.state.flows.shape[0], self._ev_scratch
             )
             ev_time, ev_code, self._pending = events_chunk(
-                ts, flow, self.close_after, self.push_after, self._pending, self._ev_scratch
+                rel, flow, self.close_after, self.push_after, self._pending, self._ev_scratch
             )
             events = (ev_time, ev_code)
         self._grow_items(int(d.state.ctl["items"][0]) + n)  # an item per packet at most
-        out = self.run_kernel(ts, flow, wl, events)
+        out = self.run_kernel(rel, flow, wl, events)
         if d.keep:
             d.packet_parts.append(PacketPart(ts, flow, wl, out, wire_len))
         if d.keep_src:
             d.src_parts.append(out.src_pkt)
         d.n_in += n
         d.t_last = int(ts[-1])
+
+    def _check_span(self, ts: np.ndarray) -> None:
+        """The trace so far must fit the kernel's clock (:data:`MAX_SPAN_NS` from its first packet)
+        and the epochs table (:data:`MAX_EPOCHS` epochs): checked before the kernel runs."""
+        d = self.drained
+        if d.t0 is None:  # the first packet: the kernel's clock starts here
+            d.t0 = int(ts[0])
+            d.state.ctl["origin"] = d.t0
+        span = int(ts[-1]) - d.t0  # Python ints: no overflow whatever the clock
+        if span > MAX_SPAN_NS:
+            row = d.n_in + int(np.searchsorted(ts, d.t0 + MAX_SPAN_NS, side="right"))
+            raise ParameterError(
+                "packets",
+                f"ts_ns {int(ts[row - d.n_in])} at row {row}",
+                f"at most {MAX_SPAN_NS} ns (2**60, about 36 years) after the first packet ({d.t0})",
+            )
+        epoch_ns = self.params.report.epoch_ns
+        epochs = span // epoch_ns + 1
+        if epochs > MAX_EPOCHS:
+            raise ParameterError(
+                "epoch_ns",
+                epoch_ns,
+                f"at least {-(-span // (MAX_EPOCHS - 1))} ns for this trace: it spans {span:,} ns "
+                f"by row {d.n_in + ts.shape[0] - 1}, {epochs:,} epochs of {epoch_ns:,} ns, and an "
+                f"epochs table holds at most {MAX_EPOCHS:,}",
+            )
 
     def run_kernel(self, ts, flow, wl, events) -> ChunkOut:
         """Drive the replay kernel over one chunk and its events (draining unit records and
@@ -234,6 +292,8 @@ class Driver:
             i, status = replay_chunk_nb(
                 ts, flow, wl, ev_time, ev_code, i, g0, self.record, self.drained.state, out
             )
+            if status == STATUS_TIME_LIMIT:
+                self._time_limit(g0 + i)
             self._drain()
             if status == STATUS_DONE:
                 break
@@ -243,6 +303,15 @@ class Driver:
                 f"replay kernel processed {done} of the chunk's {ev_time.shape[0]} events"
             )
         return out
+
+    def _time_limit(self, row: int) -> None:
+        u = self.params.units
+        raise ParameterError(
+            "per_packet_ns / per_byte_ps",
+            f"{u.per_packet_ns} / {u.per_byte_ps}",
+            f"service times this trace's units can work off: at row {row} a unit's backlog "
+            f"reaches {int(TIME_LIMIT):,} ns (2**61) after the first packet",
+        )
 
     def _out_buffers(self, n: int) -> ChunkOut:
         """Per-packet output arrays for an n-packet chunk: empty unless kept (then fresh each
@@ -255,11 +324,14 @@ class Driver:
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
         """Replay a prepared trace in chunks, with its cached events (``bar.advance(n)`` after
         each chunk)."""
+        if trace.n_packets:  # before its relative times and events are computed
+            self._check_span(trace.ts)
         ev_time, ev_code = trace.events(self.close_after, self.push_after)
+        rel = trace.relative_ts
         e0 = 0
         for a in range(0, trace.n_packets, chunk_size):
             b = min(a + chunk_size, trace.n_packets)
-            e1 = int(np.searchsorted(ev_time, trace.ts[b - 1], side="left"))  # before the last
+            e1 = int(np.searchsorted(ev_time, rel[b - 1], side="left"))  # before the last
             events = (ev_time[e0:e1], ev_code[e0:e1])
             self.feed_arrays(
                 trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], events, n_flows=trace.n_flows

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from snfkit.errors import ParameterError
-from snfkit.prepared import REQUIRED, PreparedTrace
+from snfkit.prepared import PreparedTrace
 
 
 def check_chunk_size(chunk_size: Any) -> int:
@@ -23,38 +23,41 @@ def check_chunk_size(chunk_size: Any) -> int:
 
 def chunks_of(packets: Any, chunk_size: int) -> tuple[Iterator[pl.DataFrame], int | None]:
     """The input as an iterator of DataFrames and a total packet count (or None): a DataFrame or
-    LazyFrame, a trace path (parquet read by row group; any other format through
-    :func:`snfkit.traces.load_trace`), or an iterable of DataFrames."""
+    LazyFrame, a trace path (any format, read by :func:`snfkit.traces.load_trace`, which recomputes
+    ``flow_id`` from the 5-tuple: one rule for every way in), or an iterable of DataFrames (checked
+    one by one as they come)."""
     if isinstance(packets, pl.DataFrame):
         return packets.iter_slices(chunk_size), packets.height
     if isinstance(packets, pl.LazyFrame):
         df = packets.collect()
         return df.iter_slices(chunk_size), df.height
     if isinstance(packets, str | PathLike):
-        path = Path(packets)
-        with open(path, "rb") as fh:
-            is_parquet = fh.read(4) == b"PAR1"
-        if is_parquet:
-            import pyarrow.parquet as pq
-
-            pf = pq.ParquetFile(path)
-            cols = [c for c in REQUIRED if c in pf.schema_arrow.names]
-            it = (
-                pl.from_arrow(batch)
-                for batch in pf.iter_batches(batch_size=chunk_size, columns=cols)
-            )
-            return it, pf.metadata.num_rows
         from snfkit.traces import load_trace
 
-        df = load_trace(path)
+        df = load_trace(Path(packets))
         return df.iter_slices(chunk_size), df.height
-    if isinstance(packets, Iterable):
-        return iter(packets), None
+    if isinstance(packets, Iterable) and not isinstance(packets, bytes | bytearray | dict):
+        return _tables(packets), None
     raise ParameterError(
         "packets",
         type(packets).__name__,
         "a polars DataFrame, an iterable of DataFrames, or a trace path",
     )
+
+
+def _tables(chunks: Iterable) -> Iterator[pl.DataFrame]:
+    """The chunks of an iterable, each a packets DataFrame (a ParameterError names the first that
+    is not)."""
+    for k, chunk in enumerate(chunks):
+        if isinstance(chunk, pl.LazyFrame):
+            chunk = chunk.collect()
+        if not isinstance(chunk, pl.DataFrame):
+            raise ParameterError(
+                "packets",
+                f"chunk {k} of type {type(chunk).__name__}",
+                "a polars DataFrame of packets",
+            )
+        yield chunk
 
 
 def nf_setup(nf: Any, packets: Any) -> tuple[Any, Any]:

@@ -54,6 +54,17 @@ def _packets_part(part: PacketPart) -> pl.DataFrame:
     )
 
 
+def _origin(run: Drained) -> int:
+    """The first packet's time: the kernel counts from it, the tables report the trace's clock."""
+    return run.t0 or 0
+
+
+def _on_clock(times: np.ndarray, run: Drained) -> np.ndarray:
+    """Kernel times (from the first packet) on the trace's clock."""
+    origin = _origin(run)
+    return times + origin if origin else times
+
+
 def build_results(run: Drained) -> Results:
     """Every table and the summary of a finished replay."""
     p = run.params
@@ -103,8 +114,8 @@ def _transfers_table(run: Drained) -> pl.DataFrame | None:
         c = dict(zip(TRANSFER_COLUMNS, cols, strict=True))
         return pl.DataFrame(
             {
-                "time_ns": c["time_ns"],
-                "arrive_ns": c["arrive_ns"],
+                "time_ns": _on_clock(c["time_ns"], run),
+                "arrive_ns": _on_clock(c["arrive_ns"], run),
                 "flow_id": c["flow_id"],
                 "from_unit": c["from_unit"].astype(np.int32),
                 "to_unit": c["to_unit"].astype(np.int32),
@@ -135,7 +146,7 @@ def _state_summary(run, duration, counters) -> dict[str, Any]:
     push_bytes = int(counters["transfer_bytes"][TransferKind.push])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
-        n, total = int(run.state.waits[0, j]), int(run.state.waits[1, j])
+        n, total = int(run.state.waits[0, j]), float(run.state.waits[1, j])
         waits[cause] = {
             "packets": n,
             "total_us": total / 1e3,
@@ -182,6 +193,9 @@ def _units_table(run: Drained) -> pl.DataFrame:
     rec = np.concatenate(run.records) if run.records else np.zeros(0, RECORD_DTYPE)
     rec = rec[np.argsort(rec["unit_life"], kind="stable")]
     table = pl.DataFrame({c: rec[c] for c in RECORD_DTYPE.names})
+    origin = _origin(run)
+    if origin:
+        table = table.with_columns(pl.col("start_ns", "ready_ns", "retire_ns") + origin)
     return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
 
 
@@ -197,9 +211,9 @@ def _flowlets_table(run: Drained) -> pl.DataFrame:
             "flow_id": it.flow,
             "unit": it.unit,
             "unit_life": it.life,
-            "open_ns": it.open_ts,
-            "last_ns": it.last,
-            "end_ns": it.end,
+            "open_ns": _on_clock(it.open_ts, run),
+            "last_ns": _on_clock(it.last, run),
+            "end_ns": _on_clock(it.end, run),
             "packets": it.pkts,
             "bytes": it.bytes,
             "reason": enum_column(it.reason, names(OpenReason)),
@@ -218,32 +232,10 @@ def _epoch_tables(
     E = run.params.report.epoch_ns
     t0 = run.t0 if run.t0 is not None else 0
     n_epochs = (run.t_last - t0) // E + 1 if run.n_in else 0
-    # unit activity per epoch from lifetimes
-    act_epoch, act_unit, act_ns = [], [], []
     starts = units["start_ns"].to_numpy()
     retires = units["retire_ns"].to_numpy()
     slots = units["unit"].to_numpy()
-    for s, r, u in zip(starts, retires, slots, strict=True):
-        e_lo = max((s - t0) // E, 0)
-        e_hi = min((r - t0) // E, n_epochs - 1)
-        for e in range(e_lo, e_hi + 1):
-            lo = max(s, t0 + e * E)
-            hi = min(r, t0 + (e + 1) * E)
-            if hi > lo:
-                act_epoch.append(e)
-                act_unit.append(u)
-                act_ns.append(hi - lo)
-    active = (
-        pl.DataFrame(
-            {
-                "epoch": np.asarray(act_epoch, np.int64),
-                "unit": np.asarray(act_unit, np.int64),
-                "active_ns": np.asarray(act_ns, np.int64),
-            }
-        )
-        .group_by("epoch", "unit")
-        .agg(pl.col("active_ns").sum())
-    )
+    active = _active_per_epoch(starts, retires, slots, t0, E, n_epochs)
     rows = (
         np.concatenate(run.eu_parts) if run.eu_parts else np.zeros((0, len(EU_COLUMNS)), np.int64)
     )
@@ -299,23 +291,57 @@ def _epoch_tables(
     return epochs, eu.drop("processed_bytes")
 
 
+def _active_per_epoch(starts, retires, slots, t0, E, n_epochs) -> pl.DataFrame:
+    """Each unit lifetime's active time in each epoch it overlaps: rows (epoch, unit, active_ns),
+    summed over the lifetimes of a slot (vectorised: a unit alive for a million epochs costs a
+    million rows, not a million Python steps)."""
+    if n_epochs == 0 or len(starts) == 0:
+        e_lo = e_hi = np.zeros(0, np.int64)
+    else:
+        e_lo = np.maximum((starts - t0) // E, 0)
+        e_hi = np.minimum((retires - t0) // E, n_epochs - 1)
+    count = np.maximum(e_hi - e_lo + 1, 0)
+    life = np.repeat(np.arange(len(count)), count)
+    first = np.cumsum(count) - count
+    epoch = e_lo[life] + (np.arange(life.shape[0]) - first[life])
+    lo = np.maximum(starts[life], t0 + epoch * E)
+    hi = np.minimum(retires[life], t0 + (epoch + 1) * E)
+    keep = hi > lo
+    return (
+        pl.DataFrame(
+            {
+                "epoch": epoch[keep].astype(np.int64),
+                "unit": slots[life][keep].astype(np.int64),
+                "active_ns": (hi - lo)[keep].astype(np.int64),
+            }
+        )
+        .group_by("epoch", "unit")
+        .agg(pl.col("active_ns").sum())
+    )
+
+
+def _alive_steps(starts, retires) -> tuple[np.ndarray, np.ndarray]:
+    """Unit starts and retirements in time order (retirements first at the same instant) and the
+    number of units alive after each."""
+    times = np.concatenate([starts, retires])
+    delta = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(retires), np.int64)])
+    order = np.lexsort((delta, times))
+    return times[order], np.cumsum(delta[order])
+
+
 def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
-    """Most units alive at once within each epoch (sweep over start/retire events)."""
+    """Most units alive at once within each epoch: the level at the epoch's start, or a level
+    reached by an event strictly inside it (vectorised over epochs)."""
     out = np.zeros(n_epochs, np.int64)
     if n_epochs == 0 or len(starts) == 0:
         return out
-    times = np.concatenate([starts, retires])
-    delta = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(retires), np.int64)])
-    order = np.lexsort((delta, times))  # retirements before starts at the same instant
-    times, delta = times[order], delta[order]
-    alive = np.cumsum(delta)
-    # level at each epoch start, then the maximum after each event inside the epoch
-    for e in range(n_epochs):
-        lo, hi = t0 + e * E, t0 + (e + 1) * E
-        before = np.searchsorted(times, lo, side="right") - 1
-        level = alive[before] if before >= 0 else 0
-        inside = alive[(times > lo) & (times < hi)]
-        out[e] = max(level, inside.max() if inside.size else 0)
+    times, alive = _alive_steps(starts, retires)
+    lo = t0 + np.arange(n_epochs, dtype=np.int64) * E
+    before = np.searchsorted(times, lo, side="right") - 1
+    out[:] = np.where(before >= 0, alive[np.maximum(before, 0)], 0)
+    epoch = (times - t0) // E
+    inside = (times > t0 + epoch * E) & (epoch >= 0) & (epoch < n_epochs)
+    np.maximum.at(out, epoch[inside], alive[inside])
     return out
 
 
@@ -334,11 +360,7 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
     offered_bits = float(run.state.items.bytes[: int(counters["items"])].sum()) * 8.0
     max_active = (
-        int(
-            _max_active_per_epoch(
-                units["start_ns"].to_numpy(), units["retire_ns"].to_numpy(), 0, 1 << 62, 1
-            )[0]
-        )
+        int(_alive_steps(units["start_ns"].to_numpy(), units["retire_ns"].to_numpy())[1].max())
         if units.height
         else 0
     )
@@ -360,7 +382,7 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "packets_processed": int(counters["served"]),
         "packets_dropped": 0,
         "latency_us": {k: v / 1e3 for k, v in zip(names, pct, strict=True)},
-        "latency_mean_us": (int(counters["lat_sum"]) / run.n_in / 1e3)
+        "latency_mean_us": (float(counters["lat_sum"]) / run.n_in / 1e3)
         if run.n_in
         else float("nan"),
         "latency_max_us": int(counters["lat_max"]) / 1e3,
