@@ -332,7 +332,8 @@ def demo(
     provisioning.html) and figures/ (the paper's figures on the small grids of 'snfkit figures
     --small', as PNG and HTML, with claims.md and index.html).
     """
-    import snfkit
+    from snfkit import charts, replay
+    from snfkit.params import MODES
     from snfkit.traces.summary import summary_table
 
     packets = _demo_packets(trace, seed, max_packets)
@@ -344,31 +345,24 @@ def demo(
     table.write_parquet(out / "trace_summary.parquet")
     doc: dict[str, Any] = {"trace": str(trace) if trace else f"small_demo(seed={seed})", **d}
 
-    replay = getattr(snfkit, "replay", None)
-    if replay is not None:
-        from snfkit import charts
-        from snfkit.params import MODES
-
-        runs = {}
-        for mode in MODES:
-            with _progress_bar(f"replay {mode}") as update:
-                runs[mode] = replay(packets, mode=mode, progress=update)
-        summaries = {mode: res.summary for mode, res in runs.items()}
-        modes = mode_comparison(summaries)
-        modes.write_csv(out / "modes.csv")
-        _print_table(_transpose(modes), "allocation modes (modes.csv)")
-        for mode, res in runs.items():
-            res.epochs.write_csv(out / f"epochs_{mode}.csv")
-        lat = charts.latency_percentiles_data(runs)
-        lat.write_csv(out / "latency_percentiles.csv")
-        charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
-        prov = charts.provisioning_data(runs)
-        charts.provisioning_chart(prov).save(out / "provisioning.html")
-        doc["modes"] = summaries
-        label = trace.name if trace is not None else f"small_demo(seed={seed})"
-        _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
-    else:
-        typer.echo("snfkit.replay is not available in this version; skipped the modes.", err=True)
+    runs = {}
+    for mode in MODES:
+        with _progress_bar(f"replay {mode}") as update:
+            runs[mode] = replay(packets, mode=mode, progress=update)
+    summaries = {mode: res.summary for mode, res in runs.items()}
+    modes = mode_comparison(summaries)
+    modes.write_csv(out / "modes.csv")
+    _print_table(_transpose(modes), "allocation modes (modes.csv)")
+    for mode, res in runs.items():
+        res.epochs.write_csv(out / f"epochs_{mode}.csv")
+    lat = charts.latency_percentiles_data(runs)
+    lat.write_csv(out / "latency_percentiles.csv")
+    charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
+    prov = charts.provisioning_data(runs)
+    charts.provisioning_chart(prov).save(out / "provisioning.html")
+    doc["modes"] = summaries
+    label = trace.name if trace is not None else f"small_demo(seed={seed})"
+    _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
     (out / "summary.json").write_text(_write_json(doc) + "\n")
     typer.echo(f"wrote {out}/")
 
@@ -428,13 +422,9 @@ def replay_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Replay a trace in one allocation mode; save the result tables and print the summary."""
-    import snfkit
-    from snfkit.errors import SnfkitError
+    from snfkit import replay
 
     params = dict(parse_param(p) for p in param or [])
-    replay = getattr(snfkit, "replay", None)
-    if replay is None:
-        raise SnfkitError("snfkit.replay is not available in this version of snfkit")
     packets = _read(trace).packets
     with _progress_bar(f"replay {mode}") as update:
         results = replay(packets, mode=mode, progress=update, **params)

@@ -117,11 +117,7 @@ def test_missing_file_is_one_line_exit_2(tmp_path, cmd):
         "demo": ["demo", "--trace", missing, "--out", tmp_path / "d"],
         "replay": ["replay", missing, "--mode", "flowlet"],
     }[cmd]
-    r = run(*args)
-    if cmd == "replay" and not hasattr(snfkit, "replay"):
-        assert_one_line_error(r, "snfkit.replay")
-    else:
-        assert_one_line_error(r, "nope.pcap")
+    assert_one_line_error(run(*args), "nope.pcap")
 
 
 def test_malformed_file_is_one_line_exit_2(tmp_path):
@@ -266,21 +262,16 @@ def _check_demo_outputs(out: Path, r) -> dict:
     assert table.columns == ["metric", "value"]
     assert dict(table.iter_rows())["packets"] == doc["packets"]
     assert pl.read_parquet(out / "trace_summary.parquet").equals(table)
-    if hasattr(snfkit, "replay"):
-        modes = pl.read_csv(out / "modes.csv")
-        assert modes["mode"].to_list() == ["flowlet", "flow", "smart_flow", "packet"]
-        assert {"latency_us.p99", "allocations", "overflow", "max_active_units"} <= set(
-            modes.columns
-        )
-        assert modes["packets_in"].to_list() == [doc["packets"]] * 4
-        assert modes["packets_processed"].to_list() == [doc["packets"]] * 4
-        assert set(doc["modes"]) == set(modes["mode"])
-        for name in ("latency_percentiles.csv", "latency_percentiles.html", "provisioning.html"):
-            assert (out / name).stat().st_size > 0, name
-        for mode in modes["mode"]:
-            assert pl.read_csv(out / f"epochs_{mode}.csv").height >= 1
-    else:
-        assert not (out / "modes.csv").exists()
+    modes = pl.read_csv(out / "modes.csv")
+    assert modes["mode"].to_list() == ["flowlet", "flow", "smart_flow", "packet"]
+    assert {"latency_us.p99", "allocations", "overflow", "max_active_units"} <= set(modes.columns)
+    assert modes["packets_in"].to_list() == [doc["packets"]] * 4
+    assert modes["packets_processed"].to_list() == [doc["packets"]] * 4
+    assert set(doc["modes"]) == set(modes["mode"])
+    for name in ("latency_percentiles.csv", "latency_percentiles.html", "provisioning.html"):
+        assert (out / name).stat().st_size > 0, name
+    for mode in modes["mode"]:
+        assert pl.read_csv(out / f"epochs_{mode}.csv").height >= 1
     return doc
 
 
@@ -293,7 +284,6 @@ def test_demo_on_given_trace(tmp_path, hand_parquet):
 
 
 def test_demo_synthetic(tmp_path):
-    pytest.importorskip("snfkit.workloads.presets")
     out = tmp_path / "demo"
     r = run("demo", "--out", out, "--seed", 3, "--max-packets", 3000)
     doc = _check_demo_outputs(out, r)
@@ -302,11 +292,13 @@ def test_demo_synthetic(tmp_path):
 
 
 def test_replay_command(tmp_path, hand_parquet):
-    if not hasattr(snfkit, "replay"):
-        pytest.skip("snfkit.replay has not landed yet")
     out = tmp_path / "run"
-    r = run("replay", hand_parquet, "--mode", "flow", "-o", out, "--json")
+    r = run(
+        "replay", hand_parquet, "--mode", "flow", "-p", "unit_capacity_bps=5e8", "-o", out, "--json"
+    )
     assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout)
-    assert isinstance(summary, dict)
-    assert out.is_dir() and any(out.iterdir())
+    want = snfkit.replay(hand_table(), mode="flow", unit_capacity_bps=5e8)
+    assert json.loads(r.stdout) == json.loads(json.dumps(want.summary))
+    saved = snfkit.Results.load(out)
+    assert saved.params["unit_capacity_bps"] == 5e8
+    assert saved.flowlets.equals(want.flowlets) and saved.units.equals(want.units)
