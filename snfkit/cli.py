@@ -376,8 +376,6 @@ def _figures(packets, label: str, out: Path, *, params: dict, small: bool, forma
         fd = F.compute_figures(wl, params, small=small, progress=update)
     with _progress_bar("figures: drawing") as update:
         written = F.write_figures(fd, out, formats, progress=update)
-    for name, why in fd.skipped.items():
-        typer.echo(f"figures: skipped {name}: {why}", err=True)
     typer.echo(f"wrote {len(written)} files to {out}/ (open {out / 'index.html'})", err=True)
     return fd
 
