@@ -14,11 +14,9 @@ import math
 import numpy as np
 import polars as pl
 
-from snfkit.engine.flowkeys_nb import factorize_rows_nb
+from snfkit.engine.flowkeys_nb import factorize_rows_nb, hash_rows_nb
 from snfkit.errors import ParameterError
 from snfkit.traces.table import address_rows, flow_keys, reassign_flow_ids
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _check_positive(name: str, value: float) -> float:
@@ -109,15 +107,6 @@ def time_window(
     return reassign_flow_ids(packets.filter(cond))
 
 
-def _mix64(h: np.ndarray) -> np.ndarray:
-    # splitmix64 finalizer, vectorized (uint64 arithmetic wraps modulo 2**64).
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
 def flow_hash(packets: pl.DataFrame, seed: int) -> np.ndarray:
     """A seeded 64-bit hash of each row's 5-tuple (uint64[n]); equal 5-tuples hash equal.
 
@@ -130,10 +119,7 @@ def flow_hash(packets: pl.DataFrame, seed: int) -> np.ndarray:
         packets["dst_port"].to_numpy(),
         packets["proto"].to_numpy(),
     )
-    h = _mix64(np.full(keys.shape[0], np.uint64(seed % 2**64) ^ _GOLDEN, np.uint64))
-    for j in range(keys.shape[1]):
-        h = _mix64(h ^ (keys[:, j] + _GOLDEN))
-    return h
+    return hash_rows_nb(keys, np.uint64(seed % 2**64))
 
 
 def sample_flows(packets: pl.DataFrame, fraction: float, seed: int) -> pl.DataFrame:
