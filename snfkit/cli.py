@@ -47,7 +47,7 @@ MODE_TABLE_KEYS = (
     "overflow",
 )
 """Keys of ``Results.summary`` (:data:`snfkit.results.SUMMARY_KEYS`) that ``modes.csv`` shows, in
-column order; a dict value (``latency_us``) becomes one column per entry (``latency_us.p50``)."""
+column order (:func:`snfkit.figures.runs_table`: ``latency_us`` becomes ``p1_us`` ... ``p99.9_us``)."""
 
 
 def _stderr():
@@ -263,28 +263,6 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def mode_comparison(summaries: dict[str, dict], keys: tuple[str, ...] = MODE_TABLE_KEYS):
-    """One row per mode (column ``mode``) with the summary entries named in ``keys``.
-
-    Nested dicts are flattened with ``.``; numbers become Float64 columns (null where a mode's
-    summary lacks the key); keys that no summary has are left out.
-    """
-    import polars as pl
-
-    rows = []
-    for mode, summary in summaries.items():
-        flat = _flatten({k: summary[k] for k in keys if k in summary})
-        picked = {
-            k: v for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
-        rows.append({"mode": mode, **picked})
-    columns = ["mode", *dict.fromkeys(k for r in rows for k in r if k != "mode")]
-    return pl.DataFrame(
-        {c: [r.get(c) for r in rows] for c in columns},
-        schema={c: (pl.String() if c == "mode" else pl.Float64()) for c in columns},
-    )
-
-
 def _transpose(modes):
     """modes table -> one row per metric, one column per mode (narrow enough for a terminal)."""
     import polars as pl
@@ -333,6 +311,7 @@ def demo(
     --small', as PNG and HTML, with claims.md and index.html).
     """
     from snfkit import charts, replay
+    from snfkit.figures import runs_table
     from snfkit.params import MODES
     from snfkit.traces.summary import summary_table
 
@@ -349,8 +328,7 @@ def demo(
     for mode in MODES:
         with _progress_bar(f"replay {mode}") as update:
             runs[mode] = replay(packets, mode=mode, progress=update)
-    summaries = {mode: res.summary for mode, res in runs.items()}
-    modes = mode_comparison(summaries)
+    modes = runs_table(runs, MODE_TABLE_KEYS).rename({"run": "mode"})
     modes.write_csv(out / "modes.csv")
     _print_table(_transpose(modes), "allocation modes (modes.csv)")
     for mode, res in runs.items():
@@ -360,7 +338,7 @@ def demo(
     charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
     prov = charts.provisioning_data(runs)
     charts.provisioning_chart(prov).save(out / "provisioning.html")
-    doc["modes"] = summaries
+    doc["modes"] = {mode: res.summary for mode, res in runs.items()}
     label = trace.name if trace is not None else f"small_demo(seed={seed})"
     _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
     (out / "summary.json").write_text(_write_json(doc) + "\n")

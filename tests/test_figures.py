@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -80,6 +81,29 @@ def test_claims_table_matches_runs():
     md = F.claims_markdown(claims, "x")
     assert md.count("\n|") == claims.height + 2  # header and rule rows
     assert "| allocation opportunities, flowlets / flows | 3.36x |" in md
+
+
+def test_runs_table_picks_known_columns():
+    flowlet = {
+        "mode": "flowlet",
+        "latency_us": {"p50": 1.0, "p99": 5.0},
+        "latency_exact": True,
+        "mean_active_units": 2.5,
+        "allocations": 40,
+        "waits": {"pull": {"packets": 3}},
+    }
+    runs = {
+        "flowlet": SimpleNamespace(summary=flowlet),
+        ("packet", 3): SimpleNamespace(summary={"latency_us": {"p50": 2.0}, "allocations": 100}),
+    }
+    keys = ("latency_exact", "allocations", "latency_us", "mode", "unit_seconds", "waits")
+    t = F.runs_table(runs, keys)
+    # bools, strings, missing keys and dicts of dicts are left out
+    assert t.columns == ["run", "allocations", "p50_us", "p99_us"]
+    assert t["run"].to_list() == ["flowlet", "packet / 3"]
+    assert t["p99_us"].to_list() == [5.0, None]
+    assert t["allocations"].to_list() == [40.0, 100.0]
+    assert t.schema["allocations"] == pl.Float64
 
 
 def test_write_figures(tmp_path):
