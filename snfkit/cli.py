@@ -85,26 +85,11 @@ def _input_errors(func: Callable) -> Callable:
 
 @contextmanager
 def _progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]]:
-    """A rich progress bar on stderr, fed by a ``(done, total)`` callback (snfkit.progress)."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    """A transient progress bar on stderr (none when stderr is not a terminal), fed by a
+    ``(done, total)`` callback."""
+    from snfkit.progress import progress_bar
 
-    console = _stderr()
-    if not console.is_terminal:  # logs and pipes get no bar
-        yield lambda done, total: None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar(description, console=_stderr(), transient=True) as update:
         yield update
 
 
