@@ -15,8 +15,8 @@ loading are excluded from every figure below), then measures in the same process
 - ``replay(prepared)``: the same with keep_packets=False on a :func:`snfkit.prepare_trace` result whose
   events are already cached (what sweeps and parameter grids run);
 - a phase breakdown of one end-to-end flowlet replay (timers wrapped around the runner's own calls:
-  events, kernel (which also detects flowlets and keeps the aggregates), per-chunk
-  ``_Run._collect`` (the per-packet table parts), and each table ``_build_results`` makes);
+  events, kernel (which also detects flowlets and keeps the aggregates), the per-chunk packet
+  tables (``tables._packets_part``), and each table ``build_results`` makes);
 - the other modes (flow, smart_flow, packet), one run each, keep_packets=True;
 - the plain-Python twin ``replay_reference`` on the first ``--ref-packets`` packets, against the
   kernel and ``replay`` on the same slice;
@@ -63,13 +63,13 @@ def arrays(df):
 
 
 def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
-    """Seconds spent inside the runner's kernel driver (``_Run.run_kernel``, which calls
+    """Seconds spent inside the kernel driver (:meth:`snfkit.runner.Driver.run_kernel`, which calls
     ``replay_chunk_nb``, which detects flowlets and keeps the aggregates as it goes) for the whole
     trace; the event computation is outside the timer."""
     from snfkit.prepared import prepare_trace
-    from snfkit.runner import _Run
+    from snfkit.runner import Driver
 
-    run = _Run(params.replace(keep_packets=False))  # transfer rows are not kept either
+    run = Driver(params.replace(keep_packets=False))  # transfer rows are not kept either
     trace = prepare_trace(pl.DataFrame({"ts_ns": ts, "flow_id": flow, "wire_len": wl}))
     run.reserve(trace.n_flows, ts.shape[0])  # per-flow tables; an item per packet at most
     ev_time, ev_code = trace.events(run.close_after, run.push_after)
@@ -82,9 +82,9 @@ def kernel_only(ts, flow, wl, params, chunk: int = 1_000_000) -> float:
         run.run_kernel(ts[a:b], flow[a:b], wl[a:b], (ev_time[e0:e1], ev_code[e0:e1]))
         spent += time.perf_counter() - t
         e0 = e1
-        run.n_in = b
-        run.records.clear()
-        run.eu_parts.clear()
+        run.drained.n_in = b
+        run.drained.records.clear()
+        run.drained.eu_parts.clear()
     return spent
 
 
@@ -92,7 +92,7 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
     """One end-to-end replay with timers around the runner's calls; returns (total s, phases)."""
     import snfkit
     from snfkit import runner
-    from snfkit.engine import replay_nb as K
+    from snfkit.runner import drive, tables
 
     spent: dict[str, float] = {}
 
@@ -107,15 +107,15 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
         return wrapper
 
     patches = [
-        (runner, "events_chunk", "close/push events (numba)"),
-        (K, "replay_chunk_nb", "replay kernel (numba)"),
-        (runner._Run, "_collect", "_collect: per-chunk tables"),
-        (runner, "_build_results", "_build_results (all tables)"),
-        (runner, "_units_table", "  _units_table"),
-        (runner, "_flowlets_table", "  _flowlets_table"),
-        (runner, "_epoch_tables", "  _epoch_tables"),
-        (runner, "_summary", "  _summary"),
-        (runner, "_max_active_per_epoch", "  (_max_active_per_epoch, all calls)"),
+        (drive, "events_chunk", "close/push events (numba)"),
+        (drive, "replay_chunk_nb", "replay kernel (numba)"),
+        (runner, "build_results", "build_results (all tables)"),
+        (tables, "_packets_part", "  per-chunk packet tables"),
+        (tables, "_units_table", "  _units_table"),
+        (tables, "_flowlets_table", "  _flowlets_table"),
+        (tables, "_epoch_tables", "  _epoch_tables"),
+        (tables, "_summary", "  _summary"),
+        (tables, "_max_active_per_epoch", "  (_max_active_per_epoch, all calls)"),
     ]
     saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
     try:
@@ -185,7 +185,7 @@ def main() -> None:
     t = time.perf_counter()
     import snfkit
     from snfkit.engine.flowlets_nb import detect_flowlets_nb
-    from snfkit.params import ReplayParams
+    from snfkit.params import MODES, ReplayParams
     from snfkit.reference.replay import replay_reference
     from snfkit.workloads.presets import paper_like
 
@@ -203,7 +203,7 @@ def main() -> None:
     t = time.perf_counter()
     small = df.head(20_000)
     detect_flowlets_nb(ts[:1000], flow[:1000], wl[:1000], T_NS, B_BYTES)
-    for mode in ("flowlet", "flow", "smart_flow", "packet"):
+    for mode in MODES:
         snfkit.replay(small, mode=mode)
         kernel_only(*arrays(small), ReplayParams.from_flat(mode=mode))
     snfkit.replay(small, mode="flowlet", keep_packets=False)

@@ -3,8 +3,8 @@
 Each is a frozen dataclass whose fields carry the paper's defaults (SoCC '20 §9: T = 500 us,
 B = 15 KB, alpha = 0.25, K = 3, BW_max = 1 Gbps, load buckets 500 us x 200, epoch 100 ms, prestart
 at 90 %). Construction checks every field and raises :class:`~snfkit.errors.ParameterError` naming the
-parameter, the value and the allowed range. :func:`ReplayParams.kernel_tuple` flattens them into the
-NamedTuple of scalars that the replay kernel takes.
+parameter, the value and the allowed range. :meth:`ReplayParams.kernel_record` flattens them into the
+one-record array that the replay kernel takes (field names: the flat parameter names).
 
 Times are integer nanoseconds (``*_ns``), rates bits per second (``*_bps``), sizes bytes.
 """
@@ -14,26 +14,38 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, NamedTuple
+from typing import Any
 
+import numpy as np
+
+from snfkit.engine.enums import (
+    ENUMS,
+    AllocationMode,
+    LoadEstimator,
+    ReplicationPolicy,
+    StateMode,
+    code,
+    names,
+)
+from snfkit.engine.replay_nb import PARAMS_DTYPE
 from snfkit.errors import ParameterError
 
-MODES = ("flowlet", "flow", "smart_flow", "packet")
+MODES = names(AllocationMode)
 """Allocation modes: SNF (``flowlet``) and the paper's baselines."""
 
-STATE_MODES = ("proactive", "reactive", "external", "local")
+STATE_MODES = names(StateMode)
 """Where a flow's state is when its next flowlet starts (DESIGN.md "State"): ``proactive`` (SNF:
 replicas pushed after T/2 idle), ``reactive`` (pulled from the previous unit), ``external`` (read from
 a store), ``local`` (free everywhere: a bound)."""
 
-REPLICATION_POLICIES = ("weighted", "first_k", "broadcast", "none")
+REPLICATION_POLICIES = names(ReplicationPolicy)
 """Which units receive a proactive push: K distinct active units drawn with weight 1/(ID+1)
 (``weighted``, seeded), the K lowest IDs (``first_k``), every active unit (``broadcast``), none."""
 
 MAX_UNITS_PROACTIVE = 4096
 """Pool size limit with proactive state (each flow keeps a bit per unit slot for two pushes)."""
 
-LOAD_ESTIMATORS = ("committed", "measured")
+LOAD_ESTIMATORS = names(LoadEstimator)
 """``measured``: the paper's drained-rate window. ``committed`` (default): also counts demand assigned
 to the unit that the window has not measured yet (see docs/model.md)."""
 
@@ -226,43 +238,6 @@ class ReportParams:
             raise ParameterError("keep_packets", self.keep_packets, "True or False")
 
 
-class KernelParams(NamedTuple):
-    """Flat scalars handed to the replay kernel (built by :meth:`ReplayParams.kernel_tuple`)."""
-
-    mode: int  # index into MODES
-    close_after_ns: int  # an item is open until its flow is idle this long (the detection timeout)
-    split_bytes: int  # flowlet size threshold B (0: no size rule; always 0 outside mode flowlet)
-    alpha: float
-    capacity_bps: float
-    bucket_ns: int
-    n_buckets: int
-    committed_load: bool
-    ewma_weight: float
-    initial_estimate_bps: float
-    per_packet_ns: int
-    per_byte_ps: int
-    startup_ns: int
-    idle_ns: int
-    prestart_util: float
-    max_units: int
-    smart_interval_ns: int
-    consolidate_below: float
-    state_mode: int  # index into STATE_MODES
-    replicas: int
-    policy: int  # index into REPLICATION_POLICIES
-    push_after_ns: int  # idle time before a proactive push
-    transfer_ns: int
-    store_rtt_ns: int
-    state_bytes: int
-    seed: int
-    clock_check: bool
-    mask_words: int  # uint64 words of one unit-slot bit mask
-    record_transfers: bool  # write a row per transfer (else only the byte counts)
-    epoch_ns: int
-    keep_rows: bool  # write the per-packet outputs (else only the aggregates)
-    keep_src: bool  # write each packet's state source
-
-
 _GROUPS = {
     "flowlets": FlowletParams,
     "assignment": AssignmentParams,
@@ -322,39 +297,40 @@ class ReplayParams:
             return self.modes.flow_timeout_ns
         return self.flowlets.timeout_ns
 
-    def kernel_tuple(self) -> KernelParams:
-        a, u, m, s = self.assignment, self.units, self.modes, self.state
-        return KernelParams(
-            mode=MODES.index(m.mode),
-            close_after_ns=self.close_after_ns,
-            split_bytes=self.flowlets.size_bytes if m.mode == "flowlet" else 0,
-            alpha=float(a.alpha),
-            capacity_bps=float(a.unit_capacity_bps),
-            bucket_ns=a.load_bucket_ns,
-            n_buckets=a.load_buckets,
-            committed_load=a.load_estimator == "committed",
-            ewma_weight=float(a.ewma_weight),
-            initial_estimate_bps=float(a.initial_estimate_bps),
-            per_packet_ns=u.per_packet_ns,
-            per_byte_ps=u.per_byte_ps,
-            startup_ns=u.unit_startup_ns,
-            idle_ns=u.unit_idle_ns,
-            prestart_util=float(u.prestart_utilization),
-            max_units=u.max_units,
-            smart_interval_ns=m.smart_interval_ns,
-            consolidate_below=float(m.consolidate_below),
-            state_mode=STATE_MODES.index(s.state_mode),
-            replicas=s.replicas,
-            policy=REPLICATION_POLICIES.index(s.replication_policy),
-            push_after_ns=max(1, int(s.replicate_after * self.close_after_ns)),
-            transfer_ns=s.state_transfer_ns,
-            store_rtt_ns=s.store_rtt_ns,
-            state_bytes=s.state_bytes,
-            seed=s.seed,
-            clock_check=s.clock_check,
-            mask_words=(u.max_units + 63) // 64,
-            record_transfers=self.report.keep_packets,
-            epoch_ns=self.report.epoch_ns,
-            keep_rows=self.report.keep_packets,
-            keep_src=False,
-        )
+    def kernel_settings(self, *, keep_src: bool = False) -> dict[str, Any]:
+        """The values the kernel needs that are not parameters themselves, derived here and
+        nowhere else (the plain-Python twin derives them from the paper's rules on its own):
+
+        - ``close_after_ns``: an item is open until its flow has been idle this long; T
+          (``timeout_ns``) in modes flowlet and packet, ``flow_timeout_ns`` in the flow modes.
+        - ``push_after_ns``: a proactive push happens after ``replicate_after`` of that idle time
+          (paper: T/2), at least 1 ns.
+        - ``split_bytes``: the size threshold B in mode flowlet; 0 (no size rule) otherwise.
+        - ``mask_words``: uint64 words of a bit mask over ``max_units`` unit slots.
+        - ``keep_rows`` and ``record_transfers``: per-packet outputs and a row per transfer, when
+          ``keep_packets``; ``keep_src`` (each packet's state source, for an NF pass) also
+          records transfers (the pushed packets).
+        """
+        close_after = self.close_after_ns
+        keep = self.report.keep_packets
+        return {
+            "close_after_ns": close_after,
+            "push_after_ns": max(1, int(self.state.replicate_after * close_after)),
+            "split_bytes": self.flowlets.size_bytes if self.modes.mode == "flowlet" else 0,
+            "mask_words": (self.units.max_units + 63) // 64,
+            "record_transfers": keep or keep_src,
+            "keep_rows": keep,
+            "keep_src": keep_src,
+        }
+
+    def kernel_record(self, *, keep_src: bool = False) -> np.ndarray:
+        """The parameters as the replay kernel takes them: a one-record array of
+        :data:`~snfkit.engine.replay_nb.PARAMS_DTYPE`, whose fields are the flat parameter names
+        (choices as their :mod:`snfkit.engine.enums` codes) and the values of
+        :meth:`kernel_settings`."""
+        values = {**self.flat(), **self.kernel_settings(keep_src=keep_src)}
+        rec = np.zeros(1, PARAMS_DTYPE)
+        for name in PARAMS_DTYPE.names:
+            v = values[name]
+            rec[name] = code(ENUMS[name], v) if name in ENUMS else v
+        return rec

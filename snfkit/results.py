@@ -29,7 +29,9 @@ unit capacity), ``overprovision_gbps`` (provisioned - offered).
 1 means the plan was exceeded), ``busy_fraction`` (service time / active time).
 
 ``units`` (one row per unit lifetime): ``unit``, ``unit_life``, ``start_ns``, ``ready_ns``,
-``retire_ns``, ``packets``, ``bytes``, ``busy_ns``, ``lifetime_ns``.
+``retire_ns``, ``packets``, ``bytes``, ``busy_ns``, ``cal_full`` (packets booked after the last busy
+interval because the unit's calendar of 16 intervals was full; the idle gap before each is booked
+busy, see docs/model.md), ``lifetime_ns``.
 
 ``transfers`` (one row per state transfer, when ``keep_packets``; the summary has the sums):
 ``time_ns`` (sent), ``arrive_ns``, ``flow_id``,
@@ -58,7 +60,8 @@ TABLES = ("packets", "flowlets", "epochs", "epoch_units", "units", "transfers", 
 SUMMARY_KEYS = {
     "mode": "allocation mode",
     "packets_in": "packets in the trace",
-    "packets_processed": "packets a unit processed",
+    "packets_served": "packets the replay kernel served on a unit (counted by the kernel itself)",
+    "packets_processed": "packets served and not dropped by the NF (packets_served - packets_dropped)",
     "packets_dropped": "packets the NF dropped (0 without an NF)",
     "latency_us": "latency percentiles p1, p25, p50, p75, p99, p99.9 in microseconds",
     "latency_mean_us": "mean latency in microseconds",

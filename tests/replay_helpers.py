@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from hypothesis import strategies as st
 
-from snfkit.params import MODES, REPLICATION_POLICIES, STATE_MODES
+from snfkit.params import LOAD_ESTIMATORS, MODES, REPLICATION_POLICIES, STATE_MODES
 
 LOADED = {"unit_capacity_bps": 3e8, "max_units": 6, "unit_idle_ns": 2_000_000,
           "flow_timeout_ns": 1_000_000, "smart_interval_ns": 500_000,
@@ -56,7 +56,7 @@ def replay_cases(draw):
         "unit_capacity_bps": draw(st.sampled_from([5e7, 2e8, 1e9, 1e10])),
         "load_bucket_ns": draw(st.sampled_from([10_000, 100_000, 500_000])),
         "load_buckets": draw(st.integers(1, 20)),
-        "load_estimator": draw(st.sampled_from(["committed", "measured"])),
+        "load_estimator": draw(st.sampled_from(LOAD_ESTIMATORS)),
         "ewma_weight": draw(st.floats(0.0, 1.0)),
         "initial_estimate_bps": draw(st.sampled_from([0.0, 1e6, 1e7, 5e8])),
         "per_packet_ns": draw(st.integers(1, 3_000)),

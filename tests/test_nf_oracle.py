@@ -161,6 +161,7 @@ def test_a_stale_count_after_the_sequential_pass_replays_with_versions(monkeypat
     """If the pass ran sequentially but some item used an older copy, the replay runs again with
     the versions kept: forced here by starting the sequential pass with the clock check off."""
     from snfkit import runner
+    from snfkit.runner import nfpass
 
     want = _stale_case(clock_check=False)  # the versions pass
     calls = []
@@ -170,7 +171,7 @@ def test_a_stale_count_after_the_sequential_pass_replays_with_versions(monkeypat
         calls.append(k.get("keep_state_sources", False))
         return real(*a, **k)
 
-    monkeypatch.setattr(runner, "_sequential_pass", lambda params: True)
+    monkeypatch.setattr(nfpass, "sequential_pass", lambda params: True)
     monkeypatch.setattr(runner, "replay", counting)
     got = real(
         trace("lingering", 1), nf=nf_of("lb"), state_mode="proactive", replicas=2, alpha=0.0,

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import polars as pl
 import pytest
+from conftest import SHARED_TRACE_FILES, shared_trace
 from hypothesis import HealthCheck, given, settings
 from replay_helpers import LOADED, random_trace, replay_cases
 
-from snfkit import Results, replay
-from snfkit.params import MODES
+from snfkit import Results, load_trace, replay
+from snfkit.params import MODES, STATE_MODES
 
 
 def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:
     P = res.packets
     n = packets_in.height
-    # every packet accounted for, exactly once, in input order
+    # every packet accounted for, exactly once, in input order: the kernel's own count of packets
+    # served, the units' and the epochs' packet counts each equal the input's
     assert P.height == n
     assert res.summary["packets_in"] == n
+    assert res.summary["packets_served"] == n
     assert res.summary["packets_processed"] + res.summary["packets_dropped"] == n
+    assert res.epoch_units["packets"].sum() == n
     np.testing.assert_array_equal(P["ts_ns"].to_numpy(), packets_in["ts_ns"].to_numpy())
     assert (P["unit"].to_numpy() >= 0).all()
+    assert (P["finish_ns"].to_numpy() >= P["ts_ns"].to_numpy()).all()
     # latency decomposition; latency >= service > 0
     lat = P["latency_ns"].to_numpy()
     svc = P["service_ns"].to_numpy()
@@ -51,11 +58,106 @@ def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:
     for _, lives in U.group_by("unit"):
         lives = lives.sort("start_ns")
         assert (lives["start_ns"].to_numpy()[1:] >= lives["retire_ns"].to_numpy()[:-1]).all()
-    # flowlets cover the packets
+    # per packet: served after its unit lifetime was ready and before it retired
+    life = with_unit_life(res)
+    assert life["ready_ns"].null_count() == 0, "a packet on a unit lifetime with no record"
+    assert (life["start_ns"] >= life["ready_ns"]).all()
+    assert (life["finish_ns"] <= life["retire_ns"]).all()
+    check_state_causality(res)
     F = res.flowlets
+    # flowlets cover the packets
     assert F["packets"].sum() == n
     assert F["bytes"].sum() == packets_in["wire_len"].sum()
     assert res.summary["allocations"] == F.height
+
+
+def with_unit_life(res: Results) -> pl.DataFrame:
+    """The packets table (with ``row``, its input order) and, per packet, the unit lifetime that
+    served it: the one of its slot started last at or before its arrival (a slot's lifetimes follow
+    each other; a packet goes to a unit active when it arrives)."""
+    lives = res.units.select(
+        pl.col("unit").cast(pl.Int32), "unit_life", "start_ns", "ready_ns", "retire_ns"
+    )
+    return (
+        res.packets.with_row_index("row")
+        .sort("ts_ns")
+        .join_asof(
+            lives.rename({"start_ns": "life_start_ns"}).sort("life_start_ns"),
+            left_on="ts_ns",
+            right_on="life_start_ns",
+            by="unit",
+            strategy="backward",
+            check_sortedness=False,  # both sorted by time; lifetimes of a slot follow each other
+        )
+        .sort("row")
+    )
+
+
+def check_state_causality(res: Results) -> None:
+    """A packet that needs its flow's state elsewhere starts no earlier than the state is there.
+
+    Derived from the packets table and the parameters, not from the kernel's own ready times:
+    ``prev_finish`` is the latest finish of the flow's earlier packets, ``prev_done`` the finish of
+    the flow's previous packet (its store write is sent then).
+    - packet mode: every packet reads the store, after its flow's previous packet: start >=
+      max(arrival, prev_finish) + store_rtt_ns;
+    - an item that opens elsewhere than its flow's previous one with its state pulled (or a
+      smart_flow move): start >= max(arrival, prev_finish) + state_transfer_ns;
+    - its state read from the store (external): start >= max(arrival, prev_done + rtt / 2) + rtt;
+    - from a replica (with the clock check on): a push of this flow to this unit lifetime, carrying
+      the flow's clock (its packets so far), sent after its last packet finished and after the
+      unit started, arrived by the packet's start.
+    """
+    p = res.params
+    rtt, transfer = p["store_rtt_ns"], p["state_transfer_ns"]
+    P = (
+        with_unit_life(res)
+        .join(res.flowlets.select("item", "state_source"), on="item")
+        .sort("row")
+        .with_columns(
+            clock=pl.int_range(pl.len()).over("flow_id"),
+            prev_finish=pl.col("finish_ns").cum_max().shift(1).over("flow_id"),
+            prev_done=pl.col("finish_ns").shift(1).over("flow_id"),
+            prev_unit=pl.col("unit").shift(1).over("flow_id"),
+            prev_life=pl.col("unit_life").shift(1).over("flow_id"),
+            first=pl.col("row") == pl.col("row").min().over("item"),
+        )
+    )
+    after_prev = pl.max_horizontal("ts_ns", pl.col("prev_finish").fill_null(0))
+    if p["mode"] == "packet":
+        bad = P.filter(pl.col("start_ns") < after_prev + rtt)
+        assert bad.height == 0, bad.head()
+        return
+    moved = (pl.col("prev_unit") != pl.col("unit")) | (pl.col("prev_life") != pl.col("unit_life"))
+    if p["state_mode"] == "local":  # state is free everywhere
+        moved = pl.lit(False)
+    src = pl.col("state_source").cast(pl.String)
+    pulled = pl.col("first") & (src == "pull") | ~pl.col("first") & moved
+    if p["state_mode"] == "external":  # a smart_flow move reads the store too
+        stored = pl.col("first") & (src == "store") | ~pl.col("first") & moved
+        landed = pl.max_horizontal("ts_ns", pl.col("prev_done") + rtt // 2) + rtt
+        bad = P.filter(stored & (pl.col("start_ns") < landed))
+        assert bad.height == 0, bad.head()
+        pulled = pl.col("first") & (src == "pull")
+    bad = P.filter(pulled & (pl.col("start_ns") < after_prev + transfer))
+    assert bad.height == 0, bad.head()
+    if not p["clock_check"] or res.transfers is None:
+        return
+    replicated = P.filter(pl.col("first") & src.is_in(["replica", "replica_wait"]))
+    pushes = res.transfers.filter(pl.col("kind") == "push")
+    ok = (
+        replicated.join(
+            pushes, left_on=["flow_id", "unit", "clock"], right_on=["flow_id", "to_unit", "clock"]
+        )
+        .filter(
+            (pl.col("arrive_ns") <= pl.col("start_ns"))
+            & (pl.col("time_ns") >= pl.col("prev_finish"))
+            & (pl.col("time_ns") >= pl.col("life_start_ns"))
+        )
+        .select("row")
+        .unique()
+    )
+    assert ok.height == replicated.height, "a replica used before it arrived, or never sent"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -103,11 +205,11 @@ def test_chunked_without_packet_rows(mode):
 def test_small_transfer_buffer_changes_nothing(monkeypatch):
     """The kernel hands over full transfer buffers as they are; with a tiny buffer every drain
     takes that path, and the transfers table must not change."""
-    from snfkit import runner
+    from snfkit.runner import drive
 
     packets = random_trace(9, 6_000, 80, 4_000.0)
     normal = replay(packets, **LOADED)
-    monkeypatch.setattr(runner, "TRANSFER_ROWS", 8)
+    monkeypatch.setattr(drive, "TRANSFER_ROWS", 8)
     small = replay(packets, **LOADED)
     assert normal.transfers.height > 1_000  # drained dozens of times from an 88-row buffer
     for name in ("packets", "flowlets", "transfers"):
@@ -164,3 +266,66 @@ def test_save_and_load_roundtrip(tmp_path):
         assert getattr(back, name).equals(getattr(res, name))
     assert back.summary == res.summary
     assert back.params == res.params
+
+
+@cache
+def _shared_packets(name: str) -> pl.DataFrame:
+    return load_trace(shared_trace(name))
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", SHARED_TRACE_FILES)
+@pytest.mark.parametrize("state_mode", STATE_MODES)
+@pytest.mark.parametrize("mode", MODES)
+def test_invariants_on_shared_traces(name, mode, state_mode):
+    """Accounting, per-packet lifetimes and state causality on the real traces, with units small
+    enough that flowlets move and state travels."""
+    packets = _shared_packets(name)
+    capacity = {"caida-nyc-2018-10k.pcap": 2e8, "auckland-2000-31k.pcap": 1e7}[name]  # ~1/15 load
+    res = replay(packets, mode=mode, state_mode=state_mode, unit_capacity_bps=capacity,
+                 unit_startup_ns=50_000, flow_timeout_ns=2_000_000, smart_interval_ns=1_000_000)
+    check_invariants(packets, res)
+    if mode != "packet" and state_mode in ("reactive", "proactive"):
+        assert res.summary["moved_flowlets"] > 0  # the causality check had moves to look at
+
+
+def test_causality_check_catches_an_early_start():
+    """Negative control: a pulled flowlet's first packet moved to start before its state could
+    be there fails the check."""
+    packets = random_trace(3, 3_000, 50, 3_000.0)
+    res = replay(packets, state_mode="reactive", **LOADED)
+    check_state_causality(res)
+    pulled = res.flowlets.filter(pl.col("state_source") == "pull")["item"]
+    assert pulled.len() > 0
+    row = res.packets.with_row_index("row").filter(pl.col("item") == pulled[0])["row"][0]
+    early = res.packets["start_ns"].scatter(row, res.packets["ts_ns"][row])
+    res.packets = res.packets.with_columns(start_ns=early)
+    with pytest.raises(AssertionError):
+        check_state_causality(res)
+
+
+def test_causality_check_catches_a_stale_replica():
+    """Negative control: with the clock check off, the replay starts flowlets from copies pushed
+    before the flow's lingering packets (fault injection); read as if the check had been on, the
+    causality check finds the replica with the wrong clock."""
+    from test_nf_oracle import lingering_trace
+
+    res = replay(lingering_trace(1), state_mode="proactive", replicas=2, alpha=0.0,
+                 unit_capacity_bps=2e7, max_units=12, unit_idle_ns=5_000_000, clock_check=False)
+    assert res.summary["stale_state_used"] > 0
+    check_state_causality(res)  # the check is off for fault injection
+    res.params = {**res.params, "clock_check": True}
+    with pytest.raises(AssertionError, match="replica"):
+        check_state_causality(res)
+
+
+def test_lifetime_check_catches_a_packet_after_retirement():
+    packets = random_trace(3, 2_000, 30, 3_000.0)
+    res = replay(packets, **LOADED)
+    check_invariants(packets, res)
+    late = res.units["retire_ns"].max() + 1
+    res.packets = res.packets.with_columns(
+        finish_ns=res.packets["finish_ns"].scatter(0, late)
+    )
+    with pytest.raises(AssertionError):
+        check_invariants(packets, res)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from replay_helpers import random_trace, replay_cases
 
 from snfkit import ReplayParams, replay
+from snfkit.engine.enums import WaitCause, names
 from snfkit.reference.replay import replay_reference
 
 
@@ -25,7 +26,7 @@ def _compare(packets, flat):
     np.testing.assert_array_equal(P["start_ns"].to_numpy(), R["start"])
     np.testing.assert_array_equal(P["finish_ns"].to_numpy(), R["finish"])
     np.testing.assert_array_equal(P["state_wait_ns"].to_numpy(), R["state_wait"])
-    causes = np.array(["none", "pull", "store", "replica"])[R["wait_cause"]]
+    causes = np.array(names(WaitCause))[R["wait_cause"]]
     np.testing.assert_array_equal(P["wait_cause"].cast(str).to_numpy(), causes)
     np.testing.assert_array_equal(P["reordered"].to_numpy(), R["reordered"])
     np.testing.assert_array_equal(got.extra["src_pkt"], R["src"])
@@ -37,7 +38,8 @@ def _compare(packets, flat):
     np.testing.assert_array_equal(F["open_ns"].to_numpy(), I["open_ts"])
     np.testing.assert_array_equal(F["estimate_gbps"].to_numpy(), I["est"] / 1e9)
     np.testing.assert_array_equal(F["overflow"].to_numpy(), I["overflow"])
-    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns"]
+    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns",
+            "cal_full"]
     rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
     np.testing.assert_array_equal(got.units.select(cols).to_numpy(), rec)
     np.testing.assert_array_equal(F["state_source"].to_physical().to_numpy(), I["source"])

@@ -52,8 +52,8 @@ class Items(NamedTuple):
     life: np.ndarray  # int64, the unit's lifetime id (slots are reused)
     open_ts: np.ndarray  # int64
     est: np.ndarray  # float64, demand estimate (bps)
-    reason: np.ndarray  # int8, why it opened (flowlets_nb's codes; 3: packet mode)
-    source: np.ndarray  # int8, where its state came from (index into STATE_SOURCES)
+    reason: np.ndarray  # int8, why it opened (an OpenReason code)
+    source: np.ndarray  # int8, where its state came from (a StateSource code)
     overflow: np.ndarray  # bool
     moved: np.ndarray  # bool, on another unit (or unit lifetime) than the flow's previous item
     # written when the flow's next item opens, or at the end (flush_item)
@@ -73,10 +73,6 @@ def new_items(n: int) -> Items:
     """Zeroed item columns for n items (zero pages: memory is taken only where written)."""
     return Items(*(np.zeros(n, ITEM_DTYPES[name]) for name in Items._fields))
 
-
-N_WAIT_CAUSES = 4
-"""Columns of the kernel's wait sums, int64 [2, N_WAIT_CAUSES]: packets that waited for their state,
-then their state-wait ns, by wait cause (packets without a wait are not counted)."""
 
 
 @nb.njit(cache=True, error_model="numpy")

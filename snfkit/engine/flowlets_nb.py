@@ -14,17 +14,11 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from snfkit.engine.enums import OpenReason, names
 
-class FlowletReasonT(NamedTuple):
-    NEW_FLOW: int = 0
-    TIMEOUT: int = 1
-    SIZE: int = 2
-
-
-FlowletReason = FlowletReasonT()
-"""Why a flowlet opened; the codes stored in ``reason`` arrays."""
-
-REASON_NAMES = ("new_flow", "timeout", "size")
+REASON_NAMES = names(OpenReason)[: OpenReason.size + 1]
+"""The reasons detection gives (codes of :data:`~snfkit.engine.enums.OpenReason`, stored in
+``reason`` arrays): a flow's first packet, the timeout, the size threshold."""
 
 
 class FlowletState(NamedTuple):
@@ -72,11 +66,11 @@ def detect_flowlets_chunk_nb(ts_ns, flow_id, wire_len, timeout_ns, size_bytes, s
         t = ts_ns[i]
         reason = -1
         if flowlet[f] < 0:
-            reason = 0
+            reason = OpenReason.new_flow
         elif t - last_ts[f] > timeout_ns:
-            reason = 1
+            reason = OpenReason.timeout
         elif use_size and open_bytes[f] + size > size_bytes:
-            reason = 2
+            reason = OpenReason.size
         if reason >= 0:
             flowlet[f] = next_id
             open_bytes[f] = 0

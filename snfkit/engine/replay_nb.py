@@ -68,35 +68,17 @@ from snfkit.engine.collect_nb import (
     flush_item,
     hist_bucket,
 )
-from snfkit.engine.flowlets_nb import FlowletReason
-from snfkit.engine.mix_nb import pop_low_bit
-from snfkit.engine.state_nb import (
-    KIND_PULL,
-    KIND_STORE_READ,
-    SM_EXTERNAL,
-    SM_LOCAL,
-    SM_PROACTIVE,
-    SM_REACTIVE,
-    SRC_PULL,
-    SRC_REPLICA_WAIT,
-    SRC_STORE,
-    add_transfer,
-    open_source,
-    push_state,
+from snfkit.engine.enums import (
+    AllocationMode,
+    LoadEstimator,
+    OpenReason,
+    StateMode,
+    StateSource,
+    TransferKind,
+    WaitCause,
 )
-
-MODE_FLOWLET = 0
-MODE_FLOW = 1
-MODE_SMART_FLOW = 2
-MODE_PACKET = 3
-
-REASON_NEW_FLOW, REASON_TIMEOUT, REASON_SIZE = FlowletReason  # why an item opened
-REASON_PACKET = 3  # item reason code for packet mode (one item per packet)
-
-WAIT_NONE = 0
-WAIT_PULL = 1  # reactive pull of the flow's state from its previous unit
-WAIT_STORE = 2  # external store read (packet mode, or an item's start in state_mode external)
-WAIT_REPLICA = 3  # a proactive copy still in flight
+from snfkit.engine.mix_nb import pop_low_bit
+from snfkit.engine.state_nb import add_transfer, open_source, push_state
 
 INF = np.int64(2**62)  # "no event"
 
@@ -120,7 +102,7 @@ FLOW_DTYPE = np.dtype(
         ("tick_bytes", np.int64),  # bytes since the last smart_flow tick
         ("open", np.bool_),  # current item still open
         ("need_pull", np.bool_),  # smart_flow moved the flow: its next packet fetches the state
-        ("state_cause", np.int8),  # why the item waits for its state (WAIT_*)
+        ("state_cause", np.int8),  # why the item waits for its state (a WaitCause code)
         # touched when an item opens or closes, or a push happens
         ("life", np.int64),  # lifetime id of the unit (slots are reused)
         ("first_ts", np.int64),  # current item's first packet time
@@ -175,6 +157,7 @@ UNIT_DTYPE = np.dtype(
         ("cal_s", np.int64, (CALENDAR,)),  # their starts, sorted; disjoint
         ("cal_e", np.int64, (CALENDAR,)),  # their ends
         ("cal_full", np.int64),  # placements made at the calendar's end because it was full
+        # (the gap before such a placement is booked busy: no later packet fills it)
         # a push from this slot: its candidates' count and weight sum, valid while ctl.act_ver
         # equals px_ver (the active set has not changed since they were summed)
         ("px_ver", np.int64),
@@ -194,6 +177,7 @@ RECORD_DTYPE = np.dtype(
         ("packets", np.int64),
         ("bytes", np.int64),
         ("busy_ns", np.int64),
+        ("cal_full", np.int64),  # packets booked after the last busy interval: the calendar was full
     ],
     align=True,
 )
@@ -233,6 +217,7 @@ CTL_DTYPE = np.dtype(
         ("ea_end", np.int64),  # when that epoch ends
         ("eu_hi", np.int64),  # one past the highest slot with epoch cells
         ("n_eu", np.int64),  # epoch rows written, not yet drained by the caller
+        ("served", np.int64),  # packets served (each booked once on a unit's calendar)
         ("lat_sum", np.int64),
         ("lat_max", np.int64),
         (
@@ -259,7 +244,8 @@ class ReplayState(NamedTuple):
     transfers: np.ndarray  # int64 [len(TRANSFER_COLUMNS), R'] (state_nb), not yet drained
     items: Items  # every item so far (its totals once superseded), one array per field [I]
     hist: np.ndarray  # int64 [N_BUCKETS]: latency histogram
-    waits: np.ndarray  # int64 [2, N_WAIT_CAUSES]: packets and state-wait ns by wait cause
+    waits: np.ndarray  # int64 [2, len(WaitCause)]: packets that waited for their state and their
+    # state-wait ns, by wait cause (packets without a wait are not counted)
     eu: np.ndarray  # int64 [U, EPOCH_RING, 4]: ring of (epoch, unit) cells
     eu_rows: np.ndarray  # int64 [R'', 6]: epoch rows, not yet drained by the caller
 
@@ -282,16 +268,49 @@ class ChunkOut(NamedTuple):
     src_pkt: np.ndarray  # int64: global index of the packet whose post-state the packet starts from
 
 
-def params_record(p: NamedTuple) -> np.ndarray:
-    """The kernel parameters ``p`` as a one-record array with the same field names. Helpers get the
-    record (one pointer), not the NamedTuple: numba passes a NamedTuple as one argument per field,
-    and the thirty-odd stack pushes per call cost more than the calls' work on the item path."""
-    kinds = [np.bool_ if isinstance(v, bool | np.bool_) else
-             np.float64 if isinstance(v, float | np.floating) else np.int64 for v in p]  # fmt: skip
-    rec = np.zeros(1, np.dtype(list(zip(p._fields, kinds, strict=True)), align=True))
-    for name, value in zip(p._fields, p, strict=True):
-        rec[name] = value
-    return rec
+PARAMS_DTYPE = np.dtype(
+    [
+        # ReplayParams fields, by their flat names (choices as codes of snfkit.engine.enums)
+        ("mode", np.int64),  # AllocationMode
+        ("alpha", np.float64),
+        ("unit_capacity_bps", np.float64),
+        ("load_bucket_ns", np.int64),
+        ("load_buckets", np.int64),
+        ("load_estimator", np.int64),  # LoadEstimator
+        ("ewma_weight", np.float64),
+        ("initial_estimate_bps", np.float64),
+        ("per_packet_ns", np.int64),
+        ("per_byte_ps", np.int64),
+        ("unit_startup_ns", np.int64),
+        ("unit_idle_ns", np.int64),
+        ("prestart_utilization", np.float64),
+        ("max_units", np.int64),
+        ("smart_interval_ns", np.int64),
+        ("consolidate_below", np.float64),
+        ("state_mode", np.int64),  # StateMode
+        ("replicas", np.int64),
+        ("replication_policy", np.int64),  # ReplicationPolicy
+        ("state_transfer_ns", np.int64),
+        ("store_rtt_ns", np.int64),
+        ("state_bytes", np.int64),
+        ("seed", np.int64),
+        ("clock_check", np.bool_),
+        ("epoch_ns", np.int64),
+        # derived (snfkit.params.kernel_settings, the one place that derives them)
+        ("close_after_ns", np.int64),  # an item is open until its flow is idle this long
+        ("push_after_ns", np.int64),  # idle time before a proactive push
+        ("split_bytes", np.int64),  # the size threshold B in mode flowlet, else 0 (no size rule)
+        ("mask_words", np.int64),  # uint64 words of one unit-slot bit mask
+        ("record_transfers", np.bool_),  # write a row per transfer (else only the byte counts)
+        ("keep_rows", np.bool_),  # write the per-packet outputs (else only the aggregates)
+        ("keep_src", np.bool_),  # write each packet's state source
+    ],
+    align=True,
+)
+"""The replay's parameters as the kernel takes them: a one-record array (built by
+:meth:`snfkit.params.ReplayParams.kernel_record`). Kernels and helpers get this record (one
+pointer): numba passes a NamedTuple as one argument per field, and thirty-odd stack pushes per call
+cost more than the calls' work on the item path."""
 
 
 # ----------------------------------------------------------------------------- unit load
@@ -325,10 +344,10 @@ def _measured(un, b, p):
     """Measured load of unit record un in bucket b (its ring already rolled to b): bytes over the
     complete buckets of the window (fewer for a young unit) / that time."""
     nb_ = b - un.start_bucket
-    if nb_ > p.n_buckets:
-        nb_ = p.n_buckets
+    if nb_ > p.load_buckets:
+        nb_ = p.load_buckets
     if nb_ > 0:
-        return un.ring_sum * 8e9 / (nb_ * p.bucket_ns)
+        return un.ring_sum * 8e9 / (nb_ * p.load_bucket_ns)
     return 0.0
 
 
@@ -337,10 +356,10 @@ def _set_load(un, p):
     """Unit record un's load from its measured load and committed estimates (module docstring);
     called whenever either changes, so the assignment loop only reads ``ld`` and ``sc``."""
     load = un.m
-    if p.committed_load and un.committed > load:
+    if p.load_estimator == LoadEstimator.committed and un.committed > load:
         load = un.committed
     un.ld = load
-    un.sc = load / p.capacity_bps
+    un.sc = load / p.unit_capacity_bps
 
 
 @helper
@@ -351,7 +370,7 @@ def _refresh_loads(units, ring, c, b, p):
         un = units[u]
         if un.active:
             if b > un.cur_bucket:
-                _roll(units, ring, u, b, p.n_buckets)
+                _roll(units, ring, u, b, p.load_buckets)
             un.m = _measured(un, b, p)
             _set_load(un, p)
     c.load_bucket = b
@@ -447,8 +466,8 @@ def _start_unit(units, ring, c, t, p):
             un.life = c.lives
             c.lives += 1
             un.start = t
-            un.ready = t + p.startup_ns
-            un.free = t + p.startup_ns
+            un.ready = t + p.unit_startup_ns
+            un.free = t + p.unit_startup_ns
             un.last_recv = t
             un.open = 0
             un.committed = 0.0
@@ -457,9 +476,9 @@ def _start_unit(units, ring, c, t, p):
             un.busy = 0
             ring[u, :] = 0
             un.ring_sum = 0
-            un.cur_bucket = t // p.bucket_ns
+            un.cur_bucket = t // p.load_bucket_ns
             un.cur_bytes = 0
-            un.start_bucket = t // p.bucket_ns
+            un.start_bucket = t // p.load_bucket_ns
             un.m = 0.0
             _set_load(un, p)
             un.cal_n = 0
@@ -490,6 +509,7 @@ def _retire_unit(units, records, c, u, when):
     rec.packets = un.pkts
     rec.bytes = un.bytes
     rec.busy_ns = un.busy
+    rec.cal_full = un.cal_full
     c.n_records += 1
     un.active = False
     c.act_ver += 1
@@ -508,7 +528,7 @@ def _retire_due(units, records, c, t, p):
     for u in range(c.hi):
         un = units[u]
         if un.active and un.open == 0:
-            when = retire_time(un, p.idle_ns)
+            when = retire_time(un, p.unit_idle_ns)
             if when <= t:
                 _retire_unit(units, records, c, u, when)
             elif when < bound:
@@ -519,7 +539,7 @@ def _retire_due(units, records, c, t, p):
 @nb.njit(cache=True, error_model="numpy")
 def _went_idle(un, c, p):
     """Unit record un has no open item any more: it may retire at retire_time (see _retire_due)."""
-    when = retire_time(un, p.idle_ns)
+    when = retire_time(un, p.unit_idle_ns)
     if when < c.retire_at:
         c.retire_at = when
 
@@ -534,7 +554,7 @@ def _maybe_prestart(units, ring, c, t, p):
             n_active += 1
             if un.ready > t:
                 return  # one is already starting
-            if un.sc <= p.prestart_util:
+            if un.sc <= p.prestart_utilization:
                 return
     if 0 < n_active < p.max_units:
         _start_unit(units, ring, c, t, p)
@@ -613,7 +633,7 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     those few are scored separately against the plain argmax."""
     if c.load_bucket != b:
         _refresh_loads(units, ring, c, b, p)
-    cap = p.capacity_bps
+    cap = p.unit_capacity_bps
     best = -1
     best_score = -1.0
     for u in range(c.hi):  # without branches: which unit is best is data, not predictable
@@ -623,7 +643,7 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
         best = u if better else best
         best_score = sc if better else best_score
     if best >= 0:
-        if p.alpha > 0.0 and (p.state_mode == SM_PROACTIVE or p.state_mode == SM_REACTIVE):
+        if p.alpha > 0.0 and (p.state_mode == StateMode.proactive or p.state_mode == StateMode.reactive):
             fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
             if _holds(units[best], best, fl, fresh, masks, f):
                 best_score += p.alpha
@@ -718,7 +738,7 @@ def _move_flow(flows, units, c, f, v, p):
     fl.unit_finish = 0
     fl.unit = v
     fl.life = dst.life
-    fl.need_pull = p.state_mode != SM_LOCAL
+    fl.need_pull = p.state_mode != StateMode.local
     c.moves += 1
 
 
@@ -756,11 +776,11 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
     for j in range(count):
         f = fids[j]
         u = flows[f].unit
-        if load[u] <= p.capacity_bps or rates[j] <= 0.0:
+        if load[u] <= p.unit_capacity_bps or rates[j] <= 0.0:
             continue
         target = -1
         for v in range(c.hi):
-            if v != u and units[v].active and load[v] + rates[j] < p.capacity_bps:
+            if v != u and units[v].active and load[v] + rates[j] < p.unit_capacity_bps:
                 target = v
                 break
         if target < 0:
@@ -776,7 +796,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
     for u in range(c.hi - 1, -1, -1):
         if not units[u].active or units[u].open == 0:
             continue
-        if load[u] >= p.consolidate_below * p.capacity_bps:
+        if load[u] >= p.consolidate_below * p.unit_capacity_bps:
             continue
         trial = load.copy()
         dest = np.full(count, -1, np.int64)
@@ -791,7 +811,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
                     v != u
                     and units[v].active
                     and not emptied[v]
-                    and trial[v] + rates[j] < p.capacity_bps
+                    and trial[v] + rates[j] < p.unit_capacity_bps
                 ):
                     trial[v] += rates[j]
                     dest[j] = v
@@ -815,12 +835,12 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out):
+def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     """Replay packets i0.. of a chunk whose first packet has global index g0, processing the chunk's
     events (:mod:`snfkit.engine.events_nb`) from ``ctl.ev`` on; returns (next index, status). See
-    the module docstring. ``pr`` holds the parameters ``p`` as one record (:func:`params_record`),
-    the form helpers get."""
-    q = pr[0]
+    the module docstring. ``pr`` holds the parameters as a one-record array
+    (:data:`PARAMS_DTYPE`), the form helpers get."""
+    p = pr[0]
     flows = st.flows
     units = st.units
     ring = st.ring
@@ -837,7 +857,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
     n_tr = transfers.shape[1]
     items, hist, waits, eu, eu_rows = st.items, st.hist, st.waits, st.eu, st.eu_rows
     eu_limit = eu_rows.shape[0] - EPOCH_RING * eu.shape[0] - 1  # room for a ring flush + 1 row
-    flow_mode = p.mode != MODE_PACKET
+    flow_mode = p.mode != AllocationMode.packet
     b = np.int64(0)  # load bucket of t, recomputed when t reaches b_end
     b_end = np.int64(-(2**62))
     t_ev = ev_time[c.ev] if c.ev < n_ev else INF  # time of the next event
@@ -847,6 +867,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
     stop = n
     lat_sum = np.int64(0)  # latency sum and maximum, kept in registers and added at the end
     lat_max = np.int64(0)
+    served = np.int64(0)
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr or c.n_eu > eu_limit:
             status = STATUS_RECORDS_FULL
@@ -854,8 +875,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
             break
         t = ts[i]
         if t >= b_end:
-            b = t // p.bucket_ns
-            b_end = (b + 1) * p.bucket_ns
+            b = t // p.load_bucket_ns
+            b_end = (b + 1) * p.load_bucket_ns
         f = flow[i]
         size = np.int64(wire_len[i])
         if not c.started:
@@ -874,11 +895,11 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
         # smart_flow ticks at or before t (a tick goes first at equal times). Written out here: a
         # call taking arrays costs an atomic incref per array, and this runs for every packet.
         while True:
-            if p.mode == MODE_SMART_FLOW and c.next_tick <= t and c.next_tick <= t_ev:
+            if p.mode == AllocationMode.smart_flow and c.next_tick <= t and c.next_tick <= t_ev:
                 if c.n_records + p.max_units > n_rec:
                     status = STATUS_RECORDS_FULL
                     break
-                _smart_tick(flows, units, ring, records, c, c.next_tick, q)
+                _smart_tick(flows, units, ring, records, c, c.next_tick, p)
                 c.next_tick += p.smart_interval_ns
                 continue
             if t_ev >= t:
@@ -887,15 +908,15 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
             fe = flows[code >> 1]
             if code & 1 == 0:
                 if fe.open:
-                    _close_item(fe, units[fe.unit], c, q)
+                    _close_item(fe, units[fe.unit], c, p)
             else:
                 if c.n_records + p.max_units > n_rec or c.n_transfers + p.max_units > n_tr:
                     status = STATUS_RECORDS_FULL
                     break
                 if t_ev >= c.retire_at:
-                    _retire_due(units, records, c, t_ev, q)
+                    _retire_due(units, records, c, t_ev, p)
                 when = t_ev if t_ev > fe.last_finish else fe.last_finish
-                push_state(units, masks, transfers, c, fe, code >> 1, when, q)
+                push_state(units, masks, transfers, c, fe, code >> 1, when, p)
             c.ev += 1
             t_ev = ev_time[c.ev] if c.ev < n_ev else INF
         if status != STATUS_DONE:
@@ -903,42 +924,42 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
             break
         fl = flows[f]
         # 2. item boundary (flowlet detection, the module docstring) and assignment
-        if p.mode == MODE_PACKET:
-            reason = REASON_PACKET
+        if p.mode == AllocationMode.packet:
+            reason = OpenReason.packet
         elif fl.item < 0:
-            reason = REASON_NEW_FLOW
+            reason = OpenReason.new_flow
         elif t - fl.last_ts > p.close_after_ns:
-            reason = REASON_TIMEOUT
+            reason = OpenReason.timeout
         elif p.split_bytes > 0 and fl.bytes + size > p.split_bytes:
-            reason = REASON_SIZE
+            reason = OpenReason.size
         else:
             reason = -1
         ready = t
-        cause = WAIT_NONE
+        cause = WaitCause.none
         src = fl.last_pkt
         if reason >= 0:
             if t >= c.retire_at:
-                _retire_due(units, records, c, t, q)
-            if p.mode == MODE_PACKET:
-                u, overflow = _assign_packet(units, ring, c, t, q)
+                _retire_due(units, records, c, t, p)
+            if p.mode == AllocationMode.packet:
+                u, overflow = _assign_packet(units, ring, c, t, p)
                 est = 0.0
-                source = SRC_STORE
+                source = StateSource.store
             else:
                 if fl.open:
-                    _close_item(fl, units[fl.unit], c, q)  # size split: the item ends here
-                est = _estimate(fl, c, q)
-                u, overflow = _assign_greedy(units, ring, masks, c, fl, f, est, b, t, q)
+                    _close_item(fl, units[fl.unit], c, p)  # size split: the item ends here
+                est = _estimate(fl, c, p)
+                u, overflow = _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p)
                 units[u].open += 1
                 units[u].committed += est
-                _set_load(units[u], q)
-                _maybe_prestart(units, ring, c, t, q)
-                source, ready, src = open_source(units, masks, transfers, c, fl, f, u, t, q)
-                if source == SRC_PULL:
-                    cause = WAIT_PULL
-                elif source == SRC_REPLICA_WAIT:
-                    cause = WAIT_REPLICA
-                elif source == SRC_STORE:
-                    cause = WAIT_STORE
+                _set_load(units[u], p)
+                _maybe_prestart(units, ring, c, t, p)
+                source, ready, src = open_source(units, masks, transfers, c, fl, f, u, t, p)
+                if source == StateSource.pull:
+                    cause = WaitCause.pull
+                elif source == StateSource.replica_wait:
+                    cause = WaitCause.replica
+                elif source == StateSource.store:
+                    cause = WaitCause.store
                 fl.need_pull = False
             moved = fl.unit >= 0 and (fl.unit != u or fl.life != units[u].life)
             item = c.items
@@ -970,7 +991,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
         un = units[u]
         # 3. bookkeeping of the arrival
         if b > un.cur_bucket:
-            _roll(units, ring, u, b, p.n_buckets)
+            _roll(units, ring, u, b, p.load_buckets)
         un.cur_bytes += size
         un.last_recv = t
         fl.bytes += size
@@ -978,24 +999,24 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
         fl.last_ts = t
         fl.tick_bytes += size
         # 4. service
-        if p.mode == MODE_PACKET:
+        if p.mode == AllocationMode.packet:
             base = t if t > fl.last_finish else fl.last_finish
             ready = base + p.store_rtt_ns
-            cause = WAIT_STORE
+            cause = WaitCause.store
         elif fl.need_pull:  # smart_flow moved the flow: its state follows
             fl.need_pull = False
-            if p.state_mode == SM_EXTERNAL:
+            if p.state_mode == StateMode.external:
                 ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
-                cause = WAIT_STORE
+                cause = WaitCause.store
                 c.store_reads += 1
-                add_transfer(transfers, c, q, t, ready, f, -1, u, KIND_STORE_READ,
+                add_transfer(transfers, c, p, t, ready, f, -1, u, TransferKind.store_read,
                              fl.clock, fl.last_pkt)  # fmt: skip
             else:
                 base = t if t > fl.last_finish else fl.last_finish
-                ready = base + p.transfer_ns
-                cause = WAIT_PULL
+                ready = base + p.state_transfer_ns
+                cause = WaitCause.pull
                 c.state_pulls += 1
-                add_transfer(transfers, c, q, base, ready, f, fl.moved_from, u, KIND_PULL,
+                add_transfer(transfers, c, p, base, ready, f, fl.moved_from, u, TransferKind.pull,
                              fl.clock, fl.last_pkt)  # fmt: skip
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
         # earliest start: arrival, unit ready, the flow's previous packet on this unit done; a
@@ -1004,7 +1025,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
         s0 = t if t > un.ready else un.ready
         if fl.unit_finish > s0:
             s0 = fl.unit_finish
-        if p.mode == MODE_PACKET and un.free > s0:
+        if p.mode == AllocationMode.packet and un.free > s0:
             s0 = un.free
         if ready > t:
             fl.state_ready = ready
@@ -1030,7 +1051,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
             c.reordered += 1
         else:
             fl.last_finish = finish
-        if p.state_mode == SM_EXTERNAL and flow_mode:
+        if p.state_mode == StateMode.external and flow_mode:
             fl.wlanded = finish + p.store_rtt_ns // 2  # the packet's state write
             c.store_writes += 1
         fl.clock += 1
@@ -1038,9 +1059,10 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
         if finish > fl.item_end:
             fl.item_end = finish
         if wait == 0:
-            cause = WAIT_NONE
+            cause = WaitCause.none
         # 5. aggregates (collect_nb; written out here, as a call taking arrays costs increfs)
         lat = finish - t
+        served += 1
         lat_sum += lat
         if lat > lat_max:
             lat_max = lat
@@ -1076,6 +1098,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
             o_reord[i] = reord
         if p.keep_src:
             o_src[i] = src
+    c.served += served
     c.lat_sum += lat_sum
     if lat_max > c.lat_max:
         c.lat_max = lat_max
@@ -1088,7 +1111,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, p, pr, st, out
 def finish_replay_nb(pr, st):
     """End of trace: write every flow's current item totals, close every open item and retire every
     unit at the time it would retire."""
-    q = pr[0]
+    p = pr[0]
     flows = st.flows
     units = st.units
     c = st.ctl[0]
@@ -1096,7 +1119,7 @@ def finish_replay_nb(pr, st):
         if flows[f].item >= 0:
             flush_item(st.items, flows[f])
         if flows[f].open:
-            _close_item(flows[f], units[flows[f].unit], c, q)
+            _close_item(flows[f], units[flows[f].unit], c, p)
     for u in range(c.hi):
         if units[u].active:
-            _retire_unit(units, st.records, c, u, retire_time(units[u], q.idle_ns))
+            _retire_unit(units, st.records, c, u, retire_time(units[u], p.unit_idle_ns))

@@ -7,7 +7,7 @@ Each flow remembers its two latest pushes: the clock, the time, the packet whose
 and one bit per unit slot (``masks[f, 0]`` latest, ``masks[f, 1]`` the one before). A copy at slot u
 is still there if the slot's current unit started no later than the push.
 
-When a flow's next item opens on unit u, its state comes from (``STATE_SOURCES``):
+When a flow's next item opens on unit u, its state comes from (:data:`~snfkit.engine.enums.StateSource`):
 ``new_flow`` (no state yet), ``same_unit`` (u ran the previous item), ``replica`` (u holds a copy
 whose clock equals the flow's clock and it has arrived: no wait, *seamless*), ``replica_wait`` (that
 copy is still in flight: wait for it), ``pull`` (no fresh copy: fetch from the previous unit once its
@@ -26,22 +26,14 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
+from snfkit.engine.enums import ReplicationPolicy, StateMode, StateSource, TransferKind
 from snfkit.engine.mix_nb import GOLDEN, mix64, pop_low_bit
-
-SM_PROACTIVE, SM_REACTIVE, SM_EXTERNAL, SM_LOCAL = 0, 1, 2, 3  # STATE_MODES order
-POL_WEIGHTED, POL_FIRST_K, POL_BROADCAST, POL_NONE = 0, 1, 2, 3  # REPLICATION_POLICIES order
-
-STATE_SOURCES = ("new_flow", "same_unit", "replica", "replica_wait", "pull", "store", "free")
-SRC_NEW, SRC_SAME_UNIT, SRC_REPLICA, SRC_REPLICA_WAIT, SRC_PULL, SRC_STORE, SRC_FREE = range(7)
-
-TRANSFER_KINDS = ("push", "pull", "store_read")
-KIND_PUSH, KIND_PULL, KIND_STORE_READ = 0, 1, 2
 
 TRANSFER_COLUMNS = ("time_ns", "arrive_ns", "flow_id", "from_unit", "to_unit", "kind", "clock",
                     "packet")  # fmt: skip
 """One state transfer (a push copy, a pull or a store read) is a column of an int64
 [len(TRANSFER_COLUMNS), rows] array: when sent, when it arrives, the flow, the slot it comes from
-(-1: the store) and goes to, its kind (index into TRANSFER_KINDS), the flow's logical clock carried,
+(-1: the store) and goes to, its kind (:data:`~snfkit.engine.enums.TransferKind`), the flow's logical clock carried,
 and the global index of the packet whose post-state moved (-1 none). Rows are columns so that the
 transfers table takes them without copies; every transfer moves ``state_bytes``."""
 TR_TIME, TR_ARRIVE, TR_FLOW, TR_FROM, TR_TO, TR_KIND, TR_CLOCK, TR_PACKET = range(8)
@@ -94,9 +86,9 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
         pu.px_n = n
         pu.px_tot = total
     k = n
-    if p.policy == POL_NONE:
+    if p.replication_policy == ReplicationPolicy.none:
         k = 0
-    elif p.policy != POL_BROADCAST and p.replicas < n:
+    elif p.replication_policy != ReplicationPolicy.broadcast and p.replicas < n:
         k = p.replicas
     if k == 0:
         return 0
@@ -111,9 +103,9 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
         masks[f, 0, w] = 0
     fl.rep_clock = fl.clock
     fl.rep_time = when
-    fl.rep_arrive = when + p.transfer_ns
+    fl.rep_arrive = when + p.state_transfer_ns
     fl.rep_pkt = fl.last_pkt
-    draw = p.policy == POL_WEIGHTED and k < n
+    draw = p.replication_policy == ReplicationPolicy.weighted and k < n
     pick = -1
     for _ in range(k):
         if draw:
@@ -135,10 +127,10 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
                 pick += 1
         masks[f, 0, pick >> 6] |= np.uint64(1) << np.uint64(pick & 63)
         if p.record_transfers:
-            add_transfer(transfers, c, p, when, fl.rep_arrive, f, fl.unit, pick, KIND_PUSH,
+            add_transfer(transfers, c, p, when, fl.rep_arrive, f, fl.unit, pick, TransferKind.push,
                          fl.clock, fl.last_pkt)  # fmt: skip
         else:
-            c.transfer_bytes[KIND_PUSH] += p.state_bytes
+            c.transfer_bytes[TransferKind.push] += p.state_bytes
     if draw:  # clear the drawn flags: the slots just marked in the mask
         for w in range(p.mask_words):
             word = masks[f, 0, w]
@@ -174,35 +166,35 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
     docstring). Returns (source, ready time, packet whose post-state the item starts from)."""
     un = units[u]
     if fl.unit < 0:
-        return SRC_NEW, t, np.int64(-1)
-    if p.state_mode == SM_EXTERNAL:
+        return StateSource.new_flow, t, np.int64(-1)
+    if p.state_mode == StateMode.external:
         ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
-        add_transfer(transfers, c, p, t, ready, f, -1, u, KIND_STORE_READ,
+        add_transfer(transfers, c, p, t, ready, f, -1, u, TransferKind.store_read,
                      fl.clock, fl.last_pkt)  # fmt: skip
         c.store_reads += 1
-        return SRC_STORE, ready, fl.last_pkt
+        return StateSource.store, ready, fl.last_pkt
     if fl.unit == u and fl.life == un.life:
-        return SRC_SAME_UNIT, t, fl.last_pkt
-    if p.state_mode == SM_LOCAL:
-        return SRC_FREE, t, fl.last_pkt
-    if p.state_mode == SM_PROACTIVE and fl.rep_clock >= 0:  # (the mask row is cold otherwise)
+        return StateSource.same_unit, t, fl.last_pkt
+    if p.state_mode == StateMode.local:
+        return StateSource.free, t, fl.last_pkt
+    if p.state_mode == StateMode.proactive and fl.rep_clock >= 0:  # (the mask row is cold otherwise)
         if has_copy(masks, f, 0, u, un, fl.rep_time):
             if fl.rep_clock == fl.clock or not p.clock_check:
                 if fl.rep_pkt != fl.last_pkt:  # an old copy used as fresh (no clock check)
                     c.stale_used += 1
                 if fl.rep_arrive <= t:
-                    return SRC_REPLICA, t, fl.rep_pkt
-                return SRC_REPLICA_WAIT, fl.rep_arrive, fl.rep_pkt
+                    return StateSource.replica, t, fl.rep_pkt
+                return StateSource.replica_wait, fl.rep_arrive, fl.rep_pkt
             c.stale_copies += 1
         elif fl.prev_clock >= 0 and has_copy(masks, f, 1, u, un, fl.prev_time):
             if not p.clock_check:
                 if fl.prev_pkt != fl.last_pkt:
                     c.stale_used += 1
-                return SRC_REPLICA, t, fl.prev_pkt  # stale, used as if fresh: fault injection
+                return StateSource.replica, t, fl.prev_pkt  # stale, used as if fresh: fault injection
             c.stale_copies += 1
     base = t if t > fl.last_finish else fl.last_finish
-    ready = base + p.transfer_ns
-    add_transfer(transfers, c, p, base, ready, f, fl.unit, u, KIND_PULL,
+    ready = base + p.state_transfer_ns
+    add_transfer(transfers, c, p, base, ready, f, fl.unit, u, TransferKind.pull,
                  fl.clock, fl.last_pkt)  # fmt: skip
     c.state_pulls += 1
-    return SRC_PULL, ready, fl.last_pkt
+    return StateSource.pull, ready, fl.last_pkt

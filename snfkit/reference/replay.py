@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snfkit.engine.enums import AllocationMode, StateSource, TransferKind, code, names
 from snfkit.params import ReplayParams
 from snfkit.reference.flowlets import detect_flowlets
 from snfkit.reference.mix import GOLDEN, mix64
 
-FLOWLET, FLOW, SMART_FLOW, PACKET = "flowlet", "flow", "smart_flow", "packet"
+FLOWLET, FLOW, SMART_FLOW, PACKET = names(AllocationMode)
 CALENDAR = 16  # busy intervals a unit remembers (snfkit.engine.replay_nb.CALENDAR)
-SOURCES = ("new_flow", "same_unit", "replica", "replica_wait", "pull", "store", "free")
-KINDS = ("push", "pull", "store_read")
 MASK64 = (1 << 64) - 1
 
 
@@ -60,6 +59,7 @@ class Unit:
     window: dict[int, int] = field(default_factory=dict)  # bucket -> bytes dispatched
     start_bucket: int = 0
     calendar: list[list[int]] = field(default_factory=list)  # busy [start, end), sorted
+    cal_full: int = 0  # packets booked after the last interval because the calendar was full
 
     def fit(self, s0: int, d: int) -> int:
         """Earliest start >= s0 where d fits between busy intervals (after the last if full)."""
@@ -88,7 +88,8 @@ class Unit:
         elif len(cal) < CALENDAR:
             before.append([s, e])
         else:
-            (before or after)[-1][1] = e  # full: s is past the last end
+            (before or after)[-1][1] = e  # full: s is past the last end; the gap is booked too
+            self.cal_full += 1
         self.calendar = before + after
 
     def measured_bps(self, t: int, bucket_ns: int, n_buckets: int) -> float:
@@ -139,7 +140,12 @@ class Controller:
     def __init__(self, params: ReplayParams) -> None:
         self.p = params
         self.mode = params.modes.mode
-        self.close_after = params.close_after_ns
+        # an item is open until its flow has been idle this long: T for flowlets (and packet
+        # mode's per-packet items), the flow timeout for the flow modes (paper §4.1, §9.1)
+        if self.mode in (FLOW, SMART_FLOW):
+            self.close_after = params.modes.flow_timeout_ns
+        else:
+            self.close_after = params.flowlets.timeout_ns
         self.cap = float(params.assignment.unit_capacity_bps)
         self.units: dict[int, Unit] = {}  # slot -> active unit
         self.flows: dict[int, Flow] = {}
@@ -192,7 +198,9 @@ class Controller:
                     self.retire(u, when)
 
     def retire(self, u: Unit, when: int) -> None:
-        self.records.append((u.slot, u.life, u.start, u.ready, when, u.packets, u.bytes, u.busy))
+        self.records.append(
+            (u.slot, u.life, u.start, u.ready, when, u.packets, u.bytes, u.busy, u.cal_full)
+        )
         del self.units[u.slot]
 
     # items ------------------------------------------------------------------------------------
@@ -280,7 +288,7 @@ class Controller:
     # state ------------------------------------------------------------------------------------
     def transfer(self, when, arrive, fid, src, dst, kind, f: Flow, pkt) -> None:
         st = self.p.state
-        self.transfers.append((when, arrive, fid, src, dst, st.state_bytes, KINDS.index(kind),
+        self.transfers.append((when, arrive, fid, src, dst, st.state_bytes, code(TransferKind, kind),
                                f.clock, pkt))  # fmt: skip
 
     def push(self, fid: int, when: int) -> None:
@@ -438,7 +446,8 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
     _, _, first, reasons = detect_flowlets(ts, flow, wire_len, t_det, b_det)
     open_reason = dict(zip(first.tolist(), reasons.tolist(), strict=True))
     up, st = p.units, p.state
-    push_after = p.kernel_tuple().push_after_ns
+    # a proactive push once the flow has been idle replicate_after of the close timeout (§5.2: T/2)
+    push_after = max(1, int(st.replicate_after * c.close_after))
     pushing = (c.mode != PACKET and st.state_mode == "proactive"
                and st.replication_policy != "none")  # fmt: skip
     out = {k: [] for k in ("unit", "item", "start", "finish", "state_wait", "wait_cause",
@@ -507,7 +516,7 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
             f.unit, f.life, f.est = unit.slot, unit.life, est
             f.first_ts, f.bytes, f.packets = t, 0, 0
             for k, v in zip(items, (f.item, fid, unit.slot, unit.life, t, reason, est, overflow,
-                                    SOURCES.index(source), moved), strict=True):  # fmt: skip
+                                    code(StateSource, source), moved), strict=True):  # fmt: skip
                 items[k].append(v)
         unit = c.units[f.unit]
         b = t // p.assignment.load_bucket_ns
@@ -575,7 +584,7 @@ def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
     return {
         "packets": {k: np.asarray(v) for k, v in out.items()},
         "items": {k: np.asarray(v) for k, v in items.items()},
-        "records": np.asarray(c.records, np.int64).reshape(-1, 8),
+        "records": np.asarray(c.records, np.int64).reshape(-1, 9),
         "transfers": np.asarray(c.transfers, np.int64).reshape(-1, 9),
         "counters": c.counters,
         "rate_sum": c.rate_sum,

@@ -1,0 +1,304 @@
+"""The kernel driver: feeds a replay to the kernel chunk by chunk and drains what it writes.
+
+:class:`Driver` is public (benchmarks and tools that want the kernel without the tables use it):
+
+    d = Driver(params)
+    d.feed(chunk)            # a packets table; or feed_arrays / feed_prepared
+    drained = d.finish()     # a Drained record (snfkit.runner.drained)
+
+It turns the parameters into the kernel's record once, grows the per-flow and per-item tables as new
+flows appear, computes each chunk's close and push events (:mod:`snfkit.engine.events_nb`) unless a
+:class:`~snfkit.prepared.PreparedTrace` has them, calls
+:func:`~snfkit.engine.replay_nb.replay_chunk_nb` until the chunk is done (draining unit records,
+transfer and epoch rows as their buffers fill), and keeps the chunk's outputs. Chunked and one-shot
+replays give identical results for any chunk size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from snfkit import latency_hist
+from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, new_items
+from snfkit.engine.enums import TransferKind, WaitCause
+from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending
+from snfkit.engine.replay_nb import (
+    CTL_DTYPE,
+    FLOW_DTYPE,
+    FLOW_FRESH,
+    RECORD_DTYPE,
+    STATUS_DONE,
+    UNIT_DTYPE,
+    ChunkOut,
+    ReplayState,
+    finish_replay_nb,
+    replay_chunk_nb,
+)
+from snfkit.engine.state_nb import TR_KIND, TR_PACKET, new_transfers
+from snfkit.params import ReplayParams
+from snfkit.prepared import PreparedTrace, checked_columns
+from snfkit.runner.drained import Drained, PacketPart
+
+TRANSFER_ROWS = 1 << 16
+"""Transfer rows the kernel writes before the driver drains them (the buffer grows to 4x that when
+transfers are kept: a full buffer is handed over as is and the kernel gets a fresh one)."""
+EU_ROWS = 1 << 14
+"""Epoch rows (:mod:`snfkit.engine.collect_nb`) the kernel writes before the driver drains them (at
+least room for two flushes of the whole ring)."""
+
+
+def carve(dtypes: list, sizes: list[int]) -> list[np.ndarray]:
+    """Arrays of these dtypes and lengths, cut from one fresh block (64-byte aligned each). One
+    big block gets transparent huge pages (numpy asks for them from 4 MB on), so writing it first
+    costs far fewer page faults than many small arrays, which are below that size."""
+    offsets, total = [], 0
+    for dt, n in zip(dtypes, sizes, strict=True):
+        offsets.append(total)
+        total += -(-n * np.dtype(dt).itemsize // 64) * 64
+    block = np.empty(total + 64, np.uint8)
+    base = -block.ctypes.data % 64
+    views = []
+    for dt, n, o in zip(dtypes, sizes, offsets, strict=True):
+        views.append(block[base + o : base + o + n * np.dtype(dt).itemsize].view(dt))
+    return views
+
+
+def new_state(n_flows: int, max_units: int, load_buckets: int, mask_words: int) -> ReplayState:
+    """Fresh controller state for ``n_flows`` flows and a pool of ``max_units`` slots."""
+    u = max_units
+    units = np.zeros(u, UNIT_DTYPE)
+    units["life"] = -1
+    units["ld"] = np.inf
+    units["w"] = 1.0 / (np.arange(u) + 1.0)
+    units["px_ver"] = -1
+    ctl = np.zeros(1, CTL_DTYPE)
+    ctl["load_bucket"] = -1
+    return ReplayState(
+        flows=fresh_flows(n_flows),
+        units=units,
+        ring=np.zeros((u, load_buckets), np.int64),
+        records=np.zeros(4 * u + 64, RECORD_DTYPE),
+        ctl=ctl,
+        masks=np.zeros((n_flows, 2, mask_words), np.uint64),
+        transfers=new_transfers(max(4 * u + 64, TRANSFER_ROWS)),
+        items=new_items(0),
+        hist=np.zeros(latency_hist.N_BUCKETS, np.int64),
+        waits=np.zeros((2, len(WaitCause)), np.int64),
+        eu=np.zeros((u, EPOCH_RING, 4), np.int64),
+        eu_rows=np.zeros((max(EU_ROWS, 2 * (EPOCH_RING * u + 1)), len(EU_COLUMNS)), np.int64),
+    )
+
+
+_FLOW_WORDS = FLOW_DTYPE.itemsize // 8
+assert FLOW_DTYPE.itemsize % 8 == 0, "flow records are copied as int64 words"
+_FRESH_WORDS = np.frombuffer(FLOW_FRESH.tobytes(), np.int64)
+
+
+def _flow_words(flows: np.ndarray) -> np.ndarray:
+    """The flow records as an int64 [F, words] view: numpy fills and copies structured arrays
+    element by element, about 4x slower than the same bytes as int64 rows."""
+    return flows.view(np.int64).reshape(flows.shape[0], _FLOW_WORDS)
+
+
+def fresh_flows(n: int) -> np.ndarray:
+    """n flow records, each :data:`~snfkit.engine.replay_nb.FLOW_FRESH`."""
+    words = np.empty((n, _FLOW_WORDS), np.int64)
+    words[:] = _FRESH_WORDS
+    return words.view(FLOW_DTYPE).reshape(n)
+
+
+def _grow_flows(st: ReplayState, n_flows: int) -> ReplayState:
+    old = st.flows.shape[0]
+    if n_flows <= old:
+        return st
+    size = max(n_flows, 2 * old)
+    flows = fresh_flows(size)
+    _flow_words(flows)[:old] = _flow_words(st.flows)
+    masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
+    masks[:old] = st.masks
+    return st._replace(flows=flows, masks=masks)
+
+
+def event_delays(params: ReplayParams, record: np.void) -> tuple[int, int]:
+    """Idle times after which a flow's item closes and its state is pushed (-1: no such events;
+    :mod:`snfkit.engine.events_nb`). Packet mode has neither (every packet is an item); pushes
+    happen in the flow modes with proactive state and a replication policy."""
+    if params.modes.mode == "packet":
+        return -1, -1
+    pushing = params.state.state_mode == "proactive" and params.state.replication_policy != "none"
+    return int(record["close_after_ns"]), int(record["push_after_ns"]) if pushing else -1
+
+
+class Driver:
+    """One replay in progress: the kernel's state, its parameter record and what has been drained.
+
+    params: the replay's :class:`~snfkit.params.ReplayParams`.
+    keep_src: also keep each packet's state source and the pushed packets (for an NF pass over the
+        state versions; transfers are then recorded too).
+    """
+
+    def __init__(self, params: ReplayParams, *, keep_src: bool = False) -> None:
+        self.params = params
+        self.record = params.kernel_record(keep_src=keep_src)
+        p = self.record[0]
+        self.close_after, self.push_after = event_delays(params, p)
+        state = new_state(
+            0, params.units.max_units, params.assignment.load_buckets, int(p["mask_words"])
+        )
+        self.drained = Drained(
+            params=params, state=state, keep=bool(p["keep_rows"]), keep_src=keep_src
+        )
+        self._pending = no_pending()
+        self._ev_scratch = None  # events_nb work buffers, reused from chunk to chunk
+        self._last_ts_seen: int | None = None
+
+    @property
+    def state(self) -> ReplayState:
+        """The kernel's state (replaced as its tables grow)."""
+        return self.drained.state
+
+    # -- feeding -------------------------------------------------------------------------------
+    def reserve(self, n_flows: int, n_items: int = 0) -> None:
+        """Size the per-flow tables for flow ids below n_flows, and the per-item ones for n_items
+        items, at once (they grow by doubling otherwise, copying as they go). The per-item table
+        is allocated zeroed, so its pages take memory only once written: an item per packet is
+        a bound to reserve."""
+        if n_flows > 0:
+            self.drained.state = _grow_flows(self.drained.state, n_flows)
+        self._grow_items(n_items, exact=True)
+
+    def _grow_items(self, n_items: int, exact: bool = False) -> None:
+        st = self.drained.state
+        have = st.items.flow.shape[0]
+        if n_items > have:
+            size = n_items if exact else max(n_items, 2 * have)
+            items = new_items(size)
+            for new, old in zip(items, st.items, strict=True):
+                new[:have] = old
+            self.drained.state = st._replace(items=items)
+
+    def feed(self, chunk: pl.DataFrame) -> None:
+        """Replay the next chunk of packets (a packets table, checked here)."""
+        if chunk.height == 0:
+            return
+        d = self.drained
+        ts, flow, wl, max_flow = checked_columns(chunk, d.n_in, self._last_ts_seen)
+        col = chunk["wire_len"]
+        own = col if col.dtype == pl.UInt32 else None
+        self.feed_arrays(ts, flow, wl, wire_len=own, n_flows=max_flow + 1)
+
+    def feed_arrays(self, ts, flow, wl, events=None, wire_len=None, n_flows=None) -> None:
+        """Replay the next chunk given as checked int64 arrays. ``events`` (this chunk's events
+        from a :class:`~snfkit.prepared.PreparedTrace`) skips their computation. ``wire_len``: the
+        table's own UInt32 column, kept as the packets table's column. ``n_flows``: a bound
+        above the chunk's flow ids, if known."""
+        n = ts.shape[0]
+        if n == 0:
+            return
+        d = self.drained
+        if d.t0 is None:
+            d.t0 = int(ts[0])
+        self._last_ts_seen = int(ts[-1])
+        if n_flows is None:
+            n_flows = int(flow.max()) + 1
+        d.state = _grow_flows(d.state, n_flows)
+        if events is None:
+            self._ev_scratch = event_scratch(
+                n + self._pending.ts.shape[0], d.state.flows.shape[0], self._ev_scratch
+            )
+            ev_time, ev_code, self._pending = events_chunk(
+                ts, flow, self.close_after, self.push_after, self._pending, self._ev_scratch
+            )
+            events = (ev_time, ev_code)
+        self._grow_items(int(d.state.ctl["items"][0]) + n)  # an item per packet at most
+        out = self.run_kernel(ts, flow, wl, events)
+        if d.keep:
+            d.packet_parts.append(PacketPart(ts, flow, wl, out, wire_len))
+        if d.keep_src:
+            d.src_parts.append(out.src_pkt)
+        d.n_in += n
+        d.t_last = int(ts[-1])
+
+    def run_kernel(self, ts, flow, wl, events) -> ChunkOut:
+        """Drive the replay kernel over one chunk and its events (draining unit records and
+        transfer rows as they fill). Every event of the chunk must be processed by its end."""
+        n = ts.shape[0]
+        out = self._out_buffers(n)
+        ev_time, ev_code = events
+        st = self.drained.state
+        st.ctl["ev"] = 0
+        i = 0
+        g0 = np.int64(self.drained.n_in)
+        while True:
+            i, status = replay_chunk_nb(
+                ts, flow, wl, ev_time, ev_code, i, g0, self.record, self.drained.state, out
+            )
+            self._drain()
+            if status == STATUS_DONE:
+                break
+        done = int(self.drained.state.ctl["ev"][0])
+        if done != ev_time.shape[0]:
+            raise RuntimeError(
+                f"replay kernel processed {done} of the chunk's {ev_time.shape[0]} events"
+            )
+        return out
+
+    def _out_buffers(self, n: int) -> ChunkOut:
+        """Per-packet output arrays for an n-packet chunk: empty unless kept (then fresh each
+        chunk, as the tables hold them)."""
+        rows = n if self.drained.keep else 0
+        dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64]
+        sizes = [rows] * 10 + [n if self.drained.keep_src else 0]
+        return ChunkOut(*carve(dtypes, sizes))
+
+    def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
+        """Replay a prepared trace in chunks, with its cached events (``bar.advance(n)`` after
+        each chunk)."""
+        ev_time, ev_code = trace.events(self.close_after, self.push_after)
+        e0 = 0
+        for a in range(0, trace.n_packets, chunk_size):
+            b = min(a + chunk_size, trace.n_packets)
+            e1 = int(np.searchsorted(ev_time, trace.ts[b - 1], side="left"))  # before the last
+            events = (ev_time[e0:e1], ev_code[e0:e1])
+            self.feed_arrays(
+                trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], events, n_flows=trace.n_flows
+            )
+            e0 = e1
+            bar.advance(b - a)
+
+    def _drain(self) -> None:
+        """Take the unit records, transfer rows and epoch rows the kernel wrote."""
+        d = self.drained
+        ctl = d.state.ctl
+        r = int(ctl["n_records"][0])
+        if r:
+            d.records.append(d.state.records[:r].copy())
+            ctl["n_records"] = 0
+        r = int(ctl["n_transfers"][0])
+        if r:
+            batch = d.state.transfers[:, :r]
+            if d.keep:  # every transfer; otherwise only the sums and what the NF pass needs
+                size = d.state.transfers.shape[1]
+                if 2 * r >= size:  # a full buffer is kept as is, and the kernel gets a fresh one
+                    d.transfers.append(batch)
+                    d.state = d.state._replace(
+                        transfers=new_transfers(max(size, 4 * TRANSFER_ROWS))
+                    )
+                else:
+                    d.transfers.append(batch.copy())
+            elif d.keep_src:
+                push = batch[TR_KIND] == TransferKind.push
+                d.pushed_packets.append(batch[TR_PACKET][push])
+            ctl["n_transfers"] = 0
+        r = int(ctl["n_eu"][0])
+        if r:
+            d.eu_parts.append(d.state.eu_rows[:r].copy())
+            ctl["n_eu"] = 0
+
+    def finish(self) -> Drained:
+        """End of trace: close every item, retire every unit, drain; returns the record."""
+        self._drain()
+        finish_replay_nb(self.record, self.drained.state)
+        self._drain()
+        return self.drained

@@ -1,0 +1,123 @@
+"""Imports run one way: engine <- runner <- figures / sweeps / cli (STYLE.md "Kernels apart from the
+API"). Read from the sources (module-level and function-level imports alike), so a late import
+inside a function cannot hide an upward arrow."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "snfkit"
+
+UPPER = ("snfkit.figures", "snfkit.sweeps", "snfkit.cli", "snfkit.charts", "snfkit.billing")
+"""The layers above the runner: tables, charts, sweeps and the command line."""
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, me: str | None = None) -> list[tuple[str, list[str]]]:
+    """(module, names) for every ``import`` and ``from ... import`` in the file, at any depth
+    (``me``: the file's module name, when it is not under the package)."""
+    found = []
+    me = me or _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the file's package
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            found.append((mod, [alias.name for alias in node.names]))
+    return found
+
+
+def _under(mod: str, prefixes) -> bool:
+    return any(mod == p or mod.startswith(p + ".") for p in prefixes)
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_the_package_is_read():
+    names = {_module_name(p) for p in SOURCES}
+    assert {"snfkit.engine.replay_nb", "snfkit.runner.drive", "snfkit.figures"} <= names
+
+
+ENGINE = ("snfkit.engine", "snfkit.latency_hist", "snfkit.errors")
+"""The kernels and the two leaves they may use (a histogram layout, the error types)."""
+
+LOWER = (
+    "snfkit.runner",
+    "snfkit.params",
+    "snfkit.results",
+    "snfkit.prepared",
+    "snfkit.metrics",
+    "snfkit.errors",
+    "snfkit.progress",
+)
+"""The runner and what it stands on (besides the engine)."""
+
+
+def layer_violations(me: str, mods: list[str]) -> list[str]:
+    """The imports of module ``me`` that point up a layer."""
+    bad = []
+    for mod in (m for m in mods if m.startswith("snfkit")):
+        if _under(me, ENGINE):
+            # kernels see arrays and NamedTuples: nothing of snfkit above the engine
+            if not _under(mod, ENGINE):
+                bad.append(mod)
+        elif _under(me, LOWER):
+            if _under(mod, UPPER) or (
+                _under(mod, ["snfkit.runner"]) and not _under(me, ["snfkit.runner"])
+            ):
+                bad.append(mod)
+    return bad
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: _module_name(p))
+def test_imports_run_one_way(path):
+    me = _module_name(path)
+    assert layer_violations(me, [m for m, _ in _imports(path)]) == []
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: _module_name(p))
+def test_no_module_imports_a_siblings_private_names(path):
+    me = _module_name(path)
+    for mod, names in _imports(path):
+        if mod.startswith("snfkit") and mod != me:
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            assert not private, f"{me} imports private {private} from {mod}"
+
+
+def test_the_kernel_driver_and_the_tables_do_not_import_each_other():
+    drive = {m for m, _ in _imports(PACKAGE / "runner" / "drive.py")}
+    tables = {m for m, _ in _imports(PACKAGE / "runner" / "tables.py")}
+    assert not _under_any(drive, "snfkit.runner.tables")
+    assert not _under_any(tables, "snfkit.runner.drive")
+
+
+def _under_any(mods: set[str], target: str) -> bool:
+    return any(_under(m, [target]) for m in mods)
+
+
+def test_an_upward_import_is_caught(tmp_path):
+    """Negative control: a kernel module that imports the runner, and the results that import a
+    chart, are caught."""
+    copy = tmp_path / "snfkit" / "engine" / "replay_nb.py"
+    copy.parent.mkdir(parents=True)
+    copy.write_text(
+        (PACKAGE / "engine" / "replay_nb.py").read_text()
+        + "\n\ndef late():\n    from snfkit.runner import replay\n"
+    )
+    mods = [m for m, _ in _imports(copy, "snfkit.engine.replay_nb")]
+    assert layer_violations("snfkit.engine.replay_nb", mods) == ["snfkit.runner"]
+    assert layer_violations("snfkit.results", ["snfkit.charts.theme"]) == ["snfkit.charts.theme"]
+    assert layer_violations("snfkit.params", ["snfkit.runner.drive"]) == ["snfkit.runner.drive"]
