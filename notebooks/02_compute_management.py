@@ -47,7 +47,7 @@ print(wl.describe(), f"| epoch {epoch_ns / 1e6:g} ms")
 
 # %% [markdown]
 # `figures.compute_runs` replays the trace once per mode, with the paper's parameters (T = 500 us,
-# B = 15 KB, 1-Gbps units, K = 3 replicas once state replication exists) and the NAT. The epoch
+# B = 15 KB, 1-Gbps units, proactive state with K = 3 replicas) and the NAT. The epoch
 # only changes the reports: 100 ms in the paper, shorter here because the trace is (the largest
 # value giving 20 epochs).
 

@@ -115,29 +115,27 @@ charts.importance_chart(importance) if importance.height else "too few trials fo
 # ## The trade-off
 #
 # On the CAIDA excerpt (10,000 packets in 24 ms, about 3 Gbps over 1-Gbps units), the full run
-# (120 trials, seed 0) found the following; the tables above come from the run you just did, so a
-# small or synthetic run shows the same shape with other numbers.
+# (`snfkit sweep sweeps/caida_pareto.toml --out sweeps/out-caida`: 120 trials, seed 0; the medians
+# below are over its `trials.parquet`) found the following; the tables above come from the run you
+# just did, so a small or synthetic run shows the same shape with other numbers.
 #
 # - **B sets how many units.** A B of one to three packets (<= 5 KB) cuts every burst into many
-#   flowlets: the packer fills units almost exactly (the front's leanest end, 4.2 units) but leaves
-#   no headroom, so bursts queue and p99 reaches 16-26 ms. The middle, 20-100 KB, was the worst of
-#   both (median 23 units): a burst's first flowlets are placed on a demand estimate that the burst
-#   then overruns, and the pool grows. From about 100 KB up (on this trace that is almost never
-#   splitting by size) the median trial ran 5.7 units at 1.24 ms p99.
-# - **T, given a large B**: T <= 100 us re-places flows so often that the pool grew to ~23 units
-#   and p99 to ~2 ms; T from 0.3 ms up kept both low (median 5.4-5.5 units, 1.16-1.24 ms).
+#   flowlets and the packer fills units closely (median 4.7 units, p99 1.4 ms). The middle,
+#   20-100 KB, was the worst for units (median 18.6): a burst's first flowlets are placed on a demand
+#   estimate that the burst then overruns, and the pool grows. From 100 KB up (on this trace that is
+#   almost never splitting by size) the median trial ran 7.0 units at 1.12 ms p99.
+# - **T, given a large B**: T <= 100 us re-places flows so often that the pool grew (median 17.4
+#   units); T from 0.3 ms up kept it at 6.2.
 # - **K trades state pulls for replication.** Without replicas (K = 0) every flowlet that moves
-#   waits for a state pull (median 399 pulls per run) and the median trial ran 9.5 units; K = 2-4
-#   cut the pulls to 120-170 and the units to 5.2-6.3. K = 5 gave the fewest units but a much
-#   worse median tail (6 ms): pushing every idle flow's state to five units is load of its own.
+#   waits for a state pull (median 891 pulls per run) and the median trial ran 9.6 units; with
+#   K = 1-5 the median was 227-300 pulls.
 # - **alpha** matters through K: with replicas on other units, a high alpha keeps a flow where its
-#   state already is. Its effect is real but uneven (PED-ANOVA ranks it high for p99, while its
-#   plain correlation with either objective is near 0): it matters in some regions of T and B.
+#   state already is. How much depends on the region of T and B (the importance chart above).
 #
-# The front runs from 1.02 ms p99 with 15.7 units (T = 1.8 ms, B = 17 KB, K = 0) to 4.2 units at
-# 26 ms (B = 1.9 KB). Its knee, 4.8 units at 1.23 ms (T = 2.2 ms, B = 870 KB, alpha = 0.73, K = 3),
-# needs 40 % fewer units than the paper's setting (T = 500 us, B = 15 KB, alpha = 0.25, K = 3:
-# 8.0 units, 2.36 ms) with half its p99, and 98 % of its moved flowlets find their state already
-# there. The price is fewer allocation opportunities (3,929 placements instead of 4,909), which
-# matters on a trace whose load shifts more than this 24 ms excerpt's: take the knee as a starting
-# point to check on longer traces, not as a new default.
+# The front runs from 0.89 ms p99 with 5.6 units (T = 118 us, B = 4.0 KB, alpha = 0.53, K = 5) to
+# 4.2 units at 2.9 ms (T = 2.6 ms, B = 2.3 KB). Its knee, 4.4 units at 1.02 ms (T = 1.0 ms,
+# B = 3.6 KB, alpha = 0.27, K = 3), needs 45 % fewer units than the paper's setting at the same p99
+# (T = 500 us, B = 15 KB, alpha = 0.25, K = 3: 8.0 units at 1.04 ms, `snfkit replay
+# ../shared/traces/caida-nyc-2018-10k.pcap -p unit_idle_ns=10_000_000 --json`). Its small B splits
+# bursts into many flowlets; on a trace whose load shifts more than this 24 ms excerpt's that may
+# cost more: take the knee as a starting point to check on longer traces, not as a new default.

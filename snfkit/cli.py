@@ -47,7 +47,7 @@ MODE_TABLE_KEYS = (
     "overflow",
 )
 """Keys of ``Results.summary`` (:data:`snfkit.results.SUMMARY_KEYS`) that ``modes.csv`` shows, in
-column order; a dict value (``latency_us``) becomes one column per entry (``latency_us.p50``)."""
+column order (:func:`snfkit.figures.runs_table`: ``latency_us`` becomes ``p1_us`` ... ``p99.9_us``)."""
 
 
 def _stderr():
@@ -85,26 +85,11 @@ def _input_errors(func: Callable) -> Callable:
 
 @contextmanager
 def _progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]]:
-    """A rich progress bar on stderr, fed by a ``(done, total)`` callback (snfkit.progress)."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    """A transient progress bar on stderr (none when stderr is not a terminal), fed by a
+    ``(done, total)`` callback."""
+    from snfkit.progress import progress_bar
 
-    console = _stderr()
-    if not console.is_terminal:  # logs and pipes get no bar
-        yield lambda done, total: None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar(description, console=_stderr(), transient=True) as update:
         yield update
 
 
@@ -263,28 +248,6 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def mode_comparison(summaries: dict[str, dict], keys: tuple[str, ...] = MODE_TABLE_KEYS):
-    """One row per mode (column ``mode``) with the summary entries named in ``keys``.
-
-    Nested dicts are flattened with ``.``; numbers become Float64 columns (null where a mode's
-    summary lacks the key); keys that no summary has are left out.
-    """
-    import polars as pl
-
-    rows = []
-    for mode, summary in summaries.items():
-        flat = _flatten({k: summary[k] for k in keys if k in summary})
-        picked = {
-            k: v for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
-        rows.append({"mode": mode, **picked})
-    columns = ["mode", *dict.fromkeys(k for r in rows for k in r if k != "mode")]
-    return pl.DataFrame(
-        {c: [r.get(c) for r in rows] for c in columns},
-        schema={c: (pl.String() if c == "mode" else pl.Float64()) for c in columns},
-    )
-
-
 def _transpose(modes):
     """modes table -> one row per metric, one column per mode (narrow enough for a terminal)."""
     import polars as pl
@@ -332,7 +295,9 @@ def demo(
     provisioning.html) and figures/ (the paper's figures on the small grids of 'snfkit figures
     --small', as PNG and HTML, with claims.md and index.html).
     """
-    import snfkit
+    from snfkit import charts, replay
+    from snfkit.figures import runs_table
+    from snfkit.params import MODES
     from snfkit.traces.summary import summary_table
 
     packets = _demo_packets(trace, seed, max_packets)
@@ -344,31 +309,23 @@ def demo(
     table.write_parquet(out / "trace_summary.parquet")
     doc: dict[str, Any] = {"trace": str(trace) if trace else f"small_demo(seed={seed})", **d}
 
-    replay = getattr(snfkit, "replay", None)
-    if replay is not None:
-        from snfkit import charts
-        from snfkit.params import MODES
-
-        runs = {}
-        for mode in MODES:
-            with _progress_bar(f"replay {mode}") as update:
-                runs[mode] = replay(packets, mode=mode, progress=update)
-        summaries = {mode: res.summary for mode, res in runs.items()}
-        modes = mode_comparison(summaries)
-        modes.write_csv(out / "modes.csv")
-        _print_table(_transpose(modes), "allocation modes (modes.csv)")
-        for mode, res in runs.items():
-            res.epochs.write_csv(out / f"epochs_{mode}.csv")
-        lat = charts.latency_percentiles_data(runs)
-        lat.write_csv(out / "latency_percentiles.csv")
-        charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
-        prov = charts.provisioning_data(runs)
-        charts.provisioning_chart(prov).save(out / "provisioning.html")
-        doc["modes"] = summaries
-        label = trace.name if trace is not None else f"small_demo(seed={seed})"
-        _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
-    else:
-        typer.echo("snfkit.replay is not available in this version; skipped the modes.", err=True)
+    runs = {}
+    for mode in MODES:
+        with _progress_bar(f"replay {mode}") as update:
+            runs[mode] = replay(packets, mode=mode, progress=update)
+    modes = runs_table(runs, MODE_TABLE_KEYS).rename({"run": "mode"})
+    modes.write_csv(out / "modes.csv")
+    _print_table(_transpose(modes), "allocation modes (modes.csv)")
+    for mode, res in runs.items():
+        res.epochs.write_csv(out / f"epochs_{mode}.csv")
+    lat = charts.latency_percentiles_data(runs)
+    lat.write_csv(out / "latency_percentiles.csv")
+    charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
+    prov = charts.provisioning_data(runs)
+    charts.provisioning_chart(prov).save(out / "provisioning.html")
+    doc["modes"] = {mode: res.summary for mode, res in runs.items()}
+    label = trace.name if trace is not None else f"small_demo(seed={seed})"
+    _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
     (out / "summary.json").write_text(_write_json(doc) + "\n")
     typer.echo(f"wrote {out}/")
 
@@ -382,8 +339,6 @@ def _figures(packets, label: str, out: Path, *, params: dict, small: bool, forma
         fd = F.compute_figures(wl, params, small=small, progress=update)
     with _progress_bar("figures: drawing") as update:
         written = F.write_figures(fd, out, formats, progress=update)
-    for name, why in fd.skipped.items():
-        typer.echo(f"figures: skipped {name}: {why}", err=True)
     typer.echo(f"wrote {len(written)} files to {out}/ (open {out / 'index.html'})", err=True)
     return fd
 
@@ -428,13 +383,9 @@ def replay_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Replay a trace in one allocation mode; save the result tables and print the summary."""
-    import snfkit
-    from snfkit.errors import SnfkitError
+    from snfkit import replay
 
     params = dict(parse_param(p) for p in param or [])
-    replay = getattr(snfkit, "replay", None)
-    if replay is None:
-        raise SnfkitError("snfkit.replay is not available in this version of snfkit")
     packets = _read(trace).packets
     with _progress_bar(f"replay {mode}") as update:
         results = replay(packets, mode=mode, progress=update, **params)

@@ -23,7 +23,6 @@ Choices the paper leaves open (docs/REPRODUCTION.md explains their effect):
 
 from __future__ import annotations
 
-import inspect
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -199,27 +198,6 @@ def workload(
 # -- replays ----------------------------------------------------------------------------------
 
 
-def _accepts_nf() -> bool:
-    from snfkit.runner import replay
-
-    return "nf" in inspect.signature(replay).parameters
-
-
-def state_modes_available() -> tuple[str, ...]:
-    """The state modes this snfkit's replay knows (Fig 4 needs external, reactive, proactive)."""
-    from snfkit import params
-
-    return tuple(params.STATE_MODES)
-
-
-def replicas_param() -> str | None:
-    """The name of the replication factor K among the replay parameters, if it exists."""
-    from snfkit.params import ReplayParams
-
-    flat = ReplayParams().flat()
-    return next((k for k in ("replicas", "K", "k") if k in flat), None)
-
-
 class _Runner:
     """Replays one workload with fixed base parameters, counting replays for a progress callback."""
 
@@ -231,18 +209,13 @@ class _Runner:
         self.progress = progress
         self.done = 0
         self.total: int | None = None
-        self.nf_ok = _accepts_nf()
 
     def __call__(self, nf: str | None = None, **params: Any) -> Results:
         from snfkit.runner import replay
 
-        kw = {**self.base, **params}
-        if nf is not None and self.nf_ok:
-            with warnings.catch_warnings():  # the IDS on a trace without payload: noted in docs
-                warnings.simplefilter("ignore", NoPayloadWarning)
-                res = replay(self.wl.prepared_for(nf), nf=nf, **kw)
-        else:
-            res = replay(self.wl.prepared, **kw)
+        with warnings.catch_warnings():  # the IDS on a trace without payload: noted in docs
+            warnings.simplefilter("ignore", NoPayloadWarning)
+            res = replay(self.wl.prepared_for(nf), nf=nf, **{**self.base, **params})
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
@@ -289,13 +262,6 @@ def state_runs(
     progress: Progress | None = None,
 ) -> dict[tuple[str, str], Results]:
     """Fig 4: flowlet mode, one replay per (NF, state mode)."""
-    missing = [m for m in state_modes if m not in state_modes_available()]
-    if missing:
-        raise ParameterError(
-            "state_modes",
-            missing,
-            "state modes this snfkit implements: " + ", ".join(state_modes_available()),
-        )
     run = _runner(wl, params, progress)
     return {(nf, sm): run(nf=nf, mode="flowlet", state_mode=sm) for nf in nfs for sm in state_modes}
 
@@ -311,13 +277,10 @@ def k_alpha_runs(
 ) -> dict[tuple[int, float], Results]:
     """Fig 7: proactive flowlet mode over K x alpha, with :data:`FIG7_PARAMS` (unless the
     caller's ``params`` set them)."""
-    k_name = replicas_param()
-    if k_name is None:
-        raise ParameterError("K", None, "a replay with state replication (replicas)")
     run = _runner(wl, params, progress)
     fig7 = {k: v for k, v in FIG7_PARAMS.items() if k not in run.user}
     return {
-        (k, a): run(nf=nf, mode="flowlet", state_mode="proactive", **fig7, **{k_name: k}, alpha=a)
+        (k, a): run(nf=nf, mode="flowlet", state_mode="proactive", **fig7, replicas=k, alpha=a)
         for k in k_values
         for a in alpha_values
     }
@@ -387,14 +350,12 @@ def runs_table(runs: Mapping[Any, Results], keys: Sequence[str] = RUNS_TABLE_KEY
 @dataclass
 class FigureData:
     """Everything the figures show, for one trace. ``frames`` maps a figure name (``fig1_provisioning``
-    ...) to its tidy data; ``runs`` keeps the Results per experiment; ``skipped`` names figures that
-    this snfkit cannot make yet, with the reason."""
+    ...) to its tidy data; ``runs`` keeps the Results per experiment."""
 
     workload: str
     params: dict[str, Any]
     runs: dict[str, dict] = field(default_factory=dict)
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
 
 
 FIGURES = {
@@ -411,13 +372,15 @@ FIGURES = {
 """Figure names (file stems) and what each shows."""
 
 
-def _count_replays(small: bool, nfs, k_values, alpha_values, size_values, state_ok, k_ok) -> int:
-    n = len(ALLOCATION_RUNS) + len(TIMEOUTS_US) + 1 + len(size_values)
-    if state_ok:
-        n += len(nfs) * len(STATE_MODES)
-    if k_ok:
-        n += len(k_values) * len(alpha_values)
-    return n
+def _count_replays(nfs, k_values, alpha_values, size_values) -> int:
+    return (
+        len(ALLOCATION_RUNS)
+        + len(TIMEOUTS_US)
+        + 1
+        + len(nfs) * len(STATE_MODES)
+        + len(k_values) * len(alpha_values)
+        + len(size_values)
+    )
 
 
 def compute_figures(
@@ -449,11 +412,8 @@ def compute_figures(
     k_values = tuple(k_values if k_values is not None else grid["k_values"])
     alpha_values = tuple(alpha_values if alpha_values is not None else grid["alpha_values"])
     size_values = tuple(size_values if size_values is not None else grid["size_values"])
-    state_ok = all(m in state_modes_available() for m in STATE_MODES)
-    k_ok = replicas_param() is not None and "proactive" in state_modes_available()
-
     run = _Runner(wl, params, progress)
-    run.total = _count_replays(small, nfs, k_values, alpha_values, size_values, state_ok, k_ok)
+    run.total = _count_replays(nfs, k_values, alpha_values, size_values)
     fd = FigureData(workload=wl.describe(), params=dict(run.base))
 
     comp = compute_runs(run)
@@ -468,20 +428,13 @@ def compute_figures(
     fd.runs["opportunities"] = opp
     fd.frames["opportunities"] = charts.opportunities_data(opp, baseline="flow")
 
-    if state_ok:
-        st = state_runs(run, nfs=nfs)
-        fd.runs["state"] = st
-        fd.frames["fig4_state_latency"] = charts.state_latency_data(st)
-        fd.frames["fig4_seamless"] = charts.state_sources_data(st)
-    else:
-        why = "needs the external, reactive and proactive state modes (not in this snfkit yet)"
-        fd.skipped["fig4_state_latency"] = fd.skipped["fig4_seamless"] = why
-    if k_ok:
-        ka = k_alpha_runs(run, k_values=k_values, alpha_values=alpha_values)
-        fd.runs["k_alpha"] = ka
-        fd.frames["fig7_k_alpha"] = charts.k_alpha_data(ka)
-    else:
-        fd.skipped["fig7_k_alpha"] = "needs proactive replication with K (not in this snfkit yet)"
+    st = state_runs(run, nfs=nfs)
+    fd.runs["state"] = st
+    fd.frames["fig4_state_latency"] = charts.state_latency_data(st)
+    fd.frames["fig4_seamless"] = charts.state_sources_data(st)
+    ka = k_alpha_runs(run, k_values=k_values, alpha_values=alpha_values)
+    fd.runs["k_alpha"] = ka
+    fd.frames["fig7_k_alpha"] = charts.k_alpha_data(ka)
     sz = size_runs(run, size_values=size_values)
     fd.runs["size"] = sz
     fd.frames["fig8_size_threshold"] = charts.size_threshold_data(sz)
@@ -560,8 +513,6 @@ def _index_html(fd: FigureData, names: list[str], html: bool, png: bool) -> str:
             parts.append(
                 f"<p><a href='{name}.html'>interactive</a> · <a href='{name}.csv'>data</a></p>"
             )
-    for name, why in fd.skipped.items():
-        parts.append(f"<h2>{escape(FIGURES[name])}</h2><p>skipped: {escape(why)}</p>")
     parts.append("<p><a href='claims.md'>the paper's claims beside this trace</a></p></body>")
     return "\n".join(parts) + "\n"
 
@@ -592,8 +543,8 @@ def _p(res: Results, q: str) -> float:
 
 def claims_table(fd: FigureData) -> pl.DataFrame:
     """One row per claim of the paper that this trace can be measured against: ``claim``,
-    ``paper``, ``measured`` (strings, with units) and ``key`` (a stable id). Claims whose runs are
-    missing from ``fd`` (a skipped figure) read "not run"."""
+    ``paper``, ``measured`` (strings, with units) and ``key`` (a stable id). A claim whose runs are
+    not in ``fd`` (a grid without the point it needs, e.g. K = 3) is left out."""
     rows: list[dict[str, str]] = []
 
     def add(key, claim, paper, measured):

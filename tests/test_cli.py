@@ -12,7 +12,7 @@ from test_summary import hand_table
 from typer.testing import CliRunner
 
 import snfkit
-from snfkit.cli import app, mode_comparison, parse_param
+from snfkit.cli import MODE_TABLE_KEYS, app, parse_param
 from snfkit.errors import ParameterError, SkippedPacketsWarning
 
 COMMANDS = ("ingest", "info", "demo", "replay")
@@ -117,11 +117,7 @@ def test_missing_file_is_one_line_exit_2(tmp_path, cmd):
         "demo": ["demo", "--trace", missing, "--out", tmp_path / "d"],
         "replay": ["replay", missing, "--mode", "flowlet"],
     }[cmd]
-    r = run(*args)
-    if cmd == "replay" and not hasattr(snfkit, "replay"):
-        assert_one_line_error(r, "snfkit.replay")
-    else:
-        assert_one_line_error(r, "nope.pcap")
+    assert_one_line_error(run(*args), "nope.pcap")
 
 
 def test_malformed_file_is_one_line_exit_2(tmp_path):
@@ -223,40 +219,6 @@ def test_parse_param():
             parse_param(bad)
 
 
-def test_mode_comparison_picks_known_columns():
-    summaries = {
-        "flowlet": {
-            "mode": "flowlet",
-            "latency_us": {"p50": 1.0, "p99": 5.0},
-            "latency_exact": True,
-            "mean_active_units": 2.5,
-            "max_active_units": 4,
-            "allocations": 40,
-            "overflow": 1,
-            "packets_in": 100,
-            "packets_processed": 100,
-            "unit_seconds": 3.0,
-        },
-        "packet": {"latency_us": {"p50": 2.0}, "allocations": 100, "packets_in": 100},
-    }
-    t = mode_comparison(summaries)
-    assert t["mode"].to_list() == ["flowlet", "packet"]
-    assert t.columns == [
-        "mode",
-        "packets_in",
-        "packets_processed",
-        "latency_us.p50",
-        "latency_us.p99",
-        "mean_active_units",
-        "max_active_units",
-        "allocations",
-        "overflow",
-    ]
-    assert t["latency_us.p99"].to_list() == [5.0, None]
-    assert t["allocations"].to_list() == [40.0, 100.0]
-    assert mode_comparison(summaries, keys=("unit_seconds",)).columns == ["mode", "unit_seconds"]
-
-
 def _check_demo_outputs(out: Path, r) -> dict:
     assert r.exit_code == 0, r.output
     for name in ("summary.json", "trace_summary.csv", "trace_summary.parquet"):
@@ -266,21 +228,18 @@ def _check_demo_outputs(out: Path, r) -> dict:
     assert table.columns == ["metric", "value"]
     assert dict(table.iter_rows())["packets"] == doc["packets"]
     assert pl.read_parquet(out / "trace_summary.parquet").equals(table)
-    if hasattr(snfkit, "replay"):
-        modes = pl.read_csv(out / "modes.csv")
-        assert modes["mode"].to_list() == ["flowlet", "flow", "smart_flow", "packet"]
-        assert {"latency_us.p99", "allocations", "overflow", "max_active_units"} <= set(
-            modes.columns
-        )
-        assert modes["packets_in"].to_list() == [doc["packets"]] * 4
-        assert modes["packets_processed"].to_list() == [doc["packets"]] * 4
-        assert set(doc["modes"]) == set(modes["mode"])
-        for name in ("latency_percentiles.csv", "latency_percentiles.html", "provisioning.html"):
-            assert (out / name).stat().st_size > 0, name
-        for mode in modes["mode"]:
-            assert pl.read_csv(out / f"epochs_{mode}.csv").height >= 1
-    else:
-        assert not (out / "modes.csv").exists()
+    modes = pl.read_csv(out / "modes.csv")
+    assert modes["mode"].to_list() == ["flowlet", "flow", "smart_flow", "packet"]
+    percentiles = [f"{q}_us" for q in doc["modes"]["flowlet"]["latency_us"]]
+    assert modes.columns == ["mode", *MODE_TABLE_KEYS[:2], *percentiles, *MODE_TABLE_KEYS[3:]]
+    assert modes["packets_in"].to_list() == [doc["packets"]] * 4
+    assert modes["packets_processed"].to_list() == [doc["packets"]] * 4
+    want_p99 = [doc["modes"][m]["latency_us"]["p99"] for m in modes["mode"]]
+    assert modes["p99_us"].to_list() == pytest.approx(want_p99, rel=1e-12)
+    for name in ("latency_percentiles.csv", "latency_percentiles.html", "provisioning.html"):
+        assert (out / name).stat().st_size > 0, name
+    for mode in modes["mode"]:
+        assert pl.read_csv(out / f"epochs_{mode}.csv").height >= 1
     return doc
 
 
@@ -293,7 +252,6 @@ def test_demo_on_given_trace(tmp_path, hand_parquet):
 
 
 def test_demo_synthetic(tmp_path):
-    pytest.importorskip("snfkit.workloads.presets")
     out = tmp_path / "demo"
     r = run("demo", "--out", out, "--seed", 3, "--max-packets", 3000)
     doc = _check_demo_outputs(out, r)
@@ -302,11 +260,13 @@ def test_demo_synthetic(tmp_path):
 
 
 def test_replay_command(tmp_path, hand_parquet):
-    if not hasattr(snfkit, "replay"):
-        pytest.skip("snfkit.replay has not landed yet")
     out = tmp_path / "run"
-    r = run("replay", hand_parquet, "--mode", "flow", "-o", out, "--json")
+    r = run(
+        "replay", hand_parquet, "--mode", "flow", "-p", "unit_capacity_bps=5e8", "-o", out, "--json"
+    )
     assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout)
-    assert isinstance(summary, dict)
-    assert out.is_dir() and any(out.iterdir())
+    want = snfkit.replay(hand_table(), mode="flow", unit_capacity_bps=5e8)
+    assert json.loads(r.stdout) == json.loads(json.dumps(want.summary))
+    saved = snfkit.Results.load(out)
+    assert saved.params["unit_capacity_bps"] == 5e8
+    assert saved.flowlets.equals(want.flowlets) and saved.units.equals(want.units)

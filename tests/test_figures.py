@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -35,10 +36,7 @@ def _small_figures() -> F.FigureData:
 
 def test_compute_figures_small():
     fd = _small_figures()
-    made = set(fd.frames)
-    assert made | set(fd.skipped) == set(F.FIGURES)
-    assert {"fig1_provisioning", "fig2_latency", "fig3_utilization", "opportunities",
-            "fig8_size_threshold"} <= made  # fmt: skip
+    assert set(fd.frames) == set(F.FIGURES)
     assert set(fd.runs["compute"]) == set(F.ALLOCATION_RUNS)
     assert fd.params["epoch_ns"] == F.epoch_for(small_demo(0).head(3_000)["ts_ns"].to_numpy()[-1]
                                                 - small_demo(0)["ts_ns"][0])  # fmt: skip
@@ -52,15 +50,30 @@ def test_compute_figures_small():
     assert fd.runs["opportunities"]["flowlet T=100 us"].params["timeout_ns"] == 100 * US
     assert sorted(fd.runs["size"]) == list(F.SMALL["size_values"])
     assert all(r.packets is None for r in fd.runs["compute"].values())  # keep_packets=False
-    if "fig7_k_alpha" in fd.frames:
-        assert fd.runs["k_alpha"][(3, 0.0)].params["unit_capacity_bps"] == 500e6
+    ka = fd.runs["k_alpha"][(3, 0.0)].params
+    assert (ka["replicas"], ka["alpha"], ka["unit_capacity_bps"]) == (3, 0.0, 500e6)
+    assert set(fd.runs["state"]) == {(nf, sm) for nf in F.SMALL["nfs"] for sm in F.STATE_MODES}
+    assert fd.runs["state"][("nat", "reactive")].summary["nf"]["name"] == "nat"
 
 
 def test_claims_table_matches_runs():
     fd = _small_figures()
     claims = F.claims_table(fd)
     keys = claims["key"].to_list()
-    assert {"opportunities", "opportunities_T", "p75_flow", "p75_smart", "size"} <= set(keys)
+    assert keys == [
+        "opportunities",
+        "opportunities_T",
+        "p75_flow",
+        "p75_smart",
+        "flowlet_p50_p99",
+        "nat_p99",
+        "nat_p50",
+        "seamless",
+        "replication",
+        "alpha",
+        "alpha_K",
+        "size",
+    ]
     comp = fd.runs["compute"]
     want = comp["flowlet"].summary["opportunities"] / comp["flow"].summary["opportunities"]
     measured = claims.filter(key="opportunities")["measured"].item()
@@ -68,6 +81,29 @@ def test_claims_table_matches_runs():
     md = F.claims_markdown(claims, "x")
     assert md.count("\n|") == claims.height + 2  # header and rule rows
     assert "| allocation opportunities, flowlets / flows | 3.36x |" in md
+
+
+def test_runs_table_picks_known_columns():
+    flowlet = {
+        "mode": "flowlet",
+        "latency_us": {"p50": 1.0, "p99": 5.0},
+        "latency_exact": True,
+        "mean_active_units": 2.5,
+        "allocations": 40,
+        "waits": {"pull": {"packets": 3}},
+    }
+    runs = {
+        "flowlet": SimpleNamespace(summary=flowlet),
+        ("packet", 3): SimpleNamespace(summary={"latency_us": {"p50": 2.0}, "allocations": 100}),
+    }
+    keys = ("latency_exact", "allocations", "latency_us", "mode", "unit_seconds", "waits")
+    t = F.runs_table(runs, keys)
+    # bools, strings, missing keys and dicts of dicts are left out
+    assert t.columns == ["run", "allocations", "p50_us", "p99_us"]
+    assert t["run"].to_list() == ["flowlet", "packet / 3"]
+    assert t["p99_us"].to_list() == [5.0, None]
+    assert t["allocations"].to_list() == [40.0, 100.0]
+    assert t.schema["allocations"] == pl.Float64
 
 
 def test_write_figures(tmp_path):
@@ -82,8 +118,6 @@ def test_write_figures(tmp_path):
     index = (tmp_path / "index.html").read_text()
     for fig in fd.frames:
         assert f"{fig}.html" in index
-    for fig in fd.skipped:
-        assert F.FIGURES[fig] in index
 
 
 def test_workload_fallback_without_shared(monkeypatch, tmp_path):

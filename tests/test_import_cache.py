@@ -61,18 +61,12 @@ SCRIPT = textwrap.dedent(
     if pcap:
         snfkit.load_trace(pcap)
         used.append("load_trace(pcap)")
-    try:
-        from snfkit.workloads import presets
-    except ImportError:
-        presets = None
-    if presets is not None:
-        demo = presets.paper_like(seed=1, scale=0.0005)
-        used.append("workloads.presets.paper_like")
-    else:
-        demo = packets
-    if hasattr(snfkit, "replay"):
-        snfkit.replay(demo, mode="flowlet")
-        used.append("replay(flowlet)")
+    from snfkit.workloads import presets
+
+    demo = presets.paper_like(seed=1, scale=0.0005)
+    used.append("workloads.presets.paper_like")
+    snfkit.replay(demo, mode="flowlet")
+    used.append("replay(flowlet)")
     print(json.dumps({"compiled": compiled, "used": used}))
     """
 )

@@ -36,8 +36,8 @@ from snfkit.engine.pcap_nb import Count
 from snfkit.errors import TraceFormatError
 from snfkit.reference.pcap import read_capture_reference
 from snfkit.traces import read_trace
-from snfkit.traces.ingest import IngestResult
 from snfkit.traces.pcap import read_capture, read_capture_columns
+from snfkit.traces.result import IngestResult
 from snfkit.traces.schema import PACKETS_SCHEMA
 from snfkit.traces.sniff import TraceBytes
 from snfkit.traces.table import validate_packets

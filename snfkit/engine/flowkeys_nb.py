@@ -1,4 +1,4 @@
-"""Dense flow ids in first-seen order from packed 5-tuple keys."""
+"""Dense flow ids in first-seen order from packed 5-tuple keys, and a seeded hash of each key."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ _EMPTY = -1
 
 
 @nb.njit(cache=True, inline="always")
-def _mix64(h, x):
+def _fold_word(h, x):
     # fold one key word into the hash, then the splitmix64 finalizer: good avalanche for packed keys
     return mix64(h ^ (x + GOLDEN + (h << np.uint64(6)) + (h >> np.uint64(2))))
 
@@ -20,7 +20,7 @@ def _mix64(h, x):
 def _hash_row(keys, i):
     h = np.uint64(0)
     for j in range(keys.shape[1]):
-        h = _mix64(h, keys[i, j])
+        h = _fold_word(h, keys[i, j])
     return h
 
 
@@ -70,3 +70,18 @@ def factorize_rows_nb(keys):
                     s = (s + np.uint64(1)) & mask
                 slots[s] = k
     return ids, first_row[:n_ids].copy()
+
+
+@nb.njit(cache=True)
+def hash_rows_nb(keys, seed):
+    """A seeded 64-bit hash of each row of ``keys`` (uint64[n, w]; seed a uint64): ``h =
+    mix64(seed ^ GOLDEN)``, then ``h = mix64(h ^ (word + GOLDEN))`` for each word of the row (twin:
+    :func:`snfkit.reference.mix.hash_words`). Returns uint64[n]."""
+    out = np.empty(keys.shape[0], np.uint64)
+    start = mix64(seed ^ GOLDEN)
+    for i in range(keys.shape[0]):
+        h = start
+        for j in range(keys.shape[1]):
+            h = mix64(h ^ (keys[i, j] + GOLDEN))
+        out[i] = h
+    return out

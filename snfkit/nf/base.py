@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from snfkit.engine.nf_nb import KEY_BYTES, NFOut, PacketColumns, run_nf_nb, sequential_sources_nb
 from snfkit.errors import NoPayloadWarning, ParameterError
-from snfkit.traces.table import address_rows
+from snfkit.traces.table import address_rows, address_words
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,7 @@ def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
 
 def address_halves(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """A 16-byte address column -> ``(hi, lo)`` int64 arrays (big-endian halves, bits as int64)."""
-    rows = np.ascontiguousarray(address_rows(col))
-    halves = rows.view(">u8").reshape(rows.shape[0], 2).astype(np.uint64).view(np.int64)
+    halves = address_words(address_rows(col)).view(np.int64)
     return np.ascontiguousarray(halves[:, 0]), np.ascontiguousarray(halves[:, 1])
 
 

@@ -10,17 +10,7 @@ import numpy as np
 
 from snfkit.engine.nf_nb import NFOut, PacketFields
 from snfkit.errors import ParameterError
-
-MASK = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix64(h: int) -> int:
-    h ^= h >> 30
-    h = (h * 0xBF58476D1CE4E5B9) & MASK
-    h ^= h >> 27
-    h = (h * 0x94D049BB133111EB) & MASK
-    return h ^ (h >> 31)
+from snfkit.reference.mix import hash_words
 
 
 def connection_hash(pkt: PacketFields, seed: int) -> int:
@@ -31,11 +21,7 @@ def connection_hash(pkt: PacketFields, seed: int) -> int:
     else:
         a = (pkt.dst_hi, pkt.dst_lo, pkt.dport)
         b = (pkt.src_hi, pkt.src_lo, pkt.sport)
-    words = [a[0], a[1], b[0], b[1], (a[2] << 24) | (b[2] << 8) | pkt.proto]
-    h = _mix64((seed & MASK) ^ GOLDEN)
-    for w in words:
-        h = _mix64(h ^ (((w & MASK) + GOLDEN) & MASK))
-    return h
+    return hash_words(seed, [a[0], a[1], b[0], b[1], (a[2] << 24) | (b[2] << 8) | pkt.proto])
 
 
 def packet_fields(cols, i: int) -> PacketFields:

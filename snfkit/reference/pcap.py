@@ -2,7 +2,7 @@
 
 It reads the whole capture in one pass with :mod:`struct` and follows the rules documented in
 :mod:`snfkit.traces.pcap` (fragments, truncation, SPB timestamps, lenient skipping). Tests require
-its :class:`~snfkit.traces.ingest.IngestResult` (table, skipped, notes) or its error to equal the
+its :class:`~snfkit.traces.result.IngestResult` (table, skipped, notes) or its error to equal the
 kernel's on generated and on mutated captures. Slow: for tests and for reading the rules.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from snfkit.engine.pcap_nb import COUNT_NAMES, MAX_CAPLEN, MAX_INTERFACES, Err
-from snfkit.traces.ingest import IngestResult
 from snfkit.traces.pcap import capture_error, counts_to_dicts
+from snfkit.traces.result import IngestResult
 from snfkit.traces.table import packets_from_arrays
 
 V4_PREFIX = bytes(10) + b"\xff\xff"

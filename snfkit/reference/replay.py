@@ -14,6 +14,7 @@ import numpy as np
 from snfkit.engine.enums import AllocationMode, StateSource, TransferKind, code, names
 from snfkit.params import ReplayParams
 from snfkit.reference.flowlets import detect_flowlets
+from snfkit.reference.mix import GOLDEN, mix64
 
 FLOWLET, FLOW, SMART_FLOW, PACKET = names(AllocationMode)
 CALENDAR = 16  # busy intervals a unit remembers (snfkit.engine.replay_nb.CALENDAR)
@@ -27,12 +28,8 @@ class SplitMix64:
         self.state = seed & MASK64
 
     def uniform(self) -> float:
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        z ^= z >> 31
-        return float(z >> 11) * (1.0 / 9007199254740992.0)
+        self.state = (self.state + GOLDEN) & MASK64
+        return float(mix64(self.state) >> 11) * (1.0 / 9007199254740992.0)
 
 
 @dataclass

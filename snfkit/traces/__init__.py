@@ -1,6 +1,7 @@
 """Trace ingest, the packets table and trace transforms."""
 
-from snfkit.traces.ingest import IngestResult, load_trace, read_trace
+from snfkit.traces.ingest import load_trace, read_trace
+from snfkit.traces.result import IngestResult
 from snfkit.traces.schema import FIVE_TUPLE, PACKETS_SCHEMA
 from snfkit.traces.table import format_ip, ip_to_bytes, packets_from_arrays, validate_packets
 

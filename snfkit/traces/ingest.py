@@ -7,37 +7,15 @@ compression are undone first (also sniffed). See :mod:`snfkit.traces.schema` for
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
 import polars as pl
 
-from snfkit.errors import SkippedPacketsWarning, TraceFormatError, format_skips
+from snfkit.errors import ParameterError, SkippedPacketsWarning, TraceFormatError, format_skips
 from snfkit.progress import ProgressCallback
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """What a reader returns: the packets table and an account of everything not in it.
-
-    ``skipped`` counts records left out, by reason (only when ``strict=False`` for malformed ones;
-    non-IP frames such as ARP are always skipped and counted). ``notes`` counts things kept but worth
-    knowing (``fragments``, ``reordered`` packets that were re-sorted, ``truncated_capture`` packets
-    whose capture length is shorter than their wire length).
-    """
-
-    packets: pl.DataFrame
-    path: str
-    format: str
-    compression: str | None = None
-    skipped: dict[str, int] = field(default_factory=dict)
-    notes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def records(self) -> int:
-        """Records read from the file: packets kept plus packets skipped."""
-        return self.packets.height + sum(self.skipped.values())
+from snfkit.traces.result import IngestResult
+from snfkit.traces.sniff import open_trace_bytes
 
 
 def read_trace(
@@ -56,16 +34,14 @@ def read_trace(
         (0: no payload column).
     progress: True draws a progress bar; a callable gets ``(bytes_done, bytes_total)``.
     """
-    from snfkit.traces.sniff import open_trace_bytes
-
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such trace file")
     if payload_bytes < 0:
-        from snfkit.errors import ParameterError
-
         raise ParameterError("payload_bytes", payload_bytes, "an integer >= 0")
     with open_trace_bytes(p) as src:
+        # The readers are imported on first use: they load the pcap kernels and pyarrow.parquet,
+        # about 50 ms that `import snfkit` need not pay.
         if src.format in ("pcap", "pcapng"):
             from snfkit.traces.pcap import read_capture
 
@@ -99,3 +75,6 @@ def load_trace(
             stacklevel=2,
         )
     return result.packets
+
+
+__all__ = ["IngestResult", "load_trace", "read_trace"]

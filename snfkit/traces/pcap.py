@@ -67,7 +67,7 @@ from snfkit.engine.pcap_nb import (
 )
 from snfkit.errors import TraceFormatError
 from snfkit.progress import ProgressCallback, progress_reporter
-from snfkit.traces.ingest import IngestResult
+from snfkit.traces.result import IngestResult
 from snfkit.traces.sniff import TraceBytes
 from snfkit.traces.table import packets_from_arrays
 

@@ -51,16 +51,20 @@ def _binary16_series(name: str, rows: np.ndarray) -> pl.Series:
     return pl.Series(name, pl.from_arrow(arr)).cast(pl.Binary)
 
 
+def address_words(rows: np.ndarray) -> np.ndarray:
+    """uint8[n, 16] address rows -> uint64[n, 2]: each address's big-endian high and low halves."""
+    rows = np.ascontiguousarray(rows, np.uint8)
+    return rows.view(">u8").reshape(rows.shape[0], 2).astype(np.uint64)
+
+
 def flow_keys(
     src: np.ndarray, dst: np.ndarray, sport: np.ndarray, dport: np.ndarray, proto: np.ndarray
 ) -> np.ndarray:
-    """Pack 5-tuples into uint64[n, 5] rows for :func:`factorize_rows_nb`."""
-    n = src.shape[0]
-    keys = np.empty((n, 5), np.uint64)
-    s = np.ascontiguousarray(src, np.uint8).view(">u8").reshape(n, 2)
-    d = np.ascontiguousarray(dst, np.uint8).view(">u8").reshape(n, 2)
-    keys[:, 0:2] = s
-    keys[:, 2:4] = d
+    """Pack 5-tuples into uint64[n, 5] rows for :func:`factorize_rows_nb`: the source address's
+    two words, the destination's, then ``sport << 24 | dport << 8 | proto``."""
+    keys = np.empty((src.shape[0], 5), np.uint64)
+    keys[:, 0:2] = address_words(src)
+    keys[:, 2:4] = address_words(dst)
     keys[:, 4] = (
         (sport.astype(np.uint64) << np.uint64(24))
         | (dport.astype(np.uint64) << np.uint64(8))
@@ -108,16 +112,20 @@ def address_rows(col: pl.Series) -> np.ndarray:
     )
 
 
-def reassign_flow_ids(packets: pl.DataFrame) -> pl.DataFrame:
-    """Recompute ``flow_id`` (dense, first-seen order) after a transform reordered or merged rows."""
-    keys = flow_keys(
+def table_flow_keys(packets: pl.DataFrame) -> np.ndarray:
+    """:func:`flow_keys` of a packets table's 5-tuple columns."""
+    return flow_keys(
         address_rows(packets["src_ip"]),
         address_rows(packets["dst_ip"]),
         packets["src_port"].to_numpy(),
         packets["dst_port"].to_numpy(),
         packets["proto"].to_numpy(),
     )
-    ids, _ = factorize_rows_nb(keys)
+
+
+def reassign_flow_ids(packets: pl.DataFrame) -> pl.DataFrame:
+    """Recompute ``flow_id`` (dense, first-seen order) after a transform reordered or merged rows."""
+    ids, _ = factorize_rows_nb(table_flow_keys(packets))
     return packets.with_columns(pl.Series("flow_id", ids))
 
 
@@ -163,11 +171,13 @@ def validate_packets(packets: pl.DataFrame, source: str = "<table>") -> pl.DataF
 __all__ = [
     "FIVE_TUPLE",
     "address_rows",
+    "address_words",
     "flow_keys",
     "format_ip",
     "ip_to_bytes",
     "ipv4_to_rows",
     "packets_from_arrays",
     "reassign_flow_ids",
+    "table_flow_keys",
     "validate_packets",
 ]

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from snfkit.errors import ParameterError, SchemaError, TraceFormatError
-from snfkit.traces.ingest import IngestResult
+from snfkit.traces.result import IngestResult
 from snfkit.traces.sniff import TraceBytes
 from snfkit.traces.table import address_rows, packets_from_arrays, validate_packets
 

@@ -14,11 +14,15 @@ import math
 import numpy as np
 import polars as pl
 
-from snfkit.engine.flowkeys_nb import factorize_rows_nb
+from snfkit.engine.flowkeys_nb import factorize_rows_nb, hash_rows_nb
 from snfkit.errors import ParameterError
-from snfkit.traces.table import address_rows, flow_keys, reassign_flow_ids
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+from snfkit.traces.table import (
+    address_rows,
+    address_words,
+    flow_keys,
+    reassign_flow_ids,
+    table_flow_keys,
+)
 
 
 def _check_positive(name: str, value: float) -> float:
@@ -109,31 +113,12 @@ def time_window(
     return reassign_flow_ids(packets.filter(cond))
 
 
-def _mix64(h: np.ndarray) -> np.ndarray:
-    # splitmix64 finalizer, vectorized (uint64 arithmetic wraps modulo 2**64).
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
 def flow_hash(packets: pl.DataFrame, seed: int) -> np.ndarray:
     """A seeded 64-bit hash of each row's 5-tuple (uint64[n]); equal 5-tuples hash equal.
 
     Depends only on the 5-tuple and the seed, never on row order or flow ids.
     """
-    keys = flow_keys(
-        address_rows(packets["src_ip"]),
-        address_rows(packets["dst_ip"]),
-        packets["src_port"].to_numpy(),
-        packets["dst_port"].to_numpy(),
-        packets["proto"].to_numpy(),
-    )
-    h = _mix64(np.full(keys.shape[0], np.uint64(seed % 2**64) ^ _GOLDEN, np.uint64))
-    for j in range(keys.shape[1]):
-        h = _mix64(h ^ (keys[:, j] + _GOLDEN))
-    return h
+    return hash_rows_nb(table_flow_keys(packets), np.uint64(seed % 2**64))
 
 
 def sample_flows(packets: pl.DataFrame, fraction: float, seed: int) -> pl.DataFrame:
@@ -203,26 +188,20 @@ def connections(packets: pl.DataFrame) -> pl.DataFrame:
     """
     if not isinstance(packets, pl.DataFrame):
         raise ParameterError("packets", type(packets).__name__, "a polars DataFrame")
-    n = packets.height
-    src = np.ascontiguousarray(address_rows(packets["src_ip"])).view(">u8").reshape(n, 2)
-    dst = np.ascontiguousarray(address_rows(packets["dst_ip"])).view(">u8").reshape(n, 2)
-    sport = packets["src_port"].to_numpy().astype(np.uint64)
-    dport = packets["dst_port"].to_numpy().astype(np.uint64)
-    a = np.column_stack([src.astype(np.uint64), sport])  # endpoint (addr hi, addr lo, port)
-    b = np.column_stack([dst.astype(np.uint64), dport])
-    # swap when a > b lexicographically, so that the key lists the smaller endpoint first
+    src, dst = address_rows(packets["src_ip"]), address_rows(packets["dst_ip"])
+    sport, dport = packets["src_port"].to_numpy(), packets["dst_port"].to_numpy()
+    a, b = address_words(src), address_words(dst)
+    # swap when (src address, sport) > (dst address, dport), so that the key lists the smaller
+    # endpoint first
     swap = (a[:, 0] > b[:, 0]) | (
-        (a[:, 0] == b[:, 0]) & ((a[:, 1] > b[:, 1]) | ((a[:, 1] == b[:, 1]) & (a[:, 2] > b[:, 2])))
+        (a[:, 0] == b[:, 0]) & ((a[:, 1] > b[:, 1]) | ((a[:, 1] == b[:, 1]) & (sport > dport)))
     )
-    lo = np.where(swap[:, None], b, a)
-    hi = np.where(swap[:, None], a, b)
-    keys = np.empty((n, 5), np.uint64)
-    keys[:, 0:2] = lo[:, 0:2]
-    keys[:, 2:4] = hi[:, 0:2]
-    keys[:, 4] = (
-        (lo[:, 2] << np.uint64(24))
-        | (hi[:, 2] << np.uint64(8))
-        | packets["proto"].to_numpy().astype(np.uint64)
+    keys = flow_keys(
+        np.where(swap[:, None], dst, src),
+        np.where(swap[:, None], src, dst),
+        np.where(swap, dport, sport),
+        np.where(swap, sport, dport),
+        packets["proto"].to_numpy(),
     )
     ids, first_row = factorize_rows_nb(keys)
     direction = (swap != swap[first_row[ids]]).astype(np.uint8)
