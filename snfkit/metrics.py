@@ -12,8 +12,10 @@ epochs of ``provisioned_gbps - offered_gbps`` (each epoch weighs the same; units
 the last packet count in the last epoch, so for a trace much shorter than ``epoch_ns`` choose a
 shorter ``epoch_ns`` in ``[params]``).
 
-``billed_cost`` is a placeholder until billing lands: :func:`register_metric` with the same name
-replaces it, and configs can use it from then on. Until then naming it is a config error.
+``billed_cost``, ``provider_cost`` and ``usd_per_gb`` bill the replay under its mode's own model
+(:mod:`snfkit.billing`, imported on first use); they are NaN when the bill cannot be computed
+without per-packet rows (a packet-mode replay with ``keep_packets=False`` whose largest latency
+exceeds the billing granularity), so a study that does not minimise cost never fails on them.
 """
 
 from __future__ import annotations
@@ -162,11 +164,43 @@ register_metric(
     unit="Mbps",
     doc="proactive state push traffic over the trace",
 )
+
+
+def _billing(column: str) -> Callable[[Results], float]:
+    """A column of the replay's bill under its mode's own model (:func:`snfkit.billing.native_bill`:
+    packet -> per_packet, flow and smart_flow -> per_flow, flowlet -> snf; shipped prices, default
+    options); snfkit.billing is imported on first use."""
+
+    def value(r: Results) -> float:
+        from snfkit.billing import native_bill
+        from snfkit.errors import ParameterError
+
+        try:
+            v = native_bill(r)[column]
+        except ParameterError:  # needs per-packet rows the replay did not keep
+            return float("nan")
+        return float("nan") if v is None else float(v)
+
+    return value
+
+
 register_metric(
     "billed_cost",
-    None,
+    _billing("user_usd"),
     unit="USD",
-    doc="billed cost of the replay; needs snfkit's billing module, which is not implemented yet",
+    doc="the user's bill for the replay under its mode's own billing model (snfkit.billing)",
+)
+register_metric(
+    "provider_cost",
+    _billing("provider_usd"),
+    unit="USD",
+    doc="the provider's cost of the replay's unit-seconds (snfkit.billing)",
+)
+register_metric(
+    "usd_per_gb",
+    _billing("usd_per_gb"),
+    unit="USD/GB",
+    doc="the user's bill per GB processed (snfkit.billing)",
 )
 
 

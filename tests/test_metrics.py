@@ -80,3 +80,22 @@ def test_a_summary_entry_the_run_lacks_is_nan(run):
     )
     values = metrics.compute_metrics(lacking, ["replication_mbps", "seamless_share"])
     assert math.isnan(values["replication_mbps"]) and math.isnan(values["seamless_share"])
+
+
+def test_billing_metrics_bill_the_mode_by_its_own_model(run):
+    from snfkit.billing import compare
+
+    values = metrics.compute_metrics(run, ["billed_cost", "provider_cost", "usd_per_gb"])
+    row = compare({"r": run}, "snf").row(0, named=True)
+    assert values["billed_cost"] == row["user_usd"] > 0
+    assert values["provider_cost"] == row["provider_usd"] > 0
+    assert values["usd_per_gb"] == row["usd_per_gb"]
+
+
+def test_billing_metrics_are_nan_when_the_bill_needs_rows_the_replay_dropped():
+    trace = presets.small_demo(0).head(2000)
+    res = snfkit.replay(trace, mode="packet", keep_packets=False)
+    assert res.summary["latency_max_us"] > 1_000  # more than Lambda's 1 ms granule
+    values = metrics.compute_metrics(res, ["billed_cost", "usd_per_gb", "p99_latency_us"])
+    assert math.isnan(values["billed_cost"]) and math.isnan(values["usd_per_gb"])
+    assert values["p99_latency_us"] > 0
