@@ -18,6 +18,7 @@ from snfkit.billing.compare import (
     compare,
     native_bill,
     native_model,
+    pivot,
 )
 from snfkit.billing.models import (
     COMPONENTS,
@@ -50,5 +51,6 @@ __all__ = [
     "load_prices",
     "native_bill",
     "native_model",
+    "pivot",
     "register_model",
 ]

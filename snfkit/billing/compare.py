@@ -199,3 +199,8 @@ def native_bill(results: Results) -> dict[str, Any]:
     if key not in results.extra:
         results.extra[key] = bill(results)
     return results.extra[key]
+
+
+def pivot(table: pl.DataFrame, value: str = "user_usd") -> pl.DataFrame:
+    """A comparison table as one row per model and one column per run, holding ``value``."""
+    return table.pivot(on="run", index="model", values=value, aggregate_function="first")
