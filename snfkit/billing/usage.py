@@ -246,7 +246,9 @@ class Usage:
             .sort("epoch")
         )
         peak = int(need["need"].max()) if need.height else 1
-        held = need.with_columns(held=pl.col("need").rolling_max(hold, min_samples=1))
+        held = need.with_columns(  # the first epochs: the maximum so far
+            held=pl.col("need").rolling_max(hold).fill_null(pl.col("need").cum_max())
+        )
         lives = (
             held.with_columns(rank=pl.int_ranges(0, "held"))
             .explode("rank")
