@@ -291,7 +291,8 @@ def demo(
     """Summarize a small synthetic trace (or --trace) and compare the allocation modes.
 
     Writes into OUT: summary.json, trace_summary.csv/.parquet, modes.csv (one row per mode),
-    epochs_<mode>.csv, latency_percentiles.csv, two charts (latency_percentiles.html,
+    epochs_<mode>.csv, latency_percentiles.csv, billing.csv (each mode under each billing
+    model), two charts (latency_percentiles.html,
     provisioning.html) and figures/ (the paper's figures on the small grids of 'snfkit figures
     --small', as PNG and HTML, with claims.md and index.html).
     """
@@ -323,6 +324,11 @@ def demo(
     charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
     prov = charts.provisioning_data(runs)
     charts.provisioning_chart(prov).save(out / "provisioning.html")
+    from snfkit.billing import compare, pivot
+
+    bills = compare(runs)
+    bills.write_csv(out / "billing.csv")
+    _print_table(pivot(bills), "bill in USD, model x mode (billing.csv; snfkit bill --help)")
     doc["modes"] = {mode: res.summary for mode, res in runs.items()}
     label = trace.name if trace is not None else f"small_demo(seed={seed})"
     _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
@@ -545,6 +551,70 @@ def figures_cmd(
     fd = _figures(packets, label, out, params=params, small=small, formats=formats)
     if claims:
         typer.echo(claims_markdown(claims_table(fd), fd.workload))
+
+
+BILL_COLUMNS = ("run", "model", "user_usd", "provider_usd", "margin_usd", "usd_per_gb")
+"""Columns of ``snfkit bill``'s table (``--json`` prints every column of the comparison)."""
+
+
+def _bill_table(table):
+    """The comparison's :data:`BILL_COLUMNS`, amounts to 4 significant digits (a terminal's width)."""
+    import polars as pl
+
+    money = [c for c in BILL_COLUMNS if c.endswith(("_usd", "_gb"))]
+    return table.select(BILL_COLUMNS).with_columns(
+        pl.col(c).map_elements(lambda v: f"{v:.4g}", return_dtype=pl.String) for c in money
+    )
+
+
+@app.command("bill")
+@_input_errors
+def bill_cmd(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Folders of saved results ('snfkit replay --out').")
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Billing model or group (repeatable): per_packet, per_flow, per_flowlet, snf, "
+            "vm, vm_autoscaled, managed_nat_gateway, managed_network_firewall, managed_gwlb; "
+            "groups managed, serverless. [default: all]",
+        ),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", help="Price table (CSV) [default: the shipped table]."),
+    ] = None,
+    granularity_ms: Annotated[
+        float | None,
+        typer.Option("--granularity-ms", help="Function billing granularity in ms."),
+    ] = None,
+    scale_to: Annotated[
+        str | None,
+        typer.Option("--scale-to", help="Extrapolate to hour, day, month, or N seconds."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every row as JSON.")] = False,
+) -> None:
+    """Bill saved replays under billing models: user cost, provider cost, margin, $/GB.
+
+    One row per run and model (docs/billing.md has every formula). A run is named by its folder.
+    """
+    from snfkit.billing import compare
+
+    names = [p.name for p in runs]
+    if len(set(names)) < len(names):
+        names = [str(p) for p in runs]
+    target: float | str | None = scale_to
+    if scale_to is not None and _INT.fullmatch(scale_to.replace(".", "", 1)):
+        target = float(scale_to)
+    options = {} if granularity_ms is None else {"granularity_ms": granularity_ms}
+    table = compare(dict(zip(names, runs, strict=True)), model, prices, scale_to=target, **options)
+    if as_json:
+        typer.echo(_write_json(table.to_dicts()))
+    else:
+        _print_table(_bill_table(table), "bills in USD")
 
 
 if __name__ == "__main__":

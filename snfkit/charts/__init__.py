@@ -6,12 +6,21 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
   :func:`utilization_data`, :func:`utilization_box_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
 - state management (Fig 4): :func:`state_latency_data`, :func:`state_sources_data`
 - sensitivity (Figs 7, 8): :func:`k_alpha_data`, :func:`size_threshold_data`
+- billing (:mod:`snfkit.billing`): :func:`cost_components_data`, :func:`cost_vs_load_data`,
+  :func:`crossovers`
 
 Inputs are mappings from a label (a mode name, ``(nf, state_mode)``, ``(K, alpha)``, ``B``) to a
 :class:`~snfkit.results.Results`; :mod:`snfkit.figures` builds them.
 """
 
 from snfkit.charts import theme
+from snfkit.charts.billing import (
+    cost_components_chart,
+    cost_components_data,
+    cost_vs_load_chart,
+    cost_vs_load_data,
+    crossovers,
+)
 from snfkit.charts.compute import (
     PERCENTILE_ORDER,
     UTILIZATION_BANDS,
@@ -50,6 +59,11 @@ __all__ = [
     "METRICS",
     "PERCENTILE_ORDER",
     "UTILIZATION_BANDS",
+    "cost_components_chart",
+    "cost_components_data",
+    "cost_vs_load_chart",
+    "cost_vs_load_data",
+    "crossovers",
     "k_alpha_chart",
     "k_alpha_data",
     "latency_percentiles_chart",

@@ -192,7 +192,7 @@ def slice_data(
     fixed_cols = {"number", "state", "worker", "started", "duration_s", "replay_s", "feasible",
                   "fail_reason", metric}  # fmt: skip
     if params is None:
-        from snfkit.sweeps.objectives import METRICS
+        from snfkit.metrics import METRICS
 
         params = [c for c in trials.columns if c not in fixed_cols and c not in METRICS]
     parts = []

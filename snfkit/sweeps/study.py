@@ -38,9 +38,9 @@ from typing import Any
 import polars as pl
 
 from snfkit.errors import ConfigError, ParameterError, SnfkitError
+from snfkit.metrics import compute_metrics
 from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.sweeps.config import StudyConfig
-from snfkit.sweeps.objectives import compute_metrics
 from snfkit.sweeps.samplers import make_sampler, trial_seed
 from snfkit.sweeps.trace import TraceSpec, load_packets, prepare, run_replay
 
