@@ -84,6 +84,27 @@ def sniff_format(head: bytes, path: Path) -> str:
     )
 
 
+def _zstd_copy(fh, out) -> None:
+    """Decompress every zstd frame of ``fh`` into ``out``, as gzip does with its members.
+
+    A stream that ends inside a frame is an error (zstandard's ``stream_reader`` returns the
+    prefix silently, and stops after the first frame); bytes after a frame that are not a frame
+    raise zstandard's error.
+    """
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    frame = dctx.decompressobj()
+    while chunk := fh.read(1 << 20):
+        while chunk:
+            if frame.eof:  # the previous frame is complete: the rest is another frame
+                frame = dctx.decompressobj()
+            out.write(frame.decompress(chunk))
+            chunk = frame.unused_data if frame.eof else b""
+    if not frame.eof:
+        raise EOFError("the compressed stream ends inside a zstd frame")
+
+
 def _decompress_to(path: Path, kind: str, out) -> None:
     opener = {
         "gzip": lambda: gzip.open(path, "rb"),
@@ -91,11 +112,8 @@ def _decompress_to(path: Path, kind: str, out) -> None:
     }
     try:
         if kind == "zstd":
-            import zstandard
-
             with open(path, "rb") as fh:
-                reader = zstandard.ZstdDecompressor().stream_reader(fh)
-                shutil.copyfileobj(reader, out, 1 << 20)
+                _zstd_copy(fh, out)
         else:
             with opener[kind]() as fh:
                 shutil.copyfileobj(fh, out, 1 << 20)
