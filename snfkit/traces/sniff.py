@@ -34,6 +34,11 @@ PCAP_MAGICS = {
     b"\x0a\x0d\x0d\x0a": "pcapng",  # section header block type (same in both byte orders)
 }
 PARQUET_MAGIC = b"PAR1"
+UTF8_BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte-order mark, which spreadsheet programs put before a CSV's header; skipped."""
+CSV_COLUMNS = ("ts_ns", "ts", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "wire_len")
+"""A text file whose first line has a comma and names one of these is read as a CSV trace, so a
+CSV lacking a column gets a :class:`~snfkit.errors.SchemaError` naming it, not 'unknown format'."""
 
 
 @dataclass
@@ -65,21 +70,19 @@ def sniff_format(head: bytes, path: Path) -> str:
         return fmt
     if head.startswith(PARQUET_MAGIC):
         return "parquet"
-    sample = head[:4096]
+    sample = head[:4096].removeprefix(UTF8_BOM)
     if b"\x00" not in sample:
-        try:
-            text = sample.decode("utf-8")
-        except UnicodeDecodeError:
-            text = ""
-        first = text.splitlines()[0] if text else ""
+        # errors="ignore": the sample may end inside a multi-byte character
+        lines = sample.decode("utf-8", errors="ignore").splitlines()
+        first = lines[0] if lines else ""
         names = {c.strip().strip('"') for c in first.split(",")}
-        if "," in first and ("ts_ns" in names or "ts" in names):
+        if "," in first and names & set(CSV_COLUMNS):
             return "csv"
     raise TraceFormatError(
         path,
         0,
         "a pcap magic (a1b2c3d4/a1b23c4d, either byte order), a pcapng section header (0a0d0d0a), "
-        "parquet (PAR1) or a CSV header naming ts_ns or ts",
+        f"parquet (PAR1) or a CSV header naming packets-table columns ({', '.join(CSV_COLUMNS)})",
         f"bytes {head[:4].hex()}",
     )
 

@@ -1,6 +1,7 @@
 """CSV and parquet traces: read them into a packets table, and write packets tables out.
 
-Input columns (names are exact; other columns are ignored):
+Input columns (names are exact; other columns are ignored; a CSV may start with a UTF-8 byte-order
+mark):
 
 - ``ts_ns``: arrival time, integer nanoseconds (CSV text; parquet any integer type, or text).
 - ``ts``: used only when ``ts_ns`` is absent: float seconds, converted to ``round(ts * 1e9)`` ns.
@@ -41,7 +42,7 @@ import pyarrow.parquet as pq
 
 from snfkit.errors import ParameterError, SchemaError, TraceFormatError
 from snfkit.traces.ingest import IngestResult
-from snfkit.traces.sniff import TraceBytes
+from snfkit.traces.sniff import UTF8_BOM, TraceBytes
 from snfkit.traces.table import address_rows, packets_from_arrays, validate_packets
 
 _INT_COLUMNS: dict[str, tuple[int, int, str]] = {
@@ -233,8 +234,11 @@ def _read_frame(src: TraceBytes) -> pl.DataFrame:
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
+    data = memoryview(src.buf)
+    if bytes(data[:3]) == UTF8_BOM:  # polars would keep it in the first column's name
+        data = data[3:]
     try:
-        return pl.read_csv(io.BytesIO(memoryview(src.buf)), infer_schema=False)
+        return pl.read_csv(io.BytesIO(data), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         ragged = _ragged_line(src.buf)
         if ragged is not None:
