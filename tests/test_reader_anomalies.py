@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import struct
 
 import numpy as np
 import polars as pl
 import pytest
 import zstandard
-from captures import Pkt, Rec, ip_packet, link_frame, pcap_bytes
+from captures import (
+    EPB,
+    Iface,
+    Pkt,
+    Rec,
+    Section,
+    ip_packet,
+    link_frame,
+    pcap_bytes,
+    pcapng_bytes,
+    units_to_ns,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_pcap_reader import read_bytes
+from test_pcap_reader import assert_same_as_twin, read_bytes
 
 from snfkit.errors import SchemaError, TraceFormatError
 from snfkit.traces import read_trace
@@ -27,6 +39,7 @@ from snfkit.traces.tabular import write_packets
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 FRAME = link_frame(ip_packet(Pkt(4, payload=b"0123456789" * 20)), 1)
 PCAP = pcap_bytes([Rec(1000 * i, FRAME) for i in range(40)], 1)
+INT64_MAX = 2**63 - 1
 
 COMPRESS = {
     "gzip": lambda b: gzip.compress(b, mtime=0),
@@ -74,6 +87,106 @@ def test_zstd_garbage_after_a_frame_is_an_error(tmp_path):
     path.write_bytes(zstandard.ZstdCompressor().compress(PCAP) + b"not zstd")
     with pytest.raises(TraceFormatError, match="a complete zstd stream"):
         read_trace(path, strict=False)
+
+
+# ---- pcapng timestamps ---------------------------------------------------------------------------
+
+
+def _ng(units: int, resol: int | None, offset: int = 0) -> tuple[bytes, int, int]:
+    """Two EPBs, at 0 units and at ``units``, and their byte offsets."""
+    ifc = Iface(1, resol, offset)
+    data = pcapng_bytes([Section(False, [ifc], [EPB(0, 0, FRAME), EPB(0, units, FRAME)])])
+    zero = len(pcapng_bytes([Section(False, [ifc], [])]))
+    one = len(pcapng_bytes([Section(False, [ifc], [EPB(0, 0, FRAME)])]))
+    return data, zero, one
+
+
+@pytest.mark.parametrize(
+    ("units", "resol", "offset"),
+    [
+        (2**64 - 1, 9, 0),  # ns units: above int64
+        (2**63, 9, 0),
+        (2**60, 6, 0),  # us units: x1000 wraps
+        (2**62, 0x80 | 20, 0),  # 2**-20 s units: 2**42 s
+        (10, 6, 2**40),  # if_tsoffset 2**40 s
+        (2**63 // 1000 - 1, 6, 10**10),  # each part fits, their sum does not
+    ],
+)
+def test_pcapng_timestamp_beyond_int64_is_reported(units, resol, offset):
+    data, first, second = _ng(units, resol, offset)
+    with pytest.raises(TraceFormatError) as info:
+        read_bytes(data)
+    assert info.value.offset == (first if offset else second)  # the offset moves both
+    assert "a timestamp representable in int64 ns" in info.value.expected
+    assert_same_as_twin(data, "pcapng", True, 0)
+    res = assert_same_as_twin(data, "pcapng", False, 0)
+    assert res is not None
+    if offset:  # the first EPB overflows too (same interface offset)
+        assert res.skipped == {"bad_timestamp": 2}
+    else:
+        assert res.skipped == {"bad_timestamp": 1}
+        assert res.packets.height == 1
+
+
+_RESOLS = st.one_of(st.integers(0, 19), st.integers(0x80, 0x80 | 34), st.none())
+
+
+@PROPS
+@given(units=st.integers(0, 2**64 - 1), resol=_RESOLS, offset=st.integers(-(2**34), 2**34))
+def test_pcapng_timestamps_are_exact_or_reported(units, resol, offset):
+    data, _, _ = _ng(units, resol, offset)
+    exact = units_to_ns(units, resol, offset)
+    first = units_to_ns(0, resol, offset)
+    res = assert_same_as_twin(data, "pcapng", False, 0)
+    assert res is not None
+    kept = [t for t in (first, exact) if -(2**63) <= t <= INT64_MAX]
+    assert sorted(res.packets["ts_ns"].to_list()) == sorted(kept)
+    assert res.skipped.get("bad_timestamp", 0) == 2 - len(kept)
+
+
+# ---- captured length vs snap length and original length -----------------------------------------
+
+
+def _pcap_record(caplen: int, origlen: int, snaplen: int = 65535) -> bytes:
+    head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1)
+    return head + struct.pack("<IIII", 0, 0, caplen, origlen) + FRAME[:caplen]
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_pcap_caplen_over_snaplen_and_origlen_below_caplen_are_noted(strict):
+    n = len(FRAME)
+    cases = {
+        (n, n, 65535): {},
+        (n, n, 100): {"caplen_over_snaplen": 1},
+        (n, n, 0): {},  # snap length 0: no limit
+        (n, n - 1, 65535): {"origlen_below_caplen": 1},
+        (n, 10, 100): {"caplen_over_snaplen": 1, "origlen_below_caplen": 1},
+        (100, n, 100): {"truncated_capture": 1},
+    }
+    for (cap, orig, snap), notes in cases.items():
+        res = assert_same_as_twin(_pcap_record(cap, orig, snap), "pcap", strict, 0)
+        assert res is not None and res.packets.height == 1
+        assert res.notes == notes, (cap, orig, snap)
+
+
+def _anomalies(notes: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in notes.items() if k not in ("sections", "interfaces")}
+
+
+def test_pcapng_caplen_over_snaplen_and_origlen_below_caplen_are_noted():
+    n = len(FRAME)
+    data = pcapng_bytes(
+        [Section(False, [Iface(1, snaplen=100), Iface(1)], [EPB(0, 1, FRAME), EPB(1, 2, FRAME)])]
+    )
+    res = assert_same_as_twin(data, "pcapng", True, 0)
+    assert res is not None and _anomalies(res.notes) == {"caplen_over_snaplen": 1}
+    # an EPB whose original length is below its captured length
+    epb = EPB(0, 3, FRAME)
+    sec = pcapng_bytes([Section(False, [Iface(1)], [epb])])
+    i = sec.rindex(struct.pack("<II", n, n))
+    bad = sec[:i] + struct.pack("<II", n, n - 5) + sec[i + 8 :]
+    res = assert_same_as_twin(bad, "pcapng", True, 0)
+    assert res is not None and _anomalies(res.notes) == {"origlen_below_caplen": 1}
 
 
 # ---- CSV headers ---------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ class IngestResult:
     ``skipped`` counts records left out, by reason (only when ``strict=False`` for malformed ones;
     non-IP frames such as ARP are always skipped and counted). ``notes`` counts things kept but worth
     knowing (``fragments``, ``reordered`` packets that were re-sorted, ``truncated_capture`` packets
-    whose capture length is shorter than their wire length).
+    whose capture length is shorter than their wire length, ``caplen_over_snaplen`` and
+    ``origlen_below_caplen`` record headers whose lengths contradict each other).
     """
 
     packets: pl.DataFrame

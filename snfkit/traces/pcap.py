@@ -31,12 +31,18 @@ Rules where the formats leave a choice:
 - An unknown link type is reported at the first packet that uses it (strict: error at the byte
   offset of the pcap file header or of the interface's IDB); lenient: each of its packets is
   skipped as ``unknown_linktype``.
+- A pcapng timestamp that is not representable in int64 ns once ``if_tsresol`` and
+  ``if_tsoffset`` are applied (before 1677 or after 2262) is malformed (``bad_timestamp``): strict
+  raises at its block, lenient skips it; nothing wraps around.
+- A record header whose captured length exceeds the snap length (pcap file header or the
+  interface's ``if_snaplen``; 0 means none) or its own original length is kept and counted in
+  ``notes['caplen_over_snaplen']`` / ``notes['origlen_below_caplen']``.
 - Timestamps going backwards (checked over kept packets only): strict raises at the record;
   lenient keeps the packet, counts it in ``notes['reordered']`` (packets whose time is below an
   earlier packet's) and stable-sorts the table by time at the end.
 - Lenient mode skips damaged records whose framing is intact (``truncated_headers``,
   ``bad_ip_header``, ``unknown_interface``, ``record_too_long`` in pcapng, ``bad_block`` for a
-  block too short for its own fields) and continues. Framing errors (record cut by the end of the
+  block too short for its own fields, ``bad_timestamp``) and continues. Framing errors (record cut by the end of the
   file, pcap caplen over 256 KiB, bad block length or trailer) end the read: the record is counted
   (``truncated_record``, ``record_too_long``, ``bad_block``) and the bytes left unread in
   ``notes['unread_bytes']``. Errors in the file header / first section header raise in both modes.
@@ -119,6 +125,11 @@ def capture_error(path: object, code: int, offset: int, a: int, b: int) -> Trace
         Err.BAD_IP_HEADER: (
             "a valid IP header (version 4 or 6, IHL >= 5, total length >= header length)",
             f"an invalid one in {a} captured bytes (link type {b})",
+        ),
+        Err.TS_OVERFLOW: (
+            "a timestamp representable in int64 ns (years 1677-2262)",
+            f"{a & (2**64 - 1)} units on interface {b}, beyond it with the interface's "
+            "if_tsresol and if_tsoffset",
         ),
     }.get(code, ("a readable capture", f"error code {code}"))
     return TraceFormatError(path, offset, expected, found)
