@@ -15,6 +15,12 @@ replay. So a study stopped with Ctrl-C (its running trial is recorded as FAIL, r
 
 Failures: a trial whose parameters are rejected or whose replay raises is recorded as FAIL with the
 reason in the user attribute ``fail_reason``; the study goes on.
+
+Starting together: several sweeps (or workers) opening the same fresh storage at once would race
+to create its schema, and all but one used to fail ("table studies already exists", a UNIQUE
+constraint on ``alembic_version``). An SQLite storage is created under an exclusive lock on a file
+beside it (``<file>.db-lock``, left in place: it is empty); any storage whose creation fails that
+way (PostgreSQL from several machines) is opened again once the winner has created it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import functools
 import json
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import sys
@@ -86,18 +93,33 @@ def storage_url(config: StudyConfig, storage: str | None = None) -> str:
     return storage if storage else config.default_storage()
 
 
+_SCHEMA_RACE = re.compile(
+    r"already exists|UNIQUE constraint failed|duplicate key value|DuplicateTable|database is locked",
+    re.IGNORECASE,
+)
+"""Errors of a storage creation that lost a race with another process creating the same schema."""
+SCHEMA_RETRY_S = 1.0
+"""Pause before opening a storage again whose schema creation lost a race."""
+
+
 def make_storage(url: str, *, source: Any = None):
-    """An Optuna RDBStorage with heartbeats; connection problems raise :class:`ConfigError`."""
+    """An Optuna RDBStorage with heartbeats; connection problems raise :class:`ConfigError`.
+
+    Safe to call from several processes at once on a fresh storage (module docstring).
+    """
     import optuna
 
     url = _with_driver(url)
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    lock: contextlib.AbstractContextManager = contextlib.nullcontext()
     if path and not path.startswith(":memory:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs: dict[str, Any] = {"creator": functools.partial(_sqlite_connect, path)}
+        lock = _file_lock(Path(path + "-lock"))
     else:
         engine_kwargs = {"pool_pre_ping": True}
-    try:
+
+    def create():
         with _quiet():
             return optuna.storages.RDBStorage(
                 url,
@@ -105,9 +127,36 @@ def make_storage(url: str, *, source: Any = None):
                 heartbeat_interval=HEARTBEAT_S,
                 grace_period=GRACE_S,
             )
+
+    try:
+        with lock:
+            try:
+                return create()
+            except Exception as exc:
+                if not _SCHEMA_RACE.search(str(exc)):
+                    raise
+            time.sleep(SCHEMA_RETRY_S)  # another process is creating the schema: let it finish
+            return create()
     except Exception as exc:  # sqlalchemy's errors (bad URL, no server, no driver)
         msg = " ".join(str(exc).split())[:300]
         raise ConfigError(source, "storage", f"cannot open {url!r}: {msg}") from None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing) across processes and threads, where
+    ``fcntl`` exists; elsewhere no lock (the retry in :func:`make_storage` remains)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _sqlite_connect(path: str):
