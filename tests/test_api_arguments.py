@@ -66,6 +66,11 @@ CASES = [
     *[("load_trace", "strict", v) for v in BAD_BOOL],
     *[("load_trace", "progress", v) for v in BAD_PROGRESS],
     *[("read_trace", "payload_bytes", v) for v in BAD_SIZE],
+    *[("read_capture", "chunk_records", v) for v in [*BAD_SIZE, 0]],
+    *[("read_capture", "strict", v) for v in BAD_BOOL],
+    *[("read_capture", "payload_bytes", v) for v in BAD_SIZE],
+    *[("read_table_trace", "strict", v) for v in BAD_BOOL],
+    *[("read_table_trace", "payload_bytes", v) for v in BAD_SIZE],
     *[("synthesize", "load_gbps", v) for v in [*BAD_NUMBER, 1e-300]],
     *[("synthesize", "seed", v) for v in BAD_SEED],
     *[("synthesize", "n_flows", v) for v in BAD_COUNT],
@@ -114,6 +119,18 @@ def _call(where: str, name: str, value, trace, table):
         return snfkit.load_trace(trace, **{name: value})
     if where == "read_trace":
         return snfkit.read_trace(trace, **{name: value})
+    if where in ("read_capture", "read_table_trace"):
+        # the readers behind read_trace, over already decompressed bytes (chunk_records=0 hung)
+        from snfkit.traces.pcap import read_capture
+        from snfkit.traces.sniff import open_trace_bytes
+        from snfkit.traces.tabular import read_table_trace, write_packets
+
+        if where == "read_capture":
+            with open_trace_bytes(trace) as src:
+                return read_capture(src, **{name: value})
+        path = write_packets(snfkit.load_trace(trace), trace.with_suffix(".parquet"))
+        with open_trace_bytes(path) as src:
+            return read_table_trace(src, **{"strict": True, "payload_bytes": 0, name: value})
     if where == "synthesize":
         return _synth(**{name: value, **({"n_flows": None} if name == "duration_s" else {})})
     if where == "paper_like":

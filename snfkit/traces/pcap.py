@@ -55,6 +55,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from snfkit.arguments import check_bool, check_int, check_progress
 from snfkit.engine.pcap_nb import (
     COUNT_NAMES,
     MAX_CAPLEN,
@@ -73,7 +74,7 @@ from snfkit.engine.pcap_nb import (
 )
 from snfkit.errors import TraceFormatError
 from snfkit.progress import ProgressCallback, progress_reporter
-from snfkit.traces.ingest import IngestResult
+from snfkit.traces.ingest import MAX_PAYLOAD_BYTES, IngestResult
 from snfkit.traces.sniff import TraceBytes
 from snfkit.traces.table import packets_from_arrays
 
@@ -166,6 +167,10 @@ def read_capture_columns(
     """Run the kernel over ``src`` chunk by chunk; return the raw columns (file order, not yet
     sorted) and the final reader state (its ``counts`` include ``Count.RECORDS``, the packet
     records and damaged blocks seen). Same options as :func:`read_capture`."""
+    strict = check_bool("strict", strict)
+    payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
+    chunk_records = check_int("chunk_records", chunk_records, 1)  # 0 would never advance
+    progress = check_progress("progress", progress)
     buf = src.buf
     size = int(buf.shape[0])
     if size == 0:
@@ -219,7 +224,9 @@ def read_capture(
     progress: False, True (progress bar) or a ``(bytes_done, bytes_total)`` callback.
     chunk_records: records per kernel call (bounds memory per chunk and the Ctrl-C latency).
     The rules for fragments, truncation, SPB timestamps etc. are in this module's docstring.
+    Arguments of the wrong type or range raise :class:`~snfkit.errors.ParameterError`.
     """
+    payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
     cols, state = read_capture_columns(
         src,
         strict=strict,

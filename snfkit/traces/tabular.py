@@ -40,8 +40,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snfkit.arguments import check_bool, check_int
 from snfkit.errors import ParameterError, SchemaError, TraceFormatError
-from snfkit.traces.ingest import IngestResult
+from snfkit.traces.ingest import MAX_PAYLOAD_BYTES, IngestResult
 from snfkit.traces.sniff import UTF8_BOM, TraceBytes
 from snfkit.traces.table import address_rows, packets_from_arrays, validate_packets
 
@@ -257,6 +258,8 @@ def read_table_trace(src: TraceBytes, *, strict: bool, payload_bytes: int) -> In
     column, get an empty payload, so the column is present exactly when ``payload_bytes`` > 0).
     Rows are 0-based data rows in every message.
     """
+    strict = check_bool("strict", strict)
+    payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
     path = src.path
     frame = _read_frame(src)
     is_csv = src.format == "csv"
