@@ -23,10 +23,10 @@ from typer.core import TyperGroup
 
 from snfkit import __version__
 
-try:  # typer >= 0.20 vendors click
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover - older typer runs on click itself
-    from click import exceptions as click_errors  # type: ignore[no-redef]
+# typer's click: vendored as typer._click by recent typer, click itself before (not a dependency
+# of snfkit in its own right); its exceptions module either way.
+_click = getattr(typer.core, "_click", None) or typer.core.click  # type: ignore[attr-defined]
+click_errors = _click.exceptions
 
 
 class _SnfkitGroup(TyperGroup):
