@@ -187,7 +187,8 @@ class Usage:
         """(flow, open, last arrival, last finish, opened by a size split) per flowlet, sorted by
         flow and time: the packets grouped by flow (a stable sort keeps their order), each flowlet a
         run of them starting at a packet that opens one."""
-        from snfkit.engine.flowlets_nb import FlowletReason, detect_flowlets_nb
+        from snfkit.engine.enums import OpenReason
+        from snfkit.engine.flowlets_nb import detect_flowlets_nb
 
         p = self.results.packets
         if p is None:
@@ -216,7 +217,7 @@ class Usage:
             ts[first],
             ts[last],
             _max_at(_int64(p["finish_ns"])[order], starts),
-            why[starts] == FlowletReason.SIZE,
+            why[starts] == OpenReason.size,
         )
 
     def vm_fleet(self, hold_ns: int) -> tuple[int, pl.DataFrame]:
