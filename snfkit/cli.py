@@ -718,12 +718,12 @@ def bill_cmd(
             "-m",
             help="Billing model or group (repeatable): per_packet, per_flow, per_flowlet, snf, "
             "vm, vm_autoscaled, managed_nat_gateway, managed_network_firewall, managed_gwlb; "
-            "groups managed, serverless. [default: all]",
+            "groups managed, serverless. All models when not given.",
         ),
     ] = None,
     prices: Annotated[
         Path | None,
-        typer.Option("--prices", help="Price table (CSV) [default: the shipped table]."),
+        typer.Option("--prices", help="Price table (CSV); the shipped table when not given."),
     ] = None,
     granularity_ms: Annotated[
         float | None,
