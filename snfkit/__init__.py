@@ -4,9 +4,11 @@ Public entry points: :func:`load_trace` (packets table from pcap/pcapng/parquet/
 :mod:`snfkit.workloads` (synthetic traces from published flow-size distributions),
 :func:`replay` (the controller and its baselines) returning :class:`Results`,
 :func:`prepare_trace` (a trace checked once, for many replays), and
-:class:`ReplayParams` (validated parameters, the paper's defaults).
+:class:`ReplayParams` (validated parameters, the paper's defaults), :class:`Failure` and
+:func:`random_failures` (failures to inject, :mod:`snfkit.faults`).
 """
 
+from snfkit.faults import Failure, random_failures
 from snfkit.params import ReplayParams
 from snfkit.prepared import PreparedTrace, prepare_trace
 from snfkit.results import Results
@@ -16,12 +18,14 @@ from snfkit.traces import load_trace, read_trace
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Failure",
     "PreparedTrace",
     "ReplayParams",
     "Results",
     "__version__",
     "load_trace",
     "prepare_trace",
+    "random_failures",
     "read_trace",
     "replay",
 ]

@@ -497,15 +497,28 @@ def replay_cmd(
         Path | None,
         typer.Option("--out", "-o", help="Folder for the result tables.", show_default="not saved"),
     ] = None,
+    fail: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail",
+            help="A failure to inject (repeatable), as KIND@TIME or KIND:TARGET@TIME, the time "
+            "in ns, us, ms or s after the trace's first packet and KIND one of unit, ol, "
+            "controller, unit+controller, ol+controller, unit+ol; e.g. unit:3@10ms or "
+            "controller@20ms. Recovery per the recovery parameter (snf, chc or ftmb).",
+            show_default="none",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Replay a trace in one allocation mode; save the result tables and print the summary."""
     from snfkit import replay
+    from snfkit.faults import parse_failure
 
     params = replay_options(mode, [parse_param(p) for p in param or []])
+    failures = [parse_failure(f) for f in fail or []]  # checked before the trace is read
     packets = _read(trace).packets
     with _progress_bar(f"replay {mode}") as update:
-        results = replay(packets, progress=update, **params)
+        results = replay(packets, progress=update, failures=failures, **params)
     if out is not None:
         results.save(out)
         typer.echo(f"wrote {out}/", err=True)

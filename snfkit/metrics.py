@@ -166,6 +166,33 @@ register_metric(
 )
 
 
+def _recovery(q: str) -> Callable[[Results], float]:
+    """A recovery-time statistic of the replay's failures (NaN without failures)."""
+
+    def value(r: Results) -> float:
+        rec = r.summary.get("recovery_us")
+        return float(rec[q]) if rec else float("nan")
+
+    return value
+
+
+register_metric(
+    "recovery_p50_us",
+    _recovery("p50"),
+    unit="us",
+    doc="median recovery time of the replay's failures (snfkit.faults; NaN without failures)",
+)
+register_metric(
+    "recovery_max_us",
+    _recovery("max"),
+    unit="us",
+    doc="longest recovery time of the replay's failures (constrain it: recovery_max_us <= 1000)",
+)
+register_metric(
+    "packets_lost", _summary("packets_lost"), doc="packets lost with a unit and its output logger"
+)
+
+
 def _billing(column: str) -> Callable[[Results], float]:
     """A column of the replay's bill under its mode's own model (:func:`snfkit.billing.native_bill`:
     packet -> per_packet, flow and smart_flow -> per_flow, flowlet -> snf; shipped prices, default

@@ -22,6 +22,8 @@ from snfkit.engine.enums import (
     ENUMS,
     AllocationMode,
     LoadEstimator,
+    RecoveryLaunch,
+    RecoveryStrategy,
     ReplicationPolicy,
     StateMode,
     code,
@@ -44,6 +46,9 @@ REPLICATION_POLICIES = names(ReplicationPolicy)
 
 MAX_UNITS_PROACTIVE = 4096
 """Pool size limit with proactive state (each flow keeps a bit per unit slot for two pushes)."""
+
+RECOVERY_STRATEGIES = names(RecoveryStrategy)
+"""How a failed unit's state comes back: SNF's output logger, CHC's store, FTMB's checkpoints."""
 
 LOAD_ESTIMATORS = names(LoadEstimator)
 """``measured``: the paper's drained-rate window. ``committed`` (default): also counts demand assigned
@@ -254,6 +259,55 @@ class ReportParams:
             raise ParameterError("keep_packets", self.keep_packets, "True or False")
 
 
+@dataclass(frozen=True)
+class FaultParams:
+    """Output loggers, failure detection and recovery (paper §6, §9.4; :mod:`snfkit.engine.faults_nb`).
+
+    ol_hop_ns: from a unit finishing a packet to its output logger (OL) releasing it (the packet and
+        its state delta cross to the OL, which applies the delta first). Default 0: the paper's
+        latencies leave the OL out; a datacenter hop is some 5-50 us.
+    units_per_ol: units that share one OL (unit slot u logs to OL u // units_per_ol).
+    detect_ns: from a fail-stop failure to its detection (default 0, as the paper assumes).
+    recovery: how a failed unit's state comes back: 'snf' (pulled from its OL), 'chc' (read from
+        the external store, in-transit packets replayed) or 'ftmb' (the last checkpoint loaded and
+        the packets since it replayed).
+    recovery_launch: 'startup' (a recovery unit or OL takes ``unit_startup_ns``, the lifecycle) or
+        'immediate' (as §9.4 assumes).
+    recovery_fixed_ns, recovery_bandwidth_bps: a recovery transfer of b bytes takes
+        ``recovery_fixed_ns + b * 8 / recovery_bandwidth_bps`` (chc: ``store_rtt_ns`` instead of the
+        fixed part). Defaults 20 us and 10 Gbps.
+    checkpoint_interval_ns: FTMB's checkpoint period (§9.4: 50 ms).
+    controller_query_ns: a recovering controller queries each active unit in turn for its flows'
+        clocks and mappings; arrivals wait meanwhile (default 10 us a unit).
+    recovery_from_ol: True. False is fault injection for tests: a recovery unit bootstraps each
+        flow from its latest replica instead of the OL, so NF output can go wrong.
+    """
+
+    ol_hop_ns: int = 0
+    units_per_ol: int = 1
+    detect_ns: int = 0
+    recovery: str = "snf"
+    recovery_launch: str = "startup"
+    recovery_fixed_ns: int = 20_000
+    recovery_bandwidth_bps: float = 10e9
+    checkpoint_interval_ns: int = 50_000_000
+    controller_query_ns: int = 10_000
+    recovery_from_ol: bool = True
+
+    def __post_init__(self) -> None:
+        _check_time("ol_hop_ns", self.ol_hop_ns, 0)
+        _check_int("units_per_ol", self.units_per_ol, 1, 1_000_000)
+        _check_time("detect_ns", self.detect_ns, 0)
+        _check_choice("recovery", self.recovery, RECOVERY_STRATEGIES)
+        _check_choice("recovery_launch", self.recovery_launch, names(RecoveryLaunch))
+        _check_time("recovery_fixed_ns", self.recovery_fixed_ns, 0)
+        _check_float("recovery_bandwidth_bps", self.recovery_bandwidth_bps, 1.0, 1e15)
+        _check_time("checkpoint_interval_ns", self.checkpoint_interval_ns, 1)
+        _check_time("controller_query_ns", self.controller_query_ns, 0)
+        if not isinstance(self.recovery_from_ol, bool):
+            raise ParameterError("recovery_from_ol", self.recovery_from_ol, "True or False")
+
+
 _GROUPS = {
     "flowlets": FlowletParams,
     "assignment": AssignmentParams,
@@ -261,6 +315,7 @@ _GROUPS = {
     "modes": ModeParams,
     "state": StateParams,
     "report": ReportParams,
+    "faults": FaultParams,
 }
 
 
@@ -274,6 +329,7 @@ class ReplayParams:
     modes: ModeParams = field(default_factory=ModeParams)
     state: StateParams = field(default_factory=StateParams)
     report: ReportParams = field(default_factory=ReportParams)
+    faults: FaultParams = field(default_factory=FaultParams)
 
     def __post_init__(self) -> None:
         cells = self.units.max_units * self.assignment.load_buckets
@@ -320,7 +376,7 @@ class ReplayParams:
             return self.modes.flow_timeout_ns
         return self.flowlets.timeout_ns
 
-    def kernel_settings(self, *, keep_src: bool = False) -> dict[str, Any]:
+    def kernel_settings(self, *, keep_src: bool = False, faults: bool = False) -> dict[str, Any]:
         """The values the kernel needs that are not parameters themselves, derived here and
         nowhere else (the plain-Python twin derives them from the paper's rules on its own):
 
@@ -333,6 +389,9 @@ class ReplayParams:
         - ``keep_rows`` and ``record_transfers``: per-packet outputs and a row per transfer, when
           ``keep_packets``; ``keep_src`` (each packet's state source, for an NF pass) also
           records transfers (the pushed packets).
+        - ``faults``: failures are scheduled (the kernel keeps each unit's in-flight packets);
+          ``ol_rows``: per-packet rows get the output logger's share and a lost flag (with
+          failures or an OL hop).
         """
         close_after = self.close_after_ns
         keep = self.report.keep_packets
@@ -344,14 +403,16 @@ class ReplayParams:
             "record_transfers": keep or keep_src,
             "keep_rows": keep,
             "keep_src": keep_src,
+            "faults": faults,
+            "ol_rows": keep and (faults or self.faults.ol_hop_ns > 0),
         }
 
-    def kernel_record(self, *, keep_src: bool = False) -> np.ndarray:
+    def kernel_record(self, *, keep_src: bool = False, faults: bool = False) -> np.ndarray:
         """The parameters as the replay kernel takes them: a one-record array of
         :data:`~snfkit.engine.replay_nb.PARAMS_DTYPE`, whose fields are the flat parameter names
         (choices as their :mod:`snfkit.engine.enums` codes) and the values of
         :meth:`kernel_settings`."""
-        values = {**self.flat(), **self.kernel_settings(keep_src=keep_src)}
+        values = {**self.flat(), **self.kernel_settings(keep_src=keep_src, faults=faults)}
         rec = np.zeros(1, PARAMS_DTYPE)
         for name in PARAMS_DTYPE.names:
             v = values[name]

@@ -31,7 +31,23 @@ unit capacity), ``overprovision_gbps`` (provisioned - offered).
 ``units`` (one row per unit lifetime): ``unit``, ``unit_life``, ``start_ns``, ``ready_ns``,
 ``retire_ns``, ``packets``, ``bytes``, ``busy_ns``, ``cal_full`` (packets booked after the last busy
 interval because the unit's calendar of 16 intervals was full; the idle gap before each is booked
-busy, see docs/model.md), ``lifetime_ns``.
+busy, see docs/model.md), ``failed`` (the lifetime ended in a failure; its unreleased packets are
+counted on the recovery unit), ``lifetime_ns``.
+
+With failures or an output-logger hop (``ol_hop_ns``), the ``packets`` table has two more columns:
+``ol_ns`` (release - finish: the hop to the output logger, and the wait for a failed one to come
+back; latency = queue + state wait + service + ol) and ``lost`` (lost with its unit and that unit's
+OL: its other columns are where it was when lost). A packet its failed unit had not got released
+is processed again on the recovery unit: its row is that second processing, with wait cause
+``recovery``.
+
+``failures`` (one row per failure given to :func:`snfkit.replay`; :mod:`snfkit.faults`):
+``time_ns`` (on the trace's clock), ``kind``, ``target`` (as given; -1: drawn), ``unit`` (the unit,
+or for OL kinds the OL index, that failed; -1 none was active), ``recovery_unit``, ``strategy``,
+``recovery_us`` (until a unit holds up-to-date state for every affected flow; for OL failures until
+the recovery OL has its state, for the controller until it dispatches again), ``flows_affected``,
+``state_bytes_moved``, ``packets_replayed`` (processed or sent to the OL again), ``packets_lost``,
+``flows_lost`` and ``bytes_lost`` (``unit+ol`` only).
 
 ``transfers`` (one row per state transfer, when ``keep_packets``; the summary has the sums):
 ``time_ns`` (sent), ``arrive_ns``, ``flow_id``,
@@ -55,7 +71,16 @@ from typing import Any
 
 import polars as pl
 
-TABLES = ("packets", "flowlets", "epochs", "epoch_units", "units", "transfers", "nf_output")
+TABLES = (
+    "packets",
+    "flowlets",
+    "epochs",
+    "epoch_units",
+    "units",
+    "transfers",
+    "nf_output",
+    "failures",
+)
 
 SUMMARY_KEYS = {
     "mode": "allocation mode",
@@ -94,6 +119,11 @@ SUMMARY_KEYS = {
     "state_bytes": "bytes of one flow's state on the wire",
     "replication_mbps": "proactive push traffic over the trace's duration in Mbps",
     "nf": "with an NF: name, state_width, state_bytes, dropped, state_delta_bytes",
+    "failures": "failures applied (see the failures table)",
+    "recovery_us": "recovery times of the failures: p50 and max in microseconds (None without)",
+    "packets_lost": "packets lost with a unit and its OL (unit+ol failures); in = served + lost",
+    "ol_mbps": "traffic to the output loggers: every packet and its state delta (the NF's delta "
+    "bytes, else state_bytes a packet), in Mbps over the trace's duration",
 }
 
 
@@ -110,6 +140,7 @@ class Results:
     units: pl.DataFrame
     transfers: pl.DataFrame | None = None
     nf_output: pl.DataFrame | None = None
+    failures: pl.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def save(self, directory: str | PathLike[str]) -> Path:

@@ -356,3 +356,37 @@ def test_every_option_shows_its_default(cmd):
         text = blocks[p.opts[0]]
         assert "[required]" in text or "[default: " in text, f"{cmd} {p.opts[0]}: {text}"
         assert " ".join(p.help.split()) in " ".join(text.split()), f"{cmd}: help text lost"
+
+
+def test_replay_with_failures(tmp_path, hand_parquet):
+    out = tmp_path / "run"
+    span = int(hand_table()["ts_ns"].max() - hand_table()["ts_ns"].min())
+    at = f"{span // 2}ns"
+    r = run(
+        "replay",
+        hand_parquet,
+        "--fail",
+        f"unit@{at}",
+        "--fail",
+        f"controller@{at}",
+        "-p",
+        "recovery=chc",
+        "-o",
+        out,
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    saved = snfkit.Results.load(out)
+    want = snfkit.replay(
+        hand_table(),
+        recovery="chc",
+        failures=[snfkit.Failure(span // 2, "unit"), snfkit.Failure(span // 2, "controller")],
+    )
+    assert saved.failures.equals(want.failures)
+    assert json.loads(r.stdout)["failures"] == 2
+
+
+def test_a_bad_failure_spec_is_refused_before_reading(tmp_path):
+    bad = tmp_path / "junk.pcap"
+    bad.write_bytes(b"not a capture\n")
+    assert_one_line_error(run("replay", bad, "--fail", "unit@soon"), "--fail", "unit@soon")

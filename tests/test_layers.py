@@ -59,11 +59,12 @@ LOWER = (
     "snfkit.params",
     "snfkit.results",
     "snfkit.prepared",
-    "snfkit.metrics",
     "snfkit.errors",
     "snfkit.progress",
+    "snfkit.faults",
 )
-"""The runner and what it stands on (besides the engine)."""
+"""The runner and what it stands on (besides the engine). Metrics, like billing, read a replay's
+results from above it."""
 
 
 def layer_violations(me: str, mods: list[str]) -> list[str]:

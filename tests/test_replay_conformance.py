@@ -17,28 +17,35 @@ from snfkit.params import MODES, STATE_MODES
 
 
 def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:
-    P = res.packets
     n = packets_in.height
     # every packet accounted for, exactly once, in input order: the kernel's own count of packets
-    # served, the units' and the epochs' packet counts each equal the input's
-    assert P.height == n
+    # served (and of those lost with a unit and its OL), the units' and the epochs' packet counts
+    assert res.packets.height == n
+    np.testing.assert_array_equal(res.packets["ts_ns"].to_numpy(), packets_in["ts_ns"].to_numpy())
+    lost = res.packets["lost"] if "lost" in res.packets.columns else pl.repeat(False, n, eager=True)
+    n_lost = int(lost.sum())
     assert res.summary["packets_in"] == n
-    assert res.summary["packets_served"] == n
-    assert res.summary["packets_processed"] + res.summary["packets_dropped"] == n
-    assert res.epoch_units["packets"].sum() == n
-    np.testing.assert_array_equal(P["ts_ns"].to_numpy(), packets_in["ts_ns"].to_numpy())
+    assert res.summary["packets_lost"] == n_lost
+    assert res.summary["packets_served"] == n - n_lost
+    served = res.summary["packets_served"]
+    assert res.summary["packets_processed"] + res.summary["packets_dropped"] == served
+    assert res.epoch_units["packets"].sum() == n  # by arrival, lost or not
+    P = res.packets.filter(~lost)  # the timing of a lost packet is where it was when lost
     assert (P["unit"].to_numpy() >= 0).all()
     assert (P["finish_ns"].to_numpy() >= P["ts_ns"].to_numpy()).all()
     # latency decomposition; latency >= service > 0
     lat = P["latency_ns"].to_numpy()
     svc = P["service_ns"].to_numpy()
+    ol = P["ol_ns"].to_numpy() if "ol_ns" in P.columns else np.zeros_like(lat)
     assert (svc > 0).all()
     assert (lat >= svc).all()
+    assert (ol >= 0).all()
     assert (P["queue_ns"].to_numpy() >= 0).all()
     assert (P["state_wait_ns"].to_numpy() >= 0).all()
     np.testing.assert_array_equal(
-        lat, P["queue_ns"].to_numpy() + P["state_wait_ns"].to_numpy() + svc
+        lat, P["queue_ns"].to_numpy() + P["state_wait_ns"].to_numpy() + svc + ol
     )
+    np.testing.assert_array_equal(P["finish_ns"].to_numpy() + ol - P["ts_ns"].to_numpy(), lat)
     # a unit never serves two packets at once: within a unit ID, by start time, each service
     # starts no earlier than the previous one's finish
     for _, grp in P.with_row_index("row").group_by("unit"):
@@ -53,14 +60,14 @@ def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:
         assert (start[1:] >= finish[:-1]).all()
     # each packet is served inside its unit's lifetime, after the unit is ready
     U = res.units
-    assert U["packets"].sum() == n
+    assert U["packets"].sum() == n - n_lost
     for row in U.iter_rows(named=True):
         assert row["start_ns"] <= row["ready_ns"] <= row["retire_ns"] or row["packets"] == 0
     for _, lives in U.group_by("unit"):
         lives = lives.sort("start_ns")
         assert (lives["start_ns"].to_numpy()[1:] >= lives["retire_ns"].to_numpy()[:-1]).all()
     # per packet: served after its unit lifetime was ready and before it retired
-    life = with_unit_life(res)
+    life = with_unit_life(res).filter(~pl.col("lost") if "lost" in P.columns else True)
     assert life["ready_ns"].null_count() == 0, "a packet on a unit lifetime with no record"
     assert (life["start_ns"] >= life["ready_ns"]).all()
     assert (life["finish_ns"] <= life["retire_ns"]).all()
@@ -74,17 +81,17 @@ def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:
 
 def with_unit_life(res: Results) -> pl.DataFrame:
     """The packets table (with ``row``, its input order) and, per packet, the unit lifetime that
-    served it: the one of its slot started last at or before its arrival (a slot's lifetimes follow
-    each other; a packet goes to a unit active when it arrives)."""
+    served it: the one of its slot started last at or before its service started (a slot's
+    lifetimes follow each other)."""
     lives = res.units.select(
-        pl.col("unit").cast(pl.Int32), "unit_life", "start_ns", "ready_ns", "retire_ns"
+        pl.col("unit").cast(pl.Int32), "unit_life", "start_ns", "ready_ns", "retire_ns", "failed"
     )
     return (
         res.packets.with_row_index("row")
-        .sort("ts_ns")
+        .sort("start_ns")
         .join_asof(
             lives.rename({"start_ns": "life_start_ns"}).sort("life_start_ns"),
-            left_on="ts_ns",
+            left_on="start_ns",
             right_on="life_start_ns",
             by="unit",
             strategy="backward",
@@ -92,6 +99,55 @@ def with_unit_life(res: Results) -> pl.DataFrame:
         )
         .sort("row")
     )
+
+
+def check_recovery_causality(res: Results, P: pl.DataFrame) -> pl.DataFrame:
+    """A flow moved by a unit failure (its previous packet's unit lifetime failed) starts no
+    earlier than its state can be on the recovery unit, derived from the parameters and the
+    failures table: failure + detect_ns (+ start-up unless immediate) + the transfer of the
+    affected flows' state (snf: recovery_fixed_ns, chc: store_rtt_ns, then bytes x 8 /
+    bandwidth; ftmb also replays its log, not counted here: a lower bound). Returns the packets
+    that the other rules check (the recovery moves left out)."""
+    moved = (pl.col("prev_unit") != pl.col("unit")) | (pl.col("prev_life") != pl.col("unit_life"))
+    recovered = pl.col("prev_failed") & moved
+    if res.failures is None:
+        assert not P["failed"].any()
+        return P
+    p = res.params
+    launch = p["detect_ns"] + (0 if p["recovery_launch"] == "immediate" else p["unit_startup_ns"])
+    fixed = p["store_rtt_ns"] if p["recovery"] == "chc" else p["recovery_fixed_ns"]
+    lost = pl.col("kind").cast(pl.String) == "unit+ol"
+    in_store = p["mode"] == "packet" or p["state_mode"] == "external"
+    if in_store:  # state in a store: a read (a new item reads it itself, by the store rules)
+        fixed, lost = p["store_rtt_ns"], pl.lit(False)
+        recovered = recovered & ~(pl.col("first") & (pl.col("wait_cause") != "recovery"))
+    fails = res.failures.filter(pl.col("kind").cast(pl.String).str.contains("unit")).select(
+        pl.col("unit").alias("prev_unit").cast(pl.Int32),
+        pl.col("time_ns").alias("failed_at"),
+        (
+            pl.col("time_ns")
+            + launch
+            + pl.when(lost)
+            .then(0)
+            .otherwise(fixed + pl.col("state_bytes_moved") * 8e9 / p["recovery_bandwidth_bps"])
+            .cast(pl.Int64)
+        ).alias("state_at"),
+    )
+    # a move is a recovery when the previous packet's lifetime failed after that packet and
+    # before this one arrived (or this one is processed again); the state is there by state_at
+    moves = (
+        P.filter(recovered)
+        .join(fails, on="prev_unit", how="inner")
+        .filter(
+            (pl.col("failed_at") >= pl.col("prev_arrival"))
+            & ((pl.col("failed_at") <= pl.col("ts_ns")) | (pl.col("wait_cause") == "recovery"))
+        )
+        .group_by("row")
+        .agg(pl.col("start_ns").first(), pl.col("state_at").sort_by("failed_at").first())
+    )
+    bad = moves.filter(pl.col("start_ns") < pl.col("state_at") - 1)  # (ns rounding of bytes / bw)
+    assert bad.height == 0, ("a flow restarted before its state was recovered", bad.head())
+    return P.filter(~pl.col("row").is_in(moves["row"].implode()))
 
 
 def check_state_causality(res: Results) -> None:
@@ -111,19 +167,24 @@ def check_state_causality(res: Results) -> None:
     """
     p = res.params
     rtt, transfer = p["store_rtt_ns"], p["state_transfer_ns"]
-    P = (
-        with_unit_life(res)
-        .join(res.flowlets.select("item", "state_source"), on="item")
-        .sort("row")
-        .with_columns(
-            clock=pl.int_range(pl.len()).over("flow_id"),
-            prev_finish=pl.col("finish_ns").cum_max().shift(1).over("flow_id"),
-            prev_done=pl.col("finish_ns").shift(1).over("flow_id"),
-            prev_unit=pl.col("unit").shift(1).over("flow_id"),
-            prev_life=pl.col("unit_life").shift(1).over("flow_id"),
-            first=pl.col("row") == pl.col("row").min().over("item"),
-        )
-    )
+    P = with_unit_life(res).join(res.flowlets.select("item", "state_source"), on="item").sort("row")
+    if "lost" not in P.columns:
+        P = P.with_columns(lost=pl.lit(False))
+    # a packet processed again after a failure may finish after later packets of its flow (on
+    # other units), and a lost one never finished: the finish rules look at the packets processed
+    # once; the moves look at every packet, lost or not
+    once = pl.when((pl.col("wait_cause") != "recovery") & ~pl.col("lost")).then(pl.col("finish_ns"))
+    P = P.with_columns(
+        clock=pl.int_range(pl.len()).over("flow_id"),
+        prev_finish=once.cum_max().forward_fill().shift(1).over("flow_id"),
+        prev_done=once.forward_fill().shift(1).over("flow_id"),
+        prev_unit=pl.col("unit").shift(1).over("flow_id"),
+        prev_life=pl.col("unit_life").shift(1).over("flow_id"),
+        prev_failed=pl.col("failed").shift(1).over("flow_id").fill_null(False),
+        prev_arrival=pl.col("ts_ns").shift(1).over("flow_id"),
+        first=pl.col("row") == pl.col("row").min().over("item"),
+    ).filter(~pl.col("lost"))
+    P = check_recovery_causality(res, P)
     after_prev = pl.max_horizontal("ts_ns", pl.col("prev_finish").fill_null(pl.col("ts_ns")))
     if p["mode"] == "packet":
         bad = P.filter(pl.col("start_ns") < after_prev + rtt)
@@ -295,8 +356,15 @@ def test_invariants_on_shared_traces(name, mode, state_mode):
     enough that flowlets move and state travels."""
     packets = _shared_packets(name)
     capacity = {"caida-nyc-2018-10k.pcap": 2e8, "auckland-2000-31k.pcap": 1e7}[name]  # ~1/15 load
-    res = replay(packets, mode=mode, state_mode=state_mode, unit_capacity_bps=capacity,
-                 unit_startup_ns=50_000, flow_timeout_ns=2_000_000, smart_interval_ns=1_000_000)
+    res = replay(
+        packets,
+        mode=mode,
+        state_mode=state_mode,
+        unit_capacity_bps=capacity,
+        unit_startup_ns=50_000,
+        flow_timeout_ns=2_000_000,
+        smart_interval_ns=1_000_000,
+    )
     check_invariants(packets, res)
     if mode != "packet" and state_mode in ("reactive", "proactive"):
         assert res.summary["moved_flowlets"] > 0  # the causality check had moves to look at
@@ -323,8 +391,16 @@ def test_causality_check_catches_a_stale_replica():
     causality check finds the replica with the wrong clock."""
     from test_nf_oracle import lingering_trace
 
-    res = replay(lingering_trace(1), state_mode="proactive", replicas=2, alpha=0.0,
-                 unit_capacity_bps=2e7, max_units=12, unit_idle_ns=5_000_000, clock_check=False)
+    res = replay(
+        lingering_trace(1),
+        state_mode="proactive",
+        replicas=2,
+        alpha=0.0,
+        unit_capacity_bps=2e7,
+        max_units=12,
+        unit_idle_ns=5_000_000,
+        clock_check=False,
+    )
     assert res.summary["stale_state_used"] > 0
     check_state_causality(res)  # the check is off for fault injection
     res.params = {**res.params, "clock_check": True}
@@ -337,8 +413,6 @@ def test_lifetime_check_catches_a_packet_after_retirement():
     res = replay(packets, **LOADED)
     check_invariants(packets, res)
     late = res.units["retire_ns"].max() + 1
-    res.packets = res.packets.with_columns(
-        finish_ns=res.packets["finish_ns"].scatter(0, late)
-    )
+    res.packets = res.packets.with_columns(finish_ns=res.packets["finish_ns"].scatter(0, late))
     with pytest.raises(AssertionError):
         check_invariants(packets, res)

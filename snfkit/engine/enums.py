@@ -71,12 +71,14 @@ class StateSourceT(NamedTuple):
 
 class WaitCauseT(NamedTuple):
     """Why a packet waited for its state: ``none``, a reactive ``pull`` from the previous unit, an
-    external ``store`` read, a proactive ``replica`` still in flight."""
+    external ``store`` read, a proactive ``replica`` still in flight, or a failure's ``recovery``
+    (:mod:`snfkit.engine.faults_nb`)."""
 
     none: int = 0
     pull: int = 1
     store: int = 2
     replica: int = 3
+    recovery: int = 4
 
 
 class TransferKindT(NamedTuple):
@@ -87,6 +89,35 @@ class TransferKindT(NamedTuple):
     store_read: int = 2
 
 
+class FailureKindT(NamedTuple):
+    """What fails (paper §6): a unit, its output logger (OL), the controller, two of them at once;
+    ``unit_ol`` (a unit and its OL together) is the case the paper does not protect."""
+
+    unit: int = 0
+    ol: int = 1
+    controller: int = 2
+    unit_controller: int = 3
+    ol_controller: int = 4
+    unit_ol: int = 5
+
+
+class RecoveryStrategyT(NamedTuple):
+    """How a failed unit's state is rebuilt: SNF (from the OL), CHC (external store), FTMB
+    (checkpoint and packet log)."""
+
+    snf: int = 0
+    chc: int = 1
+    ftmb: int = 2
+
+
+class RecoveryLaunchT(NamedTuple):
+    """A recovery unit or OL starts per the unit lifecycle (``startup``) or at once
+    (``immediate``, as §9.4 assumes)."""
+
+    startup: int = 0
+    immediate: int = 1
+
+
 AllocationMode = AllocationModeT()
 StateMode = StateModeT()
 ReplicationPolicy = ReplicationPolicyT()
@@ -95,6 +126,9 @@ OpenReason = OpenReasonT()
 StateSource = StateSourceT()
 WaitCause = WaitCauseT()
 TransferKind = TransferKindT()
+FailureKind = FailureKindT()
+RecoveryStrategy = RecoveryStrategyT()
+RecoveryLaunch = RecoveryLaunchT()
 
 ENUMS: dict[str, NamedTuple] = {
     "mode": AllocationMode,
@@ -105,6 +139,9 @@ ENUMS: dict[str, NamedTuple] = {
     "state_source": StateSource,
     "wait_cause": WaitCause,
     "kind": TransferKind,
+    "failure_kind": FailureKind,
+    "recovery": RecoveryStrategy,
+    "recovery_launch": RecoveryLaunch,
 }
 """Each enumeration by the name of the parameter or column that holds it."""
 

@@ -55,6 +55,13 @@ UNIT_DTYPE = np.dtype(
         ("px_ver", np.int64),
         ("px_n", np.int64),
         ("px_tot", np.float64),
+        # failures (snfkit.engine.faults_nb): the in-flight ring's first entry and length, the
+        # latest release of a packet it dropped while full, and FTMB's log since the checkpoint
+        ("if_head", np.int64),
+        ("if_n", np.int64),
+        ("if_lost", np.int64),
+        ("ck_index", np.int64),
+        ("ck_busy", np.int64),
     ],
     align=True,
 )
@@ -69,10 +76,8 @@ RECORD_DTYPE = np.dtype(
         ("packets", np.int64),
         ("bytes", np.int64),
         ("busy_ns", np.int64),
-        (
-            "cal_full",
-            np.int64,
-        ),  # packets booked after the last busy interval: the calendar was full
+        ("cal_full", np.int64),  # packets booked after the last interval: the calendar was full
+        ("failed", np.bool_),  # the lifetime ended in a failure (snfkit.engine.faults_nb)
     ],
     align=True,
 )
@@ -248,6 +253,11 @@ def start_unit(units, ring, c, t, p):
             set_load(un, p)
             un.cal_n = 0
             un.cal_full = 0
+            un.if_head = 0
+            un.if_n = 0
+            un.if_lost = -1
+            un.ck_index = -1
+            un.ck_busy = 0
             if u >= c.hi:
                 c.hi = u + 1
             went_idle(un, c, p)
@@ -275,6 +285,7 @@ def retire_unit(units, records, c, u, when):
     rec.bytes = un.bytes
     rec.busy_ns = un.busy
     rec.cal_full = un.cal_full
+    rec.failed = False
     c.n_records += 1
     un.active = False
     c.act_ver += 1

@@ -71,10 +71,17 @@ from snfkit.engine.collect_nb import (
 from snfkit.engine.enums import (
     AllocationMode,
     OpenReason,
+    RecoveryStrategy,
     StateMode,
     StateSource,
     TransferKind,
     WaitCause,
+)
+from snfkit.engine.faults_nb import (
+    F_TIME,
+    apply_failure,
+    log_inflight,
+    release_time,
 )
 from snfkit.engine.mix_nb import pop_low_bit
 from snfkit.engine.pool_nb import (
@@ -105,6 +112,9 @@ MAX_SPAN_NS = 2**60
 STATUS_DONE = 0
 STATUS_RECORDS_FULL = 2  # unit records, transfer or epoch rows must be drained; call again
 STATUS_TIME_LIMIT = 3  # a packet would finish after TIME_LIMIT: the caller raises
+STATUS_BAD_FAILURE = 4  # the failure at ctl.fi cannot apply (faults_nb's error in its row)
+FAIL_STREAM = np.uint64(0x5F3759DF5F3759DF)
+"""Mixed into the seed for the stream that draws failure targets (apart from the replica draws)."""
 
 FLOW_DTYPE = np.dtype(
     [
@@ -184,6 +194,11 @@ CTL_DTYPE = np.dtype(
         ("eu_hi", np.int64),  # one past the highest slot with epoch cells
         ("n_eu", np.int64),  # epoch rows written, not yet drained by the caller
         ("served", np.int64),  # packets served (each booked once on a unit's calendar)
+        ("fi", np.int64),  # cursor into the failure schedule
+        ("hold_until", np.int64),  # a failed controller dispatches nothing before this
+        ("fail_rng", np.uint64),  # splitmix64 state of the failure targets drawn
+        ("lost", np.int64),  # packets lost with their unit and its OL
+        ("n_patches", np.int64),  # rows of earlier chunks changed by failures, not yet drained
         ("lat_sum", np.float64),  # a float: a sum of int64 latencies could overflow
         ("lat_max", np.int64),
         (
@@ -214,6 +229,10 @@ class ReplayState(NamedTuple):
     # state-wait ns, by wait cause (packets without a wait are not counted; floats: no overflow)
     eu: np.ndarray  # int64 [U, EPOCH_RING, 4]: ring of (epoch, unit) cells
     eu_rows: np.ndarray  # int64 [R'', 6]: epoch rows, not yet drained by the caller
+    fails: np.ndarray  # int64 [n, len(FAIL_COLUMNS)]: the failure schedule and its outcomes
+    inflight: np.ndarray  # int64 [U, R, 10] with failures (R: faults_nb.INFLIGHT_SLOTS), else empty
+    olw: np.ndarray  # int64 [OLs, 2]: each output logger's down window [from, until)
+    patches: np.ndarray  # int64 [P, len(PATCH_COLUMNS)]: earlier chunks' rows changed by failures
 
 
 class ChunkOut(NamedTuple):
@@ -232,6 +251,8 @@ class ChunkOut(NamedTuple):
     wait_cause: np.ndarray  # uint32 (an Enum column's physical codes)
     reordered: np.ndarray  # bool
     src_pkt: np.ndarray  # int64: global index of the packet whose post-state the packet starts from
+    ol: np.ndarray  # int64: release - finish (the output logger's hop and downtime), with failures
+    lost: np.ndarray  # bool: lost with its unit and OL (with failures)
 
 
 PARAMS_DTYPE = np.dtype(
@@ -270,6 +291,19 @@ PARAMS_DTYPE = np.dtype(
         ("record_transfers", np.bool_),  # write a row per transfer (else only the byte counts)
         ("keep_rows", np.bool_),  # write the per-packet outputs (else only the aggregates)
         ("keep_src", np.bool_),  # write each packet's state source
+        # output loggers and failures (snfkit.engine.faults_nb)
+        ("ol_hop_ns", np.int64),
+        ("units_per_ol", np.int64),
+        ("detect_ns", np.int64),
+        ("recovery", np.int64),  # RecoveryStrategy
+        ("recovery_launch", np.int64),  # RecoveryLaunch
+        ("recovery_fixed_ns", np.int64),
+        ("recovery_bandwidth_bps", np.float64),
+        ("checkpoint_interval_ns", np.int64),
+        ("controller_query_ns", np.int64),
+        ("recovery_from_ol", np.bool_),
+        ("faults", np.bool_),  # derived: failures are scheduled (keep the in-flight rings)
+        ("ol_rows", np.bool_),  # derived: write the per-packet ol and lost columns
     ],
     align=True,
 )
@@ -583,6 +617,9 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
     o_lat, o_queue, o_service = out.latency, out.queue, out.service
+    o_ol, o_lost = out.ol, out.lost
+    fails, olw = st.fails, st.olw
+    n_fail = fails.shape[0]
     n = ts.shape[0]
     n_ev = ev_time.shape[0]
     n_rec = records.shape[0]
@@ -606,28 +643,42 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             status = STATUS_RECORDS_FULL
             stop = i
             break
-        t = ts[i]
-        if t >= b_end:
-            b = t // p.load_bucket_ns
-            b_end = (b + 1) * p.load_bucket_ns
+        t_arr = ts[i]  # the arrival; t: when the controller dispatches it (later while it recovers;
+        # events, ticks, flowlet detection and epochs go by arrivals, as the event lists do)
+        t = t_arr
         f = flow[i]
         size = np.int64(wire_len[i])
         if not c.started:
             c.started = True
             c.next_tick = t + p.smart_interval_ns
             c.rng = np.uint64(p.seed)
+            c.fail_rng = np.uint64(p.seed) ^ FAIL_STREAM
             c.t0 = t
             c.ea = 0
             c.ea_end = t + p.epoch_ns
-        if t >= c.ea_end:  # arrivals moved to a later epoch: the earlier ones are final
-            e = (t - c.t0) // p.epoch_ns
-            flush_epochs(eu, eu_rows, c, e)
-            c.ea = e
-            c.ea_end = c.t0 + (e + 1) * p.epoch_ns
-        # 1. events before t, in time order: item closes and proactive pushes strictly before t,
-        # smart_flow ticks at or before t (a tick goes first at equal times). Written out here: a
-        # call taking arrays costs an atomic incref per array, and this runs for every packet.
+        # 1. events before t, in time order: failures at or before t (first at equal times),
+        # smart_flow ticks at or before t (a tick before closes and pushes at equal times), item
+        # closes and proactive pushes strictly before t. Written out here: a call taking arrays
+        # costs an atomic incref per array, and this runs for every packet.
         while True:
+            t_fail = fails[c.fi, F_TIME] if c.fi < n_fail else INF
+            if t_fail <= t and t_fail <= t_ev and (
+                p.mode != AllocationMode.smart_flow or t_fail <= c.next_tick
+            ):
+                if (
+                    c.n_records + p.max_units > n_rec
+                    or c.n_eu + 2 * st.inflight.shape[1] + 2 > eu_rows.shape[0]
+                    or c.n_patches + st.inflight.shape[1] > st.patches.shape[0]
+                ):
+                    status = STATUS_RECORDS_FULL
+                    break
+                err = apply_failure(fails[c.fi], flows, units, ring, records, st.inflight, olw,
+                                    hist, waits, eu_rows, c, p, out, st.patches, g0, p.keep_rows)
+                if err != 0:
+                    status = STATUS_BAD_FAILURE
+                    break
+                c.fi += 1
+                continue
             if p.mode == AllocationMode.smart_flow and c.next_tick <= t and c.next_tick <= t_ev:
                 if c.n_records + p.max_units > n_rec:
                     status = STATUS_RECORDS_FULL
@@ -654,19 +705,31 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 if t_ev >= c.retire_at:
                     retire_due(units, records, c, t_ev, p)
                 when = t_ev if t_ev > fe.last_finish else fe.last_finish
+                if fe.state_ready > when:  # (its unit is still waiting for the state: a recovery)
+                    when = fe.state_ready
                 push_state(units, masks, transfers, c, fe, code >> 1, when, p)
             c.ev += 1
             t_ev = ev_time[c.ev] if c.ev < n_ev else INF
         if status != STATUS_DONE:
             stop = i
             break
+        if t < c.hold_until:  # the controller is recovering: dispatched once it is back
+            t = c.hold_until
+        if t >= b_end:
+            b = t // p.load_bucket_ns
+            b_end = (b + 1) * p.load_bucket_ns
+        if t_arr >= c.ea_end:  # arrivals moved to a later epoch: the earlier ones are final
+            e = (t_arr - c.t0) // p.epoch_ns
+            flush_epochs(eu, eu_rows, c, e)
+            c.ea = e
+            c.ea_end = c.t0 + (e + 1) * p.epoch_ns
         fl = flows[f]
         # 2. item boundary (flowlet detection, the module docstring) and assignment
         if p.mode == AllocationMode.packet:
             reason = OpenReason.packet
         elif fl.item < 0:
             reason = OpenReason.new_flow
-        elif t - fl.last_ts > p.close_after_ns:
+        elif t_arr - fl.last_ts > p.close_after_ns:  # (detection sees arrivals, as events do)
             reason = OpenReason.timeout
         elif p.split_bytes > 0 and fl.bytes + size > p.split_bytes:
             reason = OpenReason.size
@@ -734,7 +797,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         un.last_recv = t
         fl.bytes += size
         fl.pkts += 1
-        fl.last_ts = t
+        fl.last_ts = t_arr
         fl.tick_bytes += size
         # 4. service
         if p.mode == AllocationMode.packet:
@@ -751,6 +814,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                              fl.clock, fl.last_pkt)  # fmt: skip
             else:
                 base = t if t > fl.last_finish else fl.last_finish
+                if fl.state_ready > base:  # the previous unit is still waiting for the state
+                    base = fl.state_ready
                 ready = base + p.state_transfer_ns
                 cause = WaitCause.pull
                 c.state_pulls += 1
@@ -802,8 +867,20 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             fl.item_end = finish
         if wait == 0:
             cause = WaitCause.none
+        # its output logger releases it (snfkit.engine.faults_nb)
+        release = finish + p.ol_hop_ns
+        if p.faults:
+            release = release_time(finish, u, olw, p)
+            log_inflight(st.inflight, un, u, g0 + i, t_arr, start, finish, release, service, size,
+                         f, wait, cause)
+            if p.recovery == RecoveryStrategy.ftmb:  # the packet log since the last checkpoint
+                k = start // p.checkpoint_interval_ns
+                if k != un.ck_index:
+                    un.ck_index = k
+                    un.ck_busy = 0
+                un.ck_busy += service
         # 5. aggregates (collect_nb; written out here, as a call taking arrays costs increfs)
-        lat = finish - t
+        lat = release - t_arr
         served += 1
         lat_sum += lat
         if lat > lat_max:
@@ -834,10 +911,13 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             o_finish[i] = finish + origin
             o_wait[i] = wait
             o_lat[i] = lat
-            o_queue[i] = lat - service - wait
+            o_queue[i] = lat - service - wait - (release - finish)
             o_service[i] = service
             o_cause[i] = cause
             o_reord[i] = reord
+            if p.ol_rows:
+                o_ol[i] = release - finish
+                o_lost[i] = False
         if p.keep_src:
             o_src[i] = src
     c.served += served

@@ -193,6 +193,8 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
                 return StateSource.replica, t, fl.prev_pkt  # stale, used as if fresh: fault injection
             c.stale_copies += 1
     base = t if t > fl.last_finish else fl.last_finish
+    if fl.state_ready > base:  # the previous unit is still waiting for the state (a recovery)
+        base = fl.state_ready
     ready = base + p.state_transfer_ns
     add_transfer(transfers, c, p, base, ready, f, fl.unit, u, TransferKind.pull,
                  fl.clock, fl.last_pkt)  # fmt: skip

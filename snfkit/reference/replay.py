@@ -13,6 +13,7 @@ import numpy as np
 
 from snfkit.engine.enums import AllocationMode, StateSource, TransferKind, code, names
 from snfkit.params import ReplayParams
+from snfkit.reference.faults import Faults
 from snfkit.reference.flowlets import detect_flowlets
 from snfkit.reference.mix import GOLDEN, mix64
 
@@ -60,6 +61,9 @@ class Unit:
     start_bucket: int = 0
     calendar: list[list[int]] = field(default_factory=list)  # busy [start, end), sorted
     cal_full: int = 0  # packets booked after the last interval because the calendar was full
+    given: list[int] = field(default_factory=list)  # packets given to it (failures replay them)
+    ck_index: int = -1  # FTMB: the checkpoint period of its packet log
+    ck_busy: int = 0  # FTMB: service of the packets logged since the checkpoint
 
     def fit(self, s0: int, d: int) -> int:
         """Earliest start >= s0 where d fits between busy intervals (after the last if full)."""
@@ -197,10 +201,11 @@ class Controller:
                 if when <= t:
                     self.retire(u, when)
 
-    def retire(self, u: Unit, when: int) -> None:
+    def retire(self, u: Unit, when: int, failed: bool = False) -> None:
         self.records.append(
-            (u.slot, u.life, u.start, u.ready, when, u.packets, u.bytes, u.busy, u.cal_full)
-        )
+            (u.slot, u.life, u.start, u.ready, when, u.packets, u.bytes, u.busy, u.cal_full,
+             int(failed))
+        )  # fmt: skip
         del self.units[u.slot]
 
     # items ------------------------------------------------------------------------------------
@@ -359,7 +364,7 @@ class Controller:
                         self.counters["stale_used"] += 1
                     return "replica", t, f.before.packet
                 self.counters["stale_copies"] += 1
-        base = max(t, f.last_finish)
+        base = max(t, f.last_finish, f.state_ready)  # (the previous unit may still be waiting)
         ready = base + self.transfer_ns
         self.transfer(base, ready, fid, f.unit, unit.slot, "pull", f, f.last_pkt)
         self.counters["state_pulls"] += 1
@@ -438,22 +443,27 @@ class Controller:
             f.tick_bytes = 0
 
 
-def replay_reference(ts, flow, wire_len, params: ReplayParams) -> dict:
+def replay_reference(ts, flow, wire_len, params: ReplayParams, failures=None) -> dict:
     """Replay a whole trace; returns the kernel's outputs as plain arrays and dicts. Time counts
     from the trace's first packet (load buckets, epochs and ticks start there; "not yet" is 0);
     the outputs are on the trace's own clock."""
     origin = int(ts[0]) if len(ts) else 0
-    out = _replay_relative(np.asarray(ts, np.int64) - origin, flow, wire_len, params)
+    schedule = np.zeros((0, 12), np.int64) if failures is None else np.array(failures, np.int64)
+    out = _replay_relative(np.asarray(ts, np.int64) - origin, flow, wire_len, params, schedule)
     out["packets"]["start"] += origin
     out["packets"]["finish"] += origin
+    out["packets"]["release"] += origin
+    if len(out["failures"]):
+        out["failures"][:, 0] += origin
     out["items"]["open_ts"] += origin
     out["records"][:, 2:5] += origin  # start, ready, retire
     out["transfers"][:, 0:2] += origin  # sent, arrives
     return out
 
 
-def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
+def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict:
     c = Controller(params)
+    F = Faults(schedule, params)
     p = params
     if c.mode == FLOWLET:
         t_det, b_det = p.flowlets.timeout_ns, p.flowlets.size_bytes
@@ -467,24 +477,33 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
     pushing = (c.mode != PACKET and st.state_mode == "proactive"
                and st.replication_policy != "none")  # fmt: skip
     out = {k: [] for k in ("unit", "item", "start", "finish", "state_wait", "wait_cause",
-                           "reordered", "src")}  # fmt: skip
+                           "reordered", "src", "release", "lost", "size", "flow")}  # fmt: skip
+    ts_list = ts.tolist()
     items = {k: [] for k in ("id", "flow", "unit", "life", "open_ts", "reason", "est",
                              "overflow", "source", "moved")}  # fmt: skip
     next_tick = None
-    for i, (t, fid, size) in enumerate(
-        zip(ts.tolist(), flow.tolist(), wire_len.tolist(), strict=True)
+    for i, (t_arr, fid, size) in enumerate(
+        zip(ts_list, flow.tolist(), wire_len.tolist(), strict=True)
     ):
+        t = t_arr  # dispatched then, or later while a failed controller recovers
         f = c.flows.setdefault(fid, Flow())
         if next_tick is None:
             next_tick = t + p.modes.smart_interval_ns
-        # events before t in time order: a tick (at or before t) first at equal times, then
-        # closes, then pushes (both strictly before t)
-        while c.mode != PACKET:
+        # events before t in time order: failures (at or before t) first at equal times, then a
+        # tick (at or before t), then closes, then pushes (both strictly before t)
+        while True:
             cq, pq = c.close_queue, c.push_queue
             t_close = cq[c.cq_head][0] if c.cq_head < len(cq) else None
             t_push = pq[c.pq_head][0] if c.pq_head < len(pq) else None
-            heads = [x for x in (t_close, t_push) if x is not None]
+            heads = [x for x in (t_close, t_push) if x is not None and c.mode != PACKET]
             t_next = min(heads) if heads else None
+            t_fail = F.next_time()
+            if (t_fail is not None and t_fail <= t and (t_next is None or t_fail <= t_next)
+                    and (c.mode != SMART_FLOW or t_fail <= next_tick)):  # fmt: skip
+                F.apply(c, out, ts_list)
+                continue
+            if c.mode == PACKET:
+                break
             if c.mode == SMART_FLOW and next_tick <= t and (t_next is None or next_tick <= t_next):
                 c.smart_tick(next_tick)
                 next_tick += p.modes.smart_interval_ns
@@ -501,8 +520,10 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
                 when, pfid = pq[c.pq_head]
                 if c.flows[pfid].push_entry == c.pq_head:  # the flow's latest deadline
                     c.retire_due(when)
-                    c.push(pfid, max(when, c.flows[pfid].last_finish))
+                    pf = c.flows[pfid]
+                    c.push(pfid, max(when, pf.last_finish, pf.state_ready))
                 c.pq_head += 1
+        t = max(t, F.hold_until)  # the controller is recovering: dispatched once it is back
         ready, cause, src = t, 0, f.last_pkt
         if c.mode == PACKET or i in open_reason:
             c.retire_due(t)
@@ -540,13 +561,13 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
         unit.last_recv = t
         f.bytes += size
         f.packets += 1
-        f.last_ts = t
+        f.last_ts = t_arr
         f.tick_bytes += size
         if c.mode != PACKET:
-            c.close_queue.append((t + c.close_after, fid, f.item))
+            c.close_queue.append((t_arr + c.close_after, fid, f.item))
         if pushing:
             f.push_entry = len(c.push_queue)
-            c.push_queue.append((t + push_after, fid))
+            c.push_queue.append((t_arr + push_after, fid))
         if c.mode == PACKET:
             ready, cause = max(t, f.last_finish) + st.store_rtt_ns, 2
         elif f.need_pull:  # smart_flow moved the flow
@@ -556,7 +577,7 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
                 c.counters["store_reads"] += 1
                 c.transfer(t, ready, fid, -1, unit.slot, "store_read", f, f.last_pkt)
             else:
-                base = max(t, f.last_finish)
+                base = max(t, f.last_finish, f.state_ready)
                 ready, cause = base + st.state_transfer_ns, 1
                 c.counters["state_pulls"] += 1
                 c.transfer(base, ready, fid, f.moved_from, unit.slot, "pull", f, f.last_pkt)
@@ -588,8 +609,12 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
             c.counters["store_writes"] += 1
         f.clock += 1
         f.last_pkt = i
+        release = finish + p.faults.ol_hop_ns
+        if F.active:
+            release = F.release(finish, unit.slot)
+            F.log_packet(unit, i, start, service)
         for k, v in zip(out, (unit.slot, f.item, start, finish, wait, cause if wait > 0 else 0,
-                              reordered, src), strict=True):  # fmt: skip
+                              reordered, src, release, False, size, fid), strict=True):  # fmt: skip
             out[k].append(v)
     for fid in sorted(c.flows):  # end of trace
         if c.flows[fid].open:
@@ -600,8 +625,9 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
     return {
         "packets": {k: np.asarray(v) for k, v in out.items()},
         "items": {k: np.asarray(v) for k, v in items.items()},
-        "records": np.asarray(c.records, np.int64).reshape(-1, 9),
+        "records": np.asarray(c.records, np.int64).reshape(-1, 10),
         "transfers": np.asarray(c.transfers, np.int64).reshape(-1, 9),
         "counters": c.counters,
         "rate_sum": c.rate_sum,
+        "failures": np.asarray(F.rows, np.int64).reshape(-1, 12),
     }

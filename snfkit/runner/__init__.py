@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from snfkit.faults import schedule_array
 from snfkit.params import ReplayParams
 from snfkit.prepared import PreparedTrace
 from snfkit.progress import ProgressCallback, progress_reporter
@@ -34,6 +35,7 @@ def replay(
     chunk_size: int = 1_000_000,
     nf: Any = None,
     keep_state_sources: bool = False,
+    failures: Any = None,
     **flat: Any,
 ) -> Results:
     """Replay a trace through SNF's controller (mode ``flowlet``) or a baseline.
@@ -56,6 +58,11 @@ def replay(
         How the NF pass runs: :mod:`snfkit.runner.nfpass`.
     keep_state_sources: keep each packet's state source (``Results.extra['src_pkt']``: the global
         index of the packet whose post-state it started from, -1 for a fresh state).
+    failures: failures to inject (:mod:`snfkit.faults`): a list of :class:`snfkit.Failure` or
+        :func:`snfkit.random_failures` (rate, kinds, seed); recovery per the ``faults`` parameters
+        (``recovery='snf' | 'chc' | 'ftmb'``, ...). Adds ``Results.failures``; with an NF, its pass
+        runs over the state versions each packet's unit held, so recovered (or lost) state shows
+        in the NF output.
 
     Returns :class:`~snfkit.results.Results`.
     """
@@ -69,13 +76,16 @@ def replay(
     elif flat:
         params = params.replace(**flat)
     check_chunk_size(chunk_size)
+    fails = schedule_array(
+        failures, _span(packets), params.units.max_units, params.faults.units_per_ol
+    )
     inputs = sequential = None
     if nf_obj is not None:
         inputs = nf_inputs(nf_obj, packets)
-        if not keep_state_sources and nfpass.sequential_pass(params):
+        if not keep_state_sources and not fails.shape[0] and nfpass.sequential_pass(params):
             sequential = nfpass.SequentialNF(nf_obj, inputs)
     keep_src = keep_state_sources or (nf_obj is not None and sequential is None)
-    driver = Driver(params, keep_src=keep_src)
+    driver = Driver(params, keep_src=keep_src, fails=fails)
     label = f"replay ({params.modes.mode})"
     if isinstance(packets, PreparedTrace):
         driver.reserve(packets.n_flows, packets.n_packets)
@@ -94,6 +104,7 @@ def replay(
                 chunk_size=chunk_size,
                 nf=nf_obj,
                 keep_state_sources=True,
+                failures=failures,
             )
         nfpass.attach(results, nf_obj, out)
     elif nf_obj is not None:
@@ -102,6 +113,17 @@ def replay(
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)
     return results
+
+
+def _span(packets: Any) -> int | None:
+    """The trace's span (last - first arrival, ns) when known before replaying it."""
+    if isinstance(packets, PreparedTrace):
+        return int(packets.ts[-1]) - int(packets.ts[0]) if packets.n_packets else 0
+    if isinstance(packets, pl.DataFrame) and "ts_ns" in packets.columns and packets.height:
+        col = packets["ts_ns"]
+        if col.dtype.is_integer() and col.null_count() == 0:
+            return int(col.max()) - int(col.min())
+    return None
 
 
 def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label: str) -> None:

@@ -21,14 +21,25 @@ import polars as pl
 
 from snfkit import latency_hist
 from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, new_items
-from snfkit.engine.enums import TransferKind, WaitCause
+from snfkit.engine.enums import FailureKind, TransferKind, WaitCause, names
 from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending
+from snfkit.engine.faults_nb import (
+    F_KIND,
+    F_TARGET,
+    F_TIME,
+    FAIL_COLUMNS,
+    INFLIGHT_BUDGET,
+    INFLIGHT_COLUMNS,
+    INFLIGHT_SLOTS,
+    PATCH_COLUMNS,
+)
 from snfkit.engine.pool_nb import RECORD_DTYPE, UNIT_DTYPE
 from snfkit.engine.replay_nb import (
     CTL_DTYPE,
     FLOW_DTYPE,
     FLOW_FRESH,
     MAX_SPAN_NS,
+    STATUS_BAD_FAILURE,
     STATUS_DONE,
     STATUS_TIME_LIMIT,
     TIME_LIMIT,
@@ -73,9 +84,22 @@ def carve(dtypes: list, sizes: list[int]) -> list[np.ndarray]:
     return views
 
 
-def new_state(n_flows: int, max_units: int, load_buckets: int, mask_words: int) -> ReplayState:
-    """Fresh controller state for ``n_flows`` flows and a pool of ``max_units`` slots."""
+def new_state(
+    n_flows: int,
+    max_units: int,
+    load_buckets: int,
+    mask_words: int,
+    fails: np.ndarray | None = None,
+    units_per_ol: int = 1,
+) -> ReplayState:
+    """Fresh controller state for ``n_flows`` flows and a pool of ``max_units`` slots; ``fails``: the
+    failure schedule (:func:`snfkit.faults.schedule_array`), if any (each unit then keeps its
+    in-flight packets)."""
     u = max_units
+    if fails is None:
+        fails = np.zeros((0, len(FAIL_COLUMNS)), np.int64)
+    ring_units = u if fails.shape[0] else 0
+    slots = max(INFLIGHT_SLOTS, INFLIGHT_BUDGET // u) if ring_units else 0
     units = np.zeros(u, UNIT_DTYPE)
     units["life"] = -1
     units["ld"] = np.inf
@@ -95,7 +119,13 @@ def new_state(n_flows: int, max_units: int, load_buckets: int, mask_words: int) 
         hist=np.zeros(latency_hist.N_BUCKETS, np.int64),
         waits=np.zeros((2, len(WaitCause)), np.float64),
         eu=np.zeros((u, EPOCH_RING, 4), np.int64),
-        eu_rows=np.zeros((max(EU_ROWS, 2 * (EPOCH_RING * u + 1)), len(EU_COLUMNS)), np.int64),
+        eu_rows=np.zeros(
+            (max(EU_ROWS, 2 * (EPOCH_RING * u + 1), 4 * slots + 8), len(EU_COLUMNS)), np.int64
+        ),
+        fails=fails.copy(),
+        inflight=np.zeros((ring_units, slots, len(INFLIGHT_COLUMNS)), np.int64),
+        olw=np.zeros((-(-u // units_per_ol), 2), np.int64),
+        patches=np.zeros((2 * slots, len(PATCH_COLUMNS)), np.int64),
     )
 
 
@@ -145,15 +175,24 @@ class Driver:
     params: the replay's :class:`~snfkit.params.ReplayParams`.
     keep_src: also keep each packet's state source and the pushed packets (for an NF pass over the
         state versions; transfers are then recorded too).
+    fails: the failure schedule (:func:`snfkit.faults.schedule_array`), if any.
     """
 
-    def __init__(self, params: ReplayParams, *, keep_src: bool = False) -> None:
+    def __init__(
+        self, params: ReplayParams, *, keep_src: bool = False, fails: np.ndarray | None = None
+    ) -> None:
         self.params = params
-        self.record = params.kernel_record(keep_src=keep_src)
+        has_fails = fails is not None and fails.shape[0] > 0
+        self.record = params.kernel_record(keep_src=keep_src, faults=has_fails)
         p = self.record[0]
         self.close_after, self.push_after = event_delays(params, p)
         state = new_state(
-            0, params.units.max_units, params.assignment.load_buckets, int(p["mask_words"])
+            0,
+            params.units.max_units,
+            params.assignment.load_buckets,
+            int(p["mask_words"]),
+            fails,
+            params.faults.units_per_ol,
         )
         self.drained = Drained(
             params=params, state=state, keep=bool(p["keep_rows"]), keep_src=keep_src
@@ -293,6 +332,8 @@ class Driver:
             )
             if status == STATUS_TIME_LIMIT:
                 self._time_limit(g0 + i)
+            if status == STATUS_BAD_FAILURE:
+                self._bad_failure()
             self._drain()
             if status == STATUS_DONE:
                 break
@@ -312,12 +353,31 @@ class Driver:
             f"reaches {int(TIME_LIMIT):,} ns (2**61) after the first packet",
         )
 
+    def _bad_failure(self) -> None:
+        st = self.drained.state
+        k = int(st.ctl["fi"][0])
+        row = st.fails[k]
+        kind = names(FailureKind)[row[F_KIND]].replace("_", "+")
+        active = [int(u) for u in np.flatnonzero(st.units["active"])]
+        what = f"Failure({int(row[F_TIME])}, {kind!r}, {int(row[F_TARGET])})"
+        if row[F_TARGET] >= 0 and row[F_TARGET] not in active:
+            raise ParameterError(
+                "failures", what, f"a unit active at that time (active then: {active})"
+            )
+        raise ParameterError(
+            "failures",
+            what,
+            f"at most {st.inflight.shape[1]:,} unreleased packets on the failed unit (it had more: "
+            "a backlog this long; give fewer units more capacity, or fail it earlier)",
+        )
+
     def _out_buffers(self, n: int) -> ChunkOut:
         """Per-packet output arrays for an n-packet chunk: empty unless kept (then fresh each
         chunk, as the tables hold them)."""
         rows = n if self.drained.keep else 0
-        dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64]
-        sizes = [rows] * 10 + [n if self.drained.keep_src else 0]
+        dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64, np.int64, np.bool_]
+        ol = rows if self.record[0]["ol_rows"] else 0
+        sizes = [rows] * 10 + [n if self.drained.keep_src else 0, ol, ol]
         return ChunkOut(*carve(dtypes, sizes))
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
@@ -366,9 +426,33 @@ class Driver:
         if r:
             d.eu_parts.append(d.state.eu_rows[:r].copy())
             ctl["n_eu"] = 0
+        r = int(ctl["n_patches"][0])
+        if r:
+            self._apply_patches(d.state.patches[:r])
+            ctl["n_patches"] = 0
+
+    def _apply_patches(self, rows: np.ndarray) -> None:
+        """Rewrite the rows of earlier chunks that a failure changed (PATCH_COLUMNS)."""
+        starts = np.cumsum([0] + [part.ts.shape[0] for part in self.drained.packet_parts])
+        for row in rows:
+            k = int(np.searchsorted(starts, row[0], side="right")) - 1
+            out = self.drained.packet_parts[k].out
+            i = int(row[0] - starts[k])
+            out.unit[i], out.start[i], out.finish[i] = row[1], row[2], row[3]
+            out.state_wait[i], out.latency[i], out.queue[i] = row[4], row[5], row[6]
+            out.wait_cause[i], out.ol[i], out.lost[i] = row[7], row[8], bool(row[9])
 
     def finish(self) -> Drained:
         """End of trace: close every item, retire every unit, drain; returns the record."""
+        st = self.drained.state
+        k = int(st.ctl["fi"][0])
+        if k < st.fails.shape[0]:
+            span = self.drained.t_last - (self.drained.t0 or 0)
+            raise ParameterError(
+                "failures",
+                f"a failure at {int(st.fails[k, F_TIME])} ns",
+                f"a time within the trace: 0 to {span} ns after its first packet",
+            )
         self._drain()
         finish_replay_nb(self.record, self.drained.state)
         self._drain()

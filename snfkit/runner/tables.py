@@ -11,7 +11,15 @@ import polars as pl
 
 from snfkit import latency_hist
 from snfkit.engine.collect_nb import EU_COLUMNS, Items, ranked_values
-from snfkit.engine.enums import OpenReason, StateSource, TransferKind, WaitCause, names
+from snfkit.engine.enums import (
+    FailureKind,
+    OpenReason,
+    StateSource,
+    TransferKind,
+    WaitCause,
+    names,
+)
+from snfkit.engine.faults_nb import FAIL_COLUMNS
 from snfkit.engine.pool_nb import RECORD_DTYPE
 from snfkit.engine.replay_nb import item_rates_nb
 from snfkit.engine.state_nb import TRANSFER_COLUMNS, new_transfers
@@ -51,6 +59,7 @@ def _packets_part(part: PacketPart) -> pl.DataFrame:
             "service_ns": out.service,
             "wait_cause": enum_column(out.wait_cause, WAIT_CAUSES),
             "reordered": out.reordered,
+            **({"ol_ns": out.ol, "lost": out.lost} if out.ol.shape[0] else {}),
         }
     )
 
@@ -84,6 +93,8 @@ def build_results(run: Drained) -> Results:
     transfers = _transfers_table(run)
     summary = _summary(run, packets, units, duration, counters)
     summary.update(_state_summary(run, duration, counters))
+    failures = _failures_table(run)
+    summary.update(_failure_summary(run, failures, duration, counters))
     extra = {}
     if run.keep_src:
         extra["src_pkt"] = np.concatenate(run.src_parts) if run.src_parts else np.zeros(0, np.int64)
@@ -102,6 +113,7 @@ def build_results(run: Drained) -> Results:
         epoch_units=epoch_units,
         units=units,
         transfers=transfers,
+        failures=failures,
     )
 
 
@@ -131,6 +143,50 @@ def _transfers_table(run: Drained) -> pl.DataFrame | None:
     while run.transfers:  # convert part by part, freeing each: the rows can run to millions
         frames.append(frame(run.transfers.pop(0)))
     return pl.concat(frames) if frames else frame(new_transfers(0))
+
+
+def _failures_table(run: Drained) -> pl.DataFrame | None:
+    """One row per failure given (None without failures)."""
+    rows = run.state.fails
+    if rows.shape[0] == 0:
+        return None
+    c = dict(zip(FAIL_COLUMNS, rows.T, strict=True))
+    kinds = [k.replace("_", "+") for k in names(FailureKind)]
+    state_bytes = run.params.state.state_bytes
+    return pl.DataFrame(
+        {
+            "time_ns": _on_clock(c["time_ns"], run),
+            "kind": enum_column(c["kind"], kinds),
+            "target": c["target"],
+            "unit": c["unit"],
+            "recovery_unit": c["recovery_unit"],
+            "strategy": pl.Series([run.params.faults.recovery] * rows.shape[0]),
+            "recovery_us": c["recovery_ns"] / 1e3,
+            "flows_affected": c["flows_affected"],
+            "state_bytes_moved": c["state_bytes_moved"],
+            "packets_replayed": c["packets_replayed"],
+            "packets_lost": c["packets_lost"],
+            "flows_lost": c["flows_lost"],
+            "bytes_lost": c["flows_lost"] * state_bytes,
+        }
+    )
+
+
+def _failure_summary(run: Drained, failures, duration: int, counters) -> dict[str, Any]:
+    """Failures applied, recovery times, packets lost, and the traffic to the output loggers."""
+    if failures is None:
+        recovery = None
+    else:
+        rec = failures["recovery_us"]
+        recovery = {"p50": float(rec.quantile(0.5, "lower")), "max": float(rec.max())}
+    wire = float(run.state.items.bytes[: int(counters["items"])].sum())
+    deltas = float(run.n_in * run.params.state.state_bytes)  # the NF pass puts its own deltas
+    return {
+        "failures": 0 if failures is None else failures.height,
+        "recovery_us": recovery,
+        "packets_lost": int(counters["lost"]),
+        "ol_mbps": (wire + deltas) * 8.0 / duration * 1e3 if duration else 0.0,
+    }
 
 
 def _state_summary(run, duration, counters) -> dict[str, Any]:
@@ -347,11 +403,14 @@ def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
 
 
 def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
-    if packets is not None and packets.height:
+    latency = packets["latency_ns"] if packets is not None else None
+    if latency is not None and int(counters["lost"]):  # lost packets have no latency
+        latency = latency.filter(~packets["lost"])
+    if latency is not None and latency.len():
         # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
         # the column's chunks (no copy, no partition of the whole column)
-        ranks = np.floor((packets.height - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
-        parts = [c.to_numpy() for c in packets["latency_ns"].get_chunks()]
+        ranks = np.floor((latency.len() - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
+        parts = [c.to_numpy() for c in latency.get_chunks()]
         pct = [float(v) for v in ranked_values(parts, ranks, run.state.hist)]
         exact = True
     else:
@@ -383,8 +442,8 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "packets_processed": int(counters["served"]),
         "packets_dropped": 0,
         "latency_us": {k: v / 1e3 for k, v in zip(names, pct, strict=True)},
-        "latency_mean_us": (float(counters["lat_sum"]) / run.n_in / 1e3)
-        if run.n_in
+        "latency_mean_us": (float(counters["lat_sum"]) / int(counters["served"]) / 1e3)
+        if int(counters["served"])
         else float("nan"),
         "latency_max_us": int(counters["lat_max"]) / 1e3,
         "latency_exact": exact,

@@ -27,6 +27,11 @@ import numpy as np
 from snfkit.arguments import check_bool, check_int, check_number
 from snfkit.errors import ParameterError
 
+MAX_PACKETS = 2**30
+"""Most packets a synthetic workload may have (expected count; about 60 GB as a packets table): a
+guard against a mistyped size (``scale=1e6``, ``duration_s=1e9``), which would otherwise end in a
+MemoryError or the OOM killer after minutes."""
+
 _DATA = "snfkit.workloads"
 
 
@@ -168,8 +173,6 @@ class FlowSizeCDF:
             of ``n`` independent ones, so that the sample follows the CDF closely even for small
             ``n`` (sizes are then exchangeable but not independent).
         """
-        from snfkit.workloads.synth import MAX_PACKETS
-
         n = check_int("n", n, 0, MAX_PACKETS)
         stratified = check_bool("stratified", stratified)
         if not isinstance(rng, np.random.Generator):

@@ -49,14 +49,10 @@ from snfkit.arguments import check_bool, check_int, check_number, check_seed
 from snfkit.engine.flowkeys_nb import factorize_rows_nb
 from snfkit.errors import ParameterError
 from snfkit.traces.table import flow_keys, ipv4_to_rows, packets_from_arrays
-from snfkit.workloads.cdf import FlowSizeCDF, load_distribution
+from snfkit.workloads.cdf import MAX_PACKETS, FlowSizeCDF, load_distribution
 
 TCP, UDP = 6, 17
 
-MAX_PACKETS = 2**30
-"""Most packets a synthetic workload may have (expected count; about 60 GB as a packets table): a
-guard against a mistyped size (``scale=1e6``, ``duration_s=1e9``), which would otherwise end in a
-MemoryError or the OOM killer after minutes."""
 MAX_TS_NS = 2**62
 """Timestamps of a synthetic trace stay below this (146 years); burst models whose gaps would pass
 it are refused rather than wrapped around int64."""
