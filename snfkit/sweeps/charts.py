@@ -245,8 +245,11 @@ def slice_chart(data: pl.DataFrame, log_params: Sequence[str] = ()):
 
 def study_charts(study, directory) -> list:
     """Write pareto.html (multi-objective studies), importance.html and slices.html (first
-    objective) for ``study`` into ``directory``; return the paths written."""
+    objective) for ``study`` into ``directory`` (self-contained HTML: the ``export`` extra); return
+    the paths written."""
     from pathlib import Path
+
+    from snfkit.charts.export import save_chart
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -258,16 +261,13 @@ def study_charts(study, directory) -> list:
     if len(objectives) >= 2:
         dirs = [d.name.lower() for d in study.directions[:2]]
         data = pareto_front_data(table, objectives[0], objectives[1], dirs)
-        pareto_front_chart(data).save(out / "pareto.html")
-        written.append(out / "pareto.html")
+        written += save_chart(pareto_front_chart(data), out / "pareto", ("html",))
     imp = importance_data(study)
     if imp.height:
-        importance_chart(imp).save(out / "importance.html")
-        written.append(out / "importance.html")
+        written += save_chart(importance_chart(imp), out / "importance", ("html",))
     sl = slice_data(table, objectives[0])
     log_params = _log_params(study)
-    slice_chart(sl, log_params).save(out / "slices.html")
-    written.append(out / "slices.html")
+    written += save_chart(slice_chart(sl, log_params), out / "slices", ("html",))
     return written
 
 
