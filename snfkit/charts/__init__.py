@@ -6,6 +6,10 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
   :func:`utilization_data`, :func:`utilization_box_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
 - state management (Fig 4): :func:`state_latency_data`, :func:`state_sources_data`
 - sensitivity (Figs 7, 8): :func:`k_alpha_data`, :func:`size_threshold_data`
+- interactive (notebooks): :func:`latency_over_time_data` with :func:`provisioning_latency_chart`
+  (brush a time window, pick a mode from the legend)
+- titles (:mod:`snfkit.charts.titles`): :func:`figure_subtitle` names the trace and the settings
+  that differ from the defaults; every ``*_chart`` takes ``subtitle=``
 
 Inputs are mappings from a label (a mode name, ``(nf, state_mode)``, ``(K, alpha)``, ``B``) to a
 :class:`~snfkit.results.Results`; :mod:`snfkit.figures` builds them.
@@ -15,12 +19,15 @@ from snfkit.charts import theme
 from snfkit.charts.compute import (
     PERCENTILE_ORDER,
     UTILIZATION_BANDS,
+    apart_runs,
+    latency_over_time_data,
     latency_percentiles_chart,
     latency_percentiles_data,
     opportunities_chart,
     opportunities_data,
     provisioning_chart,
     provisioning_data,
+    provisioning_latency_chart,
     utilization_bands_chart,
     utilization_bands_data,
     utilization_box_data,
@@ -32,6 +39,7 @@ from snfkit.charts.sensitivity import (
     METRICS,
     k_alpha_chart,
     k_alpha_data,
+    metric_scale,
     metric_values,
     size_threshold_chart,
     size_threshold_data,
@@ -43,6 +51,7 @@ from snfkit.charts.state import (
     state_latency_data,
     state_sources_data,
 )
+from snfkit.charts.titles import common_settings, figure_subtitle, settings_text
 
 theme.register(enable=True)
 
@@ -50,18 +59,25 @@ __all__ = [
     "METRICS",
     "PERCENTILE_ORDER",
     "UTILIZATION_BANDS",
+    "apart_runs",
+    "common_settings",
+    "figure_subtitle",
     "k_alpha_chart",
     "k_alpha_data",
+    "latency_over_time_data",
     "latency_percentiles_chart",
     "latency_percentiles_data",
+    "metric_scale",
     "metric_values",
     "moved_flowlets",
     "opportunities_chart",
     "opportunities_data",
     "provisioning_chart",
     "provisioning_data",
+    "provisioning_latency_chart",
     "save_chart",
     "seamless_chart",
+    "settings_text",
     "size_threshold_chart",
     "size_threshold_data",
     "state_latency_chart",
