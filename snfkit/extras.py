@@ -5,7 +5,7 @@
 | ``export`` | vl-convert-python | PNG / SVG charts, self-contained (offline) HTML charts |
 | ``postgres`` | psycopg2-binary | sweeps stored in PostgreSQL |
 | ``dashboard`` | optuna-dashboard | browsing a sweep's study |
-| ``notebooks`` | jupyterlab, ipywidgets, vl-convert-python | the notebooks, the replay panel, offline charts |
+| ``notebooks`` | jupyterlab, ipywidgets, ipython, vl-convert-python | the notebooks, the replay panel, offline charts |
 
 The ``test`` extra installs all of them.
 """
@@ -22,7 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "export": ("vl_convert",),
     "postgres": ("psycopg2",),
     "dashboard": ("optuna_dashboard",),
-    "notebooks": ("ipywidgets", "vl_convert"),
+    "notebooks": ("ipywidgets", "IPython", "vl_convert"),
 }
 """Each extra and the modules it provides."""
 
