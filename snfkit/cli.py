@@ -1,6 +1,7 @@
 """The ``snfkit`` command: ingest traces, summarize them, replay them, and run a demo.
 
-Errors about the input (a missing file, a malformed trace, a bad parameter) print one line,
+Errors about the input (a missing file, a malformed trace, a bad parameter) and parser errors (a
+missing argument, an unknown option, an option value out of range) print one line,
 ``snfkit: error: <message>``, to stderr and exit with status 2; no traceback. Progress bars and
 notes go to stderr, so stdout holds only the result (a table, or JSON with ``--json``).
 """
@@ -11,16 +12,80 @@ import functools
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from snfkit import __version__
 
+# typer's click: vendored as typer._click by recent typer, click itself before (not a dependency
+# of snfkit in its own right); its exceptions module either way.
+_click = getattr(typer.core, "_click", None) or typer.core.click  # type: ignore[attr-defined]
+click_errors = _click.exceptions
+
+
+class _SnfkitGroup(TyperGroup):
+    """The ``snfkit`` command group: parser errors as one line, and a default in every help.
+
+    Typer prints a parser error (a missing argument, a bad option value such as ``--workers 0``,
+    an unknown option) as a boxed panel under the usage line; snfkit prints it like its input
+    errors, one line ``snfkit: error: COMMAND: <message> (see 'snfkit COMMAND --help')`` on stderr,
+    exit status 2. An option without a default value (None) and without its own ``show_default``
+    text shows ``[default: none]``, so no option's help leaves its default unsaid.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            for p in command.params:
+                if (
+                    p.param_type_name == "option"
+                    and not p.required
+                    and not p.is_flag
+                    and p.default is None
+                    and not isinstance(p.show_default, str)
+                ):
+                    p.show_default = "none"
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            # Not standalone, typer returns the exit code of a typer.Exit (and of --help).
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_errors.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # click >= 8.2: 'snfkit' alone
+                text = exc.format_message()  # typer's rich help has printed itself: ""
+                if text.strip():
+                    typer.echo(text, err=True)
+                sys.exit(exc.exit_code)
+            typer.echo(_usage_error_line(exc), err=True)
+            sys.exit(
+                EXIT_INPUT_ERROR if isinstance(exc, click_errors.UsageError) else exc.exit_code
+            )
+        except click_errors.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error_line(exc: Exception) -> str:
+    """``snfkit: error: info: Missing argument 'trace'. (see 'snfkit info --help')``."""
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    words = ctx.command_path.split()[1:] if ctx is not None else []
+    command = " ".join(["snfkit", *words])
+    where = f"{' '.join(words)}: " if words else ""
+    return f"snfkit: error: {where}{message} (see '{command} --help')"
+
+
 app = typer.Typer(
+    cls=_SnfkitGroup,
     name="snfkit",
     help=(
         "Replay packet traces through SNF (serverless network functions, SoCC '20) and its "
@@ -209,12 +274,14 @@ TimeoutOpt = Annotated[
     list[int] | None,
     typer.Option(
         "--timeout-us",
-        min=0,
-        help="Flowlet timeout T in us; repeat for several. [default: 100 and 500]",
+        min=1,
+        help="Flowlet timeout T in us (>= 1, as replay requires); repeat for several.",
+        show_default="100 and 500",
     ),
 ]
 SizeOpt = Annotated[
-    int, typer.Option("--size-bytes", help="Flowlet size threshold B in bytes (0: none).")
+    int,
+    typer.Option("--size-bytes", min=0, help="Flowlet size threshold B in bytes (0: none)."),
 ]
 
 
@@ -291,7 +358,8 @@ def demo(
     """Summarize a small synthetic trace (or --trace) and compare the allocation modes.
 
     Writes into OUT: summary.json, trace_summary.csv/.parquet, modes.csv (one row per mode),
-    epochs_<mode>.csv, latency_percentiles.csv, two charts (latency_percentiles.html,
+    epochs_<mode>.csv, latency_percentiles.csv, billing.csv (each mode under each billing
+    model), two charts (latency_percentiles.html,
     provisioning.html) and figures/ (the paper's figures on the small grids of 'snfkit figures
     --small', as PNG and HTML, with claims.md and index.html).
     """
@@ -323,6 +391,11 @@ def demo(
     lat = charts.latency_percentiles_data(runs)
     lat.write_csv(out / "latency_percentiles.csv")
     prov = charts.provisioning_data(runs)
+    from snfkit.billing import compare, pivot
+
+    bills = compare(runs)
+    bills.write_csv(out / "billing.csv")
+    _print_table(pivot(bills), "bill in USD, model x mode (billing.csv; snfkit bill --help)")
     doc["modes"] = {mode: res.summary for mode, res in runs.items()}
     label = trace.name if trace is not None else f"small_demo(seed={seed})"
     try:
@@ -372,6 +445,43 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name, raw
 
 
+REPLAY_KEYWORDS = ("nf", "chunk_size", "keep_state_sources")
+"""``--param`` names that are keywords of :func:`snfkit.replay` rather than ReplayParams names."""
+
+
+def replay_options(mode: str, params: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``snfkit replay``'s keywords for :func:`snfkit.replay`, checked before any input is read.
+
+    The mode and every ``--param`` are validated here (:meth:`snfkit.ReplayParams.from_flat`: names,
+    ranges and choices such as ``state_mode`` and ``replication_policy``; ``nf`` against the
+    built-in NFs), so a typo fails at once rather than after parsing a whole trace.
+    """
+    from snfkit.errors import ParameterError
+    from snfkit.params import ReplayParams
+
+    flat: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, value in params:
+        (extra if name in REPLAY_KEYWORDS else flat)[name] = value
+    if "mode" in flat and flat["mode"] != mode:
+        raise ParameterError("mode", flat["mode"], f"--mode or --param mode, not both ({mode!r})")
+    flat["mode"] = mode
+    ReplayParams.from_flat(**flat)
+    nf = extra.get("nf")
+    if nf is not None:
+        from snfkit.nf import NFS
+
+        if nf not in NFS:
+            raise ParameterError("nf", nf, "one of " + ", ".join(repr(k) for k in NFS))
+    chunk = extra.get("chunk_size", 1)
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ParameterError("chunk_size", chunk, "an integer >= 1")
+    keep = extra.get("keep_state_sources", False)
+    if not isinstance(keep, bool):
+        raise ParameterError("keep_state_sources", keep, "true or false")
+    return {**flat, **extra}
+
+
 @app.command("replay")
 @_input_errors
 def replay_cmd(
@@ -381,20 +491,27 @@ def replay_cmd(
     ] = "flowlet",
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="Replay parameter name=value (repeatable)."),
+        typer.Option(
+            "--param",
+            "-p",
+            help="Replay parameter name=value (repeatable): any snfkit.ReplayParams name, or nf, "
+            "chunk_size, keep_state_sources.",
+            show_default="the paper's values",
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Folder for the result tables.")
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the result tables.", show_default="not saved"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Replay a trace in one allocation mode; save the result tables and print the summary."""
     from snfkit import replay
 
-    params = dict(parse_param(p) for p in param or [])
+    params = replay_options(mode, [parse_param(p) for p in param or []])
     packets = _read(trace).packets
     with _progress_bar(f"replay {mode}") as update:
-        results = replay(packets, mode=mode, progress=update, **params)
+        results = replay(packets, progress=update, **params)
     if out is not None:
         results.save(out)
         typer.echo(f"wrote {out}/", err=True)
@@ -421,8 +538,8 @@ def sweep(
         str | None,
         typer.Option(
             "--storage",
-            help="Optuna storage URL (sqlite:///..., postgresql://...). "
-            "[default: CONFIG's folder/CONFIG-stem.db]",
+            help="Optuna storage URL (sqlite:///..., postgresql://...).",
+            show_default="sqlite: CONFIG's folder/CONFIG-stem.db",
         ),
     ] = None,
     workers: Annotated[
@@ -430,11 +547,22 @@ def sweep(
     ] = 1,
     trials: Annotated[
         int | None,
-        typer.Option("--trials", "-n", min=1, help="COMPLETE trials to reach [default: config]."),
+        typer.Option(
+            "--trials",
+            "-n",
+            min=1,
+            help="COMPLETE trials to reach.",
+            show_default="the config's n_trials",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Folder for trials.parquet and the study's charts."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for trials.parquet and the study's charts.",
+            show_default="not written",
+        ),
     ] = None,
 ) -> None:
     """Run or resume an Optuna study of replay parameters (docs/sweeps.md).
@@ -497,24 +625,35 @@ def figures_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figures.")],
     trace: Annotated[
         Path | None,
-        typer.Option("--trace", help="Trace file (any format); default: a synthetic trace."),
+        typer.Option("--trace", help="Trace file (any format).", show_default="a synthetic trace"),
     ] = None,
     scale: Annotated[
         float | None,
         typer.Option(
             "--scale",
             min=0.0,
-            help="Without --trace: paper_like(seed, scale) [default: small_demo(seed)].",
+            help="Without --trace: paper_like(seed, scale).",
+            show_default="small_demo(seed)",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic trace.")] = 0,
     max_packets: Annotated[
         int | None,
-        typer.Option("--max-packets", min=1, help="Keep only the first N packets (quick runs)."),
+        typer.Option(
+            "--max-packets",
+            min=1,
+            help="Keep only the first N packets (quick runs).",
+            show_default="all",
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="Replay parameter name=value for every run."),
+        typer.Option(
+            "--param",
+            "-p",
+            help="Replay parameter name=value for every run.",
+            show_default="the paper's values",
+        ),
     ] = None,
     small: Annotated[
         bool,
@@ -522,7 +661,12 @@ def figures_cmd(
     ] = False,
     fmt: Annotated[
         list[str] | None,
-        typer.Option("--format", "-f", help="png, svg, html (repeatable) [default: all three]."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="png, svg or html (repeatable).",
+            show_default="png, svg and html",
+        ),
     ] = None,
     claims: Annotated[
         bool,
@@ -563,6 +707,70 @@ def figures_cmd(
     fd = _figures(packets, label, out, params=params, small=small, formats=formats)
     if claims:
         typer.echo(claims_markdown(claims_table(fd), fd.workload))
+
+
+BILL_COLUMNS = ("run", "model", "user_usd", "provider_usd", "margin_usd", "usd_per_gb")
+"""Columns of ``snfkit bill``'s table (``--json`` prints every column of the comparison)."""
+
+
+def _bill_table(table):
+    """The comparison's :data:`BILL_COLUMNS`, amounts to 4 significant digits (a terminal's width)."""
+    import polars as pl
+
+    money = [c for c in BILL_COLUMNS if c.endswith(("_usd", "_gb"))]
+    return table.select(BILL_COLUMNS).with_columns(
+        pl.col(c).map_elements(lambda v: f"{v:.4g}", return_dtype=pl.String) for c in money
+    )
+
+
+@app.command("bill")
+@_input_errors
+def bill_cmd(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Folders of saved results ('snfkit replay --out').")
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Billing model or group (repeatable): per_packet, per_flow, per_flowlet, snf, "
+            "vm, vm_autoscaled, managed_nat_gateway, managed_network_firewall, managed_gwlb; "
+            "groups managed, serverless. All models when not given.",
+        ),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", help="Price table (CSV); the shipped table when not given."),
+    ] = None,
+    granularity_ms: Annotated[
+        float | None,
+        typer.Option("--granularity-ms", help="Function billing granularity in ms."),
+    ] = None,
+    scale_to: Annotated[
+        str | None,
+        typer.Option("--scale-to", help="Extrapolate to hour, day, month, or N seconds."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every row as JSON.")] = False,
+) -> None:
+    """Bill saved replays under billing models: user cost, provider cost, margin, $/GB.
+
+    One row per run and model (docs/billing.md has every formula). A run is named by its folder.
+    """
+    from snfkit.billing import compare
+
+    names = [p.name for p in runs]
+    if len(set(names)) < len(names):
+        names = [str(p) for p in runs]
+    target: float | str | None = scale_to
+    if scale_to is not None and _INT.fullmatch(scale_to.replace(".", "", 1)):
+        target = float(scale_to)
+    options = {} if granularity_ms is None else {"granularity_ms": granularity_ms}
+    table = compare(dict(zip(names, runs, strict=True)), model, prices, scale_to=target, **options)
+    if as_json:
+        typer.echo(_write_json(table.to_dicts()))
+    else:
+        _print_table(_bill_table(table), "bills in USD")
 
 
 if __name__ == "__main__":

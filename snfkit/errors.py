@@ -76,6 +76,14 @@ class ConfigError(SnfkitError, ValueError):
         super().__init__(f"{self.source}: {key}: {problem}")
 
 
+class PriceTableError(ConfigError):
+    """A price table (``snfkit/billing/data/prices.csv`` or a user's) is invalid.
+
+    ``key`` names the row and the field: ``line 7 (aws_gwlb.hour).unit`` in a CSV file (line 1 is
+    the header), ``row 3 (...)`` in a table given in memory, or ``column price`` for a whole column.
+    """
+
+
 class SkippedPacketsWarning(UserWarning):
     """Some records were skipped on ingest; the message lists the count per reason."""
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import typer
 from conftest import shared_trace
 from test_summary import hand_table
 from typer.testing import CliRunner
 
 import snfkit
-from snfkit.cli import MODE_TABLE_KEYS, app, parse_param
+from snfkit.cli import MODE_TABLE_KEYS, app, parse_param, replay_options
 from snfkit.errors import ParameterError, SkippedPacketsWarning
 
 COMMANDS = ("ingest", "info", "demo", "replay")
@@ -82,12 +83,12 @@ def test_info_json_counts(hand_parquet):
 
 def test_info_timeouts_and_size_options(hand_parquet):
     r = run(
-        "info", hand_parquet, "--json", "--timeout-us", 1000, "--timeout-us", 0, "--size-bytes", 0
+        "info", hand_parquet, "--json", "--timeout-us", 1000, "--timeout-us", 1, "--size-bytes", 0
     )
     d = json.loads(r.stdout)
     assert [(fl["timeout_ns"], fl["size_bytes"]) for fl in d["flowlets"]] == [
         (1_000_000, 0),
-        (0, 0),
+        (1_000, 0),
     ]
     assert [fl["flowlets"] for fl in d["flowlets"]] == [3, 8]
 
@@ -298,3 +299,86 @@ def test_demo_without_the_export_extra(tmp_path, hand_parquet, monkeypatch):
     assert "charts and figures skipped" in r.stderr and "snfkit[export]" in r.stderr
     assert (out / "modes.csv").exists() and (out / "summary.json").exists()
     assert not (out / "latency_percentiles.html").exists()
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["info"], ["info: ", "Missing argument"]),
+        (["ingest", "x.pcap"], ["ingest: ", "--out"]),
+        (["sweep", "x.toml", "--workers", "0"], ["sweep: ", "--workers"]),
+        (["info", "x.pcap", "--bogus"], ["info: ", "--bogus"]),
+        (["replay", "x.pcap", "--json", "yes"], ["replay: "]),
+        (["inf", "x.pcap"], ["inf"]),
+    ],
+)
+def test_parser_errors_are_one_line_exit_2(args, needles):
+    # README: errors print one line 'snfkit: error: ...' and exit with status 2, parser errors too.
+    r = run(*args)
+    assert_one_line_error(r, *needles, "--help")
+    assert "─" not in r.stderr and "╭" not in r.stderr  # no rich panel
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--size-bytes", "-1"), ("--timeout-us", "0"), ("--timeout-us", "-3")]
+)
+def test_info_refuses_what_replay_refuses(hand_parquet, option, value):
+    assert_one_line_error(run("info", hand_parquet, option, value), "info: ", option)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--mode", "flowlets"], "mode='flowlets'"),
+        (["--param", "state_mode=proactiv"], "state_mode='proactiv'"),
+        (["--param", "replication_policy=wieghted"], "replication_policy='wieghted'"),
+        (["--param", "nf=natt"], "nf='natt'"),
+        (["--param", "alpha=2"], "alpha=2"),
+        (["--param", "tiemout_ns=5"], "tiemout_ns=5"),
+        (["--param", "chunk_size=0"], "chunk_size=0"),
+        (["--mode", "flow", "--param", "mode=packet"], "mode='packet'"),
+    ],
+)
+def test_replay_checks_choices_before_reading(tmp_path, args, needle):
+    # A malformed trace: had the trace been read first, the error would name it instead.
+    bad = tmp_path / "junk.pcap"
+    bad.write_bytes(b"not a capture at all\n")
+    r = run("replay", bad, *args)
+    assert_one_line_error(r, needle)
+    assert "junk.pcap" not in r.stderr
+
+
+def test_replay_options_split_replay_keywords():
+    got = replay_options("packet", [("nf", "nat"), ("alpha", 0.5), ("keep_state_sources", True)])
+    assert got == {"mode": "packet", "alpha": 0.5, "nf": "nat", "keep_state_sources": True}
+
+
+def _option_blocks(help_text: str) -> dict[str, str]:
+    """Rich help -> {'--name': the option's text, wrapped lines joined}."""
+    blocks: dict[str, str] = {}
+    name = None
+    for line in help_text.splitlines():
+        body = line.strip().strip("│").strip()
+        words = body.lstrip("* ").split()
+        if words and words[0].startswith("--"):
+            name = words[0]
+            blocks[name] = body
+        elif name is not None and body and not body.startswith("╰"):
+            blocks[name] += " " + body
+        elif body.startswith("╰"):
+            name = None
+    return blocks
+
+
+@pytest.mark.parametrize("cmd", sorted(typer.main.get_command(app).commands))
+def test_every_option_shows_its_default(cmd):
+    command = typer.main.get_command(app).commands[cmd]
+    r = CliRunner().invoke(app, [cmd, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert r.exit_code == 0, r.output
+    blocks = _option_blocks(r.stdout)
+    for p in command.params:
+        if p.param_type_name != "option" or p.name == "help":
+            continue
+        if p.is_flag and not p.secondary_opts:  # --json, --small: off unless given
+            continue
+        text = blocks[p.opts[0]]
+        assert "[required]" in text or "[default: " in text, f"{cmd} {p.opts[0]}: {text}"
+        assert " ".join(p.help.split()) in " ".join(text.split()), f"{cmd}: help text lost"

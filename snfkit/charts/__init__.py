@@ -10,12 +10,21 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
   (brush a time window, pick a mode from the legend)
 - titles (:mod:`snfkit.charts.titles`): :func:`figure_subtitle` names the trace and the settings
   that differ from the defaults; every ``*_chart`` takes ``subtitle=``
+- billing (:mod:`snfkit.billing`): :func:`cost_components_data`, :func:`cost_vs_load_data`,
+  :func:`crossovers`
 
 Inputs are mappings from a label (a mode name, ``(nf, state_mode)``, ``(K, alpha)``, ``B``) to a
 :class:`~snfkit.results.Results`; :mod:`snfkit.figures` builds them.
 """
 
 from snfkit.charts import theme
+from snfkit.charts.billing import (
+    cost_components_chart,
+    cost_components_data,
+    cost_vs_load_chart,
+    cost_vs_load_data,
+    crossovers,
+)
 from snfkit.charts.compute import (
     PERCENTILE_ORDER,
     UTILIZATION_BANDS,
@@ -62,6 +71,11 @@ __all__ = [
     "apart_runs",
     "common_settings",
     "figure_subtitle",
+    "cost_components_chart",
+    "cost_components_data",
+    "cost_vs_load_chart",
+    "cost_vs_load_data",
+    "crossovers",
     "k_alpha_chart",
     "k_alpha_data",
     "latency_over_time_data",

@@ -1,17 +1,18 @@
 """Sensitivity charts (paper §9.6): K x alpha (Fig 7), the size threshold B (Fig 8).
 
-Inputs are mappings from a parameter value (or tuple of values) to a Results; metrics come from each
-run's summary (:data:`METRICS`).
+Inputs are mappings from a parameter value (or tuple of values) to a Results; the metrics are those
+of :data:`snfkit.metrics.METRICS` (:data:`METRICS` here only gives them axis titles).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from snfkit.charts.state import moved_flowlets
 from snfkit.charts.titles import title as make_title
+from snfkit.metrics import compute_metrics
 from snfkit.results import Results
 
 METRICS: dict[str, str] = {
@@ -28,22 +29,11 @@ METRICS: dict[str, str] = {
 
 
 def metric_values(res: Results) -> dict[str, float | None]:
-    """Every :data:`METRICS` entry of one run (None where the run does not report it)."""
-    s = res.summary
-
-    def num(key):
-        v = s.get(key)
-        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-    out = {
-        "p50_latency_us": float(s["latency_us"]["p50"]),
-        "p99_latency_us": float(s["latency_us"]["p99"]),
-    }
-    for key in METRICS:
-        if key not in out:
-            out[key] = num(key)
-    out["moved_flowlets"] = float(moved_flowlets(res))
-    return out
+    """Every :data:`METRICS` entry of one run, and ``moved_flowlets``, from the metric registry
+    (None where the run does not report it)."""
+    names = [*METRICS, "moved_flowlets"]
+    values = compute_metrics(res, names)
+    return {m: None if math.isnan(values[m]) else values[m] for m in names}
 
 
 def _long(

@@ -13,6 +13,7 @@ import polars as pl
 from snfkit.charts.compute import PERCENTILE_ORDER, latency_bars
 from snfkit.charts.theme import color_scale
 from snfkit.charts.titles import title as make_title
+from snfkit.metrics import moved_flowlets
 from snfkit.results import Results
 
 StateRuns = Mapping[tuple[str, str], Results]
@@ -61,22 +62,6 @@ def state_latency_chart(data: pl.DataFrame, columns: int = 3, *, subtitle: str |
 def _num(summary: dict, key: str) -> float | None:
     v = summary.get(key)
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def moved_flowlets(res: Results) -> int:
-    """Flowlets whose unit differs from their flow's previous flowlet's unit (or lifetime): the
-    summary's ``moved_flowlets`` when the replay reports it, else counted from the flowlets."""
-    if isinstance(res.summary.get("moved_flowlets"), int):
-        return int(res.summary["moved_flowlets"])
-    f = res.flowlets
-    if f.height == 0:
-        return 0
-    prev = f.sort("item").select(
-        "flow_id",
-        moved=(pl.col("unit") != pl.col("unit").shift(1).over("flow_id"))
-        | (pl.col("unit_life") != pl.col("unit_life").shift(1).over("flow_id")),
-    )
-    return int(prev["moved"].fill_null(False).sum())
 
 
 def state_sources_data(runs: StateRuns) -> pl.DataFrame:

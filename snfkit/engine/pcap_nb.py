@@ -55,6 +55,7 @@ class ErrT(NamedTuple):
     TS_BACKWARDS: int = 16  # a = timestamp (ns), b = largest earlier timestamp (ns)
     TRUNCATED_HEADERS: int = 17  # a = captured bytes, b = link type
     BAD_IP_HEADER: int = 18  # a = captured bytes, b = link type
+    TS_OVERFLOW: int = 19  # a = timestamp units (uint64 bits), b = interface id
 
 
 Err = ErrT()
@@ -71,19 +72,22 @@ class CountT(NamedTuple):
     TRUNCATED_RECORD: int = 5
     RECORD_TOO_LONG: int = 6
     BAD_BLOCK: int = 7
-    FRAGMENTS: int = 8
-    REORDERED: int = 9
-    L4_TRUNCATED: int = 10
-    TRUNCATED_CAPTURE: int = 11
-    SPB_TIMESTAMPS: int = 12
-    UNREAD_BYTES: int = 13
-    SECTIONS: int = 14
-    INTERFACES: int = 15
-    RECORDS: int = 16  # packet records and damaged blocks seen (kept + skipped)
+    BAD_TIMESTAMP: int = 8
+    FRAGMENTS: int = 9
+    REORDERED: int = 10
+    L4_TRUNCATED: int = 11
+    TRUNCATED_CAPTURE: int = 12
+    SPB_TIMESTAMPS: int = 13
+    CAPLEN_OVER_SNAPLEN: int = 14
+    ORIGLEN_BELOW_CAPLEN: int = 15
+    UNREAD_BYTES: int = 16
+    SECTIONS: int = 17
+    INTERFACES: int = 18
+    RECORDS: int = 19  # packet records and damaged blocks seen (kept + skipped)
 
 
 Count = CountT()
-N_SKIP_REASONS = 8
+N_SKIP_REASONS = 9
 COUNT_NAMES = (
     "non_ip",
     "truncated_headers",
@@ -93,11 +97,14 @@ COUNT_NAMES = (
     "truncated_record",
     "record_too_long",
     "bad_block",
+    "bad_timestamp",
     "fragments",
     "reordered",
     "l4_truncated",
     "truncated_capture",
     "spb_timestamps",
+    "caplen_over_snaplen",
+    "origlen_below_caplen",
     "unread_bytes",
     "sections",
     "interfaces",
@@ -125,6 +132,8 @@ N_SLOTS = 10
 MAX_INTERFACES = 4096
 MAX_CAPLEN = 262144  # 256 KiB: larger captured lengths are treated as corruption
 INT64_MIN = np.iinfo(np.int64).min
+INT64_MAX = np.iinfo(np.int64).max
+_MAX_S = 9223372036  # INT64_MAX // 10**9: whole seconds that fit int64 ns
 
 
 class CaptureState(NamedTuple):
@@ -212,19 +221,23 @@ def _u32(buf, i, big):
 
 @nb.njit(cache=True)
 def pcapng_ts_ns(t, resol, offset_s):
-    """pcapng 64-bit timestamp ``t`` in units of ``if_tsresol`` -> int64 ns (+ ``if_tsoffset`` s).
+    """pcapng 64-bit timestamp ``t`` in units of ``if_tsresol`` (+ ``if_tsoffset`` s) -> ``(ns, ok)``.
 
     Power-of-10 resolutions are exact; power-of-2 ones floor ``t * 1e9 / 2**e`` exactly up to
-    e = 34 (finer ones drop the fraction bits below 2**-34 s first). Arithmetic wraps modulo 2**64.
+    e = 34 (finer ones drop the fraction bits below 2**-34 s first). ``ok`` is False (and ``ns``
+    0) when the time is not representable in int64 ns (before 1677 or after 2262); nothing wraps.
     """
     t = np.uint64(t)
     giga = np.uint64(1000000000)
+    top = np.uint64(INT64_MAX)
     if resol & 0x80 == 0:
         e = resol
         if e <= 9:
             m = np.uint64(1)
             for _ in range(9 - e):
                 m = m * np.uint64(10)
+            if t > top // m:
+                return np.int64(0), False
             ns = t * m
         elif e - 9 <= 19:
             d = np.uint64(1)
@@ -247,13 +260,46 @@ def pcapng_ts_ns(t, resol, offset_s):
             else:
                 frac = frac >> np.uint64(e - 34)
             e = 34
+        if whole > top // giga:
+            return np.int64(0), False
         ns = whole * giga + ((frac * giga) >> np.uint64(e))
-    return np.int64(ns) + np.int64(offset_s) * np.int64(1000000000)
+    if ns > top:
+        return np.int64(0), False
+    # ns + offset_s * 1e9 exactly: whole seconds and the rest apart, so nothing overflows
+    sec = np.int64(ns // giga)
+    sub = np.int64(ns % giga)
+    off = np.int64(offset_s)
+    if off > _MAX_S - sec or off < -_MAX_S - 1 - sec:
+        return np.int64(0), False
+    total_s = sec + off
+    if total_s == _MAX_S:
+        if sub > INT64_MAX - _MAX_S * 1000000000:
+            return np.int64(0), False
+    elif total_s == -_MAX_S - 1:
+        # (total_s + 1) s fits; the remainder sub - 1e9 is negative
+        if sub - 1000000000 < INT64_MIN + _MAX_S * 1000000000:
+            return np.int64(0), False
+        return (total_s + 1) * 1000000000 + (sub - 1000000000), True
+    return total_s * 1000000000 + sub, True
 
 
 _F_FRAGMENT = 1
 _F_L4_TRUNCATED = 2
 _F_TRUNCATED_CAPTURE = 4
+_F_CAPLEN_OVER_SNAPLEN = 1
+_F_ORIGLEN_BELOW_CAPLEN = 2
+
+
+@nb.njit(cache=True, inline="always")
+def _odd_lengths(caplen, origlen, snaplen):
+    """Record-header lengths that contradict each other (kept, counted as notes): a captured
+    length above the snap length (0: no limit) or above the original length."""
+    odd = 0
+    if snaplen > 0 and caplen > snaplen:
+        odd |= _F_CAPLEN_OVER_SNAPLEN
+    if origlen < caplen:
+        odd |= _F_ORIGLEN_BELOW_CAPLEN
+    return odd
 
 
 @nb.njit(cache=True, inline="always")
@@ -468,6 +514,9 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
         link_pos = 0
         ts = np.int64(0)
         simple = False
+        odd = 0  # _F_CAPLEN_OVER_SNAPLEN | _F_ORIGLEN_BELOW_CAPLEN of the record header
+        t = np.int64(0)  # pcapng timestamp units (uint64 bits)
+        ts_ok = True
         if fmt == 0:
             stop = False
             if left < 16:
@@ -488,6 +537,7 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
                     sec = _u32(buf, pos, pcap_big)
                     frac = _u32(buf, pos + 4, pcap_big)
                     ts = sec * 1000000000 + (frac if pcap_nano else frac * 1000)
+                    odd = _odd_lengths(caplen, _u32(buf, pos + 12, pcap_big), st[Slot.SNAP])
                     d = pos + 16
                     end = d + caplen
                     link = pcap_link
@@ -635,11 +685,14 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
                         caplen = _u32(buf, pos + 20, big)
                         d = pos + 28
                         t = (_u32(buf, pos + 12, big) << 32) | _u32(buf, pos + 16, big)
-                        ts = pcapng_ts_ns(t, if_resol[iface], if_offset[iface])
+                        ts, ts_ok = pcapng_ts_ns(t, if_resol[iface], if_offset[iface])
+                        odd = _odd_lengths(caplen, _u32(buf, pos + 24, big), if_snap[iface])
                     if caplen > MAX_CAPLEN:
                         err = _fail(st, Err.RECORD_TOO_LONG, rec, caplen, 0)
                     elif d + caplen > bend:
                         err = _fail(st, Err.BLOCK_CONTENT, rec, btype, blen)
+                    elif not simple and not ts_ok:
+                        err = _fail(st, Err.TS_OVERFLOW, rec, t, iface)
                     else:
                         end = d + caplen
                         link = if_link[iface]
@@ -654,6 +707,8 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
                         counts[Count.UNKNOWN_INTERFACE] += 1
                     elif err == Err.RECORD_TOO_LONG:
                         counts[Count.RECORD_TOO_LONG] += 1
+                    elif err == Err.TS_OVERFLOW:
+                        counts[Count.BAD_TIMESTAMP] += 1
                     else:
                         counts[Count.BAD_BLOCK] += 1
                     err = 0
@@ -697,6 +752,10 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
                 counts[Count.TRUNCATED_CAPTURE] += 1
         if simple:
             counts[Count.SPB_TIMESTAMPS] += 1
+        if odd & _F_CAPLEN_OVER_SNAPLEN:
+            counts[Count.CAPLEN_OVER_SNAPLEN] += 1
+        if odd & _F_ORIGLEN_BELOW_CAPLEN:
+            counts[Count.ORIGLEN_BELOW_CAPLEN] += 1
         o_ts[n] = ts
         if ver == 4:
             for k in range(10):

@@ -70,7 +70,6 @@ from snfkit.engine.collect_nb import (
 )
 from snfkit.engine.enums import (
     AllocationMode,
-    LoadEstimator,
     OpenReason,
     StateMode,
     StateSource,
@@ -78,9 +77,22 @@ from snfkit.engine.enums import (
     WaitCause,
 )
 from snfkit.engine.mix_nb import pop_low_bit
+from snfkit.engine.pool_nb import (
+    INF,
+    cal_book,
+    cal_fit,
+    maybe_prestart,
+    refresh_loads,
+    retire_due,
+    retire_time,
+    retire_unit,
+    roll_unit,
+    set_load,
+    start_unit,
+    went_idle,
+)
 from snfkit.engine.state_nb import add_transfer, open_source, push_state
 
-INF = np.int64(2**62)  # "no event"
 TIME_LIMIT = np.int64(2**61)
 """Kernel times count from the trace's first packet (the driver shifts them; ``ctl.origin`` is that
 packet's time on the trace's clock). The trace's span and every time parameter are bounded
@@ -135,62 +147,6 @@ for _name in ("item", "unit", "life", "last_pkt", "rep_clock", "rep_pkt", "prev_
     FLOW_FRESH[_name] = -1
 FLOW_FRESH["prev_rate"] = -1.0
 """A flow never seen: the values new flow records are filled with."""
-
-CALENDAR = 16
-"""Busy intervals a unit remembers ahead of now (packets booked after a state wait leave gaps that
-later packets of other flows may fill; when all 16 are taken, packets go after the last one)."""
-
-UNIT_DTYPE = np.dtype(
-    [
-        ("active", np.bool_),
-        ("drawn", np.bool_),  # scratch flag of the weighted replica draw
-        ("w", np.float64),  # the slot's replica draw weight, 1/(ID+1)
-        ("ld", np.float64),  # load (bps) in bucket ctl.load_bucket; INF when not active
-        ("sc", np.float64),  # ld / capacity: the score before state affinity
-        ("m", np.float64),  # measured load in bucket ctl.load_bucket
-        ("life", np.int64),  # lifetime id of the slot's current unit
-        ("start", np.int64),
-        ("ready", np.int64),
-        ("free", np.int64),  # time the unit finishes its queued work
-        ("last_recv", np.int64),
-        ("open", np.int64),  # open items on the unit
-        ("committed", np.float64),  # sum of open items' estimates
-        ("pkts", np.int64),
-        ("bytes", np.int64),
-        ("busy", np.int64),
-        ("ring_sum", np.int64),  # sum over the bucket ring (complete buckets in the window)
-        ("cur_bucket", np.int64),
-        ("cur_bytes", np.int64),
-        ("start_bucket", np.int64),
-        ("cal_n", np.int64),  # busy intervals in the calendar
-        ("cal_s", np.int64, (CALENDAR,)),  # their starts, sorted; disjoint
-        ("cal_e", np.int64, (CALENDAR,)),  # their ends
-        ("cal_full", np.int64),  # placements made at the calendar's end because it was full
-        # (the gap before such a placement is booked busy: no later packet fills it)
-        # a push from this slot: its candidates' count and weight sum, valid while ctl.act_ver
-        # equals px_ver (the active set has not changed since they were summed)
-        ("px_ver", np.int64),
-        ("px_n", np.int64),
-        ("px_tot", np.float64),
-    ],
-    align=True,
-)
-
-RECORD_DTYPE = np.dtype(
-    [
-        ("unit", np.int64),
-        ("unit_life", np.int64),
-        ("start_ns", np.int64),
-        ("ready_ns", np.int64),
-        ("retire_ns", np.int64),
-        ("packets", np.int64),
-        ("bytes", np.int64),
-        ("busy_ns", np.int64),
-        ("cal_full", np.int64),  # packets booked after the last busy interval: the calendar was full
-    ],
-    align=True,
-)
-"""One unit lifetime, written when the unit retires."""
 
 CTL_DTYPE = np.dtype(
     [
@@ -323,254 +279,6 @@ pointer): numba passes a NamedTuple as one argument per field, and thirty-odd st
 cost more than the calls' work on the item path."""
 
 
-# ----------------------------------------------------------------------------- unit load
-
-
-@helper
-def _roll(units, ring, u, b, n_buckets):
-    """Bring unit u's bucket ring forward to bucket b."""
-    un = units[u]
-    cb = un.cur_bucket
-    if b <= cb:
-        return
-    # push the current bucket into the ring, then clear the buckets skipped over
-    steps = b - cb
-    if steps > n_buckets:
-        steps = n_buckets + 1
-    for k in range(steps):
-        slot = (cb + k) % n_buckets
-        un.ring_sum -= ring[u, slot]
-        if k == 0:
-            ring[u, slot] = un.cur_bytes
-            un.ring_sum += un.cur_bytes
-        else:
-            ring[u, slot] = 0
-    un.cur_bucket = b
-    un.cur_bytes = 0
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _measured(un, b, p):
-    """Measured load of unit record un in bucket b (its ring already rolled to b): bytes over the
-    complete buckets of the window (fewer for a young unit) / that time."""
-    nb_ = b - un.start_bucket
-    if nb_ > p.load_buckets:
-        nb_ = p.load_buckets
-    if nb_ > 0:
-        return un.ring_sum * 8e9 / (nb_ * p.load_bucket_ns)
-    return 0.0
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _set_load(un, p):
-    """Unit record un's load from its measured load and committed estimates (module docstring);
-    called whenever either changes, so the assignment loop only reads ``ld`` and ``sc``."""
-    load = un.m
-    if p.load_estimator == LoadEstimator.committed and un.committed > load:
-        load = un.committed
-    un.ld = load
-    un.sc = load / p.unit_capacity_bps
-
-
-@helper
-def _refresh_loads(units, ring, c, b, p):
-    """Roll every active unit to bucket b and recompute its measured load (once per bucket: the
-    window holds complete buckets only, so the measured load is fixed within a bucket)."""
-    for u in range(c.hi):
-        un = units[u]
-        if un.active:
-            if b > un.cur_bucket:
-                _roll(units, ring, u, b, p.load_buckets)
-            un.m = _measured(un, b, p)
-            _set_load(un, p)
-    c.load_bucket = b
-
-
-# ----------------------------------------------------------------------------- unit calendar
-
-
-@nb.njit(cache=True, error_model="numpy")
-def cal_fit(un, s0, d):
-    """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
-    n = un.cal_n
-    if n == 0 or un.cal_e[n - 1] <= s0:
-        return s0  # after every busy interval (the common case)
-    if n == CALENDAR and un.cal_e[n - 1] > s0:
-        s0 = un.cal_e[n - 1]  # full: no gap filling
-    s = s0
-    for k in range(n):
-        if un.cal_e[k] <= s:
-            continue
-        if un.cal_s[k] >= s + d:
-            break
-        s = un.cal_e[k]
-    return s
-
-
-@nb.njit(cache=True, error_model="numpy")
-def cal_book(un, t, s, d):
-    """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t.
-
-    The two common cases are handled here, small enough to be inlined into the kernel, with the
-    same outcome as the general code in :func:`_cal_book_general`."""
-    n = un.cal_n
-    if n == 0 or un.cal_e[n - 1] <= t:  # everything ended by t: the new interval is the only one
-        un.cal_s[0] = s
-        un.cal_e[0] = s + d
-        un.cal_n = 1
-    elif un.cal_e[0] > t and un.cal_e[n - 1] == s and un.cal_s[n - 1] < s:  # extends the last one
-        un.cal_e[n - 1] = s + d
-    else:
-        _cal_book_general(un, t, s, d)
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _cal_book_general(un, t, s, d):
-    n = un.cal_n
-    drop = 0
-    while drop < n and un.cal_e[drop] <= t:
-        drop += 1
-    if drop:
-        for k in range(n - drop):
-            un.cal_s[k] = un.cal_s[k + drop]
-            un.cal_e[k] = un.cal_e[k + drop]
-        n -= drop
-    k = 0
-    while k < n and un.cal_s[k] < s:
-        k += 1
-    e = s + d
-    if k > 0 and un.cal_e[k - 1] == s:  # extends the interval before
-        un.cal_e[k - 1] = e
-        if k < n and un.cal_s[k] == e:  # and closes the gap to the next
-            un.cal_e[k - 1] = un.cal_e[k]
-            for j in range(k, n - 1):
-                un.cal_s[j] = un.cal_s[j + 1]
-                un.cal_e[j] = un.cal_e[j + 1]
-            n -= 1
-    elif k < n and un.cal_s[k] == e:  # extends the interval after
-        un.cal_s[k] = s
-    elif n < CALENDAR:
-        for j in range(n, k, -1):
-            un.cal_s[j] = un.cal_s[j - 1]
-            un.cal_e[j] = un.cal_e[j - 1]
-        un.cal_s[k] = s
-        un.cal_e[k] = e
-        n += 1
-    else:  # full, and s is at or after the last end (cal_fit saw to it)
-        un.cal_e[n - 1] = e
-        un.cal_full += 1
-    un.cal_n = n
-
-
-# ----------------------------------------------------------------------------- unit lifecycle
-
-
-@helper
-def _start_unit(units, ring, c, t, p):
-    """Start a unit at the lowest free slot at time t; returns the slot or -1 when the pool is full."""
-    for u in range(p.max_units):
-        un = units[u]
-        if not un.active:
-            un.active = True
-            c.act_ver += 1
-            un.life = c.lives
-            c.lives += 1
-            un.start = t
-            un.ready = t + p.unit_startup_ns
-            un.free = t + p.unit_startup_ns
-            un.last_recv = t
-            un.open = 0
-            un.committed = 0.0
-            un.pkts = 0
-            un.bytes = 0
-            un.busy = 0
-            ring[u, :] = 0
-            un.ring_sum = 0
-            un.cur_bucket = t // p.load_bucket_ns
-            un.cur_bytes = 0
-            un.start_bucket = t // p.load_bucket_ns
-            un.m = 0.0
-            _set_load(un, p)
-            un.cal_n = 0
-            un.cal_full = 0
-            if u >= c.hi:
-                c.hi = u + 1
-            _went_idle(un, c, p)
-            return u
-    return -1
-
-
-@nb.njit(cache=True, error_model="numpy")
-def retire_time(un, idle_ns):
-    """When a unit with no open item retires: idle_ns after its last packet, once its queue drains."""
-    when = un.last_recv + idle_ns
-    return un.free if un.free > when else when
-
-
-@helper
-def _retire_unit(units, records, c, u, when):
-    un = units[u]
-    rec = records[c.n_records]
-    rec.unit = u
-    rec.unit_life = un.life
-    rec.start_ns = un.start
-    rec.ready_ns = un.ready
-    rec.retire_ns = when
-    rec.packets = un.pkts
-    rec.bytes = un.bytes
-    rec.busy_ns = un.busy
-    rec.cal_full = un.cal_full
-    c.n_records += 1
-    un.active = False
-    c.act_ver += 1
-    un.ld = np.inf
-    while c.hi > 0 and not units[c.hi - 1].active:
-        c.hi -= 1
-
-
-@helper
-def _retire_due(units, records, c, t, p):
-    """Retire the units due by t. ``c.retire_at`` is a lower bound of every idle unit's retirement
-    time (retirement times only grow), so most calls return at once."""
-    if t < c.retire_at:
-        return
-    bound = INF
-    for u in range(c.hi):
-        un = units[u]
-        if un.active and un.open == 0:
-            when = retire_time(un, p.unit_idle_ns)
-            if when <= t:
-                _retire_unit(units, records, c, u, when)
-            elif when < bound:
-                bound = when
-    c.retire_at = bound
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _went_idle(un, c, p):
-    """Unit record un has no open item any more: it may retire at retire_time (see _retire_due)."""
-    when = retire_time(un, p.unit_idle_ns)
-    if when < c.retire_at:
-        c.retire_at = when
-
-
-@helper
-def _maybe_prestart(units, ring, c, t, p):
-    """Start one unit ahead of need when every active unit is above prestart_util and none starts."""
-    n_active = 0
-    for u in range(c.hi):
-        un = units[u]
-        if un.active:
-            n_active += 1
-            if un.ready > t:
-                return  # one is already starting
-            if un.sc <= p.prestart_utilization:
-                return
-    if 0 < n_active < p.max_units:
-        _start_unit(units, ring, c, t, p)
-        c.prestarts += 1
-
-
 # ----------------------------------------------------------------------------- items
 
 
@@ -602,9 +310,9 @@ def _close_item(fl, un, c, p):
     if fl.life == un.life and un.active:
         un.open -= 1
         un.committed -= fl.est
-        _set_load(un, p)
+        set_load(un, p)
         if un.open == 0:
-            _went_idle(un, c, p)
+            went_idle(un, c, p)
     rate = item_rate(fl.first_ts, fl.last_ts, fl.bytes, fl.pkts, p.close_after_ns)
     fl.prev_rate = rate
     c.rate_sum += rate
@@ -642,7 +350,7 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     ``sc``; has_state is 1 only on the flow's previous unit and the slots of its latest push, so
     those few are scored separately against the plain argmax."""
     if c.load_bucket != b:
-        _refresh_loads(units, ring, c, b, p)
+        refresh_loads(units, ring, c, b, p)
     cap = p.unit_capacity_bps
     best = -1
     best_score = -1.0
@@ -653,7 +361,9 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
         best = u if better else best
         best_score = sc if better else best_score
     if best >= 0:
-        if p.alpha > 0.0 and (p.state_mode == StateMode.proactive or p.state_mode == StateMode.reactive):
+        if p.alpha > 0.0 and (
+            p.state_mode == StateMode.proactive or p.state_mode == StateMode.reactive
+        ):
             fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
             if _holds(units[best], best, fl, fresh, masks, f):
                 best_score += p.alpha
@@ -680,7 +390,7 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
                             best = h
                             best_score = score
         return best, False
-    u = _start_unit(units, ring, c, t, p)
+    u = start_unit(units, ring, c, t, p)
     if u >= 0:
         c.overflow_new += 1
         return u, True
@@ -717,11 +427,11 @@ def _assign_packet(units, ring, c, t, p):
     none is starting, one more unit starts (counted as a prestart) and competes for the packet."""
     best, best_start, starting = _earliest_unit(units, c, t)
     if best < 0:
-        u = _start_unit(units, ring, c, t, p)
+        u = start_unit(units, ring, c, t, p)
         c.overflow_new += 1
         return u, True
     if best_start > t and not starting:
-        if _start_unit(units, ring, c, t, p) >= 0:
+        if start_unit(units, ring, c, t, p) >= 0:
             c.prestarts += 1
             best, best_start, starting = _earliest_unit(units, c, t)
     return best, False
@@ -737,12 +447,12 @@ def _move_flow(flows, units, c, f, v, p):
     dst = units[v]
     src.open -= 1
     src.committed -= fl.est
-    _set_load(src, p)
+    set_load(src, p)
     if src.open == 0:
-        _went_idle(src, c, p)
+        went_idle(src, c, p)
     dst.open += 1
     dst.committed += fl.est
-    _set_load(dst, p)
+    set_load(dst, p)
     if not fl.need_pull:
         fl.moved_from = fl.unit
     fl.unit_finish = 0
@@ -760,7 +470,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
     started or retired; the ticks after it do the same nothing until the next arrival, event or
     retirement (the caller skips them, so a tick costs nothing while nothing moves)."""
     before = c.moves + c.lives + c.n_records
-    _retire_due(units, records, c, tau, p)
+    retire_due(units, records, c, tau, p)
     n_flows = flows.shape[0]
     count = 0
     for f in range(n_flows):
@@ -799,7 +509,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
                 target = v
                 break
         if target < 0:
-            target = _start_unit(units, ring, c, tau, p)
+            target = start_unit(units, ring, c, tau, p)
             if target < 0:
                 continue
             load[target] = 0.0
@@ -942,7 +652,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                     status = STATUS_RECORDS_FULL
                     break
                 if t_ev >= c.retire_at:
-                    _retire_due(units, records, c, t_ev, p)
+                    retire_due(units, records, c, t_ev, p)
                 when = t_ev if t_ev > fe.last_finish else fe.last_finish
                 push_state(units, masks, transfers, c, fe, code >> 1, when, p)
             c.ev += 1
@@ -967,7 +677,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         src = fl.last_pkt
         if reason >= 0:
             if t >= c.retire_at:
-                _retire_due(units, records, c, t, p)
+                retire_due(units, records, c, t, p)
             if p.mode == AllocationMode.packet:
                 u, overflow = _assign_packet(units, ring, c, t, p)
                 est = 0.0
@@ -979,8 +689,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 u, overflow = _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p)
                 units[u].open += 1
                 units[u].committed += est
-                _set_load(units[u], p)
-                _maybe_prestart(units, ring, c, t, p)
+                set_load(units[u], p)
+                maybe_prestart(units, ring, c, t, p)
                 source, ready, src = open_source(units, masks, transfers, c, fl, f, u, t, p)
                 if source == StateSource.pull:
                     cause = WaitCause.pull
@@ -1019,7 +729,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         un = units[u]
         # 3. bookkeeping of the arrival
         if b > un.cur_bucket:
-            _roll(units, ring, u, b, p.load_buckets)
+            roll_unit(units, ring, u, b, p.load_buckets)
         un.cur_bytes += size
         un.last_recv = t
         fl.bytes += size
@@ -1154,4 +864,4 @@ def finish_replay_nb(pr, st):
             _close_item(flows[f], units[flows[f].unit], c, p)
     for u in range(c.hi):
         if units[u].active:
-            _retire_unit(units, st.records, c, u, retire_time(units[u], p.unit_idle_ns))
+            retire_unit(units, st.records, c, u, retire_time(units[u], p.unit_idle_ns))

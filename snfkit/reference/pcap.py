@@ -31,13 +31,14 @@ def to_int64(x: int) -> int:
     return x - (1 << 64) if x >= 1 << 63 else x
 
 
-def pcapng_ts_ns(t: int, resol: int, offset_s: int) -> int:
-    """Same rule as :func:`snfkit.engine.pcap_nb.pcapng_ts_ns`."""
+def pcapng_ts_ns(t: int, resol: int, offset_s: int) -> int | None:
+    """Same rule as :func:`snfkit.engine.pcap_nb.pcapng_ts_ns`; None when the time does not fit
+    int64 ns. ``offset_s`` is the signed if_tsoffset."""
     if resol & 0x80 == 0:
         if resol <= 9:
             ns = t * 10 ** (9 - resol)
         elif resol - 9 <= 19:
-            ns = t // (10 ** (resol - 9) & MASK64)
+            ns = t // 10 ** (resol - 9)
         else:
             ns = 0
     else:
@@ -46,8 +47,19 @@ def pcapng_ts_ns(t: int, resol: int, offset_s: int) -> int:
         if e > 34:
             frac >>= e - 34
             e = 34
-        ns = whole * 10**9 + (((frac * 10**9) & MASK64) >> e)
-    return to_int64(to_int64(ns) + to_int64(offset_s * 10**9))
+        ns = whole * 10**9 + ((frac * 10**9) >> e)
+    total = ns + offset_s * 10**9
+    return total if -(2**63) <= total < 2**63 else None
+
+
+def odd_lengths(caplen: int, origlen: int, snaplen: int) -> tuple[str, ...]:
+    """Notes for a record header whose lengths contradict each other (the packet is kept)."""
+    notes = ()
+    if snaplen > 0 and caplen > snaplen:
+        notes += ("caplen_over_snaplen",)
+    if origlen < caplen:
+        notes += ("origlen_below_caplen",)
+    return notes
 
 
 class Skip(Exception):
@@ -220,8 +232,11 @@ class Reader:
 
     # ---- records ------------------------------------------------------------------------------
 
-    def take(self, frame: bytes, link: int, link_pos: int, ts: int, rec: int) -> bool:
-        """Decode and keep (True) or count (False) one packet record; raise when strict."""
+    def take(
+        self, frame: bytes, link: int, link_pos: int, ts: int, rec: int, odd: tuple = ()
+    ) -> bool:
+        """Decode and keep (True) or count (False) one packet record; raise when strict.
+        ``odd``: the record header's contradictory lengths (note names), counted if it is kept."""
         try:
             pkt = self.decode(frame, link)
         except Skip as skip:
@@ -242,6 +257,8 @@ class Reader:
         else:
             self.max_ts = ts
         self.counts["records"] += 1
+        for note in odd:
+            self.counts[note] += 1
         self.last_ts = ts
         self.rows.append((ts, pkt))
         return True
@@ -264,7 +281,7 @@ class Reader:
         else:
             raise self.fail(Err.BAD_MAGIC, 0, int(magic, 16))
         nano = magic in ("a1b23c4d", "4d3cb2a1")
-        link = struct.unpack_from(order + "I", data, 20)[0]
+        snap, link = struct.unpack_from(order + "II", data, 16)
         pos = 24
         while pos < len(data):
             rec = pos
@@ -273,7 +290,7 @@ class Reader:
                 if self.strict:
                     raise self.fail(Err.RECORD_HEADER_SHORT, rec, left)
                 return self.stop("truncated_record", rec)
-            sec, frac, caplen, _orig = struct.unpack_from(order + "IIII", data, pos)
+            sec, frac, caplen, orig = struct.unpack_from(order + "IIII", data, pos)
             if caplen > MAX_CAPLEN:
                 if self.strict:
                     raise self.fail(Err.RECORD_TOO_LONG, rec, caplen)
@@ -285,7 +302,7 @@ class Reader:
             ts = sec * 10**9 + (frac if nano else frac * 1000)
             frame = data[pos + 16 : pos + 16 + caplen]
             pos += 16 + caplen
-            self.take(frame, link, 0, ts, rec)
+            self.take(frame, link, 0, ts, rec, odd_lengths(caplen, orig, snap))
         return None
 
     def read_pcapng(self) -> None:
@@ -396,23 +413,30 @@ class Reader:
         elif iface >= len(ifs):
             err = (Err.UNKNOWN_INTERFACE, iface, len(ifs))
         else:
+            odd: tuple = ()
+            units = 0
             if simple:
                 caplen = min(struct.unpack_from(order + "I", body)[0], blen - 16)
                 if ifs[0]["snap"] > 0:
                     caplen = min(caplen, ifs[0]["snap"])
                 start, ts = 4, self.last_ts
             else:
-                ts_hi, ts_lo, caplen = struct.unpack_from(order + "III", body, 4)
+                ts_hi, ts_lo, caplen, orig = struct.unpack_from(order + "IIII", body, 4)
                 start = 20
                 ifc = ifs[iface]
-                ts = pcapng_ts_ns((ts_hi << 32) | ts_lo, ifc["resol"], ifc["offset"])
+                units = (ts_hi << 32) | ts_lo
+                ts = pcapng_ts_ns(units, ifc["resol"], ifc["offset"])
+                odd = odd_lengths(caplen, orig, ifc["snap"])
             if caplen > MAX_CAPLEN:
                 err = (Err.RECORD_TOO_LONG, caplen)
             elif start + caplen > len(body):
                 err = (Err.BLOCK_CONTENT, btype, blen)
+            elif ts is None:
+                err = (Err.TS_OVERFLOW, to_int64(units), iface)
             else:
                 ifc = ifs[iface]
-                kept = self.take(body[start : start + caplen], ifc["link"], ifc["pos"], ts, rec)
+                frame = body[start : start + caplen]
+                kept = self.take(frame, ifc["link"], ifc["pos"], ts, rec, odd)
                 if kept and simple:
                     self.counts["spb_timestamps"] += 1
         if err is not None:
@@ -422,6 +446,7 @@ class Reader:
             reason = {
                 Err.UNKNOWN_INTERFACE: "unknown_interface",
                 Err.RECORD_TOO_LONG: "record_too_long",
+                Err.TS_OVERFLOW: "bad_timestamp",
             }.get(err[0], "bad_block")
             self.counts[reason] += 1
 

@@ -17,7 +17,7 @@ from snfkit.reference.flowlets import detect_flowlets
 from snfkit.reference.mix import GOLDEN, mix64
 
 FLOWLET, FLOW, SMART_FLOW, PACKET = names(AllocationMode)
-CALENDAR = 16  # busy intervals a unit remembers (snfkit.engine.replay_nb.CALENDAR)
+CALENDAR = 16  # busy intervals a unit remembers (snfkit.engine.pool_nb.CALENDAR)
 MASK64 = (1 << 64) - 1
 
 

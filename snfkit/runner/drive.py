@@ -23,16 +23,15 @@ from snfkit import latency_hist
 from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, new_items
 from snfkit.engine.enums import TransferKind, WaitCause
 from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending
+from snfkit.engine.pool_nb import RECORD_DTYPE, UNIT_DTYPE
 from snfkit.engine.replay_nb import (
     CTL_DTYPE,
     FLOW_DTYPE,
     FLOW_FRESH,
     MAX_SPAN_NS,
-    RECORD_DTYPE,
     STATUS_DONE,
     STATUS_TIME_LIMIT,
     TIME_LIMIT,
-    UNIT_DTYPE,
     ChunkOut,
     ReplayState,
     finish_replay_nb,

@@ -12,7 +12,8 @@ import polars as pl
 from snfkit import latency_hist
 from snfkit.engine.collect_nb import EU_COLUMNS, Items, ranked_values
 from snfkit.engine.enums import OpenReason, StateSource, TransferKind, WaitCause, names
-from snfkit.engine.replay_nb import RECORD_DTYPE, item_rates_nb
+from snfkit.engine.pool_nb import RECORD_DTYPE
+from snfkit.engine.replay_nb import item_rates_nb
 from snfkit.engine.state_nb import TRANSFER_COLUMNS, new_transfers
 from snfkit.results import Results
 from snfkit.runner.drained import Drained, PacketPart

@@ -3,7 +3,7 @@ any other replay parameter, against latency, units and over-provisioning.
 
 - :mod:`~snfkit.sweeps.config`: TOML study configs -> :class:`StudyConfig` (:func:`load_config`,
   :func:`config_from_dict`); errors name the key.
-- :mod:`~snfkit.sweeps.objectives`: the metrics (:data:`METRICS`, :func:`register_metric`).
+- :mod:`snfkit.metrics` (re-exported here): the metrics (:data:`METRICS`, :func:`register_metric`).
 - :mod:`~snfkit.sweeps.space`: :class:`ParamSpec`, one searched parameter.
 - :mod:`~snfkit.sweeps.trace`: the study's trace, loaded once per process, and the one replay call.
 - :mod:`~snfkit.sweeps.samplers`: TPE, NSGA-II, random; per-trial seeds.
@@ -15,6 +15,7 @@ any other replay parameter, against latency, units and over-provisioning.
 docs/sweeps.md is the reference for configs, storage, workers, resuming and optuna-dashboard.
 """
 
+from snfkit.metrics import METRICS, Metric, compute_metrics, register_metric
 from snfkit.sweeps.config import (
     ConstraintSpec,
     ObjectiveSpec,
@@ -23,7 +24,6 @@ from snfkit.sweeps.config import (
     config_from_dict,
     load_config,
 )
-from snfkit.sweeps.objectives import METRICS, Metric, compute_metrics, register_metric
 from snfkit.sweeps.space import ParamSpec
 from snfkit.sweeps.study import SweepRun, open_study, run_study, study_counts
 from snfkit.sweeps.table import best_table, trials_table, write_trials

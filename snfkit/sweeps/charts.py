@@ -54,7 +54,7 @@ _NOT_PARAMS = set("number state worker started duration_s replay_s feasible fail
 def param_columns(trials: pl.DataFrame) -> list[str]:
     """The searched parameters among the trials table's columns (neither bookkeeping nor a
     metric)."""
-    from snfkit.sweeps.objectives import METRICS
+    from snfkit.metrics import METRICS
 
     return [c for c in trials.columns if c not in _NOT_PARAMS and c not in METRICS]
 

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from snfkit.errors import ConfigError, ParameterError
+from snfkit.metrics import DIRECTIONS, METRICS
 from snfkit.params import ReplayParams
-from snfkit.sweeps.objectives import DIRECTIONS, METRICS
 from snfkit.sweeps.samplers import SAMPLER_OPTIONS, SAMPLERS
 from snfkit.sweeps.space import ParamSpec
 from snfkit.sweeps.trace import TraceSpec, check_workload

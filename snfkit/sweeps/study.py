@@ -15,19 +15,36 @@ replay. So a study stopped with Ctrl-C (its running trial is recorded as FAIL, r
 
 Failures: a trial whose parameters are rejected or whose replay raises is recorded as FAIL with the
 reason in the user attribute ``fail_reason``; the study goes on.
+
+Starting together: several sweeps (or workers) opening the same fresh storage at once would race
+to create its schema, and all but one used to fail ("table studies already exists", a UNIQUE
+constraint on ``alembic_version``). An SQLite storage is created under an exclusive lock on a file
+beside it (``<file>.db-lock``, left in place: it is empty); any storage whose creation fails that
+way (PostgreSQL from several machines) is opened again once the winner has created it.
+
+A killed parent (``--workers N``): each worker watches the process that started it (every
+:data:`POLL_S` s). When that parent is gone (SIGKILL, a crash) the worker records its running
+trial as FAIL (``fail_reason`` names the dead parent), removes the temporary folder holding the
+trace copy (``$TMPDIR/snfkit-sweep-<parent pid>-*``) and exits, instead of running trials
+unattended. A folder whose owner pid is no longer alive (say, the workers were killed too) is
+removed by the next ``--workers`` run on the machine.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
 import json
 import multiprocessing
 import os
+import re
+import shutil
 import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -38,9 +55,9 @@ from typing import Any
 import polars as pl
 
 from snfkit.errors import ConfigError, ParameterError, SnfkitError
+from snfkit.metrics import compute_metrics
 from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.sweeps.config import StudyConfig
-from snfkit.sweeps.objectives import compute_metrics
 from snfkit.sweeps.samplers import make_sampler, trial_seed
 from snfkit.sweeps.trace import TraceSpec, load_packets, prepare, run_replay
 
@@ -58,6 +75,11 @@ CONFIG_ATTR = "snfkit_config"
 """Study user attribute holding :meth:`StudyConfig.fingerprint` (checked when a study resumes)."""
 
 FAIL_ERROR, FAIL_INTERRUPTED, FAIL_SURPLUS = "error", "interrupted", "surplus"
+
+TEMP_PREFIX = "snfkit-sweep-"
+"""Temporary folders of ``--workers`` runs are ``$TMPDIR/snfkit-sweep-<parent pid>-<random>``."""
+_ORPHANED = threading.Event()
+"""Set in a worker process whose parent has died (see :func:`_watch_parent`)."""
 
 
 @dataclass
@@ -86,8 +108,20 @@ def storage_url(config: StudyConfig, storage: str | None = None) -> str:
     return storage if storage else config.default_storage()
 
 
+_SCHEMA_RACE = re.compile(
+    r"already exists|UNIQUE constraint failed|duplicate key value|DuplicateTable|database is locked",
+    re.IGNORECASE,
+)
+"""Errors of a storage creation that lost a race with another process creating the same schema."""
+SCHEMA_RETRY_S = 1.0
+"""Pause before opening a storage again whose schema creation lost a race."""
+
+
 def make_storage(url: str, *, source: Any = None):
-    """An Optuna RDBStorage with heartbeats; connection problems raise :class:`ConfigError`."""
+    """An Optuna RDBStorage with heartbeats; connection problems raise :class:`ConfigError`.
+
+    Safe to call from several processes at once on a fresh storage (module docstring).
+    """
     import optuna
 
     url = _with_driver(url)
@@ -96,12 +130,15 @@ def make_storage(url: str, *, source: Any = None):
 
         require("psycopg2", "postgres", "a PostgreSQL sweep storage")
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    lock: contextlib.AbstractContextManager = contextlib.nullcontext()
     if path and not path.startswith(":memory:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs: dict[str, Any] = {"creator": functools.partial(_sqlite_connect, path)}
+        lock = _file_lock(Path(path + "-lock"))
     else:
         engine_kwargs = {"pool_pre_ping": True}
-    try:
+
+    def create():
         with _quiet():
             return optuna.storages.RDBStorage(
                 url,
@@ -109,9 +146,36 @@ def make_storage(url: str, *, source: Any = None):
                 heartbeat_interval=HEARTBEAT_S,
                 grace_period=GRACE_S,
             )
+
+    try:
+        with lock:
+            try:
+                return create()
+            except Exception as exc:
+                if not _SCHEMA_RACE.search(str(exc)):
+                    raise
+            time.sleep(SCHEMA_RETRY_S)  # another process is creating the schema: let it finish
+            return create()
     except Exception as exc:  # sqlalchemy's errors (bad URL, no server, no driver)
         msg = " ".join(str(exc).split())[:300]
         raise ConfigError(source, "storage", f"cannot open {url!r}: {msg}") from None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing) across processes and threads, where
+    ``fcntl`` exists; elsewhere no lock (the retry in :func:`make_storage` remains)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _sqlite_connect(path: str):
@@ -213,7 +277,7 @@ class _Objective:
             replay_s = time.perf_counter() - t0
             metrics = compute_metrics(results)
         except KeyboardInterrupt:
-            _fail(trial, FAIL_INTERRUPTED, "interrupted (Ctrl-C)")
+            _fail(trial, FAIL_INTERRUPTED, _interrupted_reason())
             raise
         except _Surplus as exc:
             _fail(trial, FAIL_SURPLUS, str(exc))
@@ -244,6 +308,12 @@ class _Objective:
             raise _Surplus(f"surplus: other workers reached n_trials={self.n_trials}")
 
 
+def _interrupted_reason() -> str:
+    if _ORPHANED.is_set():
+        return "interrupted: the sweep's parent process died (its workers stop with it)"
+    return "interrupted (Ctrl-C)"
+
+
 def _fail(trial, kind: str, reason: str) -> None:
     with contextlib.suppress(Exception):
         trial.set_user_attr("fail_kind", kind)
@@ -269,7 +339,7 @@ def work(
     """Run trials in this process until the study has ``n_trials`` COMPLETE trials."""
     import optuna
 
-    label = f"{socket.gethostname()}:{os.getpid()}:{worker}"
+    label = _worker_label(worker)
     objective = _Objective(config, prepared, n_trials, label)
     legacy = None if objective.set_constraint or not config.constraints else _constraints_func
     with _quiet():
@@ -297,6 +367,10 @@ def work(
                     raise
 
 
+def _worker_label(worker: int) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{worker}"
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Optuna's per-trial log lines and experimental-feature warnings off (the caller reports)."""
@@ -312,20 +386,87 @@ def _quiet() -> Iterator[None]:
         optuna.logging.set_verbosity(level)
 
 
-def _worker_main(config: StudyConfig, url: str, n_trials: int, worker: int, packets: str) -> None:
-    """Entry point of a worker process (``--workers N``)."""
+def _worker_main(
+    config: StudyConfig, url: str, n_trials: int, worker: int, packets: str, parent: int
+) -> None:
+    """Entry point of a worker process (``--workers N``); ``parent`` is the starting process's pid."""
     import optuna
 
+    _watch_parent(parent)
+    study = None
     try:
         prepared = prepare(pl.read_parquet(packets))
         with _quiet():
             study = optuna.load_study(study_name=config.name, storage=make_storage(url))
         work(study, config, prepared, n_trials, worker=worker)
     except KeyboardInterrupt:
+        if _ORPHANED.is_set():
+            _orphan_cleanup(study, worker, Path(packets).parent)
         sys.exit(130)
     except SnfkitError as exc:
         print(f"snfkit: worker {worker}: error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _watch_parent(parent: int) -> None:
+    """Interrupt this process's main thread (KeyboardInterrupt, as Ctrl-C would) once ``parent``
+    is no longer its parent: it died and the process was re-parented. Checked every POLL_S s."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(POLL_S)
+        _ORPHANED.set()
+        _thread.interrupt_main()
+
+    threading.Thread(target=watch, name="snfkit-parent-watch", daemon=True).start()
+
+
+def _orphan_cleanup(study, worker: int, folder: Path) -> None:
+    """A worker whose parent died: record any trial of its own still RUNNING as FAIL (an interrupt
+    that came between Optuna's steps, outside the objective, leaves one) and remove the parent's
+    temporary folder (the other workers may have already)."""
+    if study is not None:
+        from optuna.trial import TrialState
+
+        label = _worker_label(worker)
+        with contextlib.suppress(Exception):
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if t.user_attrs.get("worker") == label:
+                    study._storage.set_trial_user_attr(t._trial_id, "fail_kind", FAIL_INTERRUPTED)
+                    study._storage.set_trial_user_attr(
+                        t._trial_id, "fail_reason", _interrupted_reason()
+                    )
+                    study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    if folder.name.startswith(TEMP_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_stale_folders(tmpdir: str | None = None) -> list[Path]:
+    """Remove ``snfkit-sweep-<pid>-*`` folders in ``tmpdir`` (default: the temp folder) whose pid is
+    no longer alive and that belong to this user; returns them. A live pid (possibly a reused one)
+    keeps its folder."""
+    removed = []
+    base = Path(tmpdir or tempfile.gettempdir())
+    for folder in base.glob(TEMP_PREFIX + "*"):
+        m = re.fullmatch(re.escape(TEMP_PREFIX) + r"(\d+)-.*", folder.name)
+        if m is None or not folder.is_dir() or _pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if folder.stat().st_uid != os.getuid():
+                continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 # -- the study --------------------------------------------------------------------------------
@@ -401,11 +542,13 @@ def run_study(
 def _run_workers(study, config, url, n, workers, show) -> None:
     ctx = multiprocessing.get_context("spawn")
     packets = cached_packets(config)
-    with tempfile.TemporaryDirectory(prefix="snfkit-sweep-") as tmp:
+    remove_stale_folders()
+    me = os.getpid()
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{me}-") as tmp:
         path = str(Path(tmp) / "packets.parquet")
         packets.write_parquet(path)
         procs = [
-            ctx.Process(target=_worker_main, args=(config, url, n, i, path), daemon=True)
+            ctx.Process(target=_worker_main, args=(config, url, n, i, path, me), daemon=True)
             for i in range(workers)
         ]
         for p in procs:

@@ -6,7 +6,7 @@ Columns of :func:`trials_table`, one row per trial:
   (``host:pid:index`` of the process that ran it), ``started`` (datetime), ``duration_s`` (wall
   time of the whole trial), ``replay_s`` (of the replay alone);
 - one column per searched parameter, named as the parameter (``timeout_ns``, ``alpha``, ...);
-- one column per metric of :data:`snfkit.sweeps.objectives.METRICS` (``p99_latency_us``, ...);
+- one column per metric of :data:`snfkit.metrics.METRICS` (``p99_latency_us``, ...);
   the objectives are among them (their names are in ``study.user_attrs['objectives']``);
 - ``feasible`` (all constraints met; null for a study without constraints or a trial without
   metrics) and ``fail_reason`` (why a FAIL trial failed; a trial whose worker was killed says so).
@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from snfkit.sweeps.objectives import METRICS
+from snfkit.metrics import METRICS
 
 STALE_REASON = "lost: its worker stopped without finishing it (heartbeat expired)"
 

@@ -12,10 +12,34 @@ from pathlib import Path
 
 import polars as pl
 
+from snfkit.arguments import check_bool, check_int, check_progress
 from snfkit.errors import ParameterError, SkippedPacketsWarning, TraceFormatError, format_skips
 from snfkit.progress import ProgressCallback
-from snfkit.traces.result import IngestResult
+from snfkit.traces.result import MAX_PAYLOAD_BYTES, IngestResult
 from snfkit.traces.sniff import open_trace_bytes
+
+
+def _trace_path(path: object) -> Path:
+    """``path`` as a Path to an existing regular file, or the error that says why it is not."""
+    if not isinstance(path, str | PathLike):
+        raise ParameterError("path", path, "a file path (str or os.PathLike)")
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such trace file")
+    if not p.is_file():
+        kind = (
+            "a directory"
+            if p.is_dir()
+            else "a FIFO"
+            if p.is_fifo()
+            else "a device"
+            if p.is_char_device() or p.is_block_device()
+            else "a socket"
+            if p.is_socket()
+            else "not a regular file"
+        )
+        raise TraceFormatError(p, None, "a regular file holding a trace", kind)
+    return p
 
 
 def read_trace(
@@ -33,12 +57,17 @@ def read_trace(
     payload_bytes: keep up to this many bytes of each packet's L4 payload in a ``payload`` column
         (0: no payload column).
     progress: True draws a progress bar; a callable gets ``(bytes_done, bytes_total)``.
+
+    Arguments of the wrong type or range (``payload_bytes="4"``, ``1.5`` or ``-1``, ``strict="no"``)
+    raise :class:`~snfkit.errors.ParameterError`; a ``payload_bytes`` above
+    :data:`MAX_PAYLOAD_BYTES` keeps whole payloads like that bound does. A missing file raises
+    ``FileNotFoundError``; a path that is not a regular file (a directory, a FIFO, a device) raises
+    :class:`TraceFormatError` before anything is opened.
     """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such trace file")
-    if payload_bytes < 0:
-        raise ParameterError("payload_bytes", payload_bytes, "an integer >= 0")
+    p = _trace_path(path)
+    strict = check_bool("strict", strict)
+    payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
+    progress = check_progress("progress", progress)
     with open_trace_bytes(p) as src:
         # The readers are imported on first use: they load the pcap kernels and pyarrow.parquet,
         # about 50 ms that `import snfkit` need not pay.

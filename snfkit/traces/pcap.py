@@ -31,12 +31,18 @@ Rules where the formats leave a choice:
 - An unknown link type is reported at the first packet that uses it (strict: error at the byte
   offset of the pcap file header or of the interface's IDB); lenient: each of its packets is
   skipped as ``unknown_linktype``.
+- A pcapng timestamp that is not representable in int64 ns once ``if_tsresol`` and
+  ``if_tsoffset`` are applied (before 1677 or after 2262) is malformed (``bad_timestamp``): strict
+  raises at its block, lenient skips it; nothing wraps around.
+- A record header whose captured length exceeds the snap length (pcap file header or the
+  interface's ``if_snaplen``; 0 means none) or its own original length is kept and counted in
+  ``notes['caplen_over_snaplen']`` / ``notes['origlen_below_caplen']``.
 - Timestamps going backwards (checked over kept packets only): strict raises at the record;
   lenient keeps the packet, counts it in ``notes['reordered']`` (packets whose time is below an
   earlier packet's) and stable-sorts the table by time at the end.
 - Lenient mode skips damaged records whose framing is intact (``truncated_headers``,
   ``bad_ip_header``, ``unknown_interface``, ``record_too_long`` in pcapng, ``bad_block`` for a
-  block too short for its own fields) and continues. Framing errors (record cut by the end of the
+  block too short for its own fields, ``bad_timestamp``) and continues. Framing errors (record cut by the end of the
   file, pcap caplen over 256 KiB, bad block length or trailer) end the read: the record is counted
   (``truncated_record``, ``record_too_long``, ``bad_block``) and the bytes left unread in
   ``notes['unread_bytes']``. Errors in the file header / first section header raise in both modes.
@@ -49,6 +55,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from snfkit.arguments import check_bool, check_int, check_progress
 from snfkit.engine.pcap_nb import (
     COUNT_NAMES,
     MAX_CAPLEN,
@@ -67,7 +74,7 @@ from snfkit.engine.pcap_nb import (
 )
 from snfkit.errors import TraceFormatError
 from snfkit.progress import ProgressCallback, progress_reporter
-from snfkit.traces.result import IngestResult
+from snfkit.traces.result import MAX_PAYLOAD_BYTES, IngestResult
 from snfkit.traces.sniff import TraceBytes
 from snfkit.traces.table import packets_from_arrays
 
@@ -120,6 +127,11 @@ def capture_error(path: object, code: int, offset: int, a: int, b: int) -> Trace
             "a valid IP header (version 4 or 6, IHL >= 5, total length >= header length)",
             f"an invalid one in {a} captured bytes (link type {b})",
         ),
+        Err.TS_OVERFLOW: (
+            "a timestamp representable in int64 ns (years 1677-2262)",
+            f"{a & (2**64 - 1)} units on interface {b}, beyond it with the interface's "
+            "if_tsresol and if_tsoffset",
+        ),
     }.get(code, ("a readable capture", f"error code {code}"))
     return TraceFormatError(path, offset, expected, found)
 
@@ -155,6 +167,10 @@ def read_capture_columns(
     """Run the kernel over ``src`` chunk by chunk; return the raw columns (file order, not yet
     sorted) and the final reader state (its ``counts`` include ``Count.RECORDS``, the packet
     records and damaged blocks seen). Same options as :func:`read_capture`."""
+    strict = check_bool("strict", strict)
+    payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
+    chunk_records = check_int("chunk_records", chunk_records, 1)  # 0 would never advance
+    progress = check_progress("progress", progress)
     buf = src.buf
     size = int(buf.shape[0])
     if size == 0:
@@ -208,7 +224,9 @@ def read_capture(
     progress: False, True (progress bar) or a ``(bytes_done, bytes_total)`` callback.
     chunk_records: records per kernel call (bounds memory per chunk and the Ctrl-C latency).
     The rules for fragments, truncation, SPB timestamps etc. are in this module's docstring.
+    Arguments of the wrong type or range raise :class:`~snfkit.errors.ParameterError`.
     """
+    payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
     cols, state = read_capture_columns(
         src,
         strict=strict,

@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+MAX_PAYLOAD_BYTES = 2**31 - 1
+"""Largest useful ``payload_bytes``: no packet (pcap caplen <= 256 KiB) nor parquet value (< 2 GiB)
+holds more, so a larger request keeps whole payloads."""
+
+
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -14,7 +19,8 @@ class IngestResult:
     ``skipped`` counts records left out, by reason (only when ``strict=False`` for malformed ones;
     non-IP frames such as ARP are always skipped and counted). ``notes`` counts things kept but worth
     knowing (``fragments``, ``reordered`` packets that were re-sorted, ``truncated_capture`` packets
-    whose capture length is shorter than their wire length).
+    whose capture length is shorter than their wire length, ``caplen_over_snaplen`` and
+    ``origlen_below_caplen`` record headers whose lengths contradict each other).
     """
 
     packets: pl.DataFrame
@@ -30,4 +36,4 @@ class IngestResult:
         return self.packets.height + sum(self.skipped.values())
 
 
-__all__ = ["IngestResult"]
+__all__ = ["MAX_PAYLOAD_BYTES", "IngestResult"]

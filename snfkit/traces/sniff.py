@@ -34,6 +34,11 @@ PCAP_MAGICS = {
     b"\x0a\x0d\x0d\x0a": "pcapng",  # section header block type (same in both byte orders)
 }
 PARQUET_MAGIC = b"PAR1"
+UTF8_BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte-order mark, which spreadsheet programs put before a CSV's header; skipped."""
+CSV_COLUMNS = ("ts_ns", "ts", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "wire_len")
+"""A text file whose first line has a comma and names one of these is read as a CSV trace, so a
+CSV lacking a column gets a :class:`~snfkit.errors.SchemaError` naming it, not 'unknown format'."""
 
 
 @dataclass
@@ -65,23 +70,42 @@ def sniff_format(head: bytes, path: Path) -> str:
         return fmt
     if head.startswith(PARQUET_MAGIC):
         return "parquet"
-    sample = head[:4096]
+    sample = head[:4096].removeprefix(UTF8_BOM)
     if b"\x00" not in sample:
-        try:
-            text = sample.decode("utf-8")
-        except UnicodeDecodeError:
-            text = ""
-        first = text.splitlines()[0] if text else ""
+        # errors="ignore": the sample may end inside a multi-byte character
+        lines = sample.decode("utf-8", errors="ignore").splitlines()
+        first = lines[0] if lines else ""
         names = {c.strip().strip('"') for c in first.split(",")}
-        if "," in first and ("ts_ns" in names or "ts" in names):
+        if "," in first and names & set(CSV_COLUMNS):
             return "csv"
     raise TraceFormatError(
         path,
         0,
         "a pcap magic (a1b2c3d4/a1b23c4d, either byte order), a pcapng section header (0a0d0d0a), "
-        "parquet (PAR1) or a CSV header naming ts_ns or ts",
+        f"parquet (PAR1) or a CSV header naming packets-table columns ({', '.join(CSV_COLUMNS)})",
         f"bytes {head[:4].hex()}",
     )
+
+
+def _zstd_copy(fh, out) -> None:
+    """Decompress every zstd frame of ``fh`` into ``out``, as gzip does with its members.
+
+    A stream that ends inside a frame is an error (zstandard's ``stream_reader`` returns the
+    prefix silently, and stops after the first frame); bytes after a frame that are not a frame
+    raise zstandard's error.
+    """
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    frame = dctx.decompressobj()
+    while chunk := fh.read(1 << 20):
+        while chunk:
+            if frame.eof:  # the previous frame is complete: the rest is another frame
+                frame = dctx.decompressobj()
+            out.write(frame.decompress(chunk))
+            chunk = frame.unused_data if frame.eof else b""
+    if not frame.eof:
+        raise EOFError("the compressed stream ends inside a zstd frame")
 
 
 def _decompress_to(path: Path, kind: str, out) -> None:
@@ -91,11 +115,8 @@ def _decompress_to(path: Path, kind: str, out) -> None:
     }
     try:
         if kind == "zstd":
-            import zstandard
-
             with open(path, "rb") as fh:
-                reader = zstandard.ZstdDecompressor().stream_reader(fh)
-                shutil.copyfileobj(reader, out, 1 << 20)
+                _zstd_copy(fh, out)
         else:
             with opener[kind]() as fh:
                 shutil.copyfileobj(fh, out, 1 << 20)

@@ -1,6 +1,7 @@
 """CSV and parquet traces: read them into a packets table, and write packets tables out.
 
-Input columns (names are exact; other columns are ignored):
+Input columns (names are exact; other columns are ignored; a CSV may start with a UTF-8 byte-order
+mark):
 
 - ``ts_ns``: arrival time, integer nanoseconds (CSV text; parquet any integer type, or text).
 - ``ts``: used only when ``ts_ns`` is absent: float seconds, converted to ``round(ts * 1e9)`` ns.
@@ -39,9 +40,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from snfkit.arguments import check_bool, check_int
 from snfkit.errors import ParameterError, SchemaError, TraceFormatError
-from snfkit.traces.result import IngestResult
-from snfkit.traces.sniff import TraceBytes
+from snfkit.traces.result import MAX_PAYLOAD_BYTES, IngestResult
+from snfkit.traces.sniff import UTF8_BOM, TraceBytes
 from snfkit.traces.table import address_rows, packets_from_arrays, validate_packets
 
 _INT_COLUMNS: dict[str, tuple[int, int, str]] = {
@@ -233,8 +235,11 @@ def _read_frame(src: TraceBytes) -> pl.DataFrame:
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
+    data = memoryview(src.buf)
+    if bytes(data[:3]) == UTF8_BOM:  # polars would keep it in the first column's name
+        data = data[3:]
     try:
-        return pl.read_csv(io.BytesIO(memoryview(src.buf)), infer_schema=False)
+        return pl.read_csv(io.BytesIO(data), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         ragged = _ragged_line(src.buf)
         if ragged is not None:
@@ -253,6 +258,8 @@ def read_table_trace(src: TraceBytes, *, strict: bool, payload_bytes: int) -> In
     column, get an empty payload, so the column is present exactly when ``payload_bytes`` > 0).
     Rows are 0-based data rows in every message.
     """
+    strict = check_bool("strict", strict)
+    payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
     path = src.path
     frame = _read_frame(src)
     is_csv = src.format == "csv"

@@ -8,12 +8,15 @@ threshold ``B`` is what bounds the damage.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import polars as pl
 
+from snfkit.arguments import check_int, check_number, check_seed
 from snfkit.errors import ParameterError
+from snfkit.traces.schema import FIVE_TUPLE
+from snfkit.workloads.synth import MAX_PACKETS
+
+_COLUMNS = ("ts_ns", *FIVE_TUPLE, "wire_len", "flow_id")
 
 
 def inject_adversarial_flowlets(
@@ -44,22 +47,22 @@ def inject_adversarial_flowlets(
     one comes after it), so a flow's first packet is unchanged and existing flow ids stay valid.
     Injected packets get an empty ``payload`` if the table has that column. ``added`` is the
     number of packets injected.
+
+    Arguments of the wrong type or range raise :class:`~snfkit.errors.ParameterError` naming them,
+    as does a burst that would add more than
+    :data:`~snfkit.workloads.synth.MAX_PACKETS` packets.
     """
-    n_every = every_nth_flow
-    if not isinstance(n_every, int | np.integer) or n_every < 1:
-        raise ParameterError("every_nth_flow", every_nth_flow, "an integer >= 1")
-    if not isinstance(burst_packets, int | np.integer) or burst_packets < 1:
-        raise ParameterError("burst_packets", burst_packets, "an integer >= 1")
-    if not isinstance(count_jitter, int | np.integer) or not 0 <= count_jitter < burst_packets:
-        raise ParameterError("count_jitter", count_jitter, f"an integer in 0-{burst_packets - 1}")
-    if not isinstance(mtu, int | np.integer) or not 64 <= mtu <= 65535:
-        raise ParameterError("mtu", mtu, "an integer in 64-65535")
-    if not isinstance(packet_bytes, int | np.integer) or not 64 <= packet_bytes <= mtu:
-        raise ParameterError("packet_bytes", packet_bytes, f"an integer in 64-{mtu} (mtu)")
-    if not 0 <= size_jitter < 1:
-        raise ParameterError("size_jitter", size_jitter, "a number in [0, 1)")
-    if not (math.isfinite(line_rate_gbps) and line_rate_gbps > 0):
-        raise ParameterError("line_rate_gbps", line_rate_gbps, "a finite number > 0")
+    if not isinstance(packets, pl.DataFrame) or not set(_COLUMNS) <= set(packets.columns):
+        what = type(packets).__name__ if not isinstance(packets, pl.DataFrame) else packets.columns
+        raise ParameterError("packets", what, f"a packets table with columns {', '.join(_COLUMNS)}")
+    n_every = check_int("every_nth_flow", every_nth_flow, 1)
+    burst_packets = check_int("burst_packets", burst_packets, 1, MAX_PACKETS)
+    count_jitter = check_int("count_jitter", count_jitter, 0, burst_packets - 1)
+    mtu = check_int("mtu", mtu, 64, 65535)
+    packet_bytes = check_int("packet_bytes", packet_bytes, 64, mtu)
+    size_jitter = check_number("size_jitter", size_jitter, 0, 1, hi_open=True)
+    line_rate_gbps = check_number("line_rate_gbps", line_rate_gbps, 0, lo_open=True)
+    seed = check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     if packets.height == 0:
         return packets.clone(), 0
@@ -70,6 +73,14 @@ def inject_adversarial_flowlets(
     targets = np.arange(n_every - 1, n_flows, n_every, dtype=np.int64)
     if targets.size == 0:
         return packets.clone(), 0
+    most = targets.size * (burst_packets + count_jitter)
+    if most > MAX_PACKETS:
+        raise ParameterError(
+            "burst_packets",
+            burst_packets,
+            f"at most {MAX_PACKETS:,} packets added in all ({targets.size:,} flows x up to "
+            f"{burst_packets + count_jitter:,})",
+        )
     first_row = np.full(n_flows, -1, np.int64)
     first_row[flow[::-1]] = np.arange(flow.size - 1, -1, -1)  # last write wins = first occurrence
     t_first = np.full(n_flows, np.iinfo(np.int64).max, np.int64)

@@ -24,6 +24,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from snfkit.arguments import check_bool, check_int, check_number
 from snfkit.errors import ParameterError
 
 _DATA = "snfkit.workloads"
@@ -139,10 +140,10 @@ class FlowSizeCDF:
         quantiles: the lowest ``tail`` of mass becomes an atom at the lowest knot and the top
         ``tail`` is cut off (the CDF reaches 1 at the last knot), so samples are bounded.
         """
-        if not median_bytes > 0 or not sigma > 0:
-            raise ParameterError("median_bytes/sigma", (median_bytes, sigma), "both > 0")
-        if not 0 < tail < 0.5:
-            raise ParameterError("tail", tail, "a fraction in (0, 0.5)")
+        median_bytes = check_number("median_bytes", median_bytes, 0, lo_open=True)
+        sigma = check_number("sigma", sigma, 0, lo_open=True)
+        tail = check_number("tail", tail, 0, 0.5, lo_open=True, hi_open=True)
+        points = check_int("points", points, 2, 1_000_000)
         nd = NormalDist()
         z = np.linspace(nd.inv_cdf(tail), nd.inv_cdf(1 - tail), points)
         probs = np.array([nd.cdf(v) for v in z])
@@ -167,8 +168,12 @@ class FlowSizeCDF:
             of ``n`` independent ones, so that the sample follows the CDF closely even for small
             ``n`` (sizes are then exchangeable but not independent).
         """
-        if n < 0:
-            raise ParameterError("n", n, "an integer >= 0")
+        from snfkit.workloads.synth import MAX_PACKETS
+
+        n = check_int("n", n, 0, MAX_PACKETS)
+        stratified = check_bool("stratified", stratified)
+        if not isinstance(rng, np.random.Generator):
+            raise ParameterError("rng", rng, "a numpy.random.Generator (numpy.random.default_rng)")
         if stratified:
             u = (rng.permutation(n) + rng.random(n)) / max(n, 1)
         else:
@@ -240,6 +245,8 @@ def load_distribution(name: str | PathLike[str], *, units: str | None = None) ->
     units: override the CDF units ('fraction' or 'percent'); by default the shipped table's known
         units, and for a user file 'auto' (see :func:`read_cdf_file`).
     """
+    if not isinstance(name, str | PathLike):
+        raise ParameterError("distribution", name, "a shipped distribution's name or a file path")
     key = str(name)
     if key in DISTRIBUTIONS:
         d = DISTRIBUTIONS[key]

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from snfkit.errors import ParameterError
+from snfkit.arguments import check_number
 from snfkit.workloads.cdf import FlowSizeCDF
-from snfkit.workloads.synth import BurstModel, synthesize
+from snfkit.workloads.synth import MAX_PACKETS, BurstModel, synthesize
 
 PAPER_PACKETS = 6_400_000
 PAPER_FLOWS = 199_000
@@ -50,14 +50,13 @@ def paper_like(
 ) -> pl.DataFrame:
     """A workload shaped like the SNF paper's trace: ~6.4M packets x scale, 199K x scale flows.
 
-    scale: > 0 (usually <= 1); flows = round(199,000 * scale) (at least 1), and the duration
+    scale: > 0 (usually <= 1; at most 167, :data:`~snfkit.workloads.synth.MAX_PACKETS`); flows = round(199,000 * scale) (at least 1), and the duration
         shrinks with it at the same load (scale 0.01: 1,990 flows, ~64K packets, ~0.14 s). Flows
         longer than a small trace wrap around it (see :mod:`snfkit.workloads.synth`, step 5).
     load_gbps: mean offered load (default 5 Gbps); the duration is the total bits over it.
     Generates the full preset (6.4M packets) in about 8 s on one core.
     """
-    if not (isinstance(scale, int | float) and scale > 0):
-        raise ParameterError("scale", scale, "a number > 0")
+    scale = check_number("scale", scale, 0, MAX_PACKETS / PAPER_PACKETS, lo_open=True)
     return synthesize(
         paper_like_cdf(),
         n_flows=max(1, round(PAPER_FLOWS * scale)),

@@ -45,12 +45,21 @@ from os import PathLike
 import numpy as np
 import polars as pl
 
+from snfkit.arguments import check_bool, check_int, check_number, check_seed
 from snfkit.engine.flowkeys_nb import factorize_rows_nb
 from snfkit.errors import ParameterError
 from snfkit.traces.table import flow_keys, ipv4_to_rows, packets_from_arrays
 from snfkit.workloads.cdf import FlowSizeCDF, load_distribution
 
 TCP, UDP = 6, 17
+
+MAX_PACKETS = 2**30
+"""Most packets a synthetic workload may have (expected count; about 60 GB as a packets table): a
+guard against a mistyped size (``scale=1e6``, ``duration_s=1e9``), which would otherwise end in a
+MemoryError or the OOM killer after minutes."""
+MAX_TS_NS = 2**62
+"""Timestamps of a synthetic trace stay below this (146 years); burst models whose gaps would pass
+it are refused rather than wrapped around int64."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,9 @@ class BurstModel:
     flow_rate_gbps: (low, high) bounds of a flow's sending rate inside a train, Gbps, drawn
         log-uniform per flow; the gap before a packet is ``wire_len * 8 / rate`` ns (jittered).
     gap_jitter: the serialization gap is multiplied by U[1 - gap_jitter, 1 + gap_jitter], in [0, 1).
+
+    Bounds that keep timestamps in int64: ``train_gap_median_us`` <= 1e9 (1,000 s),
+    ``train_gap_sigma`` <= 10, flow rates in [1e-6, 1e6] Gbps.
     """
 
     train_packets_mean: float = 8.0
@@ -72,19 +84,24 @@ class BurstModel:
     gap_jitter: float = 0.5
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.train_packets_mean) and self.train_packets_mean >= 1):
-            raise ParameterError("train_packets_mean", self.train_packets_mean, "a number >= 1")
-        if not (math.isfinite(self.train_gap_median_us) and self.train_gap_median_us > 0):
-            raise ParameterError("train_gap_median_us", self.train_gap_median_us, "a number > 0")
-        if not (math.isfinite(self.train_gap_sigma) and self.train_gap_sigma >= 0):
-            raise ParameterError("train_gap_sigma", self.train_gap_sigma, "a number >= 0")
-        lo, hi = self.flow_rate_gbps
-        if not (0 < lo <= hi and math.isfinite(hi)):
-            raise ParameterError(
-                "flow_rate_gbps", self.flow_rate_gbps, "(low, high), 0 < low <= high"
-            )
-        if not 0 <= self.gap_jitter < 1:
-            raise ParameterError("gap_jitter", self.gap_jitter, "a number in [0, 1)")
+        checked = {
+            "train_packets_mean": check_number("train_packets_mean", self.train_packets_mean, 1),
+            "train_gap_median_us": check_number(
+                "train_gap_median_us", self.train_gap_median_us, 0, 1e9, lo_open=True
+            ),
+            "train_gap_sigma": check_number("train_gap_sigma", self.train_gap_sigma, 0, 10),
+            "gap_jitter": check_number("gap_jitter", self.gap_jitter, 0, 1, hi_open=True),
+        }
+        rates = self.flow_rate_gbps
+        expected = "(low, high) Gbps, 1e-06 <= low <= high <= 1e+06"
+        if isinstance(rates, str) or not hasattr(rates, "__len__") or len(rates) != 2:
+            raise ParameterError("flow_rate_gbps", rates, expected)
+        lo, hi = (check_number("flow_rate_gbps", r, 1e-6, 1e6) for r in rates)
+        if lo > hi:
+            raise ParameterError("flow_rate_gbps", rates, expected)
+        checked["flow_rate_gbps"] = (lo, hi)
+        for name, value in checked.items():  # plain floats, whatever numeric type was given
+            object.__setattr__(self, name, value)
 
 
 def packetize(
@@ -111,7 +128,21 @@ def packetized_bytes(flow_bytes: np.ndarray, mtu: int, min_packet: int) -> np.nd
 def _resolve(distribution: str | PathLike[str] | FlowSizeCDF) -> FlowSizeCDF:
     if isinstance(distribution, FlowSizeCDF):
         return distribution
+    if not isinstance(distribution, str | PathLike):
+        raise ParameterError(
+            "distribution", distribution, "a shipped name, a CDF file path or a FlowSizeCDF"
+        )
     return load_distribution(distribution)
+
+
+def _check_packets(name: str, value: object, expected_packets: float) -> None:
+    if not expected_packets <= MAX_PACKETS:
+        raise ParameterError(
+            name,
+            value,
+            f"a workload of at most {MAX_PACKETS:,} packets (this one: about "
+            f"{expected_packets:.3g})",
+        )
 
 
 def _addresses(
@@ -174,38 +205,48 @@ def synthesize(
     stratified: stratified sampling of flow sizes (:meth:`FlowSizeCDF.sample`), which makes the
         packet count and load of a small workload follow the CDF closely.
     wrap: fold packets beyond the window back into it (step 5); False lets flows run past it.
+
+    Every argument is checked (type and range) and a bad one raises
+    :class:`~snfkit.errors.ParameterError` naming it; so does a workload expected to exceed
+    :data:`MAX_PACKETS` packets, or one whose timestamps would pass :data:`MAX_TS_NS`.
     """
     cdf = _resolve(distribution)
-    burst = BurstModel() if burst is None else burst
+    if burst is None:
+        burst = BurstModel()
+    elif not isinstance(burst, BurstModel):
+        raise ParameterError("burst", burst, "a snfkit.workloads.BurstModel or None")
     if (duration_s is None) == (n_flows is None):
         raise ParameterError("duration_s/n_flows", (duration_s, n_flows), "exactly one of the two")
-    if not (isinstance(load_gbps, int | float) and math.isfinite(load_gbps) and load_gbps > 0):
-        raise ParameterError("load_gbps", load_gbps, "a finite number > 0")
-    if not isinstance(mtu, int | np.integer) or not 64 <= mtu <= 65535:
-        raise ParameterError("mtu", mtu, "an integer in 64-65535")
-    if not isinstance(min_packet, int | np.integer) or not 1 <= min_packet <= mtu:
-        raise ParameterError("min_packet", min_packet, f"an integer in 1-{mtu} (mtu)")
-    for name, v in (("udp_fraction", udp_fraction), ("ipv6_fraction", ipv6_fraction)):
-        if not 0.0 <= v <= 1.0:
-            raise ParameterError(name, v, "a fraction in [0, 1]")
+    load_gbps = check_number("load_gbps", load_gbps, 0, lo_open=True)
+    seed = check_seed("seed", seed)
+    mtu = check_int("mtu", mtu, 64, 65535)
+    min_packet = check_int("min_packet", min_packet, 1, mtu)
+    udp_fraction = check_number("udp_fraction", udp_fraction, 0, 1)
+    ipv6_fraction = check_number("ipv6_fraction", ipv6_fraction, 0, 1)
+    stratified = check_bool("stratified", stratified)
+    wrap = check_bool("wrap", wrap)
     rng = np.random.default_rng(seed)
-    mtu, min_packet = int(mtu), int(min_packet)
+
+    def packets_per_flow(s: np.ndarray) -> np.ndarray:
+        return np.maximum(1, -(-s // mtu))
 
     if n_flows is not None:
-        if not isinstance(n_flows, int | np.integer) or n_flows < 1:
-            raise ParameterError("n_flows", n_flows, "an integer >= 1")
-        sizes = cdf.sample(int(n_flows), rng, stratified=stratified)
+        n_flows = check_int("n_flows", n_flows, 1, MAX_PACKETS)
+        _check_packets("n_flows", n_flows, n_flows * cdf.expect(packets_per_flow))
+        sizes = cdf.sample(n_flows, rng, stratified=stratified)
         total = int(packetized_bytes(sizes, mtu, min_packet).sum())
         window_ns = total * 8.0 / load_gbps
     else:
-        if not (isinstance(duration_s, int | float) and math.isfinite(duration_s)):
-            raise ParameterError("duration_s", duration_s, "a finite number > 0")
-        if duration_s <= 0:
-            raise ParameterError("duration_s", duration_s, "a finite number > 0")
+        duration_s = check_number("duration_s", duration_s, 0, lo_open=True)
         window_ns = duration_s * 1e9
         mean_bytes = cdf.expect(lambda s: packetized_bytes(s, mtu, min_packet))
-        n = int(rng.poisson(load_gbps * window_ns / (8.0 * mean_bytes)))
+        lam = load_gbps * window_ns / (8.0 * mean_bytes)
+        _check_packets("duration_s", duration_s, lam * cdf.expect(packets_per_flow))
+        n = int(rng.poisson(lam))
         sizes = cdf.sample(n, rng, stratified=stratified)
+    if not window_ns < MAX_TS_NS:
+        name, value = ("load_gbps", load_gbps) if duration_s is None else ("duration_s", duration_s)
+        raise ParameterError(name, value, f"an arrival window below {MAX_TS_NS} ns (146 years)")
     n = sizes.size
     arrivals = rng.uniform(0.0, window_ns, n)
 
@@ -223,6 +264,11 @@ def synthesize(
         math.log(burst.train_gap_median_us * 1e3), burst.train_gap_sigma, n_trains
     )
     gaps[first] = 0.0
+    span = float(np.max(arrivals, initial=0.0)) + float(np.sum(gaps))
+    if not span < MAX_TS_NS:  # a flow's gaps add up; their sum over all flows bounds each one
+        raise ParameterError(
+            "burst", burst, f"gaps that keep timestamps below {MAX_TS_NS} ns (146 years)"
+        )
     steps = np.rint(gaps).astype(np.int64)
     csum = np.cumsum(steps)
     offsets = csum - csum[first][fidx]

@@ -1,0 +1,326 @@
+"""The unit pool: compute units' records, load windows, calendars of busy intervals and lifecycle.
+
+One place for what every controller does with its units (DESIGN.md "Time, packets, units"): the
+replay kernel (:mod:`snfkit.engine.replay_nb`) and failure recovery (:mod:`snfkit.engine.faults_nb`)
+call these helpers, and a resource manager leasing units to several controllers would too. The
+semantics are stated in :mod:`snfkit.engine.replay_nb`'s docstring ("Load of a unit",
+"Retirement") and by the plain-Python twin's ``Unit`` (:mod:`snfkit.reference.replay`).
+
+Units live in slots (IDs, reused after retirement); ``ctl.hi`` is one past the highest active slot.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from snfkit.engine._jit import helper
+from snfkit.engine.enums import LoadEstimator
+
+INF = np.int64(2**62)  # "no event"
+
+CALENDAR = 16
+"""Busy intervals a unit remembers ahead of now (packets booked after a state wait leave gaps that
+later packets of other flows may fill; when all 16 are taken, packets go after the last one)."""
+
+UNIT_DTYPE = np.dtype(
+    [
+        ("active", np.bool_),
+        ("drawn", np.bool_),  # scratch flag of the weighted replica draw
+        ("w", np.float64),  # the slot's replica draw weight, 1/(ID+1)
+        ("ld", np.float64),  # load (bps) in bucket ctl.load_bucket; INF when not active
+        ("sc", np.float64),  # ld / capacity: the score before state affinity
+        ("m", np.float64),  # measured load in bucket ctl.load_bucket
+        ("life", np.int64),  # lifetime id of the slot's current unit
+        ("start", np.int64),
+        ("ready", np.int64),
+        ("free", np.int64),  # time the unit finishes its queued work
+        ("last_recv", np.int64),
+        ("open", np.int64),  # open items on the unit
+        ("committed", np.float64),  # sum of open items' estimates
+        ("pkts", np.int64),
+        ("bytes", np.int64),
+        ("busy", np.int64),
+        ("ring_sum", np.int64),  # sum over the bucket ring (complete buckets in the window)
+        ("cur_bucket", np.int64),
+        ("cur_bytes", np.int64),
+        ("start_bucket", np.int64),
+        ("cal_n", np.int64),  # busy intervals in the calendar
+        ("cal_s", np.int64, (CALENDAR,)),  # their starts, sorted; disjoint
+        ("cal_e", np.int64, (CALENDAR,)),  # their ends
+        ("cal_full", np.int64),  # placements made at the calendar's end because it was full
+        # (the gap before such a placement is booked busy: no later packet fills it)
+        # a push from this slot: its candidates' count and weight sum, valid while ctl.act_ver
+        # equals px_ver (the active set has not changed since they were summed)
+        ("px_ver", np.int64),
+        ("px_n", np.int64),
+        ("px_tot", np.float64),
+    ],
+    align=True,
+)
+
+RECORD_DTYPE = np.dtype(
+    [
+        ("unit", np.int64),
+        ("unit_life", np.int64),
+        ("start_ns", np.int64),
+        ("ready_ns", np.int64),
+        ("retire_ns", np.int64),
+        ("packets", np.int64),
+        ("bytes", np.int64),
+        ("busy_ns", np.int64),
+        (
+            "cal_full",
+            np.int64,
+        ),  # packets booked after the last busy interval: the calendar was full
+    ],
+    align=True,
+)
+"""One unit lifetime, written when the unit retires."""
+
+# ----------------------------------------------------------------------------- unit load
+
+
+@helper
+def roll_unit(units, ring, u, b, n_buckets):
+    """Bring unit u's bucket ring forward to bucket b."""
+    un = units[u]
+    cb = un.cur_bucket
+    if b <= cb:
+        return
+    # push the current bucket into the ring, then clear the buckets skipped over
+    steps = b - cb
+    if steps > n_buckets:
+        steps = n_buckets + 1
+    for k in range(steps):
+        slot = (cb + k) % n_buckets
+        un.ring_sum -= ring[u, slot]
+        if k == 0:
+            ring[u, slot] = un.cur_bytes
+            un.ring_sum += un.cur_bytes
+        else:
+            ring[u, slot] = 0
+    un.cur_bucket = b
+    un.cur_bytes = 0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def measured_load(un, b, p):
+    """Measured load of unit record un in bucket b (its ring already rolled to b): bytes over the
+    complete buckets of the window (fewer for a young unit) / that time."""
+    nb_ = b - un.start_bucket
+    if nb_ > p.load_buckets:
+        nb_ = p.load_buckets
+    if nb_ > 0:
+        return un.ring_sum * 8e9 / (nb_ * p.load_bucket_ns)
+    return 0.0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def set_load(un, p):
+    """Unit record un's load from its measured load and committed estimates (module docstring);
+    called whenever either changes, so the assignment loop only reads ``ld`` and ``sc``."""
+    load = un.m
+    if p.load_estimator == LoadEstimator.committed and un.committed > load:
+        load = un.committed
+    un.ld = load
+    un.sc = load / p.unit_capacity_bps
+
+
+@helper
+def refresh_loads(units, ring, c, b, p):
+    """Roll every active unit to bucket b and recompute its measured load (once per bucket: the
+    window holds complete buckets only, so the measured load is fixed within a bucket)."""
+    for u in range(c.hi):
+        un = units[u]
+        if un.active:
+            if b > un.cur_bucket:
+                roll_unit(units, ring, u, b, p.load_buckets)
+            un.m = measured_load(un, b, p)
+            set_load(un, p)
+    c.load_bucket = b
+
+
+# ----------------------------------------------------------------------------- unit calendar
+
+
+@nb.njit(cache=True, error_model="numpy")
+def cal_fit(un, s0, d):
+    """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
+    n = un.cal_n
+    if n == 0 or un.cal_e[n - 1] <= s0:
+        return s0  # after every busy interval (the common case)
+    if n == CALENDAR and un.cal_e[n - 1] > s0:
+        s0 = un.cal_e[n - 1]  # full: no gap filling
+    s = s0
+    for k in range(n):
+        if un.cal_e[k] <= s:
+            continue
+        if un.cal_s[k] >= s + d:
+            break
+        s = un.cal_e[k]
+    return s
+
+
+@nb.njit(cache=True, error_model="numpy")
+def cal_book(un, t, s, d):
+    """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t.
+
+    The two common cases are handled here, small enough to be inlined into the kernel, with the
+    same outcome as the general code in :func:`cal_book_general`."""
+    n = un.cal_n
+    if n == 0 or un.cal_e[n - 1] <= t:  # everything ended by t: the new interval is the only one
+        un.cal_s[0] = s
+        un.cal_e[0] = s + d
+        un.cal_n = 1
+    elif un.cal_e[0] > t and un.cal_e[n - 1] == s and un.cal_s[n - 1] < s:  # extends the last one
+        un.cal_e[n - 1] = s + d
+    else:
+        cal_book_general(un, t, s, d)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def cal_book_general(un, t, s, d):
+    n = un.cal_n
+    drop = 0
+    while drop < n and un.cal_e[drop] <= t:
+        drop += 1
+    if drop:
+        for k in range(n - drop):
+            un.cal_s[k] = un.cal_s[k + drop]
+            un.cal_e[k] = un.cal_e[k + drop]
+        n -= drop
+    k = 0
+    while k < n and un.cal_s[k] < s:
+        k += 1
+    e = s + d
+    if k > 0 and un.cal_e[k - 1] == s:  # extends the interval before
+        un.cal_e[k - 1] = e
+        if k < n and un.cal_s[k] == e:  # and closes the gap to the next
+            un.cal_e[k - 1] = un.cal_e[k]
+            for j in range(k, n - 1):
+                un.cal_s[j] = un.cal_s[j + 1]
+                un.cal_e[j] = un.cal_e[j + 1]
+            n -= 1
+    elif k < n and un.cal_s[k] == e:  # extends the interval after
+        un.cal_s[k] = s
+    elif n < CALENDAR:
+        for j in range(n, k, -1):
+            un.cal_s[j] = un.cal_s[j - 1]
+            un.cal_e[j] = un.cal_e[j - 1]
+        un.cal_s[k] = s
+        un.cal_e[k] = e
+        n += 1
+    else:  # full, and s is at or after the last end (cal_fit saw to it)
+        un.cal_e[n - 1] = e
+        un.cal_full += 1
+    un.cal_n = n
+
+
+# ----------------------------------------------------------------------------- unit lifecycle
+
+
+@helper
+def start_unit(units, ring, c, t, p):
+    """Start a unit at the lowest free slot at time t; returns the slot or -1 when the pool is full."""
+    for u in range(p.max_units):
+        un = units[u]
+        if not un.active:
+            un.active = True
+            c.act_ver += 1
+            un.life = c.lives
+            c.lives += 1
+            un.start = t
+            un.ready = t + p.unit_startup_ns
+            un.free = t + p.unit_startup_ns
+            un.last_recv = t
+            un.open = 0
+            un.committed = 0.0
+            un.pkts = 0
+            un.bytes = 0
+            un.busy = 0
+            ring[u, :] = 0
+            un.ring_sum = 0
+            un.cur_bucket = t // p.load_bucket_ns
+            un.cur_bytes = 0
+            un.start_bucket = t // p.load_bucket_ns
+            un.m = 0.0
+            set_load(un, p)
+            un.cal_n = 0
+            un.cal_full = 0
+            if u >= c.hi:
+                c.hi = u + 1
+            went_idle(un, c, p)
+            return u
+    return -1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def retire_time(un, idle_ns):
+    """When a unit with no open item retires: idle_ns after its last packet, once its queue drains."""
+    when = un.last_recv + idle_ns
+    return un.free if un.free > when else when
+
+
+@helper
+def retire_unit(units, records, c, u, when):
+    un = units[u]
+    rec = records[c.n_records]
+    rec.unit = u
+    rec.unit_life = un.life
+    rec.start_ns = un.start
+    rec.ready_ns = un.ready
+    rec.retire_ns = when
+    rec.packets = un.pkts
+    rec.bytes = un.bytes
+    rec.busy_ns = un.busy
+    rec.cal_full = un.cal_full
+    c.n_records += 1
+    un.active = False
+    c.act_ver += 1
+    un.ld = np.inf
+    while c.hi > 0 and not units[c.hi - 1].active:
+        c.hi -= 1
+
+
+@helper
+def retire_due(units, records, c, t, p):
+    """Retire the units due by t. ``c.retire_at`` is a lower bound of every idle unit's retirement
+    time (retirement times only grow), so most calls return at once."""
+    if t < c.retire_at:
+        return
+    bound = INF
+    for u in range(c.hi):
+        un = units[u]
+        if un.active and un.open == 0:
+            when = retire_time(un, p.unit_idle_ns)
+            if when <= t:
+                retire_unit(units, records, c, u, when)
+            elif when < bound:
+                bound = when
+    c.retire_at = bound
+
+
+@nb.njit(cache=True, error_model="numpy")
+def went_idle(un, c, p):
+    """Unit record un has no open item any more: it may retire at retire_time (see retire_due)."""
+    when = retire_time(un, p.unit_idle_ns)
+    if when < c.retire_at:
+        c.retire_at = when
+
+
+@helper
+def maybe_prestart(units, ring, c, t, p):
+    """Start one unit ahead of need when every active unit is above prestart_util and none starts."""
+    n_active = 0
+    for u in range(c.hi):
+        un = units[u]
+        if un.active:
+            n_active += 1
+            if un.ready > t:
+                return  # one is already starting
+            if un.sc <= p.prestart_utilization:
+                return
+    if 0 < n_active < p.max_units:
+        start_unit(units, ring, c, t, p)
+        c.prestarts += 1
