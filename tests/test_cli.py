@@ -299,6 +299,8 @@ def test_demo_without_the_export_extra(tmp_path, hand_parquet, monkeypatch):
     assert "charts and figures skipped" in r.stderr and "snfkit[export]" in r.stderr
     assert (out / "modes.csv").exists() and (out / "summary.json").exists()
     assert not (out / "latency_percentiles.html").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
