@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -23,29 +25,40 @@
 # This notebook loads a trace, replays it once through SNF and once through each baseline of the
 # paper, and reads the results. It uses the CAIDA backbone excerpt from `../shared/traces` when it
 # is there (the project's real traces are not redistributed), and the synthetic
-# `snfkit.workloads.small_demo(seed=0)` otherwise. `SNFKIT_NOTEBOOK_SMALL=1` keeps only the
-# first 3,000 packets (CI runs it that way).
+# `snfkit.workloads.small_demo(seed=0)` otherwise.
+#
+# The first cell holds the notebook's parameters (tagged `parameters`: papermill's
+# `-p TRACE my.pcap` replaces them). `SMALL`, from `SNFKIT_NOTEBOOK_SMALL=1`, keeps only the first
+# 3,000 packets (CI runs it that way).
+
+# %% tags=["parameters"]
+import os
+
+SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"  # a quick run on a few packets
+TRACE = None  # a trace file (pcap, pcapng, parquet, CSV); None: CAIDA excerpt or small_demo
 
 # %%
 import polars as pl
 
 import snfkit
-from snfkit import charts, figures
+from snfkit import charts, figures, workbench
 from snfkit.traces.summary import summary_table, trace_summary
 
-SMALL = figures.small_mode()
-wl = figures.workload(max_packets=3_000 if SMALL else None)  # CAIDA excerpt, or small_demo
+workbench.notebook_setup()  # the snfkit theme; charts carry Vega, so they draw offline
+wl = figures.workload(TRACE, max_packets=3_000 if SMALL else None)
 packets = wl.packets
 print(wl.describe())
-packets.head()
+snfkit.readable(packets).head()  # addresses as text, time in seconds from the first packet
 
 # %% [markdown]
 # ## The trace
 #
 # Every reader and workload gives the same packets table: arrival time `ts_ns` (integer
-# nanoseconds), the 5-tuple, `wire_len` (IP bytes) and a dense `flow_id`. `trace_summary`
-# counts flows, rates, packet sizes and the flowlets at two timeouts; `snfkit info TRACE` prints
-# the same from the shell.
+# nanoseconds), the 5-tuple (addresses as 16 bytes), `wire_len` (IP bytes) and a dense
+# `flow_id`. `snfkit.readable` shows any table with addresses as text, instants in seconds since
+# the first packet (`clock="datetime"` for the capture's wall clock) and durations in µs; the
+# stored tables keep their exact integers. `trace_summary` counts flows, rates, packet sizes and
+# the flowlets at two timeouts; `snfkit info TRACE` prints the same from the shell.
 
 # %%
 summary_table(trace_summary(packets, [100_000, 500_000], 15_000))
@@ -69,22 +82,21 @@ res  # noqa: B018
 # it opened; `epochs` what was offered and provisioned per epoch; `units` each unit's lifetime.
 
 # %%
-res.packets.select(
-    "ts_ns",
-    "flow_id",
-    "unit",
-    "item",
-    "queue_ns",
-    "state_wait_ns",
-    "service_ns",
-    "latency_ns",
-    "wait_cause",
-).head()
+cols = ["ts_ns", "flow_id", "unit", "item", "queue_ns", "state_wait_ns", "service_ns", "latency_ns"]
+snfkit.readable(res.packets.select(*cols, "wait_cause")).head()
 
 # %%
 res.flowlets.group_by("reason").agg(
     pl.len().alias("flowlets"), pl.col("packets").mean().alias("mean_packets")
 ).sort("flowlets", descending=True)
+
+# %% [markdown]
+# One row per flow, with its 5-tuple, size and duration, the flowlets it was cut into (by the
+# reason each opened), the units it visited and its latency percentiles: `snfkit.flows`.
+
+# %%
+flows = snfkit.readable(snfkit.flows(packets, res))
+flows.sort("bytes", descending=True).head()
 
 # %% [markdown]
 # ## SNF against the baselines
@@ -109,22 +121,24 @@ figures.runs_table(runs).select(
 )
 
 # %%
-charts.latency_percentiles_chart(charts.latency_percentiles_data(runs))
+subtitle = charts.figure_subtitle(wl.describe(), runs)
+charts.latency_percentiles_chart(charts.latency_percentiles_data(runs), subtitle=subtitle)
 
 # %% [markdown]
 # Reading the table: `opportunities` is how many placement decisions each mode could make
 # (flowlets give several per flow); `mean_active_units` the compute it paid for; `packet` mode
 # makes a decision per packet but waits for the store on every one of them and reorders packets
-# of a flow. On a trace as short as the CAIDA excerpt (24 ms) the smart_flow periods (50 and
-# 100 ms) never come round, so `smart_flow` equals `flow` there; `02_compute_management` looks at
-# a longer trace.
+# of a flow; it is so much slower that the chart draws it apart, on its own axis (click a mode
+# in the legend to pick it). On a trace as short as the CAIDA excerpt (24 ms) the smart_flow
+# periods (50 and 100 ms) never come round, so `smart_flow` equals `flow` there;
+# `02_compute_management` looks at a longer trace.
 #
 # ## Keeping results
 #
 # `Results.save` writes the tables as parquet and the summary as JSON; `Results.load` reads them.
 
 # %%
-import tempfile  # noqa: E402
+import tempfile
 
 out = res.save(tempfile.mkdtemp(prefix="snfkit-01-"))
 back = snfkit.Results.load(out)

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -30,18 +32,29 @@
 #
 # The trace here is synthetic, `paper_like(seed=0, scale=0.05)`: shaped like the paper's (heavy-
 # tailed flow sizes, 1434-B median packets, bursts) at 5 Gbps for about 0.65 s, long enough for
-# the units to come and go. The real traces follow at the end. `SNFKIT_NOTEBOOK_SMALL=1` uses
-# scale 0.002 instead.
+# the units to come and go. The real traces follow at the end. The parameters cell below sets
+# the scale; `SMALL` (`SNFKIT_NOTEBOOK_SMALL=1`) uses 0.002 instead.
+
+# %% tags=["parameters"]
+import os
+
+SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"  # a quick run on a tiny trace
+SCALE = 0.05  # paper_like(seed=0, scale=SCALE): 0.05 is about 5 Gbps for 0.65 s
+SEED = 0
 
 # %%
 import polars as pl
 
-from snfkit import charts, figures
+import snfkit
+from snfkit import charts, figures, workbench
+from snfkit.traces.transforms import connections
 from snfkit.workloads import paper_like
 
-SMALL = figures.small_mode()
-scale = 0.002 if SMALL else 0.05
-wl = figures.Workload.from_packets(paper_like(0, scale), f"paper_like(seed=0, scale={scale})")
+workbench.notebook_setup()
+scale = 0.002 if SMALL else SCALE
+wl = figures.Workload.from_packets(
+    paper_like(SEED, scale), f"paper_like(seed={SEED}, scale={scale})"
+)
 epoch_ns = figures.epoch_for(wl.duration_ns)
 print(wl.describe(), f"| epoch {epoch_ns / 1e6:g} ms")
 
@@ -49,10 +62,11 @@ print(wl.describe(), f"| epoch {epoch_ns / 1e6:g} ms")
 # `figures.compute_runs` replays the trace once per mode, with the paper's parameters (T = 500 us,
 # B = 15 KB, 1-Gbps units, proactive state with K = 3 replicas) and the NAT. The epoch
 # only changes the reports: 100 ms in the paper, shorter here because the trace is (the largest
-# value giving 20 epochs).
+# value giving 20 epochs). The runs keep their packets tables, for the latency over time below.
 
 # %%
-runs = figures.compute_runs(wl, {"epoch_ns": epoch_ns, "keep_packets": False})
+runs = figures.compute_runs(wl, {"epoch_ns": epoch_ns, "keep_packets": True})
+subtitle = charts.figure_subtitle(wl.describe(), runs)
 table = figures.runs_table(runs)
 table.select(
     "run",
@@ -71,10 +85,22 @@ table.select(
 # Provisioned = mean active units in the epoch x 1 Gbps. A mode that packs well keeps the blue
 # line just above the grey one. Flowlet placement can react at every new flowlet; flow placement
 # only when a flow starts (and smart_flow every X ms). `packet` mode scales on concurrency: every
-# packet holds a unit for a store round trip, so it needs far more units than its bytes suggest.
+# packet holds a unit for a store round trip, so it needs far more units than its bytes suggest:
+# each panel has its own y axis, so read the numbers on it.
 
 # %%
-charts.provisioning_chart(charts.provisioning_data(runs))
+prov_data = charts.provisioning_data(runs)
+charts.provisioning_chart(prov_data, subtitle=subtitle)
+
+# %% [markdown]
+# The same over the latency: drag across the top chart to pick a time window, and the bottom
+# one, the p99 latency of the packets arriving then, zooms to it. Click a mode in the legend to
+# keep only it (shift-click for more); both axes follow.
+
+# %%
+charts.provisioning_latency_chart(
+    prov_data, charts.latency_over_time_data(runs, bins=200), subtitle=subtitle
+)
 
 # %%
 prov = charts.provisioning_data(runs).pivot(on="series", index=["run", "time_s"], values="gbps")
@@ -91,11 +117,20 @@ prov.group_by("run", maintain_order=True).agg(
 # 4.6K x (100 ms) and 2.9K x (50 ms). The ratios below are this run's.
 
 # %%
-charts.latency_percentiles_chart(charts.latency_percentiles_data(runs))
+charts.latency_percentiles_chart(charts.latency_percentiles_data(runs), subtitle=subtitle)
 
 # %%
 p75 = table.select("run", "p75_us")
 p75.with_columns(times_flowlet=pl.col("p75_us") / p75.filter(run="flowlet")["p75_us"].item())
+
+# %% [markdown]
+# Where a flowlet run's latency comes from, flow by flow (`snfkit.flows`: the slowest flows, the
+# flowlets they were cut into and the units they visited). The NAT keys flows by connection, so
+# the flows are the trace's connections:
+
+# %%
+flows = snfkit.flows(connections(wl.packets), runs["flowlet"])
+snfkit.readable(flows).sort("latency_p99_us", descending=True).head()
 
 # %% [markdown]
 # Where a flowlet run's latency comes from: a flowlet that lands on a unit other than its flow's
@@ -112,11 +147,11 @@ p75.with_columns(times_flowlet=pl.col("p75_us") / p75.filter(run="flowlet")["p75
 
 # %%
 util = charts.utilization_data(runs)  # one row per (mode, epoch, unit)
-charts.utilization_chart(charts.utilization_box_data(util))
+charts.utilization_chart(charts.utilization_box_data(util), subtitle=subtitle)
 
 # %%
 bands = charts.utilization_bands_data(util)
-charts.utilization_bands_chart(bands)
+charts.utilization_bands_chart(bands, subtitle=subtitle)
 
 # %%
 bands.with_columns(pl.col("band").cast(pl.String)).pivot(on="band", index="run", values="share")
@@ -130,7 +165,7 @@ bands.with_columns(pl.col("band").cast(pl.String)).pivot(on="band", index="run",
 # %%
 opp = figures.opportunity_runs(wl, {"epoch_ns": epoch_ns, "keep_packets": False})
 opp_data = charts.opportunities_data(opp, baseline="flow")
-charts.opportunities_chart(opp_data)
+charts.opportunities_chart(opp_data, subtitle=charts.figure_subtitle(wl.describe(), opp))
 
 # %% [markdown]
 # ## The same on the real traces

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,22 +33,31 @@
 # moved flowlets seamless (mean over its five NFs).
 #
 # The trace is the synthetic `paper_like(seed=0, scale=0.05)` (0.7 s at 5 Gbps), where flows move
-# between units thousands of times; `SNFKIT_NOTEBOOK_SMALL=1` uses scale 0.002 and the NAT only.
+# between units thousands of times; `SMALL` (`SNFKIT_NOTEBOOK_SMALL=1`) uses scale 0.002 and the
+# NAT only.
+
+# %% tags=["parameters"]
+import os
+
+SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"  # a quick run on a tiny trace
+SCALE = 0.05  # paper_like(seed=0, scale=SCALE)
+NFS = ("nat", "lb", "ids", "whitelist", "qos")  # the NFs of Fig 4
 
 # %%
 import polars as pl
 
 import snfkit
-from snfkit import charts, figures
+from snfkit import charts, figures, workbench
+from snfkit.display import nf_output_table
 from snfkit.nf import apply, get_nf
 from snfkit.traces.transforms import connections
 from snfkit.workloads import paper_like
 
-SMALL = figures.small_mode()
-scale = 0.002 if SMALL else 0.05
+workbench.notebook_setup()
+scale = 0.002 if SMALL else SCALE
 wl = figures.Workload.from_packets(paper_like(0, scale), f"paper_like(seed=0, scale={scale})")
 params = {"epoch_ns": figures.epoch_for(wl.duration_ns), "keep_packets": False}
-nfs = ("nat",) if SMALL else figures.NFS
+nfs = ("nat",) if SMALL else NFS
 print(wl.describe())
 
 # %% [markdown]
@@ -58,7 +69,8 @@ print(wl.describe())
 
 # %%
 runs = figures.state_runs(wl, params, nfs=nfs, state_modes=(*figures.STATE_MODES, "local"))
-charts.state_latency_chart(charts.state_latency_data(runs))
+subtitle = charts.figure_subtitle(wl.describe(), runs)
+charts.state_latency_chart(charts.state_latency_data(runs), subtitle=subtitle)
 
 # %%
 lat = charts.state_latency_data(runs).pivot(
@@ -92,7 +104,7 @@ sources.select(
 )
 
 # %%
-charts.seamless_chart(sources)
+charts.seamless_chart(sources, subtitle=subtitle)
 
 # %% [markdown]
 # Each flowlet records where its state came from (`state_source` in the flowlets table):
@@ -136,6 +148,14 @@ for mode in figures.STATE_MODES:
         sequential.select("action", "out0", "out1")
     )
     print(f"{mode:>9}: NF output equal to the sequential run: {same}")
+
+# %% [markdown]
+# What the NAT did to the last replay's packets, as addresses and ports: each connection's
+# initiator (`src`) leaves as the public address and its mapped port; replies come back to the
+# initiator (`nf_output_table` names the NF's outputs and shows -1, "none", as null).
+
+# %%
+nf_output_table(res.nf_output, nat, connections(head)).head(8)
 
 # %% [markdown]
 # Next, `04_sensitivity`: how K and alpha trade these waits against compute units (Fig 7), and

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,15 +31,21 @@
 # 4.66x at T = 500 us.
 #
 # The trace is `paper_like(seed=0, scale=0.05)` (scale 0.002 and smaller grids in small mode);
-# every replay runs the NAT.
+# every replay runs the NAT. At the end, a panel replays the trace for any T, B, K and alpha you
+# choose.
+
+# %% tags=["parameters"]
+import os
+
+SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"  # a quick run on a tiny trace
+SCALE = 0.05  # paper_like(seed=0, scale=SCALE)
 
 # %%
-
-from snfkit import charts, figures
+from snfkit import charts, figures, workbench
 from snfkit.workloads import paper_like
 
-SMALL = figures.small_mode()
-scale = 0.002 if SMALL else 0.05
+workbench.notebook_setup()
+scale = 0.002 if SMALL else SCALE
 wl = figures.Workload.from_packets(paper_like(0, scale), f"paper_like(seed=0, scale={scale})")
 params = {"epoch_ns": figures.epoch_for(wl.duration_ns), "keep_packets": False}
 grid = (
@@ -61,7 +69,7 @@ print("Fig 7 setting:", figures.FIG7_PARAMS)
 # %%
 ka = figures.k_alpha_runs(wl, params, grid["k_values"], grid["alpha_values"])
 ka_data = charts.k_alpha_data(ka)
-charts.k_alpha_chart(ka_data)
+charts.k_alpha_chart(ka_data, subtitle=charts.figure_subtitle(wl.describe(), ka))
 
 # %%
 ka_data.filter(metric="p99_latency_us").pivot(on="alpha", index="K", values="value")
@@ -87,7 +95,7 @@ ka_data.filter(metric="mean_active_units").pivot(on="alpha", index="K", values="
 # %%
 sz = figures.size_runs(wl, params, grid["size_values"])
 sz_data = charts.size_threshold_data(sz)
-charts.size_threshold_chart(sz_data)
+charts.size_threshold_chart(sz_data, subtitle=charts.figure_subtitle(wl.describe(), sz))
 
 # %%
 sz_data.pivot(on="metric", index="size_bytes", values="value")
@@ -100,7 +108,7 @@ sz_data.pivot(on="metric", index="size_bytes", values="value")
 # %%
 opp = figures.opportunity_runs(wl, params)
 opp_data = charts.opportunities_data(opp, baseline="flow")
-charts.opportunities_chart(opp_data)
+charts.opportunities_chart(opp_data, subtitle=charts.figure_subtitle(wl.describe(), opp))
 
 # %%
 figures.runs_table(opp).select(
@@ -113,3 +121,17 @@ figures.runs_table(opp).select(
 # 50 us at T = 100 us, and the 160-us push has often not landed when the next flowlet starts.
 # The paper keeps T = 500 us for that reason. `06_tuning` lets Optuna search T, B, alpha and K
 # together.
+
+# %% [markdown]
+# ## Try your own T, B, K and alpha
+#
+# `workbench.ReplayPanel` replays the trace above (NAT, 1-Gbps units) for the knobs you set and
+# keeps every run beside the others: move the sliders and press *replay*; the table and the
+# latency chart below the button grow by one run each time. From code, `panel.run(timeout_us=100,
+# size_kb=3, replicas=5, alpha=0.5)` does the same. The paper's setting is run first, as the
+# reference.
+
+# %%
+panel = workbench.ReplayPanel(wl, params, nf="nat")
+panel.run()  # the paper's T = 500 µs, B = 15 KB, K = 3, alpha = 0.25
+panel.widget()

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,6 +26,12 @@
 # equals that of one sequential run with all state in one place. docs/nf.md has the full contract
 # and the five built-in NFs.
 
+# %% tags=["parameters"]
+import os
+
+SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"  # 5,000 packets instead of 50,000
+PACKETS = 50_000  # packets of small_demo(seed=0) to use
+
 # %%
 from typing import NamedTuple
 
@@ -33,15 +39,16 @@ import numba as nb
 import polars as pl
 
 import snfkit
-from snfkit import figures
+from snfkit import figures, workbench
+from snfkit.display import nf_output_table
 from snfkit.engine.nf_nb import DROP, FORWARD, NFResult, sequential_sources
 from snfkit.nf import NF, apply, prepare
 from snfkit.nf.base import default_state_bytes
 from snfkit.reference.nf import run_nf
 from snfkit.workloads import small_demo
 
-SMALL = figures.small_mode()
-packets = small_demo(seed=0).head(5_000 if SMALL else 50_000)
+workbench.notebook_setup()
+packets = small_demo(seed=0).head(5_000 if SMALL else PACKETS)
 print(figures.Workload.from_packets(packets, "small_demo(seed=0)").describe())
 
 # %% [markdown]
@@ -98,6 +105,13 @@ sequential = apply(nf, packets)
 sequential.group_by("action").len().with_columns(
     pl.col("action").replace_strict({0: "forward", 1: "drop"}, return_dtype=pl.String)
 )
+
+# %% [markdown]
+# `nf_output_table` shows the outputs under the names the NF gave them (`outputs=`), beside each
+# packet's endpoints:
+
+# %%
+nf_output_table(sequential, nf, packets).filter(pl.col("action") == "drop").head()
 
 # %% [markdown]
 # The compiled kernel and the plain-Python twin must agree packet for packet (the built-in NFs

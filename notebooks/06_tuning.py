@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,20 +31,27 @@
 # This notebook lets Optuna search them for the two things an operator pays for: tail latency
 # (p99) and compute (the time-weighted mean of active units). It uses the CAIDA backbone excerpt
 # from `../shared/traces` when it is there, and a small synthetic paper-like trace otherwise.
-# Set `SNFKIT_NOTEBOOK_SMALL=1` for a quick run (CI does).
+# `SMALL` (`SNFKIT_NOTEBOOK_SMALL=1`) makes it a quick run (CI does).
+
+# %% tags=["parameters"]
+import os
+
+SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"  # 12 trials instead of TRIALS
+TRIALS = 120  # complete trials of the study
 
 # %%
-import os
 import tempfile
 
 import polars as pl
 
+from snfkit import workbench
 from snfkit.sweeps import best_table, charts, run_study, trials_table
+from snfkit.sweeps.dashboard import dashboard_command
 from snfkit.sweeps.presets import tuning_config
 
-SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"
+workbench.notebook_setup()
 workdir = tempfile.mkdtemp(prefix="snfkit-06-")  # the study's SQLite file goes here
-config = tuning_config(n_trials=12 if SMALL else 120, base_dir=workdir)
+config = tuning_config(n_trials=12 if SMALL else TRIALS, base_dir=workdir)
 print("trace:", config.trace.describe())
 print("searching:", ", ".join(p.name for p in config.search), "| trials:", config.n_trials)
 
@@ -56,6 +65,7 @@ print("searching:", ", ".join(p.name for p in config.search), "| trials:", confi
 # %%
 run = run_study(config)  # ~30 s for 120 trials on CAIDA; `snfkit sweep` shows a bar
 print(f"{run.complete} complete, {run.failed} failed trials in {run.elapsed_s:.1f} s")
+print("to browse it:", dashboard_command(run.storage))
 table = trials_table(run.study)
 table.select("number", "timeout_ns", "size_bytes", "alpha", "replicas", "p99_latency_us",
              "mean_active_units", "overprovision_gbps", "replay_s").head(8)  # fmt: skip
@@ -64,6 +74,7 @@ table.select("number", "timeout_ns", "size_bytes", "alpha", "replicas", "p99_lat
 # ## The Pareto front
 #
 # Each point is a trial; the red ones are not beaten on both objectives by any other trial.
+# Point at one to see its parameters.
 
 # %%
 front = charts.pareto_front_data(table, "p99_latency_us", "mean_active_units")

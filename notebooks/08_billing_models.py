@@ -34,12 +34,17 @@
 #
 # Every formula is in docs/billing.md. Bills are extrapolated to a month at each trace's rate
 # (`scale_to="month"`): a 0.7 s trace would otherwise be all VM minimums.
-# `SNFKIT_NOTEBOOK_SMALL=1` shrinks every trace.
+# `SMALL` (`SNFKIT_NOTEBOOK_SMALL=1`) shrinks every trace.
+
+# %% tags=["parameters"]
+import os
+
+SMALL = os.environ.get("SNFKIT_NOTEBOOK_SMALL") == "1"  # a quick run on tiny traces
 
 # %%
 import polars as pl
 
-from snfkit import charts, figures
+from snfkit import charts, figures, workbench
 from snfkit.billing import compare, load_prices
 from snfkit.billing.report import (
     break_even_allocation_usd,
@@ -50,7 +55,7 @@ from snfkit.billing.report import (
 )
 from snfkit.workloads import paper_like
 
-SMALL = figures.small_mode()
+workbench.notebook_setup()
 scale = 0.002 if SMALL else 0.05
 traces = {f"paper_like({scale})": paper_like(0, scale)}
 for name in ("caida-nyc-2018-10k.pcap", "auckland-2000-31k.pcap"):

@@ -176,24 +176,24 @@ def _read(path: Path, *, strict: bool = True, payload_bytes: int = 0):
     return result
 
 
-def _format_value(v: float | None) -> str:
-    if v is None:
-        return "-"
-    if float(v).is_integer() and abs(v) < 1e15:
-        return f"{int(v):,}"
-    return f"{v:,.6g}"
-
-
 def _print_table(df, title: str) -> None:
+    """A table on stdout, numbers rounded (:func:`snfkit.display.format_number`)."""
     import polars as pl
     from rich.table import Table
+
+    from snfkit.display import format_number
 
     table = Table(title=title)
     for name in df.columns:
         table.add_column(name, justify="left" if df.schema[name] == pl.String else "right")
     for row in df.iter_rows():
-        table.add_row(*(v if isinstance(v, str) else _format_value(v) for v in row))
+        table.add_row(*(v if isinstance(v, str) else format_number(v) for v in row))
     _stdout().print(table)
+
+
+def _skip_charts(what: str, exc: Exception) -> None:
+    """A chart export needs an extra that is not installed: say so and go on."""
+    typer.echo(f"{what} skipped: {exc}", err=True)
 
 
 def _write_json(obj: Any) -> str:
@@ -386,11 +386,11 @@ def demo(
     _print_table(_transpose(modes), "allocation modes (modes.csv)")
     for mode, res in runs.items():
         res.epochs.write_csv(out / f"epochs_{mode}.csv")
+    from snfkit.errors import MissingExtraError
+
     lat = charts.latency_percentiles_data(runs)
     lat.write_csv(out / "latency_percentiles.csv")
-    charts.latency_percentiles_chart(lat).save(out / "latency_percentiles.html")
     prov = charts.provisioning_data(runs)
-    charts.provisioning_chart(prov).save(out / "provisioning.html")
     from snfkit.billing import compare, pivot
 
     bills = compare(runs)
@@ -398,7 +398,13 @@ def demo(
     _print_table(pivot(bills), "bill in USD, model x mode (billing.csv; snfkit bill --help)")
     doc["modes"] = {mode: res.summary for mode, res in runs.items()}
     label = trace.name if trace is not None else f"small_demo(seed={seed})"
-    _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
+    try:
+        html = ("html",)
+        charts.save_chart(charts.latency_percentiles_chart(lat), out / "latency_percentiles", html)
+        charts.save_chart(charts.provisioning_chart(prov), out / "provisioning", html)
+        _figures(packets, label, out / "figures", params={}, small=True, formats=("png", "html"))
+    except MissingExtraError as exc:
+        _skip_charts("charts and figures", exc)
     (out / "summary.json").write_text(_write_json(doc) + "\n")
     typer.echo(f"wrote {out}/")
 
@@ -527,11 +533,14 @@ def replay_cmd(
     else:
         import polars as pl
 
+        from snfkit.display import format_number
+
         flat = _flatten(results.summary)
-        _print_table(
-            pl.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]}),
-            f"{trace.name}: {mode}",
-        )
+        values = [
+            format_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+            for v in flat.values()
+        ]
+        _print_table(pl.DataFrame({"metric": list(flat), "value": values}), f"{trace.name}: {mode}")
 
 
 @app.command()
@@ -572,10 +581,12 @@ def sweep(
     """Run or resume an Optuna study of replay parameters (docs/sweeps.md).
 
     Runs trials until the study has N COMPLETE ones; stop it (Ctrl-C) and run the same command
-    again to continue. Prints the best trial, or the Pareto front of a multi-objective study.
+    again to continue. Prints the best trial, or the Pareto front of a multi-objective study, and
+    the optuna-dashboard command that opens the study.
     """
     from snfkit.sweeps import best_table, load_config, run_study, study_counts, write_trials
     from snfkit.sweeps.charts import study_charts
+    from snfkit.sweeps.dashboard import dashboard_command
 
     cfg = load_config(config)
     if trials is not None:
@@ -609,9 +620,16 @@ def sweep(
     else:
         typer.echo("no feasible complete trial yet", err=True)
     if out is not None:
+        from snfkit.errors import MissingExtraError
+
         write_trials(run.study, out / "trials.parquet")
-        written = study_charts(run.study, out)
+        try:
+            written = study_charts(run.study, out)
+        except MissingExtraError as exc:
+            _skip_charts("study charts", exc)
+            written = []
         typer.echo(f"wrote {out}/ (trials.parquet, {len(written)} charts)", err=True)
+    typer.echo(f"open the study in optuna-dashboard: {dashboard_command(run.storage)}", err=True)
 
 
 @app.command("figures")

@@ -95,3 +95,17 @@ class NoPayloadWarning(UserWarning):
 def format_skips(skipped: Mapping[str, int]) -> str:
     """``{'non_ip': 3, 'truncated': 1}`` -> ``'non_ip: 3, truncated: 1'`` (zeros left out)."""
     return ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items()) if v)
+
+
+class MissingExtraError(SnfkitError, ImportError):
+    """A feature needs an optional part of snfkit that is not installed. Names the feature, the
+    missing module and the extra that installs it (``pip install 'snfkit[export]'``)."""
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.feature = feature
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the {module} package, from snfkit's {extra!r} extra: "
+            f"pip install 'snfkit[{extra}]' (or pip install -e '.[{extra}]' in a clone)"
+        )

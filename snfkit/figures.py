@@ -441,14 +441,36 @@ def compute_figures(
     return fd
 
 
-def figure_chart(name: str, data: pl.DataFrame):
-    """The altair chart of figure ``name`` (a key of :data:`FIGURES`) drawn from its frame."""
+FIGURE_RUNS = {
+    "fig1_provisioning": "compute",
+    "fig2_latency": "compute",
+    "fig3_utilization": "compute",
+    "fig3_utilization_bands": "compute",
+    "opportunities": "opportunities",
+    "fig4_state_latency": "state",
+    "fig4_seamless": "state",
+    "fig7_k_alpha": "k_alpha",
+    "fig8_size_threshold": "size",
+}
+"""The experiment (a key of ``FigureData.runs``) behind each figure."""
+
+
+def figure_subtitle(fd: FigureData, name: str) -> str:
+    """The trace and the settings of figure ``name``'s runs (:func:`snfkit.charts.figure_subtitle`)."""
+    from snfkit.charts.titles import figure_subtitle as subtitle
+
+    return subtitle(fd.workload, fd.runs.get(FIGURE_RUNS.get(name, ""), {}))
+
+
+def figure_chart(name: str, data: pl.DataFrame, subtitle: str | None = None):
+    """The altair chart of figure ``name`` (a key of :data:`FIGURES`) drawn from its frame, with
+    ``subtitle`` under its title (:func:`figure_subtitle`)."""
     from snfkit import charts
 
     draw = {
         "fig1_provisioning": charts.provisioning_chart,
-        "fig2_latency": lambda d: charts.latency_percentiles_chart(
-            d, "Packet latency percentiles per allocation mode"
+        "fig2_latency": lambda d, subtitle: charts.latency_percentiles_chart(
+            d, "Packet latency percentiles per allocation mode", subtitle=subtitle
         ),
         "fig3_utilization": charts.utilization_chart,
         "fig3_utilization_bands": charts.utilization_bands_chart,
@@ -460,7 +482,7 @@ def figure_chart(name: str, data: pl.DataFrame):
     }
     if name not in draw:
         raise ParameterError("figure", name, "one of " + ", ".join(FIGURES))
-    return draw[name](data)
+    return draw[name](data, subtitle=subtitle)
 
 
 def write_figures(
@@ -485,7 +507,8 @@ def write_figures(
         csv = out / f"{name}.csv"
         frame.with_columns(pl.col(pl.Enum).cast(pl.String)).write_csv(csv)
         written.append(csv)
-        written += save_chart(figure_chart(name, frame), out / name, formats)
+        chart = figure_chart(name, frame, figure_subtitle(fd, name))
+        written += save_chart(chart, out / name, formats)
         if progress is not None:
             progress(i + 1, len(names))
     claims = out / "claims.md"
@@ -685,6 +708,7 @@ __all__ = [
     "compute_runs",
     "epoch_for",
     "figure_chart",
+    "figure_subtitle",
     "k_alpha_runs",
     "make_figures",
     "opportunity_runs",

@@ -239,6 +239,8 @@ def _check_demo_outputs(out: Path, r) -> dict:
     assert modes["p99_us"].to_list() == pytest.approx(want_p99, rel=1e-12)
     for name in ("latency_percentiles.csv", "latency_percentiles.html", "provisioning.html"):
         assert (out / name).stat().st_size > 0, name
+    for name in ("provisioning.html", "figures/fig1_provisioning.html"):
+        assert "maybeLoadScript" not in (out / name).read_text(), f"{name} loads Vega from a CDN"
     for mode in modes["mode"]:
         assert pl.read_csv(out / f"epochs_{mode}.csv").height >= 1
     return doc
@@ -271,6 +273,32 @@ def test_replay_command(tmp_path, hand_parquet):
     saved = snfkit.Results.load(out)
     assert saved.params["unit_capacity_bps"] == 5e8
     assert saved.flowlets.equals(want.flowlets) and saved.units.equals(want.units)
+
+
+def test_replay_table_rounds_numbers(hand_parquet):
+    import re
+
+    r = run("replay", hand_parquet, "--mode", "flow")
+    assert r.exit_code == 0, r.output
+    want = snfkit.replay(hand_table(), mode="flow").summary["latency_mean_us"]
+    assert not float(want).is_integer()  # so the row below shows the rounding
+    from snfkit.display import format_number
+
+    assert re.search(rf"latency_mean_us\s*│\s*{re.escape(format_number(want))}\s*│", r.stdout)
+    # no number in the table carries more than four significant digits after a point
+    assert not re.search(r"\d\.\d{5,}", r.stdout)
+
+
+def test_demo_without_the_export_extra(tmp_path, hand_parquet, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "vl_convert", None)
+    out = tmp_path / "demo"
+    r = run("demo", "--trace", hand_parquet, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "charts and figures skipped" in r.stderr and "snfkit[export]" in r.stderr
+    assert (out / "modes.csv").exists() and (out / "summary.json").exists()
+    assert not (out / "latency_percentiles.html").exists()
 
 
 @pytest.mark.parametrize(

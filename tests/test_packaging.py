@@ -167,9 +167,40 @@ def _pyproject() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
+SELF = "snfkit"
+
+_SELF_EXTRAS = re.compile(r"^\s*snfkit\s*\[([^\]]*)\]\s*$", re.IGNORECASE)
+
+
+def self_extras(lines: list[str]) -> set[str]:
+    """The extras that ``lines`` pull in by naming the project itself (``snfkit[a,b]``)."""
+    out: set[str] = set()
+    for line in lines:
+        m = _SELF_EXTRAS.match(line)
+        if m:
+            out |= {e.strip() for e in m.group(1).split(",") if e.strip()}
+    return out
+
+
+def merged(parts: list[dict[str, str]]) -> dict[str, str]:
+    """One {name: bounds} map from several; a name listed twice must have the same bounds."""
+    out: dict[str, str] = {}
+    for part in parts:
+        for name, spec in part.items():
+            if out.get(name, spec) != spec:
+                raise ValueError(f"{name} has bounds {out[name]!r} and {spec!r} in two extras")
+            out[name] = spec
+    return out
+
+
 def _declared() -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Runtime requirements and {extra: requirements}, without the project's own name (an extra
+    that pulls in other extras, ``snfkit[export]``)."""
     project = _pyproject()["project"]
-    extras = {k: requirements(v) for k, v in project.get("optional-dependencies", {}).items()}
+    extras = {
+        k: {n: b for n, b in requirements(v).items() if n != SELF}
+        for k, v in project.get("optional-dependencies", {}).items()
+    }
     return requirements(project["dependencies"]), extras
 
 
@@ -180,14 +211,32 @@ def test_pyproject_and_environment_declare_the_same_packages():
     py_bound = conda_reqs.pop("python")
     conda_reqs.pop("pip")
     conda_reqs = {normalize(CONDA_TO_PYPI.get(k, k)): v for k, v in conda_reqs.items()}
-    assert compare({**runtime, **extras.get("test", {})}, conda_reqs) == []
+    assert compare(merged([runtime, *extras.values()]), conda_reqs) == []
     assert py_bound == _pyproject()["project"]["requires-python"].replace(" ", "")
     assert pip == ["-e ."]
 
 
-def test_runtime_and_test_extra_do_not_overlap():
+def test_runtime_and_extras_do_not_overlap():
     runtime, extras = _declared()
-    assert set(runtime) & set(extras.get("test", {})) == set()
+    for name, reqs in extras.items():
+        assert set(runtime) & set(reqs) == set(), name
+
+
+def test_the_test_extra_installs_every_other_extra():
+    """CI installs the test extra (README, .ci/run), and must test every optional feature."""
+    optional = _pyproject()["project"]["optional-dependencies"]
+    assert self_extras(optional["test"]) == set(optional) - {"test"}
+    assert '".[test]"' in (REPO / ".ci" / "run").read_text()
+
+
+def test_the_quick_start_installs_the_notebooks_extra():
+    readme = (REPO / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in quick.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2, commands
+    assert '".[notebooks]"' in commands[0] and "snfkit demo" in commands[0]
+    assert '".[test]"' in commands[1] and "pytest" in commands[1]
+    assert "jupyter lab notebooks/" in quick
 
 
 def test_every_third_party_import_is_declared():
@@ -214,6 +263,16 @@ def test_parse_and_normalize():
     assert parse_requirement("Foo.Bar[extra]>=1") == ("foo-bar", ">=1")
     with pytest.raises(ValueError):
         requirements(["numpy>=1", "NumPy>=2"])
+
+
+def test_self_extras_and_merged():
+    assert self_extras(["snfkit[export, notebooks]", "pytest>=8", "other[x]"]) == {
+        "export",
+        "notebooks",
+    }
+    assert merged([{"a": ">=1"}, {"a": ">=1", "b": ""}]) == {"a": ">=1", "b": ""}
+    with pytest.raises(ValueError, match="two extras"):
+        merged([{"a": ">=1"}, {"a": ">=2"}])
 
 
 def test_compare_reports_mismatches():

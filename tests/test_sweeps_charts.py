@@ -42,7 +42,20 @@ def test_pareto_mask():
 
 def test_pareto_front_data_respects_feasibility():
     d = pareto_front_data(hand_trials(), "p99_latency_us", "mean_active_units")
-    assert d.columns == ["number", "x_metric", "x", "y_metric", "y", "feasible", "on_front"]
+    fixed = ["number", "x_metric", "x", "y_metric", "y", "feasible", "on_front"]
+    assert d.columns == [*fixed, "alpha", "mode"]  # the parameters, for the tooltip
+    # each trial keeps its own parameters after the sort by x
+    assert d.select("number", "alpha", "mode").rows() == [
+        (0, 0.1, "flowlet"),
+        (1, 0.2, "flow"),
+        (4, 0.5, "flowlet"),
+        (2, 0.3, "flowlet"),
+        (3, 0.4, "flow"),
+    ]
+    assert (
+        pareto_front_data(hand_trials(), "p99_latency_us", "mean_active_units", params=[]).columns
+        == fixed
+    )
     assert d.height == 5  # the failed trial is left out
     front = sorted(d.filter("on_front")["number"].to_list())
     # trial 3 (4, 1) is infeasible; among the rest (3, 4) is dominated by (2.5, 2.5)
@@ -105,3 +118,14 @@ def test_importance_and_study_charts_on_a_real_study(tmp_path):
 def test_importance_needs_a_few_trials(tmp_path):
     study = run_study(tiny(tmp_path), n_trials=2).study
     assert importance_data(study).height == 0
+
+
+def test_pareto_hover_shows_the_parameters():
+    d = pareto_front_data(hand_trials(), "p99_latency_us", "mean_active_units")
+    spec = pareto_front_chart(d).to_dict()
+    points = spec["layer"][1]
+    (hover,) = spec.get("params", []) or points["params"]
+    assert hover["select"]["on"] == "pointerover" and hover["select"]["nearest"] is True
+    assert points["encoding"]["size"]["condition"]["param"] == hover["name"]
+    shown = [t["field"] for t in points["encoding"]["tooltip"]]
+    assert "alpha" in shown and "mode" in shown

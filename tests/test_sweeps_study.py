@@ -311,6 +311,8 @@ def test_cli_sweep_runs_resumes_and_writes(tmp_path):
     assert r.exit_code == 0, r.output
     assert "Pareto front" in r.stdout
     assert "cli: 3 complete, 0 failed trials (3 new" in r.stderr
+    db = (tmp_path / "cli.db").resolve()
+    assert f"open the study in optuna-dashboard: optuna-dashboard sqlite:///{db}" in r.stderr
     assert (tmp_path / "cli.db").exists()
     t = pl.read_parquet(tmp_path / "out" / "trials.parquet")
     assert t.height == 3
@@ -359,3 +361,22 @@ def test_a_trial_failed_as_stale_while_running_is_dropped(tmp_path, monkeypatch)
     t = trials_table(r.study)
     assert t["state"].to_list() == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert t["fail_reason"][1] == STALE_REASON
+
+
+def test_dashboard_command(monkeypatch):
+    from snfkit.sweeps import dashboard
+
+    monkeypatch.setattr(dashboard, "has", lambda module: True)
+    assert (
+        dashboard.dashboard_command("sqlite:////tmp/a b.db")
+        == "optuna-dashboard 'sqlite:////tmp/a b.db'"
+    )
+    assert (
+        dashboard.dashboard_command("postgresql://u@h/db")
+        == "optuna-dashboard postgresql+psycopg2://u@h/db"
+    )
+    assert dashboard.dashboard_url("mysql://u@h/db") == "mysql://u@h/db"
+    monkeypatch.setattr(dashboard, "has", lambda module: False)
+    assert dashboard.dashboard_command("sqlite:///x.db") == (
+        "pip install 'snfkit[dashboard]' && optuna-dashboard sqlite:///x.db"
+    )

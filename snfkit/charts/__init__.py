@@ -6,6 +6,10 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
   :func:`utilization_data`, :func:`utilization_box_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
 - state management (Fig 4): :func:`state_latency_data`, :func:`state_sources_data`
 - sensitivity (Figs 7, 8): :func:`k_alpha_data`, :func:`size_threshold_data`
+- interactive (notebooks): :func:`latency_over_time_data` with :func:`provisioning_latency_chart`
+  (brush a time window, pick a mode from the legend)
+- titles (:mod:`snfkit.charts.titles`): :func:`figure_subtitle` names the trace and the settings
+  that differ from the defaults; every ``*_chart`` takes ``subtitle=``
 - billing (:mod:`snfkit.billing`): :func:`cost_components_data`, :func:`cost_vs_load_data`,
   :func:`crossovers`
 
@@ -24,12 +28,15 @@ from snfkit.charts.billing import (
 from snfkit.charts.compute import (
     PERCENTILE_ORDER,
     UTILIZATION_BANDS,
+    apart_runs,
+    latency_over_time_data,
     latency_percentiles_chart,
     latency_percentiles_data,
     opportunities_chart,
     opportunities_data,
     provisioning_chart,
     provisioning_data,
+    provisioning_latency_chart,
     utilization_bands_chart,
     utilization_bands_data,
     utilization_box_data,
@@ -41,6 +48,7 @@ from snfkit.charts.sensitivity import (
     METRICS,
     k_alpha_chart,
     k_alpha_data,
+    metric_scale,
     metric_values,
     size_threshold_chart,
     size_threshold_data,
@@ -52,6 +60,7 @@ from snfkit.charts.state import (
     state_latency_data,
     state_sources_data,
 )
+from snfkit.charts.titles import common_settings, figure_subtitle, settings_text
 
 theme.register(enable=True)
 
@@ -59,23 +68,30 @@ __all__ = [
     "METRICS",
     "PERCENTILE_ORDER",
     "UTILIZATION_BANDS",
+    "apart_runs",
+    "common_settings",
     "cost_components_chart",
     "cost_components_data",
     "cost_vs_load_chart",
     "cost_vs_load_data",
     "crossovers",
+    "figure_subtitle",
     "k_alpha_chart",
     "k_alpha_data",
+    "latency_over_time_data",
     "latency_percentiles_chart",
     "latency_percentiles_data",
+    "metric_scale",
     "metric_values",
     "moved_flowlets",
     "opportunities_chart",
     "opportunities_data",
     "provisioning_chart",
     "provisioning_data",
+    "provisioning_latency_chart",
     "save_chart",
     "seamless_chart",
+    "settings_text",
     "size_threshold_chart",
     "size_threshold_data",
     "state_latency_chart",

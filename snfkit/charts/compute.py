@@ -12,9 +12,13 @@ from collections.abc import Mapping
 import polars as pl
 
 from snfkit.charts.theme import color_scale, log_floor
+from snfkit.charts.titles import title as make_title
 from snfkit.results import Results
 
 PERCENTILE_ORDER = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
+
+APART_FACTOR = 10.0
+"""A run is drawn apart when its median latency is this many times the others' largest."""
 
 UTILIZATION_BANDS = [
     "idle (<10%)",
@@ -38,19 +42,23 @@ def latency_percentiles_data(runs: Mapping[str, Results]) -> pl.DataFrame:
     )
 
 
-def latency_bars(data: pl.DataFrame, group: str, group_title: str, extra_tooltip=()):
+def latency_bars(
+    data: pl.DataFrame, group: str, group_title: str, extra_tooltip=(), *, groups=None, pick=None
+):
     """Grouped bars of ``latency_us`` per ``percentile``, one bar per value of ``group``, on a log
-    axis (with an explicit baseline: Vega-Lite draws log-scale bars without one at zero height)."""
+    axis (with an explicit baseline: Vega-Lite draws log-scale bars without one at zero height).
+    ``groups``: the colour domain (all of the figure's groups, when ``data`` holds some of them);
+    ``pick``: a legend-bound selection that dims the other groups."""
     import altair as alt
 
-    groups = data[group].unique(maintain_order=True).to_list()
-    return (
+    groups = groups or data[group].unique(maintain_order=True).to_list()
+    chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
             x=alt.X("percentile:N", sort=PERCENTILE_ORDER, title="percentile"),
             xOffset=alt.XOffset(f"{group}:N", sort=groups),
-            y=alt.Y("latency_us:Q", scale=alt.Scale(type="log"), title="latency (us, log)"),
+            y=alt.Y("latency_us:Q", scale=alt.Scale(type="log"), title="latency (µs, log)"),
             y2=alt.datum(log_floor(data["latency_us"].to_list())),
             color=alt.Color(
                 f"{group}:N", title=group_title, sort=groups, scale=alt.Scale(**color_scale(groups))
@@ -59,15 +67,59 @@ def latency_bars(data: pl.DataFrame, group: str, group_title: str, extra_tooltip
                 *extra_tooltip,
                 group,
                 "percentile",
-                alt.Tooltip("latency_us:Q", format=",.2f"),
+                alt.Tooltip("latency_us:Q", format=",.2f", title="latency (µs)"),
             ],
         )
     )
+    if pick is not None:
+        chart = chart.encode(opacity=alt.condition(pick, alt.value(1.0), alt.value(0.2)))
+    return chart
 
 
-def latency_percentiles_chart(data: pl.DataFrame, title: str = "Packet latency percentiles"):
-    """Grouped bars of latency percentiles per run, log scale."""
-    return latency_bars(data, "run", "mode").properties(title=title, width=440, height=260)
+def apart_runs(data: pl.DataFrame, group: str = "run", factor: float = APART_FACTOR) -> list[str]:
+    """The groups of a :func:`latency_percentiles_data` frame to draw apart: those whose median
+    latency (p50) is more than ``factor`` times the largest p50 of the others (e.g. packet mode,
+    which waits for the store at every packet). Empty when that would leave nothing, or no group
+    stands out."""
+    p50 = data.filter(percentile="p50").select(group, "latency_us").sort("latency_us")
+    values = p50["latency_us"].to_list()
+    names = p50[group].to_list()
+    for cut in range(1, len(values)):  # the first gap of more than factor, from the bottom
+        if values[cut - 1] > 0 and values[cut] > factor * values[cut - 1]:
+            return names[cut:]
+    return []
+
+
+def latency_percentiles_chart(
+    data: pl.DataFrame,
+    title: str = "Packet latency percentiles",
+    *,
+    subtitle: str | None = None,
+    apart: list[str] | None = None,
+):
+    """Grouped bars of latency percentiles per run, log scale. A run far slower than the others
+    (:func:`apart_runs`, or the labels in ``apart``) is drawn in a panel of its own with its own
+    axis, so that it does not flatten the others. Click a mode in the legend to pick it."""
+    import altair as alt
+
+    runs = data["run"].unique(maintain_order=True).to_list()
+    apart = apart_runs(data) if apart is None else [r for r in apart if r in runs]
+    pick = alt.selection_point(fields=["run"], bind="legend")
+    main = data.filter(~pl.col("run").is_in(apart))
+    chart = (
+        latency_bars(main, "run", "mode", groups=runs, pick=pick)
+        .add_params(pick)
+        .properties(width=440, height=260)
+    )
+    if apart:
+        side = latency_bars(data.filter(pl.col("run").is_in(apart)), "run", "mode", groups=runs)
+        side = side.properties(
+            width=70 * len(apart) + 40,
+            height=260,
+            title=alt.Title(", ".join(apart) + ": own axis", fontSize=11),
+        )
+        chart = alt.hconcat(chart, side).resolve_scale(y="independent", xOffset="independent")
+    return chart.properties(title=make_title(title, subtitle))
 
 
 def provisioning_data(runs: Mapping[str, Results]) -> pl.DataFrame:
@@ -92,8 +144,10 @@ def provisioning_data(runs: Mapping[str, Results]) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def provisioning_chart(data: pl.DataFrame, columns: int = 2):
-    """Provisioned capacity against demand per epoch, one panel per run."""
+def provisioning_chart(data: pl.DataFrame, columns: int = 2, *, subtitle: str | None = None):
+    """Provisioned capacity against demand per epoch, one panel per run, each with its own
+    zero-based y axis (packet mode provisions far more than the others: a shared axis would
+    flatten them)."""
     import altair as alt
 
     runs = data["run"].unique(maintain_order=True).to_list()
@@ -102,20 +156,133 @@ def provisioning_chart(data: pl.DataFrame, columns: int = 2):
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("time_s:Q", title="time (s)"),
-            y=alt.Y("gbps:Q", title="Gbps"),
+            y=alt.Y("gbps:Q", title="Gbps", scale=alt.Scale(zero=True)),
             color=alt.Color(
                 "series:N", title="", scale=alt.Scale(**color_scale(["demand", "provisioned"]))
             ),
             tooltip=[
                 "run",
-                alt.Tooltip("time_s:Q", format=".3f"),
+                alt.Tooltip("time_s:Q", format=".3f", title="time (s)"),
                 "series",
                 alt.Tooltip("gbps:Q", format=".3f"),
             ],
         )
         .properties(width=260, height=160)
         .facet(facet=alt.Facet("run:N", title=None, sort=runs), columns=columns)
-        .properties(title="Provisioned capacity vs demand (per epoch)")
+        .resolve_scale(y="independent")
+        .properties(
+            title=make_title(
+                "Provisioned capacity vs demand (per epoch; own y axis per mode)", subtitle
+            )
+        )
+    )
+
+
+def latency_over_time_data(runs: Mapping[str, Results], bins: int = 100) -> pl.DataFrame:
+    """Per (run, time bin): ``run``, ``time_s`` (bin start, from the first packet), ``packets``,
+    ``p50_us``, ``p99_us`` and ``max_us`` of the packets arriving in the bin. ``bins`` equal bins
+    over the runs' common span; runs without a packets table (``keep_packets=False``) are left
+    out. Raises ParameterError when ``bins`` is not a positive integer."""
+    from snfkit.errors import ParameterError
+
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ParameterError("bins", bins, "a positive integer")
+    schema = {
+        "run": pl.String,
+        "time_s": pl.Float64,
+        "packets": pl.Int64,
+        "p50_us": pl.Float64,
+        "p99_us": pl.Float64,
+        "max_us": pl.Float64,
+    }
+    kept = {k: r.packets for k, r in runs.items() if r.packets is not None and r.packets.height}
+    if not kept:
+        return pl.DataFrame(schema=schema)
+    t0 = min(int(p["ts_ns"].min()) for p in kept.values())
+    t1 = max(int(p["ts_ns"].max()) for p in kept.values())
+    width = max(-(-(t1 - t0 + 1) // bins), 1)
+    us = pl.col("latency_ns").cast(pl.Float64) / 1e3
+    parts = [
+        p.group_by(((pl.col("ts_ns") - t0) // width).alias("bin"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("packets"),
+            us.quantile(0.5, "linear").alias("p50_us"),
+            us.quantile(0.99, "linear").alias("p99_us"),
+            us.max().alias("max_us"),
+        )
+        .sort("bin")
+        .select(
+            pl.lit(label).alias("run"),
+            (pl.col("bin") * width / 1e9).alias("time_s"),
+            "packets",
+            "p50_us",
+            "p99_us",
+            "max_us",
+        )
+        for label, p in kept.items()
+    ]
+    return pl.concat(parts).cast(schema)
+
+
+def provisioning_latency_chart(
+    provisioning: pl.DataFrame, latency: pl.DataFrame, *, subtitle: str | None = None
+):
+    """Interactive: provisioned capacity of every mode (top, with the demand in grey) over the p99
+    latency (bottom, log). Drag across the top to pick a time window: the bottom zooms to it.
+    Click a mode in the legend to show only it (shift-click for several); both axes follow."""
+    import altair as alt
+
+    runs = provisioning["run"].unique(maintain_order=True).to_list()
+    colors = alt.Scale(**color_scale(runs))
+    pick = alt.selection_point(fields=["run"], bind="legend")
+    brush = alt.selection_interval(encodings=["x"])
+    first = runs[0] if runs else ""
+    demand = (
+        alt.Chart(provisioning.filter(series="demand", run=first))
+        .mark_line(interpolate="step-after", color="#5a6270", strokeDash=[4, 3])
+        .encode(x="time_s:Q", y="gbps:Q")
+    )
+    provisioned = (
+        alt.Chart(provisioning.filter(series="provisioned"))
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("time_s:Q", title="time (s)"),
+            y=alt.Y(
+                "gbps:Q", title="provisioned Gbps (dashed: demand)", scale=alt.Scale(zero=True)
+            ),
+            color=alt.Color("run:N", title="mode", sort=runs, scale=colors),
+            tooltip=[
+                "run",
+                alt.Tooltip("time_s:Q", format=".3f"),
+                alt.Tooltip("gbps:Q", format=".2f"),
+            ],
+        )
+        .add_params(pick, brush)
+        .transform_filter(pick)
+    )
+    top = (demand + provisioned).properties(
+        width=560, height=180, title="Provisioned capacity (drag to pick a time window)"
+    )
+    bottom = (
+        alt.Chart(latency)
+        .mark_line(point=alt.OverlayMarkDef(size=12))
+        .encode(
+            x=alt.X("time_s:Q", title="time (s)", scale=alt.Scale(domain={"param": brush.name})),
+            y=alt.Y("p99_us:Q", title="p99 latency (µs, log)", scale=alt.Scale(type="log")),
+            color=alt.Color("run:N", title="mode", sort=runs, scale=colors),
+            tooltip=[
+                "run",
+                alt.Tooltip("time_s:Q", format=".4f"),
+                "packets",
+                alt.Tooltip("p50_us:Q", format=",.1f"),
+                alt.Tooltip("p99_us:Q", format=",.1f"),
+            ],
+        )
+        .transform_filter(pick)
+        .properties(width=560, height=180, title="p99 latency in the window")
+    )
+    return alt.vconcat(top, bottom).properties(
+        title=make_title("Provisioning and latency over time", subtitle)
     )
 
 
@@ -188,7 +355,7 @@ def utilization_bands_data(data: pl.DataFrame) -> pl.DataFrame:
 def utilization_box_data(data: pl.DataFrame) -> pl.DataFrame:
     """From :func:`utilization_data`: per (run, epoch), ``time_s``, ``units`` (active units with a
     utilization) and the utilization's ``min``, ``q1``, ``median``, ``q3``, ``max`` (what Fig 3's
-    boxes show; linear-interpolated quartiles)."""
+    boxes show; linear-interpolated quartiles); runs in the order they first appear in ``data``."""
     u = pl.col("utilization")
     return (
         data.group_by("run", "epoch", maintain_order=True)
@@ -201,11 +368,12 @@ def utilization_box_data(data: pl.DataFrame) -> pl.DataFrame:
             u.quantile(0.75, "linear").alias("q3"),
             u.max().alias("max"),
         )
-        .sort("run", "epoch", maintain_order=True)
+        .sort(pl.col("run").cast(pl.Enum(data["run"].unique(maintain_order=True))), "epoch")
+        .with_columns(pl.col("run").cast(pl.String))
     )
 
 
-def utilization_chart(data: pl.DataFrame, columns: int = 2):
+def utilization_chart(data: pl.DataFrame, columns: int = 2, *, subtitle: str | None = None):
     """Per-epoch distribution of active units' utilization from :func:`utilization_box_data`
     (whiskers min to max, box q1 to q3, a tick at the median; one panel per run), with a rule at
     the planned capacity (1.0)."""
@@ -235,11 +403,11 @@ def utilization_chart(data: pl.DataFrame, columns: int = 2):
         alt.layer(whisker, box, median, rule, data=data)
         .properties(width=260, height=160)
         .facet(facet=alt.Facet("run:N", title=None, sort=runs), columns=columns)
-        .properties(title="Utilization of active units per epoch")
+        .properties(title=make_title("Utilization of active units per epoch", subtitle))
     )
 
 
-def utilization_bands_chart(data: pl.DataFrame):
+def utilization_bands_chart(data: pl.DataFrame, *, subtitle: str | None = None):
     """Stacked share of unit-epochs per utilization band, one bar per run."""
     import altair as alt
 
@@ -261,7 +429,11 @@ def utilization_bands_chart(data: pl.DataFrame):
             tooltip=["run", "band", "unit_epochs", alt.Tooltip("share:Q", format=".1%")],
         )
         .transform_calculate(band_index=f"indexof({UTILIZATION_BANDS!r}, datum.band)")
-        .properties(title="Over- and under-utilized units", width=420, height=28 * len(runs))
+        .properties(
+            title=make_title("Over- and under-utilized units", subtitle),
+            width=420,
+            height=28 * len(runs),
+        )
     )
 
 
@@ -292,7 +464,7 @@ def opportunities_data(runs: Mapping[str, Results], baseline: str = "flow") -> p
     )
 
 
-def opportunities_chart(data: pl.DataFrame):
+def opportunities_chart(data: pl.DataFrame, *, subtitle: str | None = None):
     """Allocation opportunities per run, labelled with the ratio to the baseline."""
     import altair as alt
 
@@ -317,5 +489,5 @@ def opportunities_chart(data: pl.DataFrame):
         .transform_calculate(label="datum.ratio == null ? '' : format(datum.ratio, '.2f') + 'x'")
     )
     return (bars + labels).properties(
-        title="Allocation opportunities", width=380, height=30 * len(runs)
+        title=make_title("Allocation opportunities", subtitle), width=380, height=30 * len(runs)
     )

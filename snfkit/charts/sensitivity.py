@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from snfkit.charts.titles import title as make_title
 from snfkit.metrics import compute_metrics
 from snfkit.results import Results
 
 METRICS: dict[str, str] = {
-    "p50_latency_us": "p50 latency (us)",
-    "p99_latency_us": "p99 latency (us)",
+    "p50_latency_us": "p50 latency (µs)",
+    "p99_latency_us": "p99 latency (µs)",
     "mean_active_units": "mean active units",
     "max_active_units": "max active units",
     "seamless_share": "seamless share of moved flowlets",
@@ -59,30 +60,51 @@ def k_alpha_data(
     return _long(keys, list(runs.values()), metrics, {"K": pl.Int64, "alpha": pl.Float64})
 
 
-def k_alpha_chart(data: pl.DataFrame):
+SHARES = ("seamless_share",)
+"""Metrics that are shares: drawn on a 0-100 % axis."""
+
+
+def metric_scale(metric: str):
+    """The y scale of a metric: log for latencies, 0-1 for shares, zero-based for the other
+    quantities (units, Mbps, counts: a 7 % change must not fill the panel)."""
+    import altair as alt
+
+    if metric.endswith("latency_us"):
+        return alt.Scale(type="log")
+    if metric in SHARES:
+        return alt.Scale(domain=[0, 1])
+    return alt.Scale(zero=True)
+
+
+def _metric_axis(metric: str):
+    import altair as alt
+
+    return alt.Axis(format="%") if metric in SHARES else alt.Axis()
+
+
+def k_alpha_chart(data: pl.DataFrame, *, subtitle: str | None = None):
     """One panel per metric: the metric against alpha, a line per K."""
     import altair as alt
 
     metrics = data["metric"].unique(maintain_order=True).to_list()
     panels = []
     for m in metrics:
-        log = m.endswith("latency_us")
         panels.append(
             alt.Chart(data.filter(metric=m))
             .mark_line(point=True)
             .encode(
                 x=alt.X("alpha:Q", title="alpha"),
                 y=alt.Y(
-                    "value:Q",
-                    title=METRICS.get(m, m),
-                    scale=alt.Scale(type="log") if log else alt.Scale(zero=False),
+                    "value:Q", title=METRICS.get(m, m), scale=metric_scale(m), axis=_metric_axis(m)
                 ),
                 color=alt.Color("K:O", title="K", scale=alt.Scale(scheme="viridis")),
                 tooltip=["K", "alpha", alt.Tooltip("value:Q", format=",.3f", title=m)],
             )
             .properties(width=220, height=180)
         )
-    return alt.hconcat(*panels).properties(title="Replication factor K and balancing knob alpha")
+    return alt.hconcat(*panels).properties(
+        title=make_title("Replication factor K and balancing knob alpha", subtitle)
+    )
 
 
 B_METRICS = ("p50_latency_us", "p99_latency_us", "mean_active_units")
@@ -99,7 +121,7 @@ def size_threshold_data(
     )
 
 
-def size_threshold_chart(data: pl.DataFrame):
+def size_threshold_chart(data: pl.DataFrame, *, subtitle: str | None = None):
     """One panel per metric against B (KB, log axis)."""
     import altair as alt
 
@@ -111,13 +133,11 @@ def size_threshold_chart(data: pl.DataFrame):
         .encode(
             x=alt.X("size_kb:Q", scale=alt.Scale(type="log"), title="size threshold B (KB, log)"),
             y=alt.Y(
-                "value:Q",
-                title=METRICS.get(m, m),
-                scale=alt.Scale(type="log") if m.endswith("latency_us") else alt.Scale(),
+                "value:Q", title=METRICS.get(m, m), scale=metric_scale(m), axis=_metric_axis(m)
             ),
             tooltip=["size_bytes", alt.Tooltip("value:Q", format=",.3f", title=m)],
         )
         .properties(width=220, height=180)
         for m in metrics
     ]
-    return alt.hconcat(*panels).properties(title="Flowlet size threshold B")
+    return alt.hconcat(*panels).properties(title=make_title("Flowlet size threshold B", subtitle))

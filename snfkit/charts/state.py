@@ -12,6 +12,7 @@ import polars as pl
 
 from snfkit.charts.compute import PERCENTILE_ORDER, latency_bars
 from snfkit.charts.theme import color_scale
+from snfkit.charts.titles import title as make_title
 from snfkit.metrics import moved_flowlets
 from snfkit.results import Results
 
@@ -42,16 +43,19 @@ def state_latency_data(runs: StateRuns) -> pl.DataFrame:
     )
 
 
-def state_latency_chart(data: pl.DataFrame, columns: int = 3):
-    """Latency percentiles per state mode (grouped bars, log scale), one panel per NF."""
+def state_latency_chart(data: pl.DataFrame, columns: int = 3, *, subtitle: str | None = None):
+    """Latency percentiles per state mode (grouped bars, log scale), one panel per NF. Click a
+    state mode in the legend to pick it."""
     import altair as alt
 
     nfs = data["nf"].unique(maintain_order=True).to_list()
+    pick = alt.selection_point(fields=["state_mode"], bind="legend")
     return (
-        latency_bars(data, "state_mode", "state", extra_tooltip=("nf",))
+        latency_bars(data, "state_mode", "state", extra_tooltip=("nf",), pick=pick)
+        .add_params(pick)
         .properties(width=240, height=180)
         .facet(facet=alt.Facet("nf:N", sort=nfs, title=None), columns=columns)
-        .properties(title="Packet latency by state mode, per NF")
+        .properties(title=make_title("Packet latency by state mode, per NF", subtitle))
     )
 
 
@@ -103,34 +107,40 @@ def state_sources_data(runs: StateRuns) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def seamless_chart(data: pl.DataFrame):
-    """Seamless share of moved flowlets per NF and state mode (bars, 0-100 %)."""
+def seamless_chart(data: pl.DataFrame, *, subtitle: str | None = None):
+    """Seamless share of moved flowlets per NF and state mode (bars, 0-100 %), each bar labelled
+    with its value, so that a share of zero reads "0 %" rather than as a missing bar; a state mode
+    that reports no share (``local``) is left out."""
     import altair as alt
 
-    modes = data["state_mode"].unique(maintain_order=True).to_list()
-    nfs = data["nf"].unique(maintain_order=True).to_list()
-    return (
-        alt.Chart(data.filter(pl.col("seamless_share").is_not_null()))
-        .mark_bar()
-        .encode(
-            x=alt.X("nf:N", sort=nfs, title=None),
-            xOffset=alt.XOffset("state_mode:N", sort=modes),
-            y=alt.Y(
-                "seamless_share:Q",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-                title="moved flowlets that did not wait",
-            ),
-            color=alt.Color(
-                "state_mode:N", sort=modes, title="state", scale=alt.Scale(**color_scale(modes))
-            ),
-            tooltip=[
-                "nf",
-                "state_mode",
-                "moved",
-                alt.Tooltip("seamless_share:Q", format=".1%"),
-                alt.Tooltip("replication_mbps:Q", format=".2f"),
-            ],
-        )
-        .properties(title="Seamless share of moved flowlets", width=360, height=220)
+    shown = data.filter(pl.col("seamless_share").is_not_null())
+    modes = shown["state_mode"].unique(maintain_order=True).to_list()
+    nfs = shown["nf"].unique(maintain_order=True).to_list()
+    base = alt.Chart(shown).encode(
+        x=alt.X("nf:N", sort=nfs, title=None),
+        xOffset=alt.XOffset("state_mode:N", sort=modes),
+        y=alt.Y(
+            "seamless_share:Q",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+            title="moved flowlets that did not wait",
+        ),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color(
+            "state_mode:N", sort=modes, title="state", scale=alt.Scale(**color_scale(modes))
+        ),
+        tooltip=[
+            "nf",
+            "state_mode",
+            "moved",
+            alt.Tooltip("seamless_share:Q", format=".1%"),
+            alt.Tooltip("replication_mbps:Q", format=".2f"),
+        ],
+    )
+    labels = base.mark_text(dy=-6, fontSize=11, baseline="bottom").encode(
+        text=alt.Text("seamless_share:Q", format=".0%")
+    )
+    return (bars + labels).properties(
+        title=make_title("Seamless share of moved flowlets", subtitle), width=360, height=220
     )

@@ -47,53 +47,79 @@ def pareto_mask(points: Sequence[Sequence[float]], directions: Sequence[str]) ->
     return out
 
 
+_NOT_PARAMS = set("number state worker started duration_s replay_s feasible fail_reason".split())
+"""Trials-table columns that are bookkeeping, not searched parameters."""
+
+
+def param_columns(trials: pl.DataFrame) -> list[str]:
+    """The searched parameters among the trials table's columns (neither bookkeeping nor a
+    metric)."""
+    from snfkit.metrics import METRICS
+
+    return [c for c in trials.columns if c not in _NOT_PARAMS and c not in METRICS]
+
+
 def pareto_front_data(
     trials: pl.DataFrame,
     x: str,
     y: str,
     directions: Sequence[str] = ("minimize", "minimize"),
+    params: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One row per COMPLETE trial: ``number``, ``x_metric``, ``x``, ``y_metric``, ``y``,
-    ``feasible`` (constraints met, or True without constraints) and ``on_front`` (non-dominated in
-    (x, y) among the feasible trials)."""
+    ``feasible`` (constraints met, or True without constraints), ``on_front`` (non-dominated in
+    (x, y) among the feasible trials), then the trial's parameters (``params``, default
+    :func:`param_columns`), which the chart shows when the pointer is on a point."""
     for col in (x, y):
         if col not in trials.columns:
             raise KeyError(f"{col!r} is not a column of the trials table")
     done = trials.filter(
         (pl.col("state") == "COMPLETE") & pl.col(x).is_not_null() & pl.col(y).is_not_null()
     )
+    params = [p for p in (param_columns(trials) if params is None else params) if p not in (x, y)]
     if done.height == 0:
-        return pl.DataFrame(schema=_PARETO_SCHEMA)
+        return pl.DataFrame(schema={**_PARETO_SCHEMA, **{p: trials.schema[p] for p in params}})
     feasible = done["feasible"].fill_null(True).to_list()
     xs, ys = done[x].cast(pl.Float64).to_list(), done[y].cast(pl.Float64).to_list()
     idx = [i for i, f in enumerate(feasible) if f]
     mask = pareto_mask([(xs[i], ys[i]) for i in idx], directions)
     front = {idx[k] for k, m in enumerate(mask) if m}
-    return pl.DataFrame(
-        {
-            "number": done["number"],
-            "x_metric": [x] * done.height,
-            "x": xs,
-            "y_metric": [y] * done.height,
-            "y": ys,
-            "feasible": feasible,
-            "on_front": [i in front for i in range(done.height)],
-        },
-        schema=_PARETO_SCHEMA,
-    ).sort("x", "y")
+    return (
+        pl.DataFrame(
+            {
+                "number": done["number"],
+                "x_metric": [x] * done.height,
+                "x": xs,
+                "y_metric": [y] * done.height,
+                "y": ys,
+                "feasible": feasible,
+                "on_front": [i in front for i in range(done.height)],
+            },
+            schema=_PARETO_SCHEMA,
+        )
+        .hstack(done.select(params))
+        .sort("x", "y")
+    )
 
 
-def pareto_front_chart(data: pl.DataFrame, *, log_x: bool = False, log_y: bool = False):
-    """Every trial as a point; the Pareto front highlighted and joined by a step line."""
+def pareto_front_chart(
+    data: pl.DataFrame, *, log_x: bool = False, log_y: bool = False, subtitle: str | None = None
+):
+    """Every trial as a point; the Pareto front highlighted and joined by a step line. The point
+    under the pointer grows and its tooltip lists the trial's parameters."""
     import altair as alt
+
+    from snfkit.charts.titles import title as make_title
 
     x_name = data["x_metric"][0] if data.height else "x"
     y_name = data["y_metric"][0] if data.height else "y"
+    params = [c for c in data.columns if c not in _PARETO_SCHEMA]
     xs = alt.Scale(type="log" if log_x else "linear", zero=False)
     ys = alt.Scale(type="log" if log_y else "linear", zero=False)
+    hover = alt.selection_point(on="pointerover", nearest=True, fields=["number"], empty=False)
     points = (
         alt.Chart(data)
-        .mark_point(filled=True, size=45)
+        .mark_point(filled=True)
         .encode(
             x=alt.X("x:Q", title=x_name, scale=xs),
             y=alt.Y("y:Q", title=y_name, scale=ys),
@@ -103,8 +129,20 @@ def pareto_front_chart(data: pl.DataFrame, *, log_x: bool = False, log_y: bool =
                 scale=alt.Scale(domain=[True, False], range=["#d62728", "#9ca3af"]),
             ),
             shape=alt.Shape("feasible:N", title="feasible"),
-            tooltip=["number", "x", "y", "feasible", "on_front"],
+            size=alt.condition(hover, alt.value(180), alt.value(45)),
+            tooltip=[
+                alt.Tooltip("number:Q", title="trial"),
+                alt.Tooltip("x:Q", title=x_name, format=",.4g"),
+                alt.Tooltip("y:Q", title=y_name, format=",.4g"),
+                *[
+                    alt.Tooltip(p, format=",.4g") if data.schema[p].is_numeric() else p
+                    for p in params
+                ],
+                "feasible",
+                "on_front",
+            ],
         )
+        .add_params(hover)
     )
     line = (
         alt.Chart(data)
@@ -113,7 +151,9 @@ def pareto_front_chart(data: pl.DataFrame, *, log_x: bool = False, log_y: bool =
         .encode(x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys))
     )
     return (line + points).properties(
-        title=f"{y_name} vs {x_name}: trials and Pareto front", width=420, height=300
+        title=make_title(f"{y_name} vs {x_name}: trials and Pareto front", subtitle),
+        width=420,
+        height=300,
     )
 
 
@@ -189,12 +229,8 @@ def slice_data(
     if metric not in trials.columns:
         raise KeyError(f"{metric!r} is not a column of the trials table")
     done = trials.filter((pl.col("state") == "COMPLETE") & pl.col(metric).is_not_null())
-    fixed_cols = {"number", "state", "worker", "started", "duration_s", "replay_s", "feasible",
-                  "fail_reason", metric}  # fmt: skip
     if params is None:
-        from snfkit.metrics import METRICS
-
-        params = [c for c in trials.columns if c not in fixed_cols and c not in METRICS]
+        params = [c for c in param_columns(trials) if c != metric]
     parts = []
     for p in params:
         col = done[p]
@@ -245,8 +281,11 @@ def slice_chart(data: pl.DataFrame, log_params: Sequence[str] = ()):
 
 def study_charts(study, directory) -> list:
     """Write pareto.html (multi-objective studies), importance.html and slices.html (first
-    objective) for ``study`` into ``directory``; return the paths written."""
+    objective) for ``study`` into ``directory`` (self-contained HTML: the ``export`` extra); return
+    the paths written."""
     from pathlib import Path
+
+    from snfkit.charts.export import save_chart
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -258,16 +297,13 @@ def study_charts(study, directory) -> list:
     if len(objectives) >= 2:
         dirs = [d.name.lower() for d in study.directions[:2]]
         data = pareto_front_data(table, objectives[0], objectives[1], dirs)
-        pareto_front_chart(data).save(out / "pareto.html")
-        written.append(out / "pareto.html")
+        written += save_chart(pareto_front_chart(data), out / "pareto", ("html",))
     imp = importance_data(study)
     if imp.height:
-        importance_chart(imp).save(out / "importance.html")
-        written.append(out / "importance.html")
+        written += save_chart(importance_chart(imp), out / "importance", ("html",))
     sl = slice_data(table, objectives[0])
     log_params = _log_params(study)
-    slice_chart(sl, log_params).save(out / "slices.html")
-    written.append(out / "slices.html")
+    written += save_chart(slice_chart(sl, log_params), out / "slices", ("html",))
     return written
 
 

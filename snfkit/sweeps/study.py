@@ -125,6 +125,10 @@ def make_storage(url: str, *, source: Any = None):
     import optuna
 
     url = _with_driver(url)
+    if url.startswith("postgresql+psycopg2://"):
+        from snfkit.extras import require
+
+        require("psycopg2", "postgres", "a PostgreSQL sweep storage")
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
     lock: contextlib.AbstractContextManager = contextlib.nullcontext()
     if path and not path.startswith(":memory:"):
