@@ -10,6 +10,7 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
   (brush a time window, pick a mode from the legend)
 - titles (:mod:`snfkit.charts.titles`): :func:`figure_subtitle` names the trace and the settings
   that differ from the defaults; every ``*_chart`` takes ``subtitle=``
+- failures (§9.4, :mod:`snfkit.faults`): :func:`recovery_data`, :func:`latency_around_failure_data`
 - billing (:mod:`snfkit.billing`): :func:`cost_components_data`, :func:`cost_vs_load_data`,
   :func:`crossovers`
 
@@ -44,6 +45,13 @@ from snfkit.charts.compute import (
     utilization_data,
 )
 from snfkit.charts.export import save_chart, to_html, to_png, to_svg
+from snfkit.charts.faults import (
+    PAPER_RECOVERY_US,
+    latency_around_failure_chart,
+    latency_around_failure_data,
+    recovery_chart,
+    recovery_data,
+)
 from snfkit.charts.sensitivity import (
     METRICS,
     k_alpha_chart,
@@ -66,6 +74,7 @@ theme.register(enable=True)
 
 __all__ = [
     "METRICS",
+    "PAPER_RECOVERY_US",
     "PERCENTILE_ORDER",
     "UTILIZATION_BANDS",
     "apart_runs",
@@ -78,6 +87,8 @@ __all__ = [
     "figure_subtitle",
     "k_alpha_chart",
     "k_alpha_data",
+    "latency_around_failure_chart",
+    "latency_around_failure_data",
     "latency_over_time_data",
     "latency_percentiles_chart",
     "latency_percentiles_data",
@@ -89,6 +100,8 @@ __all__ = [
     "provisioning_chart",
     "provisioning_data",
     "provisioning_latency_chart",
+    "recovery_chart",
+    "recovery_data",
     "save_chart",
     "seamless_chart",
     "settings_text",
