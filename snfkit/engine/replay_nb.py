@@ -59,6 +59,7 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
+from snfkit.engine.calendar_nb import CALENDAR, cal_book, cal_fit
 from snfkit.engine.collect_nb import (
     EPOCH_RING,
     RING_MASK,
@@ -72,6 +73,7 @@ from snfkit.engine.enums import (
     AllocationMode,
     LoadEstimator,
     OpenReason,
+    Placement,
     StateMode,
     StateSource,
     TransferKind,
@@ -135,10 +137,6 @@ for _name in ("item", "unit", "life", "last_pkt", "rep_clock", "rep_pkt", "prev_
     FLOW_FRESH[_name] = -1
 FLOW_FRESH["prev_rate"] = -1.0
 """A flow never seen: the values new flow records are filled with."""
-
-CALENDAR = 16
-"""Busy intervals a unit remembers ahead of now (packets booked after a state wait leave gaps that
-later packets of other flows may fill; when all 16 are taken, packets go after the last one)."""
 
 UNIT_DTYPE = np.dtype(
     [
@@ -314,6 +312,12 @@ PARAMS_DTYPE = np.dtype(
         ("record_transfers", np.bool_),  # write a row per transfer (else only the byte counts)
         ("keep_rows", np.bool_),  # write the per-packet outputs (else only the aggregates)
         ("keep_src", np.bool_),  # write each packet's state source
+        # added with issue 19 (appended: the fields above keep their places)
+        ("placement", np.int64),  # Placement
+        ("decision_ns", np.int64),  # controller time per item, before its first packet
+        ("push_unit_ns", np.int64),  # sending unit's time per push copy
+        ("push_ns", np.int64),  # derived: time of one push copy (fixed + bytes / bandwidth)
+        ("pull_ns", np.int64),  # derived: time of one pull
     ],
     align=True,
 )
@@ -384,82 +388,6 @@ def _refresh_loads(units, ring, c, b, p):
             un.m = _measured(un, b, p)
             _set_load(un, p)
     c.load_bucket = b
-
-
-# ----------------------------------------------------------------------------- unit calendar
-
-
-@nb.njit(cache=True, error_model="numpy")
-def cal_fit(un, s0, d):
-    """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
-    n = un.cal_n
-    if n == 0 or un.cal_e[n - 1] <= s0:
-        return s0  # after every busy interval (the common case)
-    if n == CALENDAR and un.cal_e[n - 1] > s0:
-        s0 = un.cal_e[n - 1]  # full: no gap filling
-    s = s0
-    for k in range(n):
-        if un.cal_e[k] <= s:
-            continue
-        if un.cal_s[k] >= s + d:
-            break
-        s = un.cal_e[k]
-    return s
-
-
-@nb.njit(cache=True, error_model="numpy")
-def cal_book(un, t, s, d):
-    """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t.
-
-    The two common cases are handled here, small enough to be inlined into the kernel, with the
-    same outcome as the general code in :func:`_cal_book_general`."""
-    n = un.cal_n
-    if n == 0 or un.cal_e[n - 1] <= t:  # everything ended by t: the new interval is the only one
-        un.cal_s[0] = s
-        un.cal_e[0] = s + d
-        un.cal_n = 1
-    elif un.cal_e[0] > t and un.cal_e[n - 1] == s and un.cal_s[n - 1] < s:  # extends the last one
-        un.cal_e[n - 1] = s + d
-    else:
-        _cal_book_general(un, t, s, d)
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _cal_book_general(un, t, s, d):
-    n = un.cal_n
-    drop = 0
-    while drop < n and un.cal_e[drop] <= t:
-        drop += 1
-    if drop:
-        for k in range(n - drop):
-            un.cal_s[k] = un.cal_s[k + drop]
-            un.cal_e[k] = un.cal_e[k + drop]
-        n -= drop
-    k = 0
-    while k < n and un.cal_s[k] < s:
-        k += 1
-    e = s + d
-    if k > 0 and un.cal_e[k - 1] == s:  # extends the interval before
-        un.cal_e[k - 1] = e
-        if k < n and un.cal_s[k] == e:  # and closes the gap to the next
-            un.cal_e[k - 1] = un.cal_e[k]
-            for j in range(k, n - 1):
-                un.cal_s[j] = un.cal_s[j + 1]
-                un.cal_e[j] = un.cal_e[j + 1]
-            n -= 1
-    elif k < n and un.cal_s[k] == e:  # extends the interval after
-        un.cal_s[k] = s
-    elif n < CALENDAR:
-        for j in range(n, k, -1):
-            un.cal_s[j] = un.cal_s[j - 1]
-            un.cal_e[j] = un.cal_e[j - 1]
-        un.cal_s[k] = s
-        un.cal_e[k] = e
-        n += 1
-    else:  # full, and s is at or after the last end (cal_fit saw to it)
-        un.cal_e[n - 1] = e
-        un.cal_full += 1
-    un.cal_n = n
 
 
 # ----------------------------------------------------------------------------- unit lifecycle
@@ -634,6 +562,39 @@ def _holds(un, u, fl, fresh, masks, f):
 
 
 @helper
+def _first_fit(units, masks, c, fl, f, est, p):
+    """Placement ``first_fit`` (§4.2's prose): over the units with room (est + load < capacity),
+    score = 1 - k / n for the k-th of the n active units in ID order (0-based), plus alpha *
+    has_state as in ``score``; max wins, ties to the lower ID. At alpha = 0 that is the smallest
+    ID with room. Returns -1 when no unit has room."""
+    n = 0
+    for u in range(c.hi):
+        if units[u].active:
+            n += 1
+    affinity = p.alpha > 0.0 and (
+        p.state_mode == StateMode.proactive or p.state_mode == StateMode.reactive
+    )
+    fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
+    best = -1
+    best_score = -1.0
+    k = 0
+    for u in range(c.hi):
+        un = units[u]
+        if not un.active:
+            continue
+        score = 1.0 - k / n
+        k += 1
+        if est + un.ld >= p.unit_capacity_bps:
+            continue
+        if affinity and _holds(un, u, fl, fresh, masks, f):
+            score += p.alpha
+        if score > best_score:
+            best = u
+            best_score = score
+    return best
+
+
+@helper
 def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     """Pseudocode 1 WorkloadAssignment for flow f (record fl); returns (slot, overflow flag).
 
@@ -646,7 +607,12 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     cap = p.unit_capacity_bps
     best = -1
     best_score = -1.0
-    for u in range(c.hi):  # without branches: which unit is best is data, not predictable
+    if p.placement == Placement.first_fit:
+        best = _first_fit(units, masks, c, fl, f, est, p)
+        if best >= 0:
+            return best, False
+    n_scored = c.hi if p.placement == Placement.score else 0
+    for u in range(n_scored):  # without branches: which unit is best is data, not predictable
         un = units[u]  # inactive slots have ld = inf
         sc = un.sc
         better = (est + un.ld < cap) & (sc > best_score)
@@ -1041,16 +1007,19 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                              fl.clock, fl.last_pkt)  # fmt: skip
             else:
                 base = t if t > fl.last_finish else fl.last_finish
-                ready = base + p.state_transfer_ns
+                ready = base + p.pull_ns
                 cause = WaitCause.pull
                 c.state_pulls += 1
                 add_transfer(transfers, c, p, base, ready, f, fl.moved_from, u, TransferKind.pull,
                              fl.clock, fl.last_pkt)  # fmt: skip
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
-        # earliest start: arrival, unit ready, the flow's previous packet on this unit done; a
-        # packet waiting for state books the unit from when the state is there, and packets of
-        # other flows fill the gap meanwhile (packet mode: the instance holds the unit, FIFO)
-        s0 = t if t > un.ready else un.ready
+        # earliest start: arrival (plus the controller's decision for an item's first packet),
+        # unit ready, the flow's previous packet on this unit done; a packet waiting for state
+        # books the unit from when the state is there, and packets of other flows fill the gap
+        # meanwhile (packet mode: the instance holds the unit, FIFO)
+        s0 = t + p.decision_ns if reason >= 0 else t
+        if un.ready > s0:
+            s0 = un.ready
         if fl.unit_finish > s0:
             s0 = fl.unit_finish
         if p.mode == AllocationMode.packet and un.free > s0:
