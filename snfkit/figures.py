@@ -62,6 +62,13 @@ ALPHA_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0)
 FIG7_PARAMS: dict[str, Any] = {"unit_capacity_bps": 500e6, "max_units": 15}
 """Fig 7's setting (§9.6): "a maximum of 15 compute units", "NF capacity used is 500 Mbps"."""
 
+ADVERSARIAL_EVERY = (100, 50, 10)
+"""Fig 5 (§9.3): adversarial flowlets "every 100th, 50th and 10th flow"."""
+
+DETECTIONS: dict[str, dict[str, Any]] = {"timeout": {"size_bytes": 0}, "timeout + size": {}}
+"""Fig 5's flowlet detection: the inactivity timeout alone (B = 0) or with the size threshold
+(B of the run's parameters, default 15 KB)."""
+
 SIZE_VALUES = (1_500, 3_000, 7_500, 15_000, 30_000, 60_000, 120_000)
 """Fig 8's size thresholds B in bytes (the paper does not list its values)."""
 
@@ -73,6 +80,7 @@ SMALL = {
     "k_values": (1, 3, 9),
     "alpha_values": (0.0, 0.25, 0.75),
     "size_values": (3_000, 15_000, 60_000),
+    "adversarial_every": (10,),
 }
 """The reduced grids of ``small=True`` (CI, the demo's quick runs, notebooks in small mode)."""
 
@@ -210,12 +218,16 @@ class _Runner:
         self.done = 0
         self.total: int | None = None
 
-    def __call__(self, nf: str | None = None, **params: Any) -> Results:
+    def __call__(
+        self, nf: str | None = None, *, workload: Workload | None = None, **params: Any
+    ) -> Results:
+        """One replay of the workload (or of ``workload``, a variant of it such as Fig 5's)."""
         from snfkit.runner import replay
 
+        wl = self.wl if workload is None else workload
         with warnings.catch_warnings():  # the IDS on a trace without payload: noted in docs
             warnings.simplefilter("ignore", NoPayloadWarning)
-            res = replay(self.wl.prepared_for(nf), nf=nf, **{**self.base, **params})
+            res = replay(wl.prepared_for(nf), nf=nf, **{**self.base, **params})
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
@@ -299,6 +311,31 @@ def size_runs(
     return {b: run(nf=nf, mode="flowlet", size_bytes=b) for b in size_values}
 
 
+def adversarial_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    every: Sequence[int] = ADVERSARIAL_EVERY,
+    *,
+    nf: str | None = "nat",
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[tuple[int, str], Results]:
+    """Fig 5 (§9.3): for each N of ``every``, a burst of about 20 packets of about 1400 B
+    (:func:`snfkit.workloads.inject_adversarial_flowlets`, seeded by ``seed``) added to every N-th
+    flow, replayed in flowlet mode with each detection of :data:`DETECTIONS`; keys
+    ``(N, detection)``."""
+    from snfkit.workloads import inject_adversarial_flowlets
+
+    run = _runner(wl, params, progress)
+    out = {}
+    for n in every:
+        packets, _ = inject_adversarial_flowlets(run.wl.packets, n, seed=seed)
+        variant = Workload.from_packets(packets, f"{run.wl.name} + bursts in 1 in {n} flows")
+        for det, p in DETECTIONS.items():
+            out[(n, det)] = run(nf=nf, workload=variant, mode="flowlet", **p)
+    return out
+
+
 RUNS_TABLE_KEYS = (
     "latency_us",
     "mean_active_units",
@@ -366,18 +403,20 @@ FIGURES = {
     "opportunities": "Allocation opportunities: flowlets (T = 100, 500 us) against flows",
     "fig4_state_latency": "Fig 4: latency percentiles per state mode, per NF",
     "fig4_seamless": "§9.2: seamless share of moved flowlets; replication Mbps",
+    "fig5_adversarial": "Fig 5: latency with adversarial flowlets, timeout alone vs timeout + size",
     "fig7_k_alpha": "Fig 7: K x alpha against p99 latency, units, seamless flowlets",
     "fig8_size_threshold": "Fig 8: size threshold B against latency and units",
 }
 """Figure names (file stems) and what each shows."""
 
 
-def _count_replays(nfs, k_values, alpha_values, size_values) -> int:
+def _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every=()) -> int:
     return (
         len(ALLOCATION_RUNS)
         + len(TIMEOUTS_US)
         + 1
         + len(nfs) * len(STATE_MODES)
+        + len(adversarial_every) * len(DETECTIONS)
         + len(k_values) * len(alpha_values)
         + len(size_values)
     )
@@ -392,6 +431,7 @@ def compute_figures(
     k_values: Sequence[int] | None = None,
     alpha_values: Sequence[float] | None = None,
     size_values: Sequence[int] | None = None,
+    adversarial_every: Sequence[int] | None = None,
     progress: Progress | None = None,
 ) -> FigureData:
     """Run every experiment behind :data:`FIGURES` on one workload and build their tidy frames.
@@ -406,14 +446,18 @@ def compute_figures(
             "k_values": K_VALUES,
             "alpha_values": ALPHA_VALUES,
             "size_values": SIZE_VALUES,
+            "adversarial_every": ADVERSARIAL_EVERY,
         }
     )
     nfs = tuple(nfs if nfs is not None else grid["nfs"])
     k_values = tuple(k_values if k_values is not None else grid["k_values"])
     alpha_values = tuple(alpha_values if alpha_values is not None else grid["alpha_values"])
     size_values = tuple(size_values if size_values is not None else grid["size_values"])
+    adversarial_every = tuple(
+        adversarial_every if adversarial_every is not None else grid["adversarial_every"]
+    )
     run = _Runner(wl, params, progress)
-    run.total = _count_replays(nfs, k_values, alpha_values, size_values)
+    run.total = _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every)
     fd = FigureData(workload=wl.describe(), params=dict(run.base))
 
     comp = compute_runs(run)
@@ -432,6 +476,10 @@ def compute_figures(
     fd.runs["state"] = st
     fd.frames["fig4_state_latency"] = charts.state_latency_data(st)
     fd.frames["fig4_seamless"] = charts.state_sources_data(st)
+    if adversarial_every:
+        adv = adversarial_runs(run, every=adversarial_every)
+        fd.runs["adversarial"] = adv
+        fd.frames["fig5_adversarial"] = charts.adversarial_data(adv)
     ka = k_alpha_runs(run, k_values=k_values, alpha_values=alpha_values)
     fd.runs["k_alpha"] = ka
     fd.frames["fig7_k_alpha"] = charts.k_alpha_data(ka)
@@ -455,6 +503,7 @@ def figure_chart(name: str, data: pl.DataFrame):
         "opportunities": charts.opportunities_chart,
         "fig4_state_latency": charts.state_latency_chart,
         "fig4_seamless": charts.seamless_chart,
+        "fig5_adversarial": charts.adversarial_chart,
         "fig7_k_alpha": charts.k_alpha_chart,
         "fig8_size_threshold": charts.size_threshold_chart,
     }
@@ -645,6 +694,21 @@ def claims_table(fd: FigureData) -> pl.DataFrame:
                 "6.8 -> 15.2 us",
                 f"{_p(ka[(3, 0.75)], 'p99'):,.1f} -> {_p(ka[(9, 0.75)], 'p99'):,.1f} us",
             )
+    adv = fd.runs.get("adversarial", {})
+    cases = sorted({n for n, _ in adv}, reverse=True)
+    if cases and all((n, d) in adv for n in cases for d in DETECTIONS):
+        paper = {100: "677.9 -> 504.4 us", 50: "1,500 -> 702.4 us", 10: "5,200 -> 756.2 us"}
+        add(
+            "adversarial",
+            "p99 with adversarial flowlets in 1 in "
+            + " / ".join(map(str, cases))
+            + " flows, timeout -> timeout + size",
+            " / ".join(paper.get(n, "-") for n in cases),
+            " / ".join(
+                f"{_p(adv[(n, 'timeout')], 'p99'):,.1f} -> {_p(adv[(n, 'timeout + size')], 'p99'):,.1f} us"
+                for n in cases
+            ),
+        )
     sz = fd.runs.get("size", {})
     if len(sz) >= 2:
         bs = sorted(sz)
@@ -675,10 +739,12 @@ def claims_markdown(table: pl.DataFrame, workload_name: str = "") -> str:
 
 
 __all__ = [
+    "ADVERSARIAL_EVERY",
     "ALLOCATION_RUNS",
     "FIGURES",
     "FigureData",
     "Workload",
+    "adversarial_runs",
     "claims_markdown",
     "claims_table",
     "compute_figures",

@@ -54,6 +54,29 @@ def test_compute_figures_small():
     assert (ka["replicas"], ka["alpha"], ka["unit_capacity_bps"]) == (3, 0.0, 500e6)
     assert set(fd.runs["state"]) == {(nf, sm) for nf in F.SMALL["nfs"] for sm in F.STATE_MODES}
     assert fd.runs["state"][("nat", "reactive")].summary["nf"]["name"] == "nat"
+    adv = fd.runs["adversarial"]
+    assert set(adv) == {(10, d) for d in F.DETECTIONS}
+    assert adv[(10, "timeout")].params["size_bytes"] == 0
+    assert adv[(10, "timeout + size")].params["size_bytes"] == 15_000
+    n_in = fd.runs["compute"]["flowlet"].summary["packets_in"]
+    assert adv[(10, "timeout")].summary["packets_in"] > n_in  # the bursts were added
+
+
+def test_adversarial_data_and_claim():
+    """Fig 5's frame has a row per (case, detection, percentile) with the runs' percentiles, and
+    the claim row reads the p99 of both detections."""
+    fd = _small_figures()
+    d = fd.frames["fig5_adversarial"]
+    assert d.height == 2 * 6
+    assert set(d["workload"]) == {"1 in 10 flows"}
+    adv = fd.runs["adversarial"]
+    p99 = d.filter(percentile="p99", detection="timeout")["latency_us"].item()
+    assert p99 == adv[(10, "timeout")].summary["latency_us"]["p99"]
+    row = F.claims_table(fd).filter(key="adversarial")
+    assert row["paper"].item() == "5,200 -> 756.2 us"
+    assert row["measured"].item() == (
+        f"{p99:,.1f} -> {adv[(10, 'timeout + size')].summary['latency_us']['p99']:,.1f} us"
+    )
 
 
 def test_claims_table_matches_runs():
@@ -72,6 +95,7 @@ def test_claims_table_matches_runs():
         "replication",
         "alpha",
         "alpha_K",
+        "adversarial",
         "size",
     ]
     comp = fd.runs["compute"]

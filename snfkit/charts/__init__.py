@@ -5,6 +5,7 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
 - compute management (Figs 1-3): :func:`provisioning_data`, :func:`latency_percentiles_data`,
   :func:`utilization_data`, :func:`utilization_box_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
 - state management (Fig 4): :func:`state_latency_data`, :func:`state_sources_data`
+- adversarial flowlets (Fig 5): :func:`adversarial_data`
 - sensitivity (Figs 7, 8): :func:`k_alpha_data`, :func:`size_threshold_data`
 
 Inputs are mappings from a label (a mode name, ``(nf, state_mode)``, ``(K, alpha)``, ``B``) to a
@@ -12,6 +13,7 @@ Inputs are mappings from a label (a mode name, ``(nf, state_mode)``, ``(K, alpha
 """
 
 from snfkit.charts import theme
+from snfkit.charts.adversarial import adversarial_chart, adversarial_data
 from snfkit.charts.compute import (
     PERCENTILE_ORDER,
     UTILIZATION_BANDS,
@@ -50,6 +52,8 @@ __all__ = [
     "METRICS",
     "PERCENTILE_ORDER",
     "UTILIZATION_BANDS",
+    "adversarial_chart",
+    "adversarial_data",
     "k_alpha_chart",
     "k_alpha_data",
     "latency_percentiles_chart",
