@@ -180,6 +180,13 @@ class UnitParams:
         when ``nf_cost``. :func:`snfkit.replay` with an NF sets them from the NF's declaration
         (:attr:`snfkit.nf.NF.packet_ns`, :attr:`~snfkit.nf.NF.byte_ps`) unless given. With
         ``nf_cost`` the sums stay within the bounds of ``per_packet_ns`` and ``per_byte_ps``.
+    unit_drain_bps: the rate a unit sustains (§9: "each compute unit is configured to process
+        packets at BW_max = 1 Gbps"), as a shaper in front of its service: a unit serves a burst of
+        up to ``unit_burst_bytes`` at its service speed (``per_packet_ns``, ``per_byte_ps``: the
+        paper's sub-microsecond medians), and beyond that at most ``unit_drain_bps`` (GCRA virtual
+        scheduling, :func:`snfkit.engine.calendar_nb.drain_shape`; the wait counts as queueing).
+        0 (default): no shaper, a unit drains at its service speed. Else in [1e6, 8e12] bps.
+    unit_burst_bytes: the shaper's burst tolerance in bytes (default 15,000, the size threshold B).
     """
 
     per_packet_ns: int = 500
@@ -191,6 +198,8 @@ class UnitParams:
     nf_cost: bool = False
     nf_packet_ns: int = 0
     nf_byte_ps: int = 0
+    unit_drain_bps: float = 0.0
+    unit_burst_bytes: int = 15_000
 
     def __post_init__(self) -> None:
         # >= 1 so that every service takes time: a unit's busy intervals are never empty
@@ -205,6 +214,23 @@ class UnitParams:
             raise ParameterError("nf_cost", self.nf_cost, "True or False")
         _check_int("nf_packet_ns", self.nf_packet_ns, 0, 10**12 - self.per_packet_ns)
         _check_int("nf_byte_ps", self.nf_byte_ps, 0, 10**9 - self.per_byte_ps)
+        drain = self.unit_drain_bps
+        if drain != 0:
+            _check_float("unit_drain_bps", drain, 1e6, 8e12)
+        _check_int("unit_burst_bytes", self.unit_burst_bytes, 0, 2**40)
+        if self.drain_shaper()[1] > MAX_TIME_PARAM_NS:
+            raise ParameterError(
+                "unit_burst_bytes",
+                self.unit_burst_bytes,
+                f"a burst the drain rate works off within {MAX_TIME_PARAM_NS} ns",
+            )
+
+    def drain_shaper(self) -> tuple[int, int]:
+        """(ps per byte, burst tolerance in ns) of the drain shaper; (0, 0) without one."""
+        if self.unit_drain_bps == 0:
+            return 0, 0
+        ps = max(1, round(8e12 / self.unit_drain_bps))
+        return ps, self.unit_burst_bytes * ps // 1000
 
     def service_costs(self) -> tuple[int, int]:
         """(ns per packet, ps per byte) a unit spends: ``per_packet_ns``, ``per_byte_ps``, plus
@@ -267,6 +293,10 @@ class StateParams:
         earliest gap from the push time, delays that unit's later packets, and the copies leave
         when it ends. 0 (default): pushes cost the sender nothing. Counted in the unit's
         ``busy_ns``, not in the epochs' (which count packet service).
+    store_read_on_move: ``external`` mode reads the store only when an item opens on another unit
+        than its flow's previous item (that unit still holds the state it wrote: §9.2, "state for
+        most flowlets is eventually locally available in all the three models"). False (default):
+        every item's first packet reads the store.
     """
 
     state_mode: str = "proactive"
@@ -281,6 +311,7 @@ class StateParams:
     pull_transfer_ns: int = -1
     transfer_bps: float = 0.0
     push_unit_ns: int = 0
+    store_read_on_move: bool = False
 
     def __post_init__(self) -> None:
         _check_choice("state_mode", self.state_mode, STATE_MODES)
@@ -294,13 +325,21 @@ class StateParams:
         if not isinstance(self.clock_check, bool):
             raise ParameterError("clock_check", self.clock_check, "True or False")
         pull = self.pull_transfer_ns
-        if not (isinstance(pull, int) and not isinstance(pull, bool) and -1 <= pull <= MAX_TIME_PARAM_NS):
+        if not (
+            isinstance(pull, int) and not isinstance(pull, bool) and -1 <= pull <= MAX_TIME_PARAM_NS
+        ):
             raise ParameterError(
-                "pull_transfer_ns", pull, f"-1 (state_transfer_ns) or an integer in [0, {MAX_TIME_PARAM_NS}]"
+                "pull_transfer_ns",
+                pull,
+                f"-1 (state_transfer_ns) or an integer in [0, {MAX_TIME_PARAM_NS}]",
             )
         _check_float("transfer_bps", self.transfer_bps, 0.0)
         _check_time("push_unit_ns", self.push_unit_ns, 0)
-        for name, ns in zip(("state_transfer_ns", "pull_transfer_ns"), self.transfer_times(), strict=True):
+        if not isinstance(self.store_read_on_move, bool):
+            raise ParameterError("store_read_on_move", self.store_read_on_move, "True or False")
+        for name, ns in zip(
+            ("state_transfer_ns", "pull_transfer_ns"), self.transfer_times(), strict=True
+        ):
             if ns > MAX_TIME_PARAM_NS:
                 raise ParameterError(
                     "transfer_bps", self.transfer_bps,
@@ -411,6 +450,8 @@ class ReplayParams:
         - ``mask_words``: uint64 words of a bit mask over ``max_units`` unit slots.
         - ``push_ns``, ``pull_ns``: the time of one push copy and of one pull
           (:meth:`StateParams.transfer_times`).
+        - ``drain_ps_per_byte``, ``drain_burst_ns``: the drain shaper
+          (:meth:`UnitParams.drain_shaper`).
         - ``per_packet_ns``, ``per_byte_ps``: the kernel's fields hold the service costs
           (:meth:`UnitParams.service_costs`: the NF's cost added when ``nf_cost``).
         - ``keep_rows`` and ``record_transfers``: per-packet outputs and a row per transfer, when
@@ -421,7 +462,10 @@ class ReplayParams:
         keep = self.report.keep_packets
         push_ns, pull_ns = self.state.transfer_times()
         per_packet, per_byte = self.units.service_costs()
+        drain_ps, drain_burst = self.units.drain_shaper()
         return {
+            "drain_ps_per_byte": drain_ps,
+            "drain_burst_ns": drain_burst,
             "per_packet_ns": per_packet,
             "per_byte_ps": per_byte,
             "close_after_ns": close_after,

@@ -93,4 +93,7 @@ def paper_switches(draw):
         "nf_packet_ns": draw(st.sampled_from([0, 200, 3_000])),
         "nf_byte_ps": draw(st.sampled_from([0, 500, 5_000])),
         "state_bytes": draw(st.sampled_from([0, 77, 4_000])),
+        "unit_drain_bps": draw(st.sampled_from([0.0, 1e8, 1e9])),
+        "unit_burst_bytes": draw(st.sampled_from([0, 1_500, 15_000])),
+        "store_read_on_move": draw(st.booleans()),
     }

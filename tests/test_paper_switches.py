@@ -162,6 +162,36 @@ def test_nf_cost_makes_nfs_differ():
     assert service["whitelist"].sum() < service["nat"].sum() < service["ids"].sum()
 
 
+def test_drain_shaper_serves_a_burst_then_the_drain_rate():
+    """20 back-to-back 1500-B packets of one flow on one unit with fast service: the first
+    unit_burst_bytes go at service speed, the rest one per 1500 B at 1 Gbps (12 us)."""
+    n = 20
+    packets = table(np.arange(n) * 100, np.zeros(n), np.full(n, 1500))
+    flat = dict(per_packet_ns=50, per_byte_ps=0, unit_startup_ns=0, state_mode="local")
+    fast = replay(packets, **flat).packets["start_ns"].to_numpy()
+    np.testing.assert_array_equal(fast, np.arange(n) * 100)
+    shaped = {**flat, "unit_drain_bps": 1e9, "unit_burst_bytes": 15_000}
+    start = replay(packets, **shaped).packets["start_ns"].to_numpy()
+    k = np.arange(n)
+    due = np.maximum(k * 100, k * 12_000 - 15_000 * 8)  # GCRA: 12 us per packet, 120 us burst
+    np.testing.assert_array_equal(start, due)
+    _compare(packets, shaped)
+
+
+def test_store_read_on_move_reads_only_for_moved_flowlets():
+    """One flow, one unit: each flowlet after the first reads the store unless reads happen only
+    when a flowlet moves."""
+    ts = [0, 1_000 * US, 2_000 * US, 3_000 * US]
+    packets = table(ts, [0] * 4, [1434] * 4)
+    flat = dict(timeout_ns=100 * US, state_mode="external", unit_startup_ns=0)
+    every = replay(packets, **flat)
+    moved = replay(packets, **flat, store_read_on_move=True)
+    assert every.summary["store_reads"] == 3 and moved.summary["store_reads"] == 0
+    assert (moved.packets["state_wait_ns"] == 0).all()
+    assert (every.packets["state_wait_ns"].to_numpy()[1:] > 0).all()
+    _compare(packets, {**flat, "store_read_on_move": True})
+
+
 def test_switches_refuse_bad_values_naming_the_parameter():
     for name, value in [
         ("placement", "worst_fit"),
@@ -172,6 +202,9 @@ def test_switches_refuse_bad_values_naming_the_parameter():
         ("nf_cost", 1),
         ("nf_packet_ns", 10**12),
         ("nf_byte_ps", -5),
+        ("unit_drain_bps", 5.0),
+        ("unit_burst_bytes", -1),
+        ("store_read_on_move", "yes"),
     ]:
         with pytest.raises(ParameterError, match=name):
             ReplayParams.from_flat(**{name: value})

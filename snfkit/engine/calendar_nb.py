@@ -88,3 +88,17 @@ def _cal_book_general(un, t, s, d):
         un.cal_e[n - 1] = e
         un.cal_full += 1
     un.cal_n = n
+
+
+@nb.njit(cache=True, error_model="numpy")
+def drain_shape(un, s0, size, p):
+    """The unit's drain shaper (``unit_drain_bps``, ``unit_burst_bytes``): a packet admitted at s0
+    starts no earlier than the unit's theoretical arrival time less the burst tolerance (GCRA,
+    virtual scheduling), which then moves on by the packet's bytes at the drain rate. A unit thus
+    serves a burst of up to ``unit_burst_bytes`` at its service speed and sustains at most its drain
+    rate. Returns the shaped earliest start."""
+    lim = un.tat - p.drain_burst_ns
+    e = s0 if s0 > lim else lim
+    base = un.tat if un.tat > e else e
+    un.tat = base + size * p.drain_ps_per_byte // 1000
+    return e

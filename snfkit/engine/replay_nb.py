@@ -59,7 +59,7 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
-from snfkit.engine.calendar_nb import CALENDAR, cal_book, cal_fit
+from snfkit.engine.calendar_nb import CALENDAR, cal_book, cal_fit, drain_shape
 from snfkit.engine.collect_nb import (
     EPOCH_RING,
     RING_MASK,
@@ -170,6 +170,7 @@ UNIT_DTYPE = np.dtype(
         ("px_ver", np.int64),
         ("px_n", np.int64),
         ("px_tot", np.float64),
+        ("tat", np.int64),  # drain shaper: theoretical arrival time of the next packet (GCRA)
     ],
     align=True,
 )
@@ -318,6 +319,9 @@ PARAMS_DTYPE = np.dtype(
         ("push_unit_ns", np.int64),  # sending unit's time per push copy
         ("push_ns", np.int64),  # derived: time of one push copy (fixed + bytes / bandwidth)
         ("pull_ns", np.int64),  # derived: time of one pull
+        ("store_read_on_move", np.bool_),  # external: read the store only on another unit
+        ("drain_ps_per_byte", np.int64),  # derived: unit drain shaper, ps per byte (0: none)
+        ("drain_burst_ns", np.int64),  # derived: the shaper's burst tolerance
     ],
     align=True,
 )
@@ -421,6 +425,7 @@ def _start_unit(units, ring, c, t, p):
             _set_load(un, p)
             un.cal_n = 0
             un.cal_full = 0
+            un.tat = 0
             if u >= c.hi:
                 c.hi = u + 1
             _went_idle(un, c, p)
@@ -1024,6 +1029,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             s0 = fl.unit_finish
         if p.mode == AllocationMode.packet and un.free > s0:
             s0 = un.free
+        if p.drain_ps_per_byte > 0:
+            s0 = drain_shape(un, s0, size, p)
         if ready > t:
             fl.state_ready = ready
             fl.state_cause = cause

@@ -179,6 +179,8 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
     if fl.unit < 0:
         return StateSource.new_flow, t, np.int64(-1)
     if p.state_mode == StateMode.external:
+        if p.store_read_on_move and fl.unit == u and fl.life == un.life:
+            return StateSource.same_unit, t, fl.last_pkt  # the unit still holds what it wrote
         ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
         add_transfer(transfers, c, p, t, ready, f, -1, u, TransferKind.store_read,
                      fl.clock, fl.last_pkt)  # fmt: skip

@@ -60,6 +60,7 @@ class Unit:
     start_bucket: int = 0
     calendar: list[list[int]] = field(default_factory=list)  # busy [start, end), sorted
     cal_full: int = 0  # packets booked after the last interval because the calendar was full
+    tat: int = 0  # drain shaper: when the next packet is due at the drain rate (GCRA)
 
     def fit(self, s0: int, d: int) -> int:
         """Earliest start >= s0 where d fits between busy intervals (after the last if full)."""
@@ -354,7 +355,9 @@ class Controller:
         st = self.p.state
         if f.unit < 0:
             return "new_flow", t, -1
-        if self.state_mode == "external":
+        if self.state_mode == "external" and not (
+            st.store_read_on_move and f.unit == unit.slot and f.life == unit.life
+        ):  # (read on move: the unit still holds what it wrote; same_unit below)
             ready = max(t, f.wlanded) + st.store_rtt_ns
             self.transfer(t, ready, fid, -1, unit.slot, "store_read", f, f.last_pkt)
             self.counters["store_reads"] += 1
@@ -588,6 +591,10 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams) -> dict:
         s0 = max(t + (p.assignment.decision_ns if opens else 0), unit.ready, f.unit_finish)
         if c.mode == PACKET:
             s0 = max(s0, unit.free)  # the instance holds the unit through its store I/O
+        if up.unit_drain_bps > 0:  # the unit sustains at most its drain rate beyond a burst
+            ps_per_byte = max(1, round(8e12 / up.unit_drain_bps))
+            s0 = max(s0, unit.tat - up.unit_burst_bytes * ps_per_byte // 1000)
+            unit.tat = max(unit.tat, s0) + size * ps_per_byte // 1000
         if ready > t:
             f.state_ready, f.state_cause = ready, cause
         elif f.state_ready > t:
