@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from snfkit.claims import claims_markdown, claims_table  # the claims table (re-exported)
 from snfkit.errors import NoPayloadWarning, ParameterError
 from snfkit.prepared import PreparedTrace, prepare_trace
 from snfkit.results import Results
@@ -243,11 +244,31 @@ def compute_runs(
     params: Mapping[str, Any] | None = None,
     *,
     nf: str | None = "nat",
+    estimator: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Results]:
-    """Figs 1-3: one replay per entry of :data:`ALLOCATION_RUNS`."""
+    """Figs 1-3: one replay per entry of :data:`ALLOCATION_RUNS`; with ``estimator`` (a
+    ``load_estimator``, e.g. the paper's ``'measured'``) every run uses it."""
     run = _runner(wl, params, progress)
-    return {label: run(nf=nf, **p) for label, p in ALLOCATION_RUNS.items()}
+    extra = {} if estimator is None else {"load_estimator": estimator}
+    return {label: run(nf=nf, **p, **extra) for label, p in ALLOCATION_RUNS.items()}
+
+
+def periodic_replication_mbps(
+    packets: pl.DataFrame, replicas: int, state_bytes: int, period_ns: int
+) -> float:
+    """The other reading of §9.7's "we proactively replicate state to K compute units every
+    250us": every flow that sent a packet in a period of ``period_ns`` pushes K copies of its
+    state at the period's end. Mbps over the trace's duration (from the trace alone; the
+    replays push once per idle gap instead)."""
+    if packets.height < 2:
+        return 0.0
+    ts = packets["ts_ns"]
+    span = int(ts[-1] - ts[0])
+    periods = packets.select(
+        pl.col("flow_id"), ((pl.col("ts_ns") - ts[0]) // period_ns).alias("period")
+    ).n_unique()
+    return periods * replicas * state_bytes * 8.0 / span * 1e3 if span else 0.0
 
 
 def opportunity_runs(
@@ -398,6 +419,7 @@ class FigureData:
 FIGURES = {
     "fig1_provisioning": "Fig 1: provisioned capacity vs demand per allocation mode",
     "fig2_latency": "Fig 2: latency percentiles per allocation mode",
+    "fig2_latency_measured": "Fig 2 with the paper's measured load estimator (drained rate only)",
     "fig3_utilization": "Fig 3: utilization of active units per epoch (min, quartiles, max)",
     "fig3_utilization_bands": "Fig 3 (summary): share of unit-epochs per utilization band",
     "opportunities": "Allocation opportunities: flowlets (T = 100, 500 us) against flows",
@@ -412,7 +434,7 @@ FIGURES = {
 
 def _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every=()) -> int:
     return (
-        len(ALLOCATION_RUNS)
+        2 * len(ALLOCATION_RUNS)
         + len(TIMEOUTS_US)
         + 1
         + len(nfs) * len(STATE_MODES)
@@ -462,6 +484,9 @@ def compute_figures(
 
     comp = compute_runs(run)
     fd.runs["compute"] = comp
+    comp_m = compute_runs(run, estimator="measured")
+    fd.runs["compute_measured"] = comp_m
+    fd.frames["fig2_latency_measured"] = charts.latency_percentiles_data(comp_m)
     fd.frames["fig1_provisioning"] = charts.provisioning_data(comp)
     fd.frames["fig2_latency"] = charts.latency_percentiles_data(comp)
     util = charts.utilization_data(comp)
@@ -476,6 +501,19 @@ def compute_figures(
     fd.runs["state"] = st
     fd.frames["fig4_state_latency"] = charts.state_latency_data(st)
     fd.frames["fig4_seamless"] = charts.state_sources_data(st)
+    if "nat" in nfs:  # §9.7's other reading of "replicate every 250 us"
+        from snfkit.traces.transforms import connections
+
+        pro = st[("nat", "proactive")]
+        packets = wl.packets if "direction" in wl.packets.columns else connections(wl.packets)
+        fd.runs["diagnostics"] = {
+            "replication_periodic_mbps": periodic_replication_mbps(
+                packets,
+                pro.params["replicas"],
+                pro.params["state_bytes"],
+                int(pro.params["timeout_ns"] * pro.params["replicate_after"]),
+            )
+        }
     if adversarial_every:
         adv = adversarial_runs(run, every=adversarial_every)
         fd.runs["adversarial"] = adv
@@ -497,6 +535,9 @@ def figure_chart(name: str, data: pl.DataFrame):
         "fig1_provisioning": charts.provisioning_chart,
         "fig2_latency": lambda d: charts.latency_percentiles_chart(
             d, "Packet latency percentiles per allocation mode"
+        ),
+        "fig2_latency_measured": lambda d: charts.latency_percentiles_chart(
+            d, "Packet latency percentiles per allocation mode (measured load estimator)"
         ),
         "fig3_utilization": charts.utilization_chart,
         "fig3_utilization_bands": charts.utilization_bands_chart,
@@ -583,161 +624,6 @@ def make_figures(
     return fd
 
 
-# -- the paper's claims -----------------------------------------------------------------------
-
-
-def _p(res: Results, q: str) -> float:
-    return float(res.summary["latency_us"][q])
-
-
-def claims_table(fd: FigureData) -> pl.DataFrame:
-    """One row per claim of the paper that this trace can be measured against: ``claim``,
-    ``paper``, ``measured`` (strings, with units) and ``key`` (a stable id). A claim whose runs are
-    not in ``fd`` (a grid without the point it needs, e.g. K = 3) is left out."""
-    rows: list[dict[str, str]] = []
-
-    def add(key, claim, paper, measured):
-        rows.append({"key": key, "claim": claim, "paper": paper, "measured": measured})
-
-    comp = fd.runs.get("compute", {})
-    opp = fd.runs.get("opportunities", {})
-    if comp:
-        fl, fo = comp["flowlet"], comp["flow"]
-        add(
-            "opportunities",
-            "allocation opportunities, flowlets / flows",
-            "3.36x",
-            f"{fl.summary['opportunities'] / max(fo.summary['opportunities'], 1):.2f}x "
-            f"({fl.summary['opportunities']:,} / {fo.summary['opportunities']:,})",
-        )
-    if opp:
-        fo = opp["flow"].summary["opportunities"]
-        ts = [k for k in opp if k != "flow"]
-        add(
-            "opportunities_T",
-            "opportunities at T = 100 us / 500 us, over flows",
-            "5.18x / 4.66x",
-            " / ".join(f"{opp[k].summary['opportunities'] / max(fo, 1):.2f}x" for k in ts),
-        )
-    if comp:
-        fl75 = _p(comp["flowlet"], "p75")
-        ratio = {k: _p(comp[k], "p75") / fl75 if fl75 else float("nan") for k in comp}
-        add(
-            "p75_flow",
-            "p75 latency, vanilla flow / flowlet",
-            "19.6K x (275.4 ms vs ~14 us)",
-            f"{ratio['flow']:.3g}x ({_p(comp['flow'], 'p75'):,.1f} vs {fl75:,.1f} us)",
-        )
-        add(
-            "p75_smart",
-            "p75 latency, smart flow 100 ms / 50 ms over flowlet",
-            "4.6K x / 2.9K x (64.5 / 41.1 ms)",
-            f"{ratio['smart_flow (100 ms)']:.3g}x / {ratio['smart_flow (50 ms)']:.3g}x "
-            f"({_p(comp['smart_flow (100 ms)'], 'p75'):,.1f} / "
-            f"{_p(comp['smart_flow (50 ms)'], 'p75'):,.1f} us)",
-        )
-        add(
-            "flowlet_p50_p99",
-            "flowlet mode p50 / p99 latency",
-            "5 us / 2.8 ms",
-            f"{_p(comp['flowlet'], 'p50'):,.2f} us / {_p(comp['flowlet'], 'p99'):,.1f} us",
-        )
-    st = fd.runs.get("state", {})
-    if st:
-        nat = {sm: r for (nf, sm), r in st.items() if nf == "nat"}
-        if nat:
-            add(
-                "nat_p99",
-                "NAT p99 latency, external / reactive / proactive",
-                "168.18 / 132.74 / 11.01 us",
-                " / ".join(f"{_p(nat[m], 'p99'):,.1f}" for m in STATE_MODES if m in nat) + " us",
-            )
-            add(
-                "nat_p50",
-                "NAT p50 latency, external / reactive / proactive",
-                "0.67 / 0.61 / 0.44 us",
-                " / ".join(f"{_p(nat[m], 'p50'):,.2f}" for m in STATE_MODES if m in nat) + " us",
-            )
-        pro = {nf: r for (nf, sm), r in st.items() if sm == "proactive"}
-        shares = [r.summary.get("seamless_share") for r in pro.values()]
-        shares = [s for s in shares if isinstance(s, int | float)]
-        if shares:
-            each = ", ".join(
-                f"{nf} {100 * r.summary['seamless_share']:.1f}" for nf, r in pro.items()
-            )
-            add(
-                "seamless",
-                "moved flowlets that ran seamlessly (proactive, K = 3, mean over NFs)",
-                "90.43 %",
-                f"{100 * sum(shares) / len(shares):.1f} % ({each})",
-            )
-        mbps = {nf: r.summary.get("replication_mbps") for nf, r in pro.items()}
-        if any(isinstance(v, int | float) for v in mbps.values()):
-            add(
-                "replication",
-                "replication traffic at K = 3 (NAT, LB, IDS, whitelist, QoS)",
-                "3.62, 4.13, 3.12, 2.9, 4.8 Mbps",
-                ", ".join(f"{nf} {v:.2f}" for nf, v in mbps.items() if v is not None) + " Mbps",
-            )
-    ka = fd.runs.get("k_alpha", {})
-    if ka and (3, 0.0) in ka and (3, 0.75) in ka:
-        add(
-            "alpha",
-            "p99 at K = 3, alpha 0 -> 0.75 (500-Mbps units, <= 15)",
-            "107 -> 6.8 us",
-            f"{_p(ka[(3, 0.0)], 'p99'):,.1f} -> {_p(ka[(3, 0.75)], 'p99'):,.1f} us",
-        )
-        if (9, 0.75) in ka:
-            add(
-                "alpha_K",
-                "p99 at alpha = 0.75, K 3 -> 9",
-                "6.8 -> 15.2 us",
-                f"{_p(ka[(3, 0.75)], 'p99'):,.1f} -> {_p(ka[(9, 0.75)], 'p99'):,.1f} us",
-            )
-    adv = fd.runs.get("adversarial", {})
-    cases = sorted({n for n, _ in adv}, reverse=True)
-    if cases and all((n, d) in adv for n in cases for d in DETECTIONS):
-        paper = {100: "677.9 -> 504.4 us", 50: "1,500 -> 702.4 us", 10: "5,200 -> 756.2 us"}
-        add(
-            "adversarial",
-            "p99 with adversarial flowlets in 1 in "
-            + " / ".join(map(str, cases))
-            + " flows, timeout -> timeout + size",
-            " / ".join(paper.get(n, "-") for n in cases),
-            " / ".join(
-                f"{_p(adv[(n, 'timeout')], 'p99'):,.1f} -> {_p(adv[(n, 'timeout + size')], 'p99'):,.1f} us"
-                for n in cases
-            ),
-        )
-    sz = fd.runs.get("size", {})
-    if len(sz) >= 2:
-        bs = sorted(sz)
-        lo, hi = sz[bs[0]], sz[bs[-1]]
-        add(
-            "size",
-            f"B {bs[0] / 1000:g} KB -> {bs[-1] / 1000:g} KB: p99 latency, mean units",
-            "latency falls, units rise",
-            f"p99 {_p(lo, 'p99'):,.1f} -> {_p(hi, 'p99'):,.1f} us, units "
-            f"{lo.summary['mean_active_units']:.2f} -> {hi.summary['mean_active_units']:.2f}",
-        )
-    return pl.DataFrame(
-        rows,
-        schema={"key": pl.String, "claim": pl.String, "paper": pl.String, "measured": pl.String},
-    )
-
-
-def claims_markdown(table: pl.DataFrame, workload_name: str = "") -> str:
-    """A claims table as a markdown table (claim | paper | measured)."""
-    lines = []
-    if workload_name:
-        lines.append(f"Trace: {workload_name}\n")
-    lines.append("| claim | paper | measured |")
-    lines.append("|---|---|---|")
-    for row in table.iter_rows(named=True):
-        lines.append(f"| {row['claim']} | {row['paper']} | {row['measured']} |")
-    return "\n".join(lines)
-
-
 __all__ = [
     "ADVERSARIAL_EVERY",
     "ALLOCATION_RUNS",
@@ -754,6 +640,7 @@ __all__ = [
     "k_alpha_runs",
     "make_figures",
     "opportunity_runs",
+    "periodic_replication_mbps",
     "runs_table",
     "shared_traces",
     "size_runs",

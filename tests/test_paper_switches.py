@@ -12,7 +12,7 @@ from test_replay_twin import _compare
 from snfkit import ReplayParams, replay
 from snfkit.errors import ParameterError
 from snfkit.nf import NF_COSTS, get_nf
-from snfkit.workloads import paper_like
+from snfkit.workloads import paper_like, paper_trace
 
 US = 1_000
 
@@ -210,3 +210,25 @@ def test_switches_refuse_bad_values_naming_the_parameter():
             ReplayParams.from_flat(**{name: value})
     with pytest.raises(ParameterError, match="transfer_bps"):
         ReplayParams.from_flat(transfer_bps=1e-9, state_bytes=2**32)
+
+
+def test_seamless_share_by_open_reason_and_source():
+    """The summary splits moved flowlets by why they opened and by where their state came from
+    (counted here again from the flowlets table). Replication cannot help a flowlet split off by
+    the size threshold, which arrives while its flow is still busy (§5.2): its share is far lower
+    than that of flowlets after a gap."""
+    packets = paper_trace(0, 0.01, load_gbps=2.0)
+    res = replay(packets, per_packet_ns=100, per_byte_ps=100)
+    s = res.summary
+    F = res.flowlets.filter(pl.col("moved"))
+    seamless = pl.col("state_source").is_in(["replica", "free"])
+    for reason in ("timeout", "size"):
+        sel = F.filter(pl.col("reason") == reason)
+        want = {"moved": sel.height, "seamless": sel.filter(seamless).height}
+        want["share"] = want["seamless"] / want["moved"]
+        assert s["seamless_by_reason"][reason] == want
+    by_source = F.group_by(pl.col("state_source").cast(pl.String)).len()
+    assert s["moved_sources"] == dict(by_source.iter_rows())
+    assert sum(s["moved_sources"].values()) == s["moved_flowlets"]
+    share = s["seamless_by_reason"]
+    assert share["timeout"]["share"] > 0.9 > 0.5 > share["size"]["share"]
