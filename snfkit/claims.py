@@ -9,7 +9,9 @@ on the runs of a :class:`~snfkit.figures.FigureData`:
 - ``measured``: text with units and the detail behind the headline number;
 - ``measured_value``: the headline number, in the unit of ``paper_value``;
 - ``agrees``: whether the measured numbers show the direction the paper states (None where it
-  states none, e.g. an absolute latency);
+  states none, e.g. an absolute latency, and where the trace shows no effect either way: the
+  numbers compared are equal, e.g. the same tail at alpha 0 and 0.75 on a trace where no flowlet
+  moves);
 - ``ratio``: ``measured_value / paper_value`` where both exist (a factor of 2 either way is
   "within 2x").
 
@@ -257,6 +259,12 @@ Measure = tuple[str, float | None, bool | None]
 """(measured text, headline value, direction agrees)."""
 
 
+def _shown(agrees: bool, *pairs: tuple[float, float]) -> bool | None:
+    """``agrees``, or None when every compared pair is equal: the trace shows no effect either
+    way (e.g. a trace where no flowlet ever moves has the same tail whatever alpha is)."""
+    return None if all(a == b for a, b in pairs) else agrees
+
+
 def _ratio_runs(runs: dict, label: str, base: str = "flowlet") -> float:
     b = _p(runs[base], "p75")
     return _p(runs[label], "p75") / b if b else float("inf")
@@ -297,8 +305,8 @@ def _measures(fd: Any) -> dict[str, Callable[[], Measure | None]]:
             if label not in rs:
                 return None
             r = _ratio_runs(rs, label)
-            agrees = r > 1
-            if slower_than is not None:
+            agrees = _shown(r > 1, (r, 1.0))
+            if slower_than is not None and agrees is not None:
                 agrees = agrees and r <= _ratio_runs(rs, slower_than)
             return (
                 f"{r:.3g}x ({_us(_p(rs[label], 'p75'))} vs {_us(_p(rs['flowlet'], 'p75'))})",
@@ -327,11 +335,14 @@ def _measures(fd: Any) -> dict[str, Callable[[], Measure | None]]:
             if q == "p50" and mode == "proactive" and {"reactive", "external"} <= set(nat):
                 agrees = v <= _p(nat["reactive"], q) and v <= _p(nat["external"], q)
             elif q == "p99" and mode == "external" and "reactive" in nat:
-                agrees = v > _p(nat["reactive"], q)
+                r = _p(nat["reactive"], q)
+                agrees = _shown(v > r, (v, r))
             elif q == "p99" and mode == "reactive" and "proactive" in nat:
-                agrees = v > _p(nat["proactive"], q)
+                p = _p(nat["proactive"], q)
+                agrees = _shown(v > p, (v, p))
             elif q == "p99" and mode == "proactive" and {"reactive", "external"} <= set(nat):
-                agrees = v < _p(nat["reactive"], q) and v < _p(nat["external"], q)
+                r, e = _p(nat["reactive"], q), _p(nat["external"], q)
+                agrees = _shown(v < r and v < e, (v, r))
             return _us(v), v, agrees
 
         return measure
@@ -377,8 +388,8 @@ def _measures(fd: Any) -> dict[str, Callable[[], Measure | None]]:
                 return None
             to, both = _p(adv[(n, "timeout")], "p99"), _p(adv[(n, "timeout + size")], "p99")
             if timeout_only:
-                return _us(to), to, to > both
-            return f"{_us(both)} ({_us(to)})", both, both < to
+                return _us(to), to, _shown(to > both, (to, both))
+            return f"{_us(both)} ({_us(to)})", both, _shown(both < to, (both, to))
 
         return measure
 
@@ -386,13 +397,13 @@ def _measures(fd: Any) -> dict[str, Callable[[], Measure | None]]:
         if (3, 0.0) not in ka or (3, 0.75) not in ka:
             return None
         a, b = _p(ka[(3, 0.0)], "p99"), _p(ka[(3, 0.75)], "p99")
-        return f"{a / b:.3g}x ({_us(a)} -> {_us(b)})", a / b, b < a
+        return f"{a / b:.3g}x ({_us(a)} -> {_us(b)})", a / b, _shown(b < a, (a, b))
 
     def alpha_k() -> Measure | None:
         if (3, 0.75) not in ka or (9, 0.75) not in ka:
             return None
         a, b = _p(ka[(3, 0.75)], "p99"), _p(ka[(9, 0.75)], "p99")
-        return f"{b / a:.3g}x ({_us(a)} -> {_us(b)})", b / a, b > a
+        return f"{b / a:.3g}x ({_us(a)} -> {_us(b)})", b / a, _shown(b > a, (a, b))
 
     def size() -> Measure | None:
         if len(sz) < 2:
@@ -404,7 +415,8 @@ def _measures(fd: Any) -> dict[str, Callable[[], Measure | None]]:
             f"B {bs[0] / 1000:g} -> {bs[-1] / 1000:g} KB: p99 {_us(_p(lo, 'p99'))} -> "
             f"{_us(_p(hi, 'p99'))}, units {u0:.2f} -> {u1:.2f}"
         )
-        return text, None, _p(hi, "p99") < _p(lo, "p99") and u1 > u0
+        p0, p1 = _p(lo, "p99"), _p(hi, "p99")
+        return text, None, _shown(p1 < p0 and u1 > u0, (p0, p1), (u0, u1))
 
     return {
         "opportunities": opportunities,

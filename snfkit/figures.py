@@ -216,8 +216,27 @@ class _Runner:
         self.user = dict(params or {})
         self.base.update(self.user)
         self.progress = progress
-        self.done = 0
-        self.total: int | None = None
+        self.count = [0, None]  # replays done, total (shared with for_workload's runners)
+
+    @property
+    def done(self) -> int:
+        return self.count[0]
+
+    @property
+    def total(self) -> int | None:
+        return self.count[1]
+
+    @total.setter
+    def total(self, n: int | None) -> None:
+        self.count[1] = n
+
+    def for_workload(self, wl: Workload | None) -> _Runner:
+        """A runner of ``wl`` (None: this one) with the same parameters and progress count."""
+        if wl is None or wl is self.wl:
+            return self
+        other = _Runner(wl, self.user, self.progress)
+        other.count = self.count
+        return other
 
     def __call__(
         self, nf: str | None = None, *, workload: Workload | None = None, **params: Any
@@ -229,7 +248,7 @@ class _Runner:
         with warnings.catch_warnings():  # the IDS on a trace without payload: noted in docs
             warnings.simplefilter("ignore", NoPayloadWarning)
             res = replay(wl.prepared_for(nf), nf=nf, **{**self.base, **params})
-        self.done += 1
+        self.count[0] += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
         return res
@@ -432,6 +451,11 @@ FIGURES = {
 """Figure names (file stems) and what each shows."""
 
 
+SECTIONS = ("compute", "opportunities", "state", "adversarial", "k_alpha", "size")
+"""The experiments of :func:`compute_figures`: Figs 1-3 (both load estimators), allocation
+opportunities, Fig 4 and §9.2, Fig 5, Fig 7, Fig 8."""
+
+
 def _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every=()) -> int:
     return (
         2 * len(ALLOCATION_RUNS)
@@ -454,10 +478,13 @@ def compute_figures(
     alpha_values: Sequence[float] | None = None,
     size_values: Sequence[int] | None = None,
     adversarial_every: Sequence[int] | None = None,
+    workloads: Mapping[str, Workload] | None = None,
     progress: Progress | None = None,
 ) -> FigureData:
     """Run every experiment behind :data:`FIGURES` on one workload and build their tidy frames.
-    ``small`` picks the reduced grids of :data:`SMALL`; explicit arguments win over both."""
+    ``small`` picks the reduced grids of :data:`SMALL`; explicit arguments win over both.
+    ``workloads`` replaces ``wl`` for some experiments (keys of :data:`SECTIONS`), e.g. the same
+    trace at each figure's offered load."""
     from snfkit import charts
 
     grid = (
@@ -480,11 +507,19 @@ def compute_figures(
     )
     run = _Runner(wl, params, progress)
     run.total = _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every)
+    workloads = dict(workloads or {})
+    unknown = set(workloads) - set(SECTIONS)
+    if unknown:
+        raise ParameterError("workloads", sorted(unknown), "keys among " + ", ".join(SECTIONS))
+
+    def at(section: str) -> _Runner:
+        return run.for_workload(workloads.get(section))
+
     fd = FigureData(workload=wl.describe(), params=dict(run.base))
 
-    comp = compute_runs(run)
+    comp = compute_runs(at("compute"))
     fd.runs["compute"] = comp
-    comp_m = compute_runs(run, estimator="measured")
+    comp_m = compute_runs(at("compute"), estimator="measured")
     fd.runs["compute_measured"] = comp_m
     fd.frames["fig2_latency_measured"] = charts.latency_percentiles_data(comp_m)
     fd.frames["fig1_provisioning"] = charts.provisioning_data(comp)
@@ -493,11 +528,11 @@ def compute_figures(
     fd.frames["fig3_utilization"] = charts.utilization_box_data(util)
     fd.frames["fig3_utilization_bands"] = charts.utilization_bands_data(util)
 
-    opp = opportunity_runs(run)
+    opp = opportunity_runs(at("opportunities"))
     fd.runs["opportunities"] = opp
     fd.frames["opportunities"] = charts.opportunities_data(opp, baseline="flow")
 
-    st = state_runs(run, nfs=nfs)
+    st = state_runs(at("state"), nfs=nfs)
     fd.runs["state"] = st
     fd.frames["fig4_state_latency"] = charts.state_latency_data(st)
     fd.frames["fig4_seamless"] = charts.state_sources_data(st)
@@ -505,7 +540,10 @@ def compute_figures(
         from snfkit.traces.transforms import connections
 
         pro = st[("nat", "proactive")]
-        packets = wl.packets if "direction" in wl.packets.columns else connections(wl.packets)
+        state_wl = workloads.get("state", wl)
+        packets = state_wl.packets
+        if "direction" not in packets.columns:
+            packets = connections(packets)
         fd.runs["diagnostics"] = {
             "replication_periodic_mbps": periodic_replication_mbps(
                 packets,
@@ -515,13 +553,13 @@ def compute_figures(
             )
         }
     if adversarial_every:
-        adv = adversarial_runs(run, every=adversarial_every)
+        adv = adversarial_runs(at("adversarial"), every=adversarial_every)
         fd.runs["adversarial"] = adv
         fd.frames["fig5_adversarial"] = charts.adversarial_data(adv)
-    ka = k_alpha_runs(run, k_values=k_values, alpha_values=alpha_values)
+    ka = k_alpha_runs(at("k_alpha"), k_values=k_values, alpha_values=alpha_values)
     fd.runs["k_alpha"] = ka
     fd.frames["fig7_k_alpha"] = charts.k_alpha_data(ka)
-    sz = size_runs(run, size_values=size_values)
+    sz = size_runs(at("size"), size_values=size_values)
     fd.runs["size"] = sz
     fd.frames["fig8_size_threshold"] = charts.size_threshold_data(sz)
     return fd
@@ -628,6 +666,7 @@ __all__ = [
     "ADVERSARIAL_EVERY",
     "ALLOCATION_RUNS",
     "FIGURES",
+    "SECTIONS",
     "FigureData",
     "Workload",
     "adversarial_runs",

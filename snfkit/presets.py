@@ -17,7 +17,12 @@ from typing import Any
 
 import polars as pl
 
-from snfkit.sweeps.calibration import DATA, TRACE_OPTIONS
+from snfkit.sweeps.calibration import DATA, TRACE_OPTIONS, replay_params
+
+FIGURE_LOAD_STUDIES = {"fig2": "paper_load_fig2", "fig5": "paper_load_fig5"}
+"""The later stages that fit the offered load of other figures from the calibrated settings
+(``sweeps/paper_load_fig2.toml``: Fig 2's flowlet p99; ``sweeps/paper_load_fig5.toml``: Fig 5's
+p99 at 1 in 100 flows)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class CalibratedPreset:
     params: dict[str, Any]
     load_gbps: float
     record: dict[str, Any] = field(repr=False)
+    figure_loads: dict[str, float] = field(default_factory=dict)
+    """Offered load per figure (Gbps) fitted by the later stages: ``fig4`` (the calibration's),
+    and ``fig2``, ``fig5`` when their records exist."""
 
     def workload(self, seed: int = 0, scale: float = 0.25, load_gbps: float | None = None):
         """:func:`snfkit.workloads.paper_trace` at the fitted load (or ``load_gbps``)."""
@@ -44,8 +52,14 @@ def paper_calibrated(study: str = "paper_calibration") -> CalibratedPreset:
     """The fitted settings of the calibration ``study`` (default: ``paper_calibration``)."""
     rec = json.loads((DATA / f"{study}.json").read_text())
     values = rec["values"]
-    params = {**rec["fixed"], **{k: v for k, v in values.items() if k not in TRACE_OPTIONS}}
-    return CalibratedPreset(params=params, load_gbps=float(values["load_gbps"]), record=rec)
+    params = replay_params(rec["fixed"])
+    params.update({k: v for k, v in values.items() if k not in TRACE_OPTIONS})
+    loads = {"fig4": float(values["load_gbps"])}
+    for fig, name in FIGURE_LOAD_STUDIES.items():
+        path = DATA / f"{name}.json"
+        if study == "paper_calibration" and path.is_file():
+            loads[fig] = float(json.loads(path.read_text())["values"]["load_gbps"])
+    return CalibratedPreset(params, float(values["load_gbps"]), rec, loads)
 
 
 def calibrated_table(preset: CalibratedPreset) -> pl.DataFrame:

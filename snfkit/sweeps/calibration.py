@@ -10,6 +10,7 @@ A config (``sweeps/paper_calibration.toml``)::
     [study]
     name = "paper_calibration"
     n_trials = 48
+    # base = "paper_calibration"  # start from that study's fitted settings (a later stage)
 
     [trace]                      # a workload of snfkit.workloads.presets, its options
     workload = "paper_trace"
@@ -24,6 +25,7 @@ A config (``sweeps/paper_calibration.toml``)::
     per_byte_ps = { low = 0, high = 400 }
 
     [[targets]]                  # one paper number each: a replay (run) and a metric of it
+    # (run.adversarial_every = N replays the trace with bursts in every N-th flow, as Fig 5)
     name = "nat_p99_proactive"
     run = { state_mode = "proactive" }
     metric = "p99_latency_us"
@@ -125,6 +127,12 @@ class CalibrationConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def replay_params(fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """The replay parameters among a config's fixed values (``_base`` names the study they
+    started from)."""
+    return {k: v for k, v in fixed.items() if not k.startswith("_")}
+
+
 def load_calibration(path: str | PathLike[str]) -> CalibrationConfig:
     """Read and check a calibration config; a problem is a ConfigError naming the key."""
     from snfkit.sweeps.trace import check_workload
@@ -137,7 +145,7 @@ def load_calibration(path: str | PathLike[str]) -> CalibrationConfig:
         raise ConfigError(src, "file", str(e)) from None
     only_keys(data, ("study", "trace", "params", "search", "targets", "sampler"), "", src)
     study = table_of(data, "study", src, required=True)
-    only_keys(study, ("name", "n_trials", "nf"), "study.", src)
+    only_keys(study, ("name", "n_trials", "nf", "base"), "study.", src)
     n_trials = study.get("n_trials", 48)
     if not isinstance(n_trials, int) or n_trials < 1:
         raise ConfigError(src, "study.n_trials", f"{n_trials!r}: expected an integer >= 1")
@@ -147,6 +155,15 @@ def load_calibration(path: str | PathLike[str]) -> CalibrationConfig:
         raise ConfigError(src, "trace.workload", "expected a workload name")
     check_workload(workload, trace, src)
     fixed = fixed_params(table_of(data, "params", src), src)
+    base_study = study.get("base")
+    if base_study is not None:  # start from another study's fitted settings
+        record = DATA / f"{base_study}.json"
+        if not isinstance(base_study, str) or not record.is_file():
+            raise ConfigError(src, "study.base", f"{base_study!r}: no fitted study of that name")
+        rec = json.loads(record.read_text())
+        inherited = {k: v for k, v in rec["values"].items() if k not in TRACE_OPTIONS}
+        fixed = {**rec["fixed"], **inherited, **fixed}
+        fixed["_base"] = f"{base_study}@{rec['fingerprint']}"
     search_raw = table_of(data, "search", src, required=True)
     defaults = {"load_gbps": 1.0}
     from snfkit.params import ReplayParams
@@ -164,7 +181,7 @@ def load_calibration(path: str | PathLike[str]) -> CalibrationConfig:
         spec = param_spec(name, dict(raw), defaults[name], key, src)
         if name not in TRACE_OPTIONS:
             for value in spec.corners():
-                check_params({**fixed, name: value}, {name: key}, src)
+                check_params({**replay_params(fixed), name: value}, {name: key}, src)
         specs.append(spec)
     targets = []
     for i, raw in enumerate(data.get("targets") or []):
@@ -175,7 +192,11 @@ def load_calibration(path: str | PathLike[str]) -> CalibrationConfig:
         run = raw.get("run", {})
         if not isinstance(run, Mapping):
             raise ConfigError(src, key + ".run", "expected a table of replay parameters")
-        check_params({**fixed, **run}, {k: f"{key}.run.{k}" for k in run}, src)
+        every = run.get("adversarial_every", 1)
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ConfigError(src, key + ".run.adversarial_every", f"{every!r}: an integer >= 1")
+        plain = {k: v for k, v in run.items() if k != "adversarial_every"}
+        check_params({**replay_params(fixed), **plain}, {k: f"{key}.run.{k}" for k in plain}, src)
         metric = raw.get("metric")
         if metric not in TARGET_METRICS:
             raise ConfigError(
@@ -224,7 +245,8 @@ def _native(workload: str, trace: tuple[tuple[str, Any], ...]):
         from snfkit.workloads.presets import PAPER_TRACE_NATIVE_GBPS
 
         native = opts.get("native_gbps", PAPER_TRACE_NATIVE_GBPS)
-        opts["load_gbps"] = native
+        opts["load_gbps"] = native  # so that the speedup below is paper_trace's own, bit for bit
+        return connections(make(**opts)), float(native)
     packets = connections(make(**opts))
     return packets, mean_gbps(packets)
 
@@ -242,15 +264,24 @@ def evaluate(config: CalibrationConfig, values: Mapping[str, Any]) -> dict[str, 
     """Replay each distinct target run at the settings ``values`` (searched names; the rest from
     the config) and return every target's measured metric, by target name."""
     from snfkit import prepare_trace, replay
+    from snfkit.workloads import inject_adversarial_flowlets
 
-    load = values.get("load_gbps")
-    trace = prepare_trace(workload_at(config, load))
-    params = {**config.fixed, **{k: v for k, v in values.items() if k not in TRACE_OPTIONS}}
+    packets = workload_at(config, values.get("load_gbps"))
+    traces: dict[int, Any] = {}
+    params = {**replay_params(config.fixed)}
+    params.update({k: v for k, v in values.items() if k not in TRACE_OPTIONS})
     done: dict[tuple, Results] = {}
     out = {}
     for t in config.targets:
+        run = dict(t.run)
+        every = run.pop("adversarial_every", 1)  # Fig 5: bursts in every N-th flow
+        if every not in traces:
+            table = (
+                packets if every == 1 else inject_adversarial_flowlets(packets, every, seed=0)[0]
+            )
+            traces[every] = prepare_trace(table)
         if t.run not in done:
-            done[t.run] = replay(trace, nf=config.nf, keep_packets=False, **params, **dict(t.run))
+            done[t.run] = replay(traces[every], nf=config.nf, keep_packets=False, **params, **run)
         out[t.name] = TARGET_METRICS[t.metric](done[t.run])
     return out
 
