@@ -290,7 +290,8 @@ _INLINE = re.compile(r"\{(\w+):(\w+)(?::(value|ratio))?\}")
 
 def render_page(rep: Reproduction, template: str | None = None) -> str:
     """The page: the template with every placeholder filled from ``rep`` (module docstring). A
-    placeholder naming an unknown trace or claim raises KeyError."""
+    placeholder naming an unknown trace or claim raises KeyError; one naming a real trace that
+    was absent reads "(trace absent)"."""
     text = TEMPLATE.read_text() if template is None else template
     frame = claims_frame(rep)
     traces = [tr.short for tr in rep.traces]
@@ -313,8 +314,10 @@ def render_page(rep: Reproduction, template: str | None = None) -> str:
 
     def inline(m: re.Match) -> str:
         trace, key, what = m.group(1), m.group(2), m.group(3)
-        if trace not in traces or key not in rows:
+        if key not in rows or trace not in (*REAL_TRACES, "paper_trace"):
             raise KeyError(f"placeholder {m.group(0)}: unknown trace or claim")
+        if trace not in traces:
+            return "(trace absent)"
         if what == "ratio":
             v = rows[key][f"ratio_{trace}"]
             return "-" if v is None else f"{v:.3g}x"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from snfkit import ReplayParams
 from snfkit.errors import ConfigError
 from snfkit.presets import calibrated_table, paper_calibrated
 from snfkit.sweeps.calibration import (
+    DATA,
     evaluate,
     fitted,
     load_calibration,
@@ -41,6 +43,18 @@ def test_preset_comes_from_this_config_and_replays_to_its_record():
     assert loss(config, got) == pytest.approx(rec["loss"], rel=1e-9)
     table = calibrated_table(preset)
     assert table["target"].to_list() == [t.name for t in config.targets]
+
+
+@pytest.mark.parametrize("study", ["paper_load_fig2", "paper_load_fig5"])
+def test_figure_loads_come_from_their_configs(study):
+    """The later stages' records were written by their configs as they are now, from the
+    calibration's current record (``study.base``), and the preset exposes their loads."""
+    config = load_calibration(CONFIG.with_name(f"{study}.toml"))
+    rec = json.loads((DATA / f"{study}.json").read_text())
+    assert rec["fingerprint"] == config.fingerprint()
+    assert config.fixed["_base"] == f"paper_calibration@{paper_calibrated().record['fingerprint']}"
+    fig = study.rsplit("_", 1)[1]
+    assert paper_calibrated().figure_loads[fig] == rec["values"]["load_gbps"]
 
 
 def test_loss_is_rms_log_ratio():
