@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from snfkit.claims import claims_markdown, claims_table  # the claims table (re-exported)
 from snfkit.errors import NoPayloadWarning, ParameterError
 from snfkit.prepared import PreparedTrace, prepare_trace
 from snfkit.results import Results
@@ -62,6 +63,13 @@ ALPHA_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0)
 FIG7_PARAMS: dict[str, Any] = {"unit_capacity_bps": 500e6, "max_units": 15}
 """Fig 7's setting (§9.6): "a maximum of 15 compute units", "NF capacity used is 500 Mbps"."""
 
+ADVERSARIAL_EVERY = (100, 50, 10)
+"""Fig 5 (§9.3): adversarial flowlets "every 100th, 50th and 10th flow"."""
+
+DETECTIONS: dict[str, dict[str, Any]] = {"timeout": {"size_bytes": 0}, "timeout + size": {}}
+"""Fig 5's flowlet detection: the inactivity timeout alone (B = 0) or with the size threshold
+(B of the run's parameters, default 15 KB)."""
+
 SIZE_VALUES = (1_500, 3_000, 7_500, 15_000, 30_000, 60_000, 120_000)
 """Fig 8's size thresholds B in bytes (the paper does not list its values)."""
 
@@ -73,6 +81,7 @@ SMALL = {
     "k_values": (1, 3, 9),
     "alpha_values": (0.0, 0.25, 0.75),
     "size_values": (3_000, 15_000, 60_000),
+    "adversarial_every": (10,),
 }
 """The reduced grids of ``small=True`` (CI, the demo's quick runs, notebooks in small mode)."""
 
@@ -207,17 +216,40 @@ class _Runner:
         self.user = dict(params or {})
         self.base.update(self.user)
         self.progress = progress
-        self.done = 0
-        self.total: int | None = None
+        self.count = [0, None]  # replays done, total (shared with for_workload's runners)
 
-    def __call__(self, nf: str | None = None, **params: Any) -> Results:
+    @property
+    def done(self) -> int:
+        return self.count[0]
+
+    @property
+    def total(self) -> int | None:
+        return self.count[1]
+
+    @total.setter
+    def total(self, n: int | None) -> None:
+        self.count[1] = n
+
+    def for_workload(self, wl: Workload | None) -> _Runner:
+        """A runner of ``wl`` (None: this one) with the same parameters and progress count."""
+        if wl is None or wl is self.wl:
+            return self
+        other = _Runner(wl, self.user, self.progress)
+        other.count = self.count
+        return other
+
+    def __call__(
+        self, nf: str | None = None, *, workload: Workload | None = None, **params: Any
+    ) -> Results:
+        """One replay of the workload (or of ``workload``, a variant of it such as Fig 5's)."""
         from snfkit.runner import replay
 
+        wl = self.wl if workload is None else workload
         with warnings.catch_warnings():  # the IDS on a trace without payload: noted in docs
             warnings.simplefilter("ignore", NoPayloadWarning)
             failures = params.pop("failures", None)
-        res = replay(self.wl.prepared_for(nf), nf=nf, failures=failures, **{**self.base, **params})
-        self.done += 1
+            res = replay(wl.prepared_for(nf), nf=nf, failures=failures, **{**self.base, **params})
+        self.count[0] += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
         return res
@@ -232,11 +264,31 @@ def compute_runs(
     params: Mapping[str, Any] | None = None,
     *,
     nf: str | None = "nat",
+    estimator: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Results]:
-    """Figs 1-3: one replay per entry of :data:`ALLOCATION_RUNS`."""
+    """Figs 1-3: one replay per entry of :data:`ALLOCATION_RUNS`; with ``estimator`` (a
+    ``load_estimator``, e.g. the paper's ``'measured'``) every run uses it."""
     run = _runner(wl, params, progress)
-    return {label: run(nf=nf, **p) for label, p in ALLOCATION_RUNS.items()}
+    extra = {} if estimator is None else {"load_estimator": estimator}
+    return {label: run(nf=nf, **p, **extra) for label, p in ALLOCATION_RUNS.items()}
+
+
+def periodic_replication_mbps(
+    packets: pl.DataFrame, replicas: int, state_bytes: int, period_ns: int
+) -> float:
+    """The other reading of §9.7's "we proactively replicate state to K compute units every
+    250us": every flow that sent a packet in a period of ``period_ns`` pushes K copies of its
+    state at the period's end. Mbps over the trace's duration (from the trace alone; the
+    replays push once per idle gap instead)."""
+    if packets.height < 2:
+        return 0.0
+    ts = packets["ts_ns"]
+    span = int(ts[-1] - ts[0])
+    periods = packets.select(
+        pl.col("flow_id"), ((pl.col("ts_ns") - ts[0]) // period_ns).alias("period")
+    ).n_unique()
+    return periods * replicas * state_bytes * 8.0 / span * 1e3 if span else 0.0
 
 
 def opportunity_runs(
@@ -329,6 +381,31 @@ def fault_runs(
     }
 
 
+def adversarial_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    every: Sequence[int] = ADVERSARIAL_EVERY,
+    *,
+    nf: str | None = "nat",
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[tuple[int, str], Results]:
+    """Fig 5 (§9.3): for each N of ``every``, a burst of about 20 packets of about 1400 B
+    (:func:`snfkit.workloads.inject_adversarial_flowlets`, seeded by ``seed``) added to every N-th
+    flow, replayed in flowlet mode with each detection of :data:`DETECTIONS`; keys
+    ``(N, detection)``."""
+    from snfkit.workloads import inject_adversarial_flowlets
+
+    run = _runner(wl, params, progress)
+    out = {}
+    for n in every:
+        packets, _ = inject_adversarial_flowlets(run.wl.packets, n, seed=seed)
+        variant = Workload.from_packets(packets, f"{run.wl.name} + bursts in 1 in {n} flows")
+        for det, p in DETECTIONS.items():
+            out[(n, det)] = run(nf=nf, workload=variant, mode="flowlet", **p)
+    return out
+
+
 RUNS_TABLE_KEYS = (
     "latency_us",
     "mean_active_units",
@@ -391,11 +468,13 @@ class FigureData:
 FIGURES = {
     "fig1_provisioning": "Fig 1: provisioned capacity vs demand per allocation mode",
     "fig2_latency": "Fig 2: latency percentiles per allocation mode",
+    "fig2_latency_measured": "Fig 2 with the paper's measured load estimator (drained rate only)",
     "fig3_utilization": "Fig 3: utilization of active units per epoch (min, quartiles, max)",
     "fig3_utilization_bands": "Fig 3 (summary): share of unit-epochs per utilization band",
     "opportunities": "Allocation opportunities: flowlets (T = 100, 500 us) against flows",
     "fig4_state_latency": "Fig 4: latency percentiles per state mode, per NF",
     "fig4_seamless": "§9.2: seamless share of moved flowlets; replication Mbps",
+    "fig5_adversarial": "Fig 5: latency with adversarial flowlets, timeout alone vs timeout + size",
     "fig7_k_alpha": "Fig 7: K x alpha against p99 latency, units, seamless flowlets",
     "fig8_size_threshold": "Fig 8: size threshold B against latency and units",
     "fig94_recovery": "§9.4: recovery time of a failed NAT unit, SNF / CHC / FTMB",
@@ -404,13 +483,19 @@ FIGURES = {
 """Figure names (file stems) and what each shows."""
 
 
-def _count_replays(nfs, k_values, alpha_values, size_values) -> int:
+SECTIONS = ("compute", "opportunities", "state", "adversarial", "k_alpha", "size")
+"""The experiments of :func:`compute_figures`: Figs 1-3 (both load estimators), allocation
+opportunities, Fig 4 and §9.2, Fig 5, Fig 7, Fig 8."""
+
+
+def _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every=()) -> int:
     return (
-        len(ALLOCATION_RUNS)
+        2 * len(ALLOCATION_RUNS)
         + 3  # fault_runs: one per recovery strategy
         + len(TIMEOUTS_US)
         + 1
         + len(nfs) * len(STATE_MODES)
+        + len(adversarial_every) * len(DETECTIONS)
         + len(k_values) * len(alpha_values)
         + len(size_values)
     )
@@ -425,10 +510,14 @@ def compute_figures(
     k_values: Sequence[int] | None = None,
     alpha_values: Sequence[float] | None = None,
     size_values: Sequence[int] | None = None,
+    adversarial_every: Sequence[int] | None = None,
+    workloads: Mapping[str, Workload] | None = None,
     progress: Progress | None = None,
 ) -> FigureData:
     """Run every experiment behind :data:`FIGURES` on one workload and build their tidy frames.
-    ``small`` picks the reduced grids of :data:`SMALL`; explicit arguments win over both."""
+    ``small`` picks the reduced grids of :data:`SMALL`; explicit arguments win over both.
+    ``workloads`` replaces ``wl`` for some experiments (keys of :data:`SECTIONS`), e.g. the same
+    trace at each figure's offered load."""
     from snfkit import charts
 
     grid = (
@@ -439,36 +528,71 @@ def compute_figures(
             "k_values": K_VALUES,
             "alpha_values": ALPHA_VALUES,
             "size_values": SIZE_VALUES,
+            "adversarial_every": ADVERSARIAL_EVERY,
         }
     )
     nfs = tuple(nfs if nfs is not None else grid["nfs"])
     k_values = tuple(k_values if k_values is not None else grid["k_values"])
     alpha_values = tuple(alpha_values if alpha_values is not None else grid["alpha_values"])
     size_values = tuple(size_values if size_values is not None else grid["size_values"])
+    adversarial_every = tuple(
+        adversarial_every if adversarial_every is not None else grid["adversarial_every"]
+    )
     run = _Runner(wl, params, progress)
-    run.total = _count_replays(nfs, k_values, alpha_values, size_values)
+    run.total = _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every)
+    workloads = dict(workloads or {})
+    unknown = set(workloads) - set(SECTIONS)
+    if unknown:
+        raise ParameterError("workloads", sorted(unknown), "keys among " + ", ".join(SECTIONS))
+
+    def at(section: str) -> _Runner:
+        return run.for_workload(workloads.get(section))
+
     fd = FigureData(workload=wl.describe(), params=dict(run.base))
 
-    comp = compute_runs(run)
+    comp = compute_runs(at("compute"))
     fd.runs["compute"] = comp
+    comp_m = compute_runs(at("compute"), estimator="measured")
+    fd.runs["compute_measured"] = comp_m
+    fd.frames["fig2_latency_measured"] = charts.latency_percentiles_data(comp_m)
     fd.frames["fig1_provisioning"] = charts.provisioning_data(comp)
     fd.frames["fig2_latency"] = charts.latency_percentiles_data(comp)
     util = charts.utilization_data(comp)
     fd.frames["fig3_utilization"] = charts.utilization_box_data(util)
     fd.frames["fig3_utilization_bands"] = charts.utilization_bands_data(util)
 
-    opp = opportunity_runs(run)
+    opp = opportunity_runs(at("opportunities"))
     fd.runs["opportunities"] = opp
     fd.frames["opportunities"] = charts.opportunities_data(opp, baseline="flow")
 
-    st = state_runs(run, nfs=nfs)
+    st = state_runs(at("state"), nfs=nfs)
     fd.runs["state"] = st
     fd.frames["fig4_state_latency"] = charts.state_latency_data(st)
     fd.frames["fig4_seamless"] = charts.state_sources_data(st)
-    ka = k_alpha_runs(run, k_values=k_values, alpha_values=alpha_values)
+    if "nat" in nfs:  # §9.7's other reading of "replicate every 250 us"
+        from snfkit.traces.transforms import connections
+
+        pro = st[("nat", "proactive")]
+        state_wl = workloads.get("state", wl)
+        packets = state_wl.packets
+        if "direction" not in packets.columns:
+            packets = connections(packets)
+        fd.runs["diagnostics"] = {
+            "replication_periodic_mbps": periodic_replication_mbps(
+                packets,
+                pro.params["replicas"],
+                pro.params["state_bytes"],
+                int(pro.params["timeout_ns"] * pro.params["replicate_after"]),
+            )
+        }
+    if adversarial_every:
+        adv = adversarial_runs(at("adversarial"), every=adversarial_every)
+        fd.runs["adversarial"] = adv
+        fd.frames["fig5_adversarial"] = charts.adversarial_data(adv)
+    ka = k_alpha_runs(at("k_alpha"), k_values=k_values, alpha_values=alpha_values)
     fd.runs["k_alpha"] = ka
     fd.frames["fig7_k_alpha"] = charts.k_alpha_data(ka)
-    sz = size_runs(run, size_values=size_values)
+    sz = size_runs(at("size"), size_values=size_values)
     fd.runs["size"] = sz
     fd.frames["fig8_size_threshold"] = charts.size_threshold_data(sz)
     ft = fault_runs(run)
@@ -513,11 +637,15 @@ def figure_chart(name: str, data: pl.DataFrame, subtitle: str | None = None):
         "fig2_latency": lambda d, subtitle: charts.latency_percentiles_chart(
             d, "Packet latency percentiles per allocation mode", subtitle=subtitle
         ),
+        "fig2_latency_measured": lambda d: charts.latency_percentiles_chart(
+            d, "Packet latency percentiles per allocation mode (measured load estimator)"
+        ),
         "fig3_utilization": charts.utilization_chart,
         "fig3_utilization_bands": charts.utilization_bands_chart,
         "opportunities": charts.opportunities_chart,
         "fig4_state_latency": charts.state_latency_chart,
         "fig4_seamless": charts.seamless_chart,
+        "fig5_adversarial": charts.adversarial_chart,
         "fig7_k_alpha": charts.k_alpha_chart,
         "fig8_size_threshold": charts.size_threshold_chart,
         "fig94_recovery": charts.recovery_chart,
@@ -600,160 +728,14 @@ def make_figures(
     return fd
 
 
-# -- the paper's claims -----------------------------------------------------------------------
-
-
-def _p(res: Results, q: str) -> float:
-    return float(res.summary["latency_us"][q])
-
-
-def claims_table(fd: FigureData) -> pl.DataFrame:
-    """One row per claim of the paper that this trace can be measured against: ``claim``,
-    ``paper``, ``measured`` (strings, with units) and ``key`` (a stable id). A claim whose runs are
-    not in ``fd`` (a grid without the point it needs, e.g. K = 3) is left out."""
-    rows: list[dict[str, str]] = []
-
-    def add(key, claim, paper, measured):
-        rows.append({"key": key, "claim": claim, "paper": paper, "measured": measured})
-
-    comp = fd.runs.get("compute", {})
-    opp = fd.runs.get("opportunities", {})
-    if comp:
-        fl, fo = comp["flowlet"], comp["flow"]
-        add(
-            "opportunities",
-            "allocation opportunities, flowlets / flows",
-            "3.36x",
-            f"{fl.summary['opportunities'] / max(fo.summary['opportunities'], 1):.2f}x "
-            f"({fl.summary['opportunities']:,} / {fo.summary['opportunities']:,})",
-        )
-    if opp:
-        fo = opp["flow"].summary["opportunities"]
-        ts = [k for k in opp if k != "flow"]
-        add(
-            "opportunities_T",
-            "opportunities at T = 100 us / 500 us, over flows",
-            "5.18x / 4.66x",
-            " / ".join(f"{opp[k].summary['opportunities'] / max(fo, 1):.2f}x" for k in ts),
-        )
-    if comp:
-        fl75 = _p(comp["flowlet"], "p75")
-        ratio = {k: _p(comp[k], "p75") / fl75 if fl75 else float("nan") for k in comp}
-        add(
-            "p75_flow",
-            "p75 latency, vanilla flow / flowlet",
-            "19.6K x (275.4 ms vs ~14 us)",
-            f"{ratio['flow']:.3g}x ({_p(comp['flow'], 'p75'):,.1f} vs {fl75:,.1f} us)",
-        )
-        add(
-            "p75_smart",
-            "p75 latency, smart flow 100 ms / 50 ms over flowlet",
-            "4.6K x / 2.9K x (64.5 / 41.1 ms)",
-            f"{ratio['smart_flow (100 ms)']:.3g}x / {ratio['smart_flow (50 ms)']:.3g}x "
-            f"({_p(comp['smart_flow (100 ms)'], 'p75'):,.1f} / "
-            f"{_p(comp['smart_flow (50 ms)'], 'p75'):,.1f} us)",
-        )
-        add(
-            "flowlet_p50_p99",
-            "flowlet mode p50 / p99 latency",
-            "5 us / 2.8 ms",
-            f"{_p(comp['flowlet'], 'p50'):,.2f} us / {_p(comp['flowlet'], 'p99'):,.1f} us",
-        )
-    st = fd.runs.get("state", {})
-    if st:
-        nat = {sm: r for (nf, sm), r in st.items() if nf == "nat"}
-        if nat:
-            add(
-                "nat_p99",
-                "NAT p99 latency, external / reactive / proactive",
-                "168.18 / 132.74 / 11.01 us",
-                " / ".join(f"{_p(nat[m], 'p99'):,.1f}" for m in STATE_MODES if m in nat) + " us",
-            )
-            add(
-                "nat_p50",
-                "NAT p50 latency, external / reactive / proactive",
-                "0.67 / 0.61 / 0.44 us",
-                " / ".join(f"{_p(nat[m], 'p50'):,.2f}" for m in STATE_MODES if m in nat) + " us",
-            )
-        pro = {nf: r for (nf, sm), r in st.items() if sm == "proactive"}
-        shares = [r.summary.get("seamless_share") for r in pro.values()]
-        shares = [s for s in shares if isinstance(s, int | float)]
-        if shares:
-            each = ", ".join(
-                f"{nf} {100 * r.summary['seamless_share']:.1f}" for nf, r in pro.items()
-            )
-            add(
-                "seamless",
-                "moved flowlets that ran seamlessly (proactive, K = 3, mean over NFs)",
-                "90.43 %",
-                f"{100 * sum(shares) / len(shares):.1f} % ({each})",
-            )
-        mbps = {nf: r.summary.get("replication_mbps") for nf, r in pro.items()}
-        if any(isinstance(v, int | float) for v in mbps.values()):
-            add(
-                "replication",
-                "replication traffic at K = 3 (NAT, LB, IDS, whitelist, QoS)",
-                "3.62, 4.13, 3.12, 2.9, 4.8 Mbps",
-                ", ".join(f"{nf} {v:.2f}" for nf, v in mbps.items() if v is not None) + " Mbps",
-            )
-    ka = fd.runs.get("k_alpha", {})
-    if ka and (3, 0.0) in ka and (3, 0.75) in ka:
-        add(
-            "alpha",
-            "p99 at K = 3, alpha 0 -> 0.75 (500-Mbps units, <= 15)",
-            "107 -> 6.8 us",
-            f"{_p(ka[(3, 0.0)], 'p99'):,.1f} -> {_p(ka[(3, 0.75)], 'p99'):,.1f} us",
-        )
-        if (9, 0.75) in ka:
-            add(
-                "alpha_K",
-                "p99 at alpha = 0.75, K 3 -> 9",
-                "6.8 -> 15.2 us",
-                f"{_p(ka[(3, 0.75)], 'p99'):,.1f} -> {_p(ka[(9, 0.75)], 'p99'):,.1f} us",
-            )
-    sz = fd.runs.get("size", {})
-    if len(sz) >= 2:
-        bs = sorted(sz)
-        lo, hi = sz[bs[0]], sz[bs[-1]]
-        add(
-            "size",
-            f"B {bs[0] / 1000:g} KB -> {bs[-1] / 1000:g} KB: p99 latency, mean units",
-            "latency falls, units rise",
-            f"p99 {_p(lo, 'p99'):,.1f} -> {_p(hi, 'p99'):,.1f} us, units "
-            f"{lo.summary['mean_active_units']:.2f} -> {hi.summary['mean_active_units']:.2f}",
-        )
-    ft = fd.runs.get("faults", {})
-    if ft:
-        rec = {k: float(r.failures["recovery_us"][0]) for k, r in ft.items()}
-        add(
-            "recovery",
-            "recovery time of a failed NAT unit, SNF / CHC / FTMB (launched at once)",
-            "0.14 / 3.2 / 25.7 ms",
-            " / ".join(f"{rec[k] / 1e3:.3g}" for k in ("snf", "chc", "ftmb") if k in rec) + " ms",
-        )
-    return pl.DataFrame(
-        rows,
-        schema={"key": pl.String, "claim": pl.String, "paper": pl.String, "measured": pl.String},
-    )
-
-
-def claims_markdown(table: pl.DataFrame, workload_name: str = "") -> str:
-    """A claims table as a markdown table (claim | paper | measured)."""
-    lines = []
-    if workload_name:
-        lines.append(f"Trace: {workload_name}\n")
-    lines.append("| claim | paper | measured |")
-    lines.append("|---|---|---|")
-    for row in table.iter_rows(named=True):
-        lines.append(f"| {row['claim']} | {row['paper']} | {row['measured']} |")
-    return "\n".join(lines)
-
-
 __all__ = [
+    "ADVERSARIAL_EVERY",
     "ALLOCATION_RUNS",
     "FIGURES",
+    "SECTIONS",
     "FigureData",
     "Workload",
+    "adversarial_runs",
     "claims_markdown",
     "claims_table",
     "compute_figures",
@@ -764,6 +746,7 @@ __all__ = [
     "k_alpha_runs",
     "make_figures",
     "opportunity_runs",
+    "periodic_replication_mbps",
     "runs_table",
     "shared_traces",
     "size_runs",

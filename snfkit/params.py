@@ -22,6 +22,7 @@ from snfkit.engine.enums import (
     ENUMS,
     AllocationMode,
     LoadEstimator,
+    Placement,
     RecoveryLaunch,
     RecoveryStrategy,
     ReplicationPolicy,
@@ -53,6 +54,14 @@ RECOVERY_STRATEGIES = names(RecoveryStrategy)
 LOAD_ESTIMATORS = names(LoadEstimator)
 """``measured``: the paper's drained-rate window. ``committed`` (default): also counts demand assigned
 to the unit that the window has not measured yet (see docs/model.md)."""
+
+PLACEMENTS = names(Placement)
+"""How the work assigner picks among the units with room: ``score`` (default, Pseudocode 1: the
+highest utilization + alpha * has_state, i.e. the fullest unit with room, best fit) or
+``first_fit`` (§4.2's prose, "the smallest ID unit with room is chosen": the utilization term
+becomes the unit's place in ID order, ``1 - k / n`` for the k-th of n active units, so that at
+alpha = 0 the smallest ID with room wins and alpha trades ID order for state as it trades
+utilization in ``score``)."""
 
 
 MAX_TIME_PARAM_NS = 2**50
@@ -124,6 +133,12 @@ class AssignmentParams:
     load_estimator: 'committed' (default) or 'measured' (the paper's); see :data:`LOAD_ESTIMATORS`.
     ewma_weight: weight of the previous flowlet's measured rate in a flow's demand estimate.
     initial_estimate_bps: demand estimate of a first flowlet before any flowlet has closed.
+    placement: 'score' (default, Pseudocode 1) or 'first_fit' (§4.2's prose); see
+        :data:`PLACEMENTS`.
+    decision_ns: the controller's time to assign one item (§9.7: "adds a latency of 1 us" per
+        flowlet). The item's first packet reaches its unit this much after its arrival (it counts
+        in the packet's queueing time); the item's later packets queue behind it as usual. Applies
+        to every item in every mode (packet mode: each packet). Default 0 (no cost).
     """
 
     alpha: float = 0.25
@@ -133,6 +148,8 @@ class AssignmentParams:
     load_estimator: str = "committed"
     ewma_weight: float = 0.5
     initial_estimate_bps: float = 1e7
+    placement: str = "score"
+    decision_ns: int = 0
 
     def __post_init__(self) -> None:
         _check_float("alpha", self.alpha, 0.0, 1.0)
@@ -142,6 +159,8 @@ class AssignmentParams:
         _check_choice("load_estimator", self.load_estimator, LOAD_ESTIMATORS)
         _check_float("ewma_weight", self.ewma_weight, 0.0, 1.0)
         _check_float("initial_estimate_bps", self.initial_estimate_bps, 0.0)
+        _check_choice("placement", self.placement, PLACEMENTS)
+        _check_time("decision_ns", self.decision_ns, 0)
 
 
 @dataclass(frozen=True)
@@ -158,6 +177,21 @@ class UnitParams:
         (default 100 ms).
     prestart_utilization: start one unit ahead of need when every active unit is above it (0.9).
     max_units: the most units that may be active at once (the pool's size).
+    nf_cost: add the NF's own processing cost (``nf_packet_ns``, ``nf_byte_ps``) to
+        ``per_packet_ns`` and ``per_byte_ps``, so that NFs differ in service time as in the
+        paper's Fig 4 (default False: every NF costs the same, ``per_packet_ns`` and
+        ``per_byte_ps`` alone; the unit's runtime is then all of the cost).
+    nf_packet_ns, nf_byte_ps: the NF's processing cost per packet (ns) and per byte (ps), used
+        when ``nf_cost``. :func:`snfkit.replay` with an NF sets them from the NF's declaration
+        (:attr:`snfkit.nf.NF.packet_ns`, :attr:`~snfkit.nf.NF.byte_ps`) unless given. With
+        ``nf_cost`` the sums stay within the bounds of ``per_packet_ns`` and ``per_byte_ps``.
+    unit_drain_bps: the rate a unit sustains (§9: "each compute unit is configured to process
+        packets at BW_max = 1 Gbps"), as a shaper in front of its service: a unit serves a burst of
+        up to ``unit_burst_bytes`` at its service speed (``per_packet_ns``, ``per_byte_ps``: the
+        paper's sub-microsecond medians), and beyond that at most ``unit_drain_bps`` (GCRA virtual
+        scheduling, :func:`snfkit.engine.calendar_nb.drain_shape`; the wait counts as queueing).
+        0 (default): no shaper, a unit drains at its service speed. Else in [1e6, 8e12] bps.
+    unit_burst_bytes: the shaper's burst tolerance in bytes (default 15,000, the size threshold B).
     """
 
     per_packet_ns: int = 500
@@ -166,6 +200,11 @@ class UnitParams:
     unit_idle_ns: int = 100_000_000
     prestart_utilization: float = 0.9
     max_units: int = 256
+    nf_cost: bool = False
+    nf_packet_ns: int = 0
+    nf_byte_ps: int = 0
+    unit_drain_bps: float = 0.0
+    unit_burst_bytes: int = 15_000
 
     def __post_init__(self) -> None:
         # >= 1 so that every service takes time: a unit's busy intervals are never empty
@@ -176,6 +215,34 @@ class UnitParams:
         _check_time("unit_idle_ns", self.unit_idle_ns, 1)
         _check_float("prestart_utilization", self.prestart_utilization, 0.0, lo_open=True)
         _check_int("max_units", self.max_units, 1, 1_000_000)
+        if not isinstance(self.nf_cost, bool):
+            raise ParameterError("nf_cost", self.nf_cost, "True or False")
+        _check_int("nf_packet_ns", self.nf_packet_ns, 0, 10**12 - self.per_packet_ns)
+        _check_int("nf_byte_ps", self.nf_byte_ps, 0, 10**9 - self.per_byte_ps)
+        drain = self.unit_drain_bps
+        if drain != 0:
+            _check_float("unit_drain_bps", drain, 1e6, 8e12)
+        _check_int("unit_burst_bytes", self.unit_burst_bytes, 0, 2**40)
+        if self.drain_shaper()[1] > MAX_TIME_PARAM_NS:
+            raise ParameterError(
+                "unit_burst_bytes",
+                self.unit_burst_bytes,
+                f"a burst the drain rate works off within {MAX_TIME_PARAM_NS} ns",
+            )
+
+    def drain_shaper(self) -> tuple[int, int]:
+        """(ps per byte, burst tolerance in ns) of the drain shaper; (0, 0) without one."""
+        if self.unit_drain_bps == 0:
+            return 0, 0
+        ps = max(1, round(8e12 / self.unit_drain_bps))
+        return ps, self.unit_burst_bytes * ps // 1000
+
+    def service_costs(self) -> tuple[int, int]:
+        """(ns per packet, ps per byte) a unit spends: ``per_packet_ns``, ``per_byte_ps``, plus
+        the NF's cost when ``nf_cost``."""
+        if self.nf_cost:
+            return self.per_packet_ns + self.nf_packet_ns, self.per_byte_ps + self.nf_byte_ps
+        return self.per_packet_ns, self.per_byte_ps
 
 
 @dataclass(frozen=True)
@@ -212,13 +279,29 @@ class StateParams:
     replication_policy: one of :data:`REPLICATION_POLICIES` (default 'weighted').
     replicate_after: a push happens once the flow has been idle this share of the close timeout
         (T in flowlet mode; paper: T/2) and its last packet is processed.
-    state_transfer_ns: time of one transfer between units, push or pull (paper: about 160 us).
+    state_transfer_ns: fixed time of one transfer between units: a push, and a pull unless
+        ``pull_transfer_ns`` says otherwise (paper §9.6: replicating "takes about 160 us").
     store_rtt_ns: round trip to the external store; a write lands half of it after the packet.
     state_bytes: bytes of one flow's state on the wire (replication traffic); an NF given to
         :func:`snfkit.replay` sets it from the NF unless given.
     seed: seed of the weighted replica draw.
     clock_check: compare a replica's logical clock before using it (True). False is fault
         injection for tests: a stale replica is used as if fresh, so NF output can go wrong.
+    pull_transfer_ns: fixed time of a reactive pull (a request to the previous unit and its
+        reply), -1 (default) for ``state_transfer_ns``. The paper's 160 us is a push to K units
+        (§9.6) while its reactive NAT p99 is 133 us (Fig 4): the two need not be equal.
+    transfer_bps: bandwidth of a state transfer; each push copy and each pull then also takes
+        ``state_bytes * 8 / transfer_bps`` s (rounded down to ns), so a larger state moves more
+        slowly. 0 (default): no per-byte term (the fixed times alone).
+    push_unit_ns: time the *sending* unit spends on each copy of a push (serializing and sending
+        it): a push of k copies books ``k * push_unit_ns`` on the sending unit's calendar at the
+        earliest gap from the push time, delays that unit's later packets, and the copies leave
+        when it ends. 0 (default): pushes cost the sender nothing. Counted in the unit's
+        ``busy_ns``, not in the epochs' (which count packet service).
+    store_read_on_move: ``external`` mode reads the store only when an item opens on another unit
+        than its flow's previous item (that unit still holds the state it wrote: §9.2, "state for
+        most flowlets is eventually locally available in all the three models"). False (default):
+        every item's first packet reads the store.
     """
 
     state_mode: str = "proactive"
@@ -230,6 +313,10 @@ class StateParams:
     state_bytes: int = 256
     seed: int = 0
     clock_check: bool = True
+    pull_transfer_ns: int = -1
+    transfer_bps: float = 0.0
+    push_unit_ns: int = 0
+    store_read_on_move: bool = False
 
     def __post_init__(self) -> None:
         _check_choice("state_mode", self.state_mode, STATE_MODES)
@@ -242,6 +329,37 @@ class StateParams:
         _check_int("seed", self.seed, 0, 2**63 - 1)
         if not isinstance(self.clock_check, bool):
             raise ParameterError("clock_check", self.clock_check, "True or False")
+        pull = self.pull_transfer_ns
+        if not (
+            isinstance(pull, int) and not isinstance(pull, bool) and -1 <= pull <= MAX_TIME_PARAM_NS
+        ):
+            raise ParameterError(
+                "pull_transfer_ns",
+                pull,
+                f"-1 (state_transfer_ns) or an integer in [0, {MAX_TIME_PARAM_NS}]",
+            )
+        _check_float("transfer_bps", self.transfer_bps, 0.0)
+        _check_time("push_unit_ns", self.push_unit_ns, 0)
+        if not isinstance(self.store_read_on_move, bool):
+            raise ParameterError("store_read_on_move", self.store_read_on_move, "True or False")
+        for name, ns in zip(
+            ("state_transfer_ns", "pull_transfer_ns"), self.transfer_times(), strict=True
+        ):
+            if ns > MAX_TIME_PARAM_NS:
+                raise ParameterError(
+                    "transfer_bps", self.transfer_bps,
+                    f"a bandwidth that moves state_bytes ({self.state_bytes}) within "
+                    f"{MAX_TIME_PARAM_NS} ns including {name}",
+                )  # fmt: skip
+
+    def transfer_times(self) -> tuple[int, int]:
+        """(push, pull) time of one transfer, ns: the fixed time (``state_transfer_ns``,
+        ``pull_transfer_ns``) plus ``state_bytes * 8e9 // transfer_bps`` when a bandwidth is set."""
+        per_byte = 0
+        if self.transfer_bps > 0:
+            per_byte = int(self.state_bytes * 8e9 // self.transfer_bps)
+        pull = self.state_transfer_ns if self.pull_transfer_ns == -1 else self.pull_transfer_ns
+        return self.state_transfer_ns + per_byte, pull + per_byte
 
 
 @dataclass(frozen=True)
@@ -386,6 +504,12 @@ class ReplayParams:
           (paper: T/2), at least 1 ns.
         - ``split_bytes``: the size threshold B in mode flowlet; 0 (no size rule) otherwise.
         - ``mask_words``: uint64 words of a bit mask over ``max_units`` unit slots.
+        - ``push_ns``, ``pull_ns``: the time of one push copy and of one pull
+          (:meth:`StateParams.transfer_times`).
+        - ``drain_ps_per_byte``, ``drain_burst_ns``: the drain shaper
+          (:meth:`UnitParams.drain_shaper`).
+        - ``per_packet_ns``, ``per_byte_ps``: the kernel's fields hold the service costs
+          (:meth:`UnitParams.service_costs`: the NF's cost added when ``nf_cost``).
         - ``keep_rows`` and ``record_transfers``: per-packet outputs and a row per transfer, when
           ``keep_packets``; ``keep_src`` (each packet's state source, for an NF pass) also
           records transfers (the pushed packets).
@@ -395,7 +519,14 @@ class ReplayParams:
         """
         close_after = self.close_after_ns
         keep = self.report.keep_packets
+        push_ns, pull_ns = self.state.transfer_times()
+        per_packet, per_byte = self.units.service_costs()
+        drain_ps, drain_burst = self.units.drain_shaper()
         return {
+            "drain_ps_per_byte": drain_ps,
+            "drain_burst_ns": drain_burst,
+            "per_packet_ns": per_packet,
+            "per_byte_ps": per_byte,
             "close_after_ns": close_after,
             "push_after_ns": max(1, int(self.state.replicate_after * close_after)),
             "split_bytes": self.flowlets.size_bytes if self.modes.mode == "flowlet" else 0,
@@ -405,6 +536,8 @@ class ReplayParams:
             "keep_src": keep_src,
             "faults": faults,
             "ol_rows": keep and (faults or self.faults.ol_hop_ns > 0),
+            "push_ns": push_ns,
+            "pull_ns": pull_ns,
         }
 
     def kernel_record(self, *, keep_src: bool = False, faults: bool = False) -> np.ndarray:

@@ -108,6 +108,9 @@ SUMMARY_KEYS = {
     "state_sources": "items by state source (see the flowlets table)",
     "moved_flowlets": "items on another unit than their flow's previous item",
     "seamless_share": "share of moved items that ran at once (a fresh, arrived replica, or local mode)",
+    "seamless_by_reason": "moved items opened by the timeout and by the size threshold: moved, "
+    "seamless and their share (None when none moved)",
+    "moved_sources": "moved items by state source (sources with none left out)",
     "waits": "per wait cause (pull, store, replica): packets that waited, total and mean wait in us",
     "pushes": "proactive pushes (each to up to K units)",
     "replica_copies": "copies sent by the pushes",

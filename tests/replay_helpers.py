@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from hypothesis import strategies as st
 
-from snfkit.params import LOAD_ESTIMATORS, MODES, REPLICATION_POLICIES, STATE_MODES
+from snfkit.params import LOAD_ESTIMATORS, MODES, PLACEMENTS, REPLICATION_POLICIES, STATE_MODES
 
 LOADED = {"unit_capacity_bps": 3e8, "max_units": 6, "unit_idle_ns": 2_000_000,
           "flow_timeout_ns": 1_000_000, "smart_interval_ns": 500_000,
@@ -78,3 +78,22 @@ def replay_cases(draw):
         "store_rtt_ns": draw(st.sampled_from([0, 1_000, 160_000])),
     }
     return random_trace(seed, n, n_flows, gap), params
+
+
+@st.composite
+def paper_switches(draw):
+    """The paper-faithful switches of issue 19, each off (its default) or on."""
+    return {
+        "placement": draw(st.sampled_from(PLACEMENTS)),
+        "decision_ns": draw(st.sampled_from([0, 1_000, 20_000])),
+        "pull_transfer_ns": draw(st.sampled_from([-1, 0, 5_000, 133_000])),
+        "transfer_bps": draw(st.sampled_from([0.0, 1e6, 1e9])),
+        "push_unit_ns": draw(st.sampled_from([0, 500, 10_000])),
+        "nf_cost": draw(st.booleans()),
+        "nf_packet_ns": draw(st.sampled_from([0, 200, 3_000])),
+        "nf_byte_ps": draw(st.sampled_from([0, 500, 5_000])),
+        "state_bytes": draw(st.sampled_from([0, 77, 4_000])),
+        "unit_drain_bps": draw(st.sampled_from([0.0, 1e8, 1e9])),
+        "unit_burst_bytes": draw(st.sampled_from([0, 1_500, 15_000])),
+        "store_read_on_move": draw(st.booleans()),
+    }

@@ -5,7 +5,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snfkit.engine.pool_nb import CALENDAR, UNIT_DTYPE, cal_book, cal_fit
+from snfkit.engine.calendar_nb import CALENDAR, cal_book, cal_fit
+from snfkit.engine.pool_nb import UNIT_DTYPE
 from snfkit.reference.replay import Unit
 
 

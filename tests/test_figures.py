@@ -11,6 +11,7 @@ from test_cli import assert_one_line_error, run
 from test_summary import hand_table
 
 from snfkit import figures as F
+from snfkit.claims import CLAIMS
 from snfkit.workloads import small_demo
 
 MS, US = 1_000_000, 1_000
@@ -54,33 +55,58 @@ def test_compute_figures_small():
     assert (ka["replicas"], ka["alpha"], ka["unit_capacity_bps"]) == (3, 0.0, 500e6)
     assert set(fd.runs["state"]) == {(nf, sm) for nf in F.SMALL["nfs"] for sm in F.STATE_MODES}
     assert fd.runs["state"][("nat", "reactive")].summary["nf"]["name"] == "nat"
+    adv = fd.runs["adversarial"]
+    assert set(adv) == {(10, d) for d in F.DETECTIONS}
+    assert adv[(10, "timeout")].params["size_bytes"] == 0
+    assert adv[(10, "timeout + size")].params["size_bytes"] == 15_000
+    n_in = fd.runs["compute"]["flowlet"].summary["packets_in"]
+    assert adv[(10, "timeout")].summary["packets_in"] > n_in  # the bursts were added
+
+
+def test_adversarial_data_and_claim():
+    """Fig 5's frame has a row per (case, detection, percentile) with the runs' percentiles, and
+    the claim row reads the p99 of both detections."""
+    fd = _small_figures()
+    d = fd.frames["fig5_adversarial"]
+    assert d.height == 2 * 6
+    assert set(d["workload"]) == {"1 in 10 flows"}
+    adv = fd.runs["adversarial"]
+    p99 = d.filter(percentile="p99", detection="timeout")["latency_us"].item()
+    assert p99 == adv[(10, "timeout")].summary["latency_us"]["p99"]
+    both = adv[(10, "timeout + size")].summary["latency_us"]["p99"]
+    row = F.claims_table(fd).filter(key="adversarial_10")
+    assert row["paper_value"].item() == 756.2
+    assert row["measured_value"].item() == both
+    assert row["agrees"].item() == (both < p99)
+    row = F.claims_table(fd).filter(key="adversarial_10_timeout")
+    assert row["measured_value"].item() == p99
 
 
 def test_claims_table_matches_runs():
     fd = _small_figures()
     claims = F.claims_table(fd)
     keys = claims["key"].to_list()
-    assert keys == [
-        "opportunities",
-        "opportunities_T",
-        "p75_flow",
-        "p75_smart",
-        "flowlet_p50_p99",
-        "nat_p99",
-        "nat_p50",
-        "seamless",
-        "replication",
-        "alpha",
-        "alpha_K",
-        "size",
-    ]
+    assert keys == [c.key for c in CLAIMS if c.key in keys]
+    # the small grid has every claim but the adversarial ones at 1 in 100 and 50 flows
+    assert set(keys) == {c.key for c in CLAIMS} - {"adversarial_100", "adversarial_50"}
     comp = fd.runs["compute"]
     want = comp["flowlet"].summary["opportunities"] / comp["flow"].summary["opportunities"]
-    measured = claims.filter(key="opportunities")["measured"].item()
-    assert measured.startswith(f"{want:.2f}x")
+    row = claims.filter(key="opportunities")
+    assert row["measured"].item().startswith(f"{want:.2f}x")
+    assert row["measured_value"].item() == want and row["ratio"].item() == want / 3.36
+    assert row["agrees"].item() == (want > 1)
+    nat = {sm: fd.runs["state"][("nat", sm)].summary["latency_us"]["p99"] for sm in F.STATE_MODES}
+    row = claims.filter(key="nat_p99_proactive")
+    assert row["measured_value"].item() == nat["proactive"]
+    if nat["proactive"] == nat["reactive"]:  # no effect either way: the trace cannot show it
+        assert row["agrees"].item() is None
+    else:
+        assert row["agrees"].item() == (nat["proactive"] < min(nat["reactive"], nat["external"]))
+    assert claims.filter(key="flowlet_p50")["agrees"].item() is None  # no direction stated
     md = F.claims_markdown(claims, "x")
     assert md.count("\n|") == claims.height + 2  # header and rule rows
     assert "| allocation opportunities, flowlets / flows | 3.36x |" in md
+    assert claims["paper_value"].null_count() == 2  # seamless_reason, size: directions only
 
 
 def test_runs_table_picks_known_columns():
@@ -146,3 +172,15 @@ def test_figures_command_errors(tmp_path):
     assert_one_line_error(r, "--format", "gif")
     r = run("figures", "--out", tmp_path / "o", "--max-packets", 200, "-p", "alpha=7")
     assert_one_line_error(r, "alpha")
+
+
+def test_periodic_replication_reading():
+    """§9.7 read as a push every 250 us by every flow active in the period: flow 0 is active in
+    periods 0 and 2, flow 1 in period 0, so 3 pushes of K = 3 copies of 100 B over 600 us."""
+    packets = pl.DataFrame(
+        {"ts_ns": [0, 100_000, 520_000, 600_000], "flow_id": [0, 1, 0, 0]},
+        schema={"ts_ns": pl.Int64, "flow_id": pl.Int64},
+    )
+    got = F.periodic_replication_mbps(packets, 3, 100, 250_000)
+    assert got == pytest.approx(3 * 3 * 100 * 8 / 600e-6 / 1e6)
+    assert F.periodic_replication_mbps(packets.head(1), 3, 100, 250_000) == 0.0

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from conftest import SHARED_TRACE_FILES, shared_trace
 from hypothesis import HealthCheck, given, settings
-from replay_helpers import LOADED, random_trace, replay_cases
+from replay_helpers import LOADED, paper_switches, random_trace, replay_cases
 
 from snfkit import Results, load_trace, replay
 from snfkit.errors import SchemaError
@@ -159,14 +159,18 @@ def check_state_causality(res: Results) -> None:
     - packet mode: every packet reads the store, after its flow's previous packet: start >=
       max(arrival, prev_finish) + store_rtt_ns;
     - an item that opens elsewhere than its flow's previous one with its state pulled (or a
-      smart_flow move): start >= max(arrival, prev_finish) + state_transfer_ns;
+      smart_flow move): start >= max(arrival, prev_finish) + the pull time;
     - its state read from the store (external): start >= max(arrival, prev_done + rtt / 2) + rtt;
     - from a replica (with the clock check on): a push of this flow to this unit lifetime, carrying
       the flow's clock (its packets so far), sent after its last packet finished and after the
       unit started, arrived by the packet's start.
     """
     p = res.params
-    rtt, transfer = p["store_rtt_ns"], p["state_transfer_ns"]
+    rtt = p["store_rtt_ns"]
+    # a pull takes pull_transfer_ns (-1: state_transfer_ns) plus the state over transfer_bps
+    transfer = p["state_transfer_ns"] if p["pull_transfer_ns"] == -1 else p["pull_transfer_ns"]
+    if p["transfer_bps"] > 0:
+        transfer += int(p["state_bytes"] * 8e9 // p["transfer_bps"])
     P = with_unit_life(res).join(res.flowlets.select("item", "state_source"), on="item").sort("row")
     if "lost" not in P.columns:
         P = P.with_columns(lost=pl.lit(False))
@@ -318,6 +322,25 @@ def test_aggregates_only_keeps_no_packet_rows():
 def test_conformance_random(case):
     packets, flat = case
     check_invariants(packets, replay(packets, **flat))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replay_cases(), paper_switches())
+def test_conformance_random_paper_switches(case, switches):
+    packets, flat = case
+    check_invariants(packets, replay(packets, **flat, **switches))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_conformance_loaded_trace_paper_switches(mode):
+    """Every switch on: first-fit placement, a decision cost, distinct pull and push times with a
+    bandwidth term, a push cost on the sender and an NF cost."""
+    packets = random_trace(3, 3_000, 50, 3_000.0)
+    switches = {"placement": "first_fit", "decision_ns": 1_000, "pull_transfer_ns": 50_000,
+                "transfer_bps": 1e9, "state_bytes": 2_000, "push_unit_ns": 2_000,
+                "nf_cost": True, "nf_packet_ns": 300, "nf_byte_ps": 100}  # fmt: skip
+    res = replay(packets, mode=mode, **LOADED, **switches)
+    check_invariants(packets, res)
 
 
 def test_epochs_account_for_offered_load():

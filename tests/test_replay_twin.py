@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from replay_helpers import random_trace, replay_cases
+from replay_helpers import paper_switches, random_trace, replay_cases
 
 from snfkit import ReplayParams, replay
 from snfkit.engine.enums import WaitCause, names
@@ -115,3 +115,12 @@ def test_kernel_equals_twin_large_pool(case, max_units, capacity):
     packets, flat = case
     _compare(packets, {**flat, "max_units": max_units, "unit_capacity_bps": capacity,
                        "state_mode": "proactive"})  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replay_cases(), paper_switches())
+def test_kernel_equals_twin_paper_switches(case, switches):
+    """The random cases with the paper-faithful switches (placement, decision cost, pull and push
+    times, the sender's push cost, the NF's processing cost) drawn on or off."""
+    packets, flat = case
+    _compare(packets, {**flat, **switches})

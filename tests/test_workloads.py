@@ -23,10 +23,12 @@ from snfkit.workloads import (
     list_distributions,
     load_distribution,
     paper_like,
+    paper_trace,
     small_demo,
     synthesize,
 )
 from snfkit.workloads.cdf import DISTRIBUTIONS, read_cdf_file
+from snfkit.workloads.presets import PAPER_FLOWS, PAPER_PACKETS, paper_trace_cdf
 from snfkit.workloads.synth import packetize, packetized_bytes
 
 UPSTREAM_BLOBS = {  # git blob ids of the upstream files (see data/CITATIONS.md)
@@ -248,6 +250,36 @@ def test_paper_like_scale():
     assert mean_gbps(p) == pytest.approx(5.0, rel=0.01)
     q = small_demo()
     assert 50_000 <= q.height <= 110_000
+
+
+def test_paper_trace_statistics():
+    """Each statistic §9 states, at 2 % scale (benchmarks/bench_paper_trace.py: full scale)."""
+    p = paper_trace(seed=0, scale=0.02)
+    assert p.height == pytest.approx(0.02 * PAPER_PACKETS, rel=0.05)  # 6.4M packets
+    assert p["flow_id"].n_unique() == round(0.02 * PAPER_FLOWS)  # 199K connections
+    assert p["wire_len"].median() == 1434  # median packet 1434 B
+    big = p.group_by("flow_id").agg(pl.col("wire_len").sum())["wire_len"] > 10_000
+    assert big.mean() == pytest.approx(0.05, abs=0.005)  # 5 % of flows above 10 KB
+    assert mean_gbps(p) == pytest.approx(5.0, rel=0.01)
+    cdf = paper_trace_cdf()  # the law itself: 5 % above 10 KB, 32.2 packets per flow
+    assert 1 - cdf.cdf(10_000) == pytest.approx(0.05, abs=1e-9)
+    per_flow = cdf.expect(lambda s: np.maximum(1, -(-s // 1434)).astype(float))
+    assert per_flow == pytest.approx(PAPER_PACKETS / PAPER_FLOWS, rel=1e-3)
+
+
+def test_paper_trace_load_divides_inter_arrival_times():
+    """The paper raises load by reducing inter-arrival times: at 4x the load every gap (inside
+    flows too) is a quarter, and the packets, sizes and flows are the same."""
+    slow = paper_trace(seed=1, scale=0.005, load_gbps=1.0)
+    fast = paper_trace(seed=1, scale=0.005, load_gbps=4.0)
+    assert slow.drop("ts_ns").equals(fast.drop("ts_ns"))
+    rel_slow = slow["ts_ns"].to_numpy() - slow["ts_ns"][0]
+    rel_fast = fast["ts_ns"].to_numpy() - fast["ts_ns"][0]
+    assert np.abs(rel_fast - rel_slow / 4).max() <= 1.0
+    assert mean_gbps(fast) == pytest.approx(4 * mean_gbps(slow), rel=1e-6)
+    for name in ("scale", "load_gbps", "native_gbps"):
+        with pytest.raises(ParameterError, match=name):
+            paper_trace(0, **{"scale": 0.001, name: 0.0})
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ only draws it with altair, in one theme (:mod:`snfkit.charts.theme`, enabled on 
 - compute management (Figs 1-3): :func:`provisioning_data`, :func:`latency_percentiles_data`,
   :func:`utilization_data`, :func:`utilization_box_data`, :func:`utilization_bands_data`, :func:`opportunities_data`
 - state management (Fig 4): :func:`state_latency_data`, :func:`state_sources_data`
+- adversarial flowlets (Fig 5): :func:`adversarial_data`
 - sensitivity (Figs 7, 8): :func:`k_alpha_data`, :func:`size_threshold_data`
 - interactive (notebooks): :func:`latency_over_time_data` with :func:`provisioning_latency_chart`
   (brush a time window, pick a mode from the legend)
@@ -19,6 +20,7 @@ Inputs are mappings from a label (a mode name, ``(nf, state_mode)``, ``(K, alpha
 """
 
 from snfkit.charts import theme
+from snfkit.charts.adversarial import adversarial_chart, adversarial_data
 from snfkit.charts.billing import (
     cost_components_chart,
     cost_components_data,
@@ -77,6 +79,8 @@ __all__ = [
     "PAPER_RECOVERY_US",
     "PERCENTILE_ORDER",
     "UTILIZATION_BANDS",
+    "adversarial_chart",
+    "adversarial_data",
     "apart_runs",
     "common_settings",
     "cost_components_chart",

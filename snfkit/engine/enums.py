@@ -47,6 +47,16 @@ class LoadEstimatorT(NamedTuple):
     measured: int = 1
 
 
+class PlacementT(NamedTuple):
+    """How the work assigner picks among the units with room (DESIGN.md "Controller"):
+    ``score`` is Pseudocode 1 (utilization + alpha * has_state, the fullest unit with room wins:
+    best fit); ``first_fit`` is §4.2's prose (the smallest ID with room; the utilization term
+    becomes the unit's place in ID order)."""
+
+    score: int = 0
+    first_fit: int = 1
+
+
 class OpenReasonT(NamedTuple):
     """Why an item opened: a flow's first packet, a gap above the timeout, the size threshold
     (the three of flowlet detection), or packet mode (every packet is an item)."""
@@ -122,6 +132,7 @@ AllocationMode = AllocationModeT()
 StateMode = StateModeT()
 ReplicationPolicy = ReplicationPolicyT()
 LoadEstimator = LoadEstimatorT()
+Placement = PlacementT()
 OpenReason = OpenReasonT()
 StateSource = StateSourceT()
 WaitCause = WaitCauseT()
@@ -135,6 +146,7 @@ ENUMS: dict[str, NamedTuple] = {
     "state_mode": StateMode,
     "replication_policy": ReplicationPolicy,
     "load_estimator": LoadEstimator,
+    "placement": Placement,
     "reason": OpenReason,
     "state_source": StateSource,
     "wait_cause": WaitCause,

@@ -51,6 +51,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from snfkit.engine.calendar_nb import cal_book, cal_fit
 from snfkit.engine.collect_nb import add_epoch_row, hist_bucket
 from snfkit.engine.enums import (
     AllocationMode,
@@ -61,7 +62,7 @@ from snfkit.engine.enums import (
     WaitCause,
 )
 from snfkit.engine.mix_nb import GOLDEN, mix64
-from snfkit.engine.pool_nb import cal_book, cal_fit, retire_unit, set_load, start_unit
+from snfkit.engine.pool_nb import retire_unit, set_load, start_unit
 
 FAIL_COLUMNS = (
     "time_ns",

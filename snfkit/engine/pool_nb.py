@@ -1,6 +1,7 @@
 """The unit pool: compute units' records, load windows, calendars of busy intervals and lifecycle.
 
-One place for what every controller does with its units (DESIGN.md "Time, packets, units"): the
+One place for what every controller does with its units (the calendar of busy intervals is
+:mod:`snfkit.engine.calendar_nb`) (DESIGN.md "Time, packets, units"): the
 replay kernel (:mod:`snfkit.engine.replay_nb`) and failure recovery (:mod:`snfkit.engine.faults_nb`)
 call these helpers, and a resource manager leasing units to several controllers would too. The
 semantics are stated in :mod:`snfkit.engine.replay_nb`'s docstring ("Load of a unit",
@@ -15,13 +16,11 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
+from snfkit.engine.calendar_nb import CALENDAR
 from snfkit.engine.enums import LoadEstimator
 
 INF = np.int64(2**62)  # "no event"
 
-CALENDAR = 16
-"""Busy intervals a unit remembers ahead of now (packets booked after a state wait leave gaps that
-later packets of other flows may fill; when all 16 are taken, packets go after the last one)."""
 
 UNIT_DTYPE = np.dtype(
     [
@@ -62,6 +61,7 @@ UNIT_DTYPE = np.dtype(
         ("if_lost", np.int64),
         ("ck_index", np.int64),
         ("ck_busy", np.int64),
+        ("tat", np.int64),  # drain shaper: theoretical arrival time of the next packet (GCRA)
     ],
     align=True,
 )
@@ -146,82 +146,6 @@ def refresh_loads(units, ring, c, b, p):
     c.load_bucket = b
 
 
-# ----------------------------------------------------------------------------- unit calendar
-
-
-@nb.njit(cache=True, error_model="numpy")
-def cal_fit(un, s0, d):
-    """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
-    n = un.cal_n
-    if n == 0 or un.cal_e[n - 1] <= s0:
-        return s0  # after every busy interval (the common case)
-    if n == CALENDAR and un.cal_e[n - 1] > s0:
-        s0 = un.cal_e[n - 1]  # full: no gap filling
-    s = s0
-    for k in range(n):
-        if un.cal_e[k] <= s:
-            continue
-        if un.cal_s[k] >= s + d:
-            break
-        s = un.cal_e[k]
-    return s
-
-
-@nb.njit(cache=True, error_model="numpy")
-def cal_book(un, t, s, d):
-    """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t.
-
-    The two common cases are handled here, small enough to be inlined into the kernel, with the
-    same outcome as the general code in :func:`cal_book_general`."""
-    n = un.cal_n
-    if n == 0 or un.cal_e[n - 1] <= t:  # everything ended by t: the new interval is the only one
-        un.cal_s[0] = s
-        un.cal_e[0] = s + d
-        un.cal_n = 1
-    elif un.cal_e[0] > t and un.cal_e[n - 1] == s and un.cal_s[n - 1] < s:  # extends the last one
-        un.cal_e[n - 1] = s + d
-    else:
-        cal_book_general(un, t, s, d)
-
-
-@nb.njit(cache=True, error_model="numpy")
-def cal_book_general(un, t, s, d):
-    n = un.cal_n
-    drop = 0
-    while drop < n and un.cal_e[drop] <= t:
-        drop += 1
-    if drop:
-        for k in range(n - drop):
-            un.cal_s[k] = un.cal_s[k + drop]
-            un.cal_e[k] = un.cal_e[k + drop]
-        n -= drop
-    k = 0
-    while k < n and un.cal_s[k] < s:
-        k += 1
-    e = s + d
-    if k > 0 and un.cal_e[k - 1] == s:  # extends the interval before
-        un.cal_e[k - 1] = e
-        if k < n and un.cal_s[k] == e:  # and closes the gap to the next
-            un.cal_e[k - 1] = un.cal_e[k]
-            for j in range(k, n - 1):
-                un.cal_s[j] = un.cal_s[j + 1]
-                un.cal_e[j] = un.cal_e[j + 1]
-            n -= 1
-    elif k < n and un.cal_s[k] == e:  # extends the interval after
-        un.cal_s[k] = s
-    elif n < CALENDAR:
-        for j in range(n, k, -1):
-            un.cal_s[j] = un.cal_s[j - 1]
-            un.cal_e[j] = un.cal_e[j - 1]
-        un.cal_s[k] = s
-        un.cal_e[k] = e
-        n += 1
-    else:  # full, and s is at or after the last end (cal_fit saw to it)
-        un.cal_e[n - 1] = e
-        un.cal_full += 1
-    un.cal_n = n
-
-
 # ----------------------------------------------------------------------------- unit lifecycle
 
 
@@ -258,6 +182,7 @@ def start_unit(units, ring, c, t, p):
             un.if_lost = -1
             un.ck_index = -1
             un.ck_busy = 0
+            un.tat = 0
             if u >= c.hi:
                 c.hi = u + 1
             went_idle(un, c, p)

@@ -59,6 +59,7 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
+from snfkit.engine.calendar_nb import cal_book, cal_fit, drain_shape
 from snfkit.engine.collect_nb import (
     EPOCH_RING,
     RING_MASK,
@@ -71,6 +72,7 @@ from snfkit.engine.collect_nb import (
 from snfkit.engine.enums import (
     AllocationMode,
     OpenReason,
+    Placement,
     RecoveryStrategy,
     StateMode,
     StateSource,
@@ -86,8 +88,6 @@ from snfkit.engine.faults_nb import (
 from snfkit.engine.mix_nb import pop_low_bit
 from snfkit.engine.pool_nb import (
     INF,
-    cal_book,
-    cal_fit,
     maybe_prestart,
     refresh_loads,
     retire_due,
@@ -304,6 +304,15 @@ PARAMS_DTYPE = np.dtype(
         ("recovery_from_ol", np.bool_),
         ("faults", np.bool_),  # derived: failures are scheduled (keep the in-flight rings)
         ("ol_rows", np.bool_),  # derived: write the per-packet ol and lost columns
+        # added with issue 19 (appended: the fields above keep their places)
+        ("placement", np.int64),  # Placement
+        ("decision_ns", np.int64),  # controller time per item, before its first packet
+        ("push_unit_ns", np.int64),  # sending unit's time per push copy
+        ("push_ns", np.int64),  # derived: time of one push copy (fixed + bytes / bandwidth)
+        ("pull_ns", np.int64),  # derived: time of one pull
+        ("store_read_on_move", np.bool_),  # external: read the store only on another unit
+        ("drain_ps_per_byte", np.int64),  # derived: unit drain shaper, ps per byte (0: none)
+        ("drain_burst_ns", np.int64),  # derived: the shaper's burst tolerance
     ],
     align=True,
 )
@@ -376,6 +385,39 @@ def _holds(un, u, fl, fresh, masks, f):
 
 
 @helper
+def _first_fit(units, masks, c, fl, f, est, p):
+    """Placement ``first_fit`` (§4.2's prose): over the units with room (est + load < capacity),
+    score = 1 - k / n for the k-th of the n active units in ID order (0-based), plus alpha *
+    has_state as in ``score``; max wins, ties to the lower ID. At alpha = 0 that is the smallest
+    ID with room. Returns -1 when no unit has room."""
+    n = 0
+    for u in range(c.hi):
+        if units[u].active:
+            n += 1
+    affinity = p.alpha > 0.0 and (
+        p.state_mode == StateMode.proactive or p.state_mode == StateMode.reactive
+    )
+    fresh = fl.rep_clock >= 0 and fl.rep_clock == fl.clock
+    best = -1
+    best_score = -1.0
+    k = 0
+    for u in range(c.hi):
+        un = units[u]
+        if not un.active:
+            continue
+        score = 1.0 - k / n
+        k += 1
+        if est + un.ld >= p.unit_capacity_bps:
+            continue
+        if affinity and _holds(un, u, fl, fresh, masks, f):
+            score += p.alpha
+        if score > best_score:
+            best = u
+            best_score = score
+    return best
+
+
+@helper
 def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     """Pseudocode 1 WorkloadAssignment for flow f (record fl); returns (slot, overflow flag).
 
@@ -388,7 +430,12 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     cap = p.unit_capacity_bps
     best = -1
     best_score = -1.0
-    for u in range(c.hi):  # without branches: which unit is best is data, not predictable
+    if p.placement == Placement.first_fit:
+        best = _first_fit(units, masks, c, fl, f, est, p)
+        if best >= 0:
+            return best, False
+    n_scored = c.hi if p.placement == Placement.score else 0
+    for u in range(n_scored):  # without branches: which unit is best is data, not predictable
         un = units[u]  # inactive slots have ld = inf
         sc = un.sc
         better = (est + un.ld < cap) & (sc > best_score)
@@ -816,20 +863,25 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 base = t if t > fl.last_finish else fl.last_finish
                 if fl.state_ready > base:  # the previous unit is still waiting for the state
                     base = fl.state_ready
-                ready = base + p.state_transfer_ns
+                ready = base + p.pull_ns
                 cause = WaitCause.pull
                 c.state_pulls += 1
                 add_transfer(transfers, c, p, base, ready, f, fl.moved_from, u, TransferKind.pull,
                              fl.clock, fl.last_pkt)  # fmt: skip
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
-        # earliest start: arrival, unit ready, the flow's previous packet on this unit done; a
-        # packet waiting for state books the unit from when the state is there, and packets of
-        # other flows fill the gap meanwhile (packet mode: the instance holds the unit, FIFO)
-        s0 = t if t > un.ready else un.ready
+        # earliest start: arrival (plus the controller's decision for an item's first packet),
+        # unit ready, the flow's previous packet on this unit done; a packet waiting for state
+        # books the unit from when the state is there, and packets of other flows fill the gap
+        # meanwhile (packet mode: the instance holds the unit, FIFO)
+        s0 = t + p.decision_ns if reason >= 0 else t
+        if un.ready > s0:
+            s0 = un.ready
         if fl.unit_finish > s0:
             s0 = fl.unit_finish
         if p.mode == AllocationMode.packet and un.free > s0:
             s0 = un.free
+        if p.drain_ps_per_byte > 0:
+            s0 = drain_shape(un, s0, size, p)
         if ready > t:
             fl.state_ready = ready
             fl.state_cause = cause

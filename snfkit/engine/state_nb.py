@@ -11,7 +11,7 @@ When a flow's next item opens on unit u, its state comes from (:data:`~snfkit.en
 ``new_flow`` (no state yet), ``same_unit`` (u ran the previous item), ``replica`` (u holds a copy
 whose clock equals the flow's clock and it has arrived: no wait, *seamless*), ``replica_wait`` (that
 copy is still in flight: wait for it), ``pull`` (no fresh copy: fetch from the previous unit once its
-last packet is processed, ``state_transfer_ns``), ``store`` (``external``: a store read that waits
+last packet is processed, ``pull_ns``), ``store`` (``external``: a store read that waits
 for the flow's last write to land) or ``free`` (``local``).
 
 Values are kept copy-on-write: a copy is the post-state of the packet it was pushed after
@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
+from snfkit.engine.calendar_nb import cal_book, cal_fit
 from snfkit.engine.enums import ReplicationPolicy, StateMode, StateSource, TransferKind
 from snfkit.engine.mix_nb import GOLDEN, mix64, pop_low_bit
 
@@ -103,7 +104,17 @@ def push_state(units, masks, transfers, c, fl, f, when, p):
         masks[f, 0, w] = 0
     fl.rep_clock = fl.clock
     fl.rep_time = when
-    fl.rep_arrive = when + p.state_transfer_ns
+    fl.rep_arrive = when + p.push_ns
+    if p.push_unit_ns > 0:  # the sender serializes the k copies: they leave when it is done
+        send = k * p.push_unit_ns
+        s = cal_fit(pu, when, send)
+        # forget only what ended by the flow's last arrival: ``when`` may lie beyond packets
+        # booked on this unit that have not been served yet
+        cal_book(pu, fl.last_ts, s, send)
+        pu.busy += send
+        if s + send > pu.free:
+            pu.free = s + send
+        fl.rep_arrive = s + send + p.push_ns
     fl.rep_pkt = fl.last_pkt
     draw = p.replication_policy == ReplicationPolicy.weighted and k < n
     pick = -1
@@ -168,6 +179,8 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
     if fl.unit < 0:
         return StateSource.new_flow, t, np.int64(-1)
     if p.state_mode == StateMode.external:
+        if p.store_read_on_move and fl.unit == u and fl.life == un.life:
+            return StateSource.same_unit, t, fl.last_pkt  # the unit still holds what it wrote
         ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
         add_transfer(transfers, c, p, t, ready, f, -1, u, TransferKind.store_read,
                      fl.clock, fl.last_pkt)  # fmt: skip
@@ -195,7 +208,7 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
     base = t if t > fl.last_finish else fl.last_finish
     if fl.state_ready > base:  # the previous unit is still waiting for the state (a recovery)
         base = fl.state_ready
-    ready = base + p.state_transfer_ns
+    ready = base + p.pull_ns
     add_transfer(transfers, c, p, base, ready, f, fl.unit, u, TransferKind.pull,
                  fl.clock, fl.last_pkt)  # fmt: skip
     c.state_pulls += 1

@@ -33,6 +33,22 @@ NFS: MappingProxyType[str, Callable[..., NF]] = MappingProxyType(
 )
 """Name -> factory of each built-in NF; ``NFS[name](**config)`` returns an :class:`NF`."""
 
+NF_COSTS: MappingProxyType[str, tuple[int, int]] = MappingProxyType(
+    {
+        "nat": (nat.PACKET_NS, nat.BYTE_PS),
+        "lb": (lb.PACKET_NS, lb.BYTE_PS),
+        "ids": (ids.PACKET_NS, ids.BYTE_PS),
+        "whitelist": (whitelist.PACKET_NS, whitelist.BYTE_PS),
+        "qos": (qos.PACKET_NS, qos.BYTE_PS),
+    }
+)
+"""Name -> (ns per packet, ps per byte) that each built-in NF declares as its processing cost
+(:attr:`NF.packet_ns`, :attr:`NF.byte_ps`), added to a unit's service when a replay sets
+``nf_cost=True``. The paper shows in Fig 4 that its NFs differ but publishes no cost; these values
+are snfkit's choice, ordered by each NF's work per packet: the whitelist (one set lookup) < the LB
+(a hash, a counter) < the NAT (a port pool, a rewrite) < the QoS policer (token arithmetic); the
+IDS adds a cost per byte for its automaton over the payload."""
+
 
 def get_nf(name: str, **config: Any) -> NF:
     """The built-in NF ``name`` (one of :data:`NFS`) with keyword ``config`` (see its ``make``)."""
@@ -46,4 +62,4 @@ def get_nf(name: str, **config: Any) -> NF:
         ) from None
 
 
-__all__ = ["NF", "NFS", "apply", "get_nf", "packet_columns", "prepare", "run"]
+__all__ = ["NF", "NFS", "NF_COSTS", "apply", "get_nf", "packet_columns", "prepare", "run"]

@@ -34,6 +34,11 @@ class NF:
     config: the read-only configuration NamedTuple handed to ``process``.
     params: the user-facing configuration it was built from (validated values, for reports).
     outputs: what ``out0`` and ``out1`` mean for this NF.
+    packet_ns, byte_ps: the NF's processing cost on a unit, per packet (ns) and per byte of
+        ``wire_len`` (ps), added to the unit's service time when a replay sets ``nf_cost=True``
+        (:class:`snfkit.params.UnitParams`). The paper does not publish per-NF costs (its Fig 4
+        shows the NFs differ); the built-in NFs declare costs ordered by their work per packet
+        (see :data:`snfkit.nf.NF_COSTS`). A user NF may declare its own; default 0.
     """
 
     name: str
@@ -46,10 +51,14 @@ class NF:
     config: Any
     params: Mapping[str, Any] = field(default_factory=dict)
     outputs: tuple[str, str] = ("out0", "out1")
+    packet_ns: int = 0
+    byte_ps: int = 0
 
     def __post_init__(self) -> None:
         check_int("state_width", self.state_width, 1, 1 << 16)
         check_int("state_bytes", self.state_bytes, 0)
+        check_int("packet_ns", self.packet_ns, 0, 10**12 - 1)
+        check_int("byte_ps", self.byte_ps, 0, 10**9)
 
 
 def default_state_bytes(width: int) -> int:

@@ -349,6 +349,13 @@ def process_twin(pkt, payload, row, cfg):
     return NFResult(action, first, count, delta)
 
 
+PACKET_NS = 200
+"""Processing cost per packet (ns) declared for ``nf_cost=True`` replays: one automaton step per payload byte (Aho-Corasick) on top of the per-packet lookup.
+The paper publishes no per-NF cost; these order the NFs by their work (:data:`snfkit.nf.NF_COSTS`)."""
+BYTE_PS = 500
+"""Processing cost per byte of ``wire_len`` (ps) declared for ``nf_cost=True`` replays."""
+
+
 def make(rules: str | Path | list[Rule] | None = None) -> NF:
     """An IDS over ``rules``: a rules file, a list of :class:`Rule`, or None for the shipped set."""
     if rules is None or isinstance(rules, str | Path):
@@ -360,6 +367,8 @@ def make(rules: str | Path | list[Rule] | None = None) -> NF:
         raise ParameterError("rules", rules, "a rules file path, a list of Rule, or None")
     cfg = build_config(parsed)
     return NF(
+        packet_ns=PACKET_NS,
+        byte_ps=BYTE_PS,
         name="ids",
         process=process_nb,
         twin=process_twin,

@@ -58,6 +58,13 @@ def process_twin(pkt, payload, row, cfg):
     return NFResult(FORWARD, row[0] - 1, row[1], delta)
 
 
+PACKET_NS = 150
+"""Processing cost per packet (ns) declared for ``nf_cost=True`` replays: a hash on a connection's first packet, then one lookup and a counter update.
+The paper publishes no per-NF cost; these order the NFs by their work (:data:`snfkit.nf.NF_COSTS`)."""
+BYTE_PS = 0
+"""Processing cost per byte of ``wire_len`` (ps) declared for ``nf_cost=True`` replays."""
+
+
 def make(servers: Sequence[str] | int = 8, seed: int = 0) -> NF:
     """An LB over ``servers``: a list of addresses (text), or a count n for 10.1.0.1, 10.1.0.2, ..."""
     if isinstance(servers, int | np.integer) and not isinstance(servers, bool):
@@ -76,6 +83,8 @@ def make(servers: Sequence[str] | int = 8, seed: int = 0) -> NF:
         raise ParameterError("servers", servers, "a non-empty list of addresses or a count >= 1")
     seed = check_int("seed", seed, -(2**63), 2**63 - 1)
     return NF(
+        packet_ns=PACKET_NS,
+        byte_ps=BYTE_PS,
         name="lb",
         process=process_nb,
         twin=process_twin,

@@ -116,6 +116,13 @@ def process_twin(pkt, payload, row, cfg):
     return result._replace(delta=delta)
 
 
+PACKET_NS = 200
+"""Processing cost per packet (ns) declared for ``nf_cost=True`` replays: a port-pool allocation on a connection's first packet, then one mapping lookup and a header rewrite.
+The paper publishes no per-NF cost; these order the NFs by their work (:data:`snfkit.nf.NF_COSTS`)."""
+BYTE_PS = 0
+"""Processing cost per byte of ``wire_len`` (ps) declared for ``nf_cost=True`` replays."""
+
+
 def make(
     public_ip: str = "203.0.113.1",
     port_min: int = 1024,
@@ -138,6 +145,8 @@ def make(
     halves = np.frombuffer(raw, ">u8").astype(np.uint64).view(np.int64)
     cfg = NATConfig(int(halves[0]), int(halves[1]), lo, hi - lo + 1, seed, timeout or NO_TIMEOUT)
     return NF(
+        packet_ns=PACKET_NS,
+        byte_ps=BYTE_PS,
         name="nat",
         process=process_nb,
         twin=process_twin,

@@ -85,6 +85,13 @@ def process_twin(pkt, payload, row, cfg):
     return NFResult(action, (cfg.capacity - used) // UNITS_PER_BYTE, dropped, delta)
 
 
+PACKET_NS = 250
+"""Processing cost per packet (ns) declared for ``nf_cost=True`` replays: one lookup and token-bucket arithmetic (refill from the elapsed time, then spend).
+The paper publishes no per-NF cost; these order the NFs by their work (:data:`snfkit.nf.NF_COSTS`)."""
+BYTE_PS = 0
+"""Processing cost per byte of ``wire_len`` (ps) declared for ``nf_cost=True`` replays."""
+
+
 def make(rate_bps: int = 100_000_000, bucket_bytes: int = 30_000) -> NF:
     """A policer at ``rate_bps`` bit/s (1..1e12) with a ``bucket_bytes`` bucket (1..1e9)."""
     if isinstance(rate_bps, float) and rate_bps.is_integer():
@@ -92,6 +99,8 @@ def make(rate_bps: int = 100_000_000, bucket_bytes: int = 30_000) -> NF:
     rate = check_int("rate_bps", rate_bps, 1, MAX_RATE_BPS)
     bucket = check_int("bucket_bytes", bucket_bytes, 1, MAX_BUCKET_BYTES)
     return NF(
+        packet_ns=PACKET_NS,
+        byte_ps=BYTE_PS,
         name="qos",
         process=process_nb,
         twin=process_twin,

@@ -82,6 +82,13 @@ def process_twin(pkt, payload, row, cfg):
     return NFResult(FORWARD, 0, row[1], 0)
 
 
+PACKET_NS = 100
+"""Processing cost per packet (ns) declared for ``nf_cost=True`` replays: one set lookup (and an insert for a request).
+The paper publishes no per-NF cost; these order the NFs by their work (:data:`snfkit.nf.NF_COSTS`)."""
+BYTE_PS = 0
+"""Processing cost per byte of ``wire_len`` (ps) declared for ``nf_cost=True`` replays."""
+
+
 def make(service_ports: Iterable[int] = DEFAULT_SERVICE_PORTS) -> NF:
     """A UDP whitelister for the services on ``service_ports`` (UDP ports 1-65535)."""
     if isinstance(service_ports, str | bytes) or not isinstance(service_ports, Iterable):
@@ -92,6 +99,8 @@ def make(service_ports: Iterable[int] = DEFAULT_SERVICE_PORTS) -> NF:
     service = np.zeros(65536, np.uint8)
     service[ports] = 1
     return NF(
+        packet_ns=PACKET_NS,
+        byte_ps=BYTE_PS,
         name="whitelist",
         process=process_nb,
         twin=process_twin,

@@ -64,6 +64,7 @@ class Unit:
     given: list[int] = field(default_factory=list)  # packets given to it (failures replay them)
     ck_index: int = -1  # FTMB: the checkpoint period of its packet log
     ck_busy: int = 0  # FTMB: service of the packets logged since the checkpoint
+    tat: int = 0  # drain shaper: when the next packet is due at the drain rate (GCRA)
 
     def fit(self, s0: int, d: int) -> int:
         """Earliest start >= s0 where d fits between busy intervals (after the last if full)."""
@@ -166,7 +167,12 @@ class Controller:
             0)  # fmt: skip
         st = params.state
         self.state_mode = st.state_mode
-        self.transfer_ns = st.state_transfer_ns
+        # a push copy takes state_transfer_ns, a pull pull_transfer_ns (-1: the same), each plus
+        # state_bytes over transfer_bps when a bandwidth is given
+        per_byte = int(st.state_bytes * 8e9 // st.transfer_bps) if st.transfer_bps > 0 else 0
+        self.transfer_ns = st.state_transfer_ns + per_byte
+        pull = st.state_transfer_ns if st.pull_transfer_ns == -1 else st.pull_transfer_ns
+        self.pull_ns = pull + per_byte
         self.rng = SplitMix64(st.seed)
         self.transfers: list[tuple[int, ...]] = []
         self.push_queue: list[tuple[int, int]] = []  # (time, flow), time-ordered
@@ -245,8 +251,14 @@ class Controller:
         alpha = self.p.assignment.alpha
         affinity = alpha > 0.0 and self.state_mode in ("proactive", "reactive")
 
+        if self.p.assignment.placement == "first_fit":  # §4.2: ID order replaces utilization
+            order = sorted(loads)
+            base = {s: 1.0 - k / len(order) for k, s in enumerate(order)}
+        else:  # Pseudocode 1: utilization
+            base = {s: loads[s] / self.cap for s in loads}
+
         def score(s: int) -> float:
-            return loads[s] / self.cap + (alpha * self.has_state(f, s) if affinity else 0.0)
+            return base[s] + (alpha * self.has_state(f, s) if affinity else 0.0)
 
         candidates = [(score(s), s) for s in sorted(loads) if est + loads[s] < self.cap]
         if candidates:
@@ -327,6 +339,14 @@ class Controller:
         else:
             chosen = remaining[:k]
         arrive = when + self.transfer_ns
+        send = k * st.push_unit_ns  # the sender's time for the k copies; they leave after it
+        if send > 0:
+            sender = self.units[f.unit]
+            s = sender.fit(when, send)
+            sender.book(f.last_ts, s, send)  # forget only what ended before now
+            sender.busy += send
+            sender.free = max(sender.free, s + send)
+            arrive = s + send + self.transfer_ns
         f.before = f.latest
         f.latest = Push(f.clock, when, arrive, f.last_pkt, frozenset(chosen))
         for s in chosen:
@@ -340,7 +360,9 @@ class Controller:
         st = self.p.state
         if f.unit < 0:
             return "new_flow", t, -1
-        if self.state_mode == "external":
+        if self.state_mode == "external" and not (
+            st.store_read_on_move and f.unit == unit.slot and f.life == unit.life
+        ):  # (read on move: the unit still holds what it wrote; same_unit below)
             ready = max(t, f.wlanded) + st.store_rtt_ns
             self.transfer(t, ready, fid, -1, unit.slot, "store_read", f, f.last_pkt)
             self.counters["store_reads"] += 1
@@ -365,7 +387,7 @@ class Controller:
                     return "replica", t, f.before.packet
                 self.counters["stale_copies"] += 1
         base = max(t, f.last_finish, f.state_ready)  # (the previous unit may still be waiting)
-        ready = base + self.transfer_ns
+        ready = base + self.pull_ns
         self.transfer(base, ready, fid, f.unit, unit.slot, "pull", f, f.last_pkt)
         self.counters["state_pulls"] += 1
         return "pull", ready, f.last_pkt
@@ -525,7 +547,8 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
                 c.pq_head += 1
         t = max(t, F.hold_until)  # the controller is recovering: dispatched once it is back
         ready, cause, src = t, 0, f.last_pkt
-        if c.mode == PACKET or i in open_reason:
+        opens = c.mode == PACKET or i in open_reason
+        if opens:
             c.retire_due(t)
             if c.mode == PACKET:
                 unit, overflow = c.assign_packet(t)
@@ -578,13 +601,21 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
                 c.transfer(t, ready, fid, -1, unit.slot, "store_read", f, f.last_pkt)
             else:
                 base = max(t, f.last_finish, f.state_ready)
-                ready, cause = base + st.state_transfer_ns, 1
+                ready, cause = base + c.pull_ns, 1
                 c.counters["state_pulls"] += 1
                 c.transfer(base, ready, fid, f.moved_from, unit.slot, "pull", f, f.last_pkt)
-        service = up.per_packet_ns + (size * up.per_byte_ps) // 1000
-        s0 = max(t, unit.ready, f.unit_finish)
+        per_packet, per_byte = up.per_packet_ns, up.per_byte_ps
+        if up.nf_cost:  # the NF's own processing cost on top of the unit's
+            per_packet, per_byte = per_packet + up.nf_packet_ns, per_byte + up.nf_byte_ps
+        service = per_packet + (size * per_byte) // 1000
+        # an item's first packet reaches its unit after the controller's decision (§9.7)
+        s0 = max(t + (p.assignment.decision_ns if opens else 0), unit.ready, f.unit_finish)
         if c.mode == PACKET:
             s0 = max(s0, unit.free)  # the instance holds the unit through its store I/O
+        if up.unit_drain_bps > 0:  # the unit sustains at most its drain rate beyond a burst
+            ps_per_byte = max(1, round(8e12 / up.unit_drain_bps))
+            s0 = max(s0, unit.tat - up.unit_burst_bytes * ps_per_byte // 1000)
+            unit.tat = max(unit.tat, s0) + size * ps_per_byte // 1000
         if ready > t:
             f.state_ready, f.state_cause = ready, cause
         elif f.state_ready > t:

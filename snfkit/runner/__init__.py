@@ -52,7 +52,8 @@ def replay(
         packet is processed against the state version its unit holds (see
         :mod:`snfkit.engine.state_nb`). Needs the whole table (a DataFrame or a PreparedTrace). A
         bidirectional NF keys flows by connection first (:func:`snfkit.traces.transforms.connections`)
-        when the table has no ``direction`` column. ``state_bytes`` defaults to the NF's. Adds
+        when the table has no ``direction`` column. ``state_bytes`` and the NF's processing cost
+        (``nf_packet_ns``, ``nf_byte_ps``; used with ``nf_cost=True``) default to the NF's. Adds
         ``nf_action``, ``nf_out0``, ``nf_out1`` to the packets table, ``Results.nf_output`` (one row
         per packet) and an ``nf`` entry to the summary; ``packets_dropped`` counts the NF's drops.
         How the NF pass runs: :mod:`snfkit.runner.nfpass`.
@@ -69,8 +70,12 @@ def replay(
     nf_obj = None
     if nf is not None:
         nf_obj, packets = nf_setup(nf, packets)
-        if "state_bytes" not in flat:
-            flat = {**flat, "state_bytes": nf_obj.state_bytes}
+        own = {
+            "state_bytes": nf_obj.state_bytes,
+            "nf_packet_ns": nf_obj.packet_ns,
+            "nf_byte_ps": nf_obj.byte_ps,
+        }
+        flat = {**{k: v for k, v in own.items() if k not in flat}, **flat}
     if params is None:
         params = ReplayParams.from_flat(**flat)
     elif flat:

@@ -200,6 +200,18 @@ def _state_summary(run, duration, counters) -> dict[str, Any]:
     seamless = int(
         np.count_nonzero(moved & ((codes == StateSource.replica) | (codes == StateSource.free)))
     )
+    is_seamless = (codes == StateSource.replica) | (codes == StateSource.free)
+    reasons = run.state.items.reason[:n_items]
+    by_reason = {}
+    for name in ("timeout", "size"):  # the reasons whose items can move (§5.2: replication
+        # helps a flowlet that follows a gap, not one split off by the size threshold)
+        sel = moved & (reasons == getattr(OpenReason, name))
+        n, ok = int(np.count_nonzero(sel)), int(np.count_nonzero(sel & is_seamless))
+        by_reason[name] = {"moved": n, "seamless": ok, "share": ok / n if n else None}
+    moved_counts = np.bincount(codes[moved], minlength=len(names(StateSource)))
+    moved_sources = {
+        name: int(n) for name, n in zip(names(StateSource), moved_counts, strict=True) if n
+    }
     push_bytes = int(counters["transfer_bytes"][TransferKind.push])
     waits = {}
     for j, cause in enumerate(WAIT_CAUSES[1:], start=1):
@@ -214,6 +226,8 @@ def _state_summary(run, duration, counters) -> dict[str, Any]:
         "state_sources": sources,
         "moved_flowlets": n_moved,
         "seamless_share": seamless / n_moved if n_moved else None,
+        "seamless_by_reason": by_reason,
+        "moved_sources": moved_sources,
         "waits": waits,
         "pushes": int(counters["pushes"]),
         "replica_copies": int(counters["copies"]),

@@ -168,9 +168,9 @@ def config_from_dict(
     """Validate a config given as a dict (the TOML layout). ``source`` only names it in errors."""
     src = Path(source) if source is not None else None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    _only(data, _TOP_KEYS, "", src)
-    study = _table(data, "study", src, required=True)
-    _only(study, _STUDY_KEYS, "study.", src)
+    only_keys(data, _TOP_KEYS, "", src)
+    study = table_of(data, "study", src, required=True)
+    only_keys(study, _STUDY_KEYS, "study.", src)
 
     name = study.get("name", src.stem if src is not None else None)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -181,10 +181,10 @@ def config_from_dict(
 
     objectives = _objectives(study.get("objectives"), src)
     constraints = _constraints(study.get("constraints", []), src)
-    trace = _trace(_table(data, "trace", src, required=True), base, src)
-    fixed = _fixed(_table(data, "params", src), src)
-    search = _search(_table(data, "search", src, required=True), fixed, src)
-    sampler = _sampler(_table(data, "sampler", src), src)
+    trace = _trace(table_of(data, "trace", src, required=True), base, src)
+    fixed = fixed_params(table_of(data, "params", src), src)
+    search = _search(table_of(data, "search", src, required=True), fixed, src)
+    sampler = _sampler(table_of(data, "sampler", src), src)
     return StudyConfig(
         name=name,
         n_trials=n_trials,
@@ -202,7 +202,7 @@ def config_from_dict(
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _only(d: Mapping[str, Any], allowed: tuple[str, ...], prefix: str, src) -> None:
+def only_keys(d: Mapping[str, Any], allowed: tuple[str, ...], prefix: str, src) -> None:
     for key in d:
         if key not in allowed:
             raise ConfigError(
@@ -210,7 +210,7 @@ def _only(d: Mapping[str, Any], allowed: tuple[str, ...], prefix: str, src) -> N
             )
 
 
-def _table(data: Mapping[str, Any], key: str, src, *, required: bool = False) -> dict[str, Any]:
+def table_of(data: Mapping[str, Any], key: str, src, *, required: bool = False) -> dict[str, Any]:
     if key not in data:
         if required:
             raise ConfigError(src, key, f"missing: the config needs a [{key}] table")
@@ -241,7 +241,7 @@ def _objectives(value: Any, src) -> tuple[ObjectiveSpec, ...]:
     for i, item in enumerate(value):
         key = f"study.objectives[{i}]"
         if isinstance(item, Mapping):
-            _only(item, ("metric", "direction"), key + ".", src)
+            only_keys(item, ("metric", "direction"), key + ".", src)
             metric = _metric(item.get("metric"), key + ".metric", src)
             direction = item.get("direction", METRICS[metric].direction)
             if direction not in DIRECTIONS:
@@ -272,7 +272,7 @@ def _constraints(value: Any, src) -> tuple[ConstraintSpec, ...]:
         key = f"study.constraints[{i}]"
         if not isinstance(item, Mapping):
             raise ConfigError(src, key, "expected a table { metric = ..., max = ... }")
-        _only(item, ("metric", "max", "min"), key + ".", src)
+        only_keys(item, ("metric", "max", "min"), key + ".", src)
         metric = _metric(item.get("metric"), key + ".metric", src)
         hi = _number(item["max"], key + ".max", src) if "max" in item else None
         lo = _number(item["min"], key + ".min", src) if "min" in item else None
@@ -293,7 +293,7 @@ def _trace(t: dict[str, Any], base: Path, src) -> TraceSpec:
     if ("path" in t) == ("workload" in t):
         raise ConfigError(src, "trace", "give exactly one of path (a file) or workload (synthetic)")
     if "path" in t:
-        _only(t, ("path",), "trace.", src)
+        only_keys(t, ("path",), "trace.", src)
         if not isinstance(t["path"], str) or not t["path"]:
             raise ConfigError(src, "trace.path", f"{t['path']!r}: expected a file path")
         path = (base / Path(t["path"]).expanduser()).resolve()
@@ -319,7 +319,7 @@ def _unknown_param(name: str, key: str, src) -> ConfigError:
     )
 
 
-def _check_params(values: dict[str, Any], blame: dict[str, str], src) -> None:
+def check_params(values: dict[str, Any], blame: dict[str, str], src) -> None:
     """Build ReplayParams from ``values``; blame a ParameterError on the config key of its name."""
     try:
         ReplayParams.from_flat(**values)
@@ -328,7 +328,7 @@ def _check_params(values: dict[str, Any], blame: dict[str, str], src) -> None:
         raise ConfigError(src, key, str(exc)) from None
 
 
-def _fixed(params: dict[str, Any], src) -> dict[str, Any]:
+def fixed_params(params: dict[str, Any], src) -> dict[str, Any]:
     defaults = ReplayParams().flat()
     for name in params:
         if name in FORCED:
@@ -337,7 +337,7 @@ def _fixed(params: dict[str, Any], src) -> dict[str, Any]:
             )
         if name not in defaults:
             raise _unknown_param(name, f"params.{name}", src)
-    _check_params(params, {n: f"params.{n}" for n in params}, src)
+    check_params(params, {n: f"params.{n}" for n in params}, src)
     return params
 
 
@@ -356,9 +356,9 @@ def _search(search: dict[str, Any], fixed: dict[str, Any], src) -> tuple[ParamSp
             raise ConfigError(src, key, "is also fixed in [params]; keep one of the two")
         if not isinstance(raw, Mapping):
             raise ConfigError(src, key, "expected a table { low = ..., high = ... } or { choices }")
-        spec = _param_spec(name, dict(raw), defaults[name], key, src)
+        spec = param_spec(name, dict(raw), defaults[name], key, src)
         for value in spec.corners():
-            _check_params(
+            check_params(
                 {**fixed, name: value},
                 {name: f"{key}.{'choices' if spec.kind == 'categorical' else 'low/high'}"},
                 src,
@@ -367,8 +367,8 @@ def _search(search: dict[str, Any], fixed: dict[str, Any], src) -> tuple[ParamSp
     return tuple(specs)
 
 
-def _param_spec(name: str, raw: dict[str, Any], default: Any, key: str, src) -> ParamSpec:
-    _only(raw, _SPEC_KEYS, key + ".", src)
+def param_spec(name: str, raw: dict[str, Any], default: Any, key: str, src) -> ParamSpec:
+    only_keys(raw, _SPEC_KEYS, key + ".", src)
     kind = raw.get("type")
     if kind is None:
         if "choices" in raw or isinstance(default, bool | str):

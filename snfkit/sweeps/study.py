@@ -139,7 +139,7 @@ def make_storage(url: str, *, source: Any = None):
         engine_kwargs = {"pool_pre_ping": True}
 
     def create():
-        with _quiet():
+        with quiet_optuna():
             return optuna.storages.RDBStorage(
                 url,
                 engine_kwargs=engine_kwargs,
@@ -208,7 +208,7 @@ def open_study(config: StudyConfig, storage: str | None = None):
 
     url = storage_url(config, storage)
     st = make_storage(url, source=config.source)
-    with _quiet():
+    with quiet_optuna():
         study = optuna.create_study(
             study_name=config.name,
             storage=st,
@@ -342,7 +342,7 @@ def work(
     label = _worker_label(worker)
     objective = _Objective(config, prepared, n_trials, label)
     legacy = None if objective.set_constraint or not config.constraints else _constraints_func
-    with _quiet():
+    with quiet_optuna():
         while True:
             optuna.storages.fail_stale_trials(study)
             counts = study_counts(study)
@@ -372,7 +372,7 @@ def _worker_label(worker: int) -> str:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_optuna() -> Iterator[None]:
     """Optuna's per-trial log lines and experimental-feature warnings off (the caller reports)."""
     import optuna
 
@@ -396,7 +396,7 @@ def _worker_main(
     study = None
     try:
         prepared = prepare(pl.read_parquet(packets))
-        with _quiet():
+        with quiet_optuna():
             study = optuna.load_study(study_name=config.name, storage=make_storage(url))
         work(study, config, prepared, n_trials, worker=worker)
     except KeyboardInterrupt:

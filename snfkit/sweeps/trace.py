@@ -27,7 +27,11 @@ def workloads() -> dict[str, Any]:
     :mod:`snfkit.workloads.presets`."""
     from snfkit.workloads import presets
 
-    return {"paper_like": presets.paper_like, "small_demo": presets.small_demo}
+    return {
+        "paper_like": presets.paper_like,
+        "paper_trace": presets.paper_trace,
+        "small_demo": presets.small_demo,
+    }
 
 
 @dataclass(frozen=True)
