@@ -367,7 +367,7 @@ def fault_runs(
     from snfkit.faults import Failure
 
     run = _runner(wl, params, progress)
-    fail = [Failure(wl.duration_ns // 2, "unit", -1)]
+    fail = [Failure(run.wl.duration_ns // 2, "unit", -1)]
     return {
         s: run(
             nf=nf,
@@ -637,8 +637,10 @@ def figure_chart(name: str, data: pl.DataFrame, subtitle: str | None = None):
         "fig2_latency": lambda d, subtitle: charts.latency_percentiles_chart(
             d, "Packet latency percentiles per allocation mode", subtitle=subtitle
         ),
-        "fig2_latency_measured": lambda d: charts.latency_percentiles_chart(
-            d, "Packet latency percentiles per allocation mode (measured load estimator)"
+        "fig2_latency_measured": lambda d, subtitle: charts.latency_percentiles_chart(
+            d,
+            "Packet latency percentiles per allocation mode (measured load estimator)",
+            subtitle=subtitle,
         ),
         "fig3_utilization": charts.utilization_chart,
         "fig3_utilization_bands": charts.utilization_bands_chart,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from snfkit.charts.compute import PERCENTILE_ORDER, latency_bars
+from snfkit.charts.titles import title
 from snfkit.results import Results
 
 AdversarialRuns = Mapping[tuple[int, str], Results]
@@ -44,7 +45,7 @@ def adversarial_data(runs: AdversarialRuns) -> pl.DataFrame:
     )
 
 
-def adversarial_chart(data: pl.DataFrame, columns: int = 3):
+def adversarial_chart(data: pl.DataFrame, columns: int = 3, *, subtitle: str | None = None):
     """Latency percentiles per flowlet detection (grouped bars, log scale), one panel per
     workload, least aggressive first."""
     import altair as alt
@@ -54,5 +55,5 @@ def adversarial_chart(data: pl.DataFrame, columns: int = 3):
         latency_bars(data, "detection", "flowlet detection", extra_tooltip=("workload",))
         .properties(width=240, height=180)
         .facet(facet=alt.Facet("workload:N", sort=cases.to_list(), title=None), columns=columns)
-        .properties(title="Packet latency with adversarial flowlets (NAT)")
+        .properties(title=title("Packet latency with adversarial flowlets (NAT)", subtitle))
     )

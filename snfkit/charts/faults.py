@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import altair as alt
 import polars as pl
 
+from snfkit.charts.titles import title
 from snfkit.errors import ParameterError
 from snfkit.results import Results
 
@@ -40,7 +41,7 @@ def recovery_data(runs: Mapping[str, Results]) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def recovery_chart(data: pl.DataFrame):
+def recovery_chart(data: pl.DataFrame, *, subtitle: str | None = None):
     """Recovery time per strategy (log scale), the paper's values as ticks beside the bars."""
     base = alt.Chart(data).encode(
         x=alt.X("strategy:N", title="recovery strategy", sort=list(PAPER_RECOVERY_US)),
@@ -55,7 +56,10 @@ def recovery_chart(data: pl.DataFrame):
         .encode(y="mean(paper_us):Q", tooltip=["strategy", "mean(paper_us)"])
     )
     return (bars + paper).properties(
-        title={"text": "Recovery time per strategy", "subtitle": "ticks: the paper's §9.4 values"},
+        title=title(
+            "Recovery time per strategy",
+            "ticks: the paper's §9.4 values" + (f"; {subtitle}" if subtitle else ""),
+        ),
         width=260,
         height=220,
     )
@@ -101,7 +105,7 @@ def latency_around_failure_data(
     return pl.concat(frames)
 
 
-def latency_around_failure_chart(data: pl.DataFrame):
+def latency_around_failure_chart(data: pl.DataFrame, *, subtitle: str | None = None):
     """The largest latency of the failed unit's flows over time around the failure (at 0 ms), one
     line per strategy."""
     lines = (
