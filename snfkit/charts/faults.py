@@ -119,4 +119,12 @@ def latency_around_failure_chart(data: pl.DataFrame, *, subtitle: str | None = N
         )
     )
     rule = alt.Chart(pl.DataFrame({"t_ms": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="t_ms:Q")
-    return (lines + rule).properties(title="Latency around a unit failure", width=420, height=220)
+    return (lines + rule).properties(
+        title=title(
+            "Latency around a unit failure",
+            "the failed unit's flows, the worst packet per bin"
+            + (f"; {subtitle}" if subtitle else ""),
+        ),
+        width=420,
+        height=220,
+    )

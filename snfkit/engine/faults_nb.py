@@ -271,11 +271,17 @@ def _relatency(hist, c, old_lat, new_lat):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def fail_ol(
-    o, tau, row, flows, units, ring, inflight, olw, hist, c, p, out, patches, g0, keep_rows
-):
+def fail_ol(o, tau, row, st, c, p, out, g0, keep_rows):
     """OL o fails at tau: down until its recovery has pulled its units' state; unreleased packets
     that reach it meanwhile are released when it is back."""
+    flows, units, inflight, olw, hist, patches = (
+        st.flows,
+        st.units,
+        st.inflight,
+        st.olw,
+        st.hist,
+        st.patches,
+    )
     k = p.units_per_ol
     n_flows = 0
     for f in range(flows.shape[0]):
@@ -340,28 +346,10 @@ def fail_ol(
 
 
 @nb.njit(cache=True, error_model="numpy")
-def fail_unit(
-    u,
-    tau,
-    lose_state,
-    row,
-    flows,
-    units,
-    ring,
-    records,
-    inflight,
-    olw,
-    hist,
-    waits,
-    eu_rows,
-    c,
-    p,
-    out,
-    patches,
-    g0,
-    keep_rows,
-):
+def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
     """Unit slot u fails at tau (see the module docstring); returns OK or an error code."""
+    flows, units, ring, records, inflight = st.flows, st.units, st.ring, st.records, st.inflight
+    olw, hist, waits, eu_rows, patches = st.olw, st.hist, st.waits, st.eu_rows, st.patches
     un = units[u]
     if un.if_lost > tau:
         return ERR_RING
@@ -578,25 +566,9 @@ def fail_controller(tau, row, units, c, p):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def apply_failure(
-    row,
-    flows,
-    units,
-    ring,
-    records,
-    inflight,
-    olw,
-    hist,
-    waits,
-    eu_rows,
-    c,
-    p,
-    out,
-    patches,
-    g0,
-    keep_rows,
-):
+def apply_failure(row, st, c, p, out, g0, keep_rows):
     """One failure event (a row of the schedule); returns OK or an error code."""
+    units = st.units
     tau = row[F_TIME]
     kind = row[F_KIND]
     target = row[F_TARGET]
@@ -616,23 +588,7 @@ def apply_failure(
                 u = _draw_unit(units, c, tau)
                 o = u // p.units_per_ol if u >= 0 else -1
             if o >= 0:
-                fail_ol(
-                    o,
-                    tau,
-                    row,
-                    flows,
-                    units,
-                    ring,
-                    inflight,
-                    olw,
-                    hist,
-                    c,
-                    p,
-                    out,
-                    patches,
-                    g0,
-                    keep_rows,
-                )
+                fail_ol(o, tau, row, st, c, p, out, g0, keep_rows)
         else:
             u = target if target >= 0 else _draw_unit(units, c, tau)
             if target >= 0 and (
@@ -642,44 +598,8 @@ def apply_failure(
             if u >= 0:
                 lose = kind == FailureKind.unit_ol
                 if lose:
-                    fail_ol(
-                        u // p.units_per_ol,
-                        tau,
-                        row,
-                        flows,
-                        units,
-                        ring,
-                        inflight,
-                        olw,
-                        hist,
-                        c,
-                        p,
-                        out,
-                        patches,
-                        g0,
-                        keep_rows,
-                    )
-                status = fail_unit(
-                    u,
-                    tau,
-                    lose,
-                    row,
-                    flows,
-                    units,
-                    ring,
-                    records,
-                    inflight,
-                    olw,
-                    hist,
-                    waits,
-                    eu_rows,
-                    c,
-                    p,
-                    out,
-                    patches,
-                    g0,
-                    keep_rows,
-                )
+                    fail_ol(u // p.units_per_ol, tau, row, st, c, p, out, g0, keep_rows)
+                status = fail_unit(u, tau, lose, row, st, c, p, out, g0, keep_rows)
                 if status != OK:
                     return status
     if has_ctl:

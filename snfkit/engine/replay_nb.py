@@ -709,8 +709,10 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         # costs an atomic incref per array, and this runs for every packet.
         while True:
             t_fail = fails[c.fi, F_TIME] if c.fi < n_fail else INF
-            if t_fail <= t and t_fail <= t_ev and (
-                p.mode != AllocationMode.smart_flow or t_fail <= c.next_tick
+            if (
+                t_fail <= t
+                and t_fail <= t_ev
+                and (p.mode != AllocationMode.smart_flow or t_fail <= c.next_tick)
             ):
                 if (
                     c.n_records + p.max_units > n_rec
@@ -719,8 +721,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 ):
                     status = STATUS_RECORDS_FULL
                     break
-                err = apply_failure(fails[c.fi], flows, units, ring, records, st.inflight, olw,
-                                    hist, waits, eu_rows, c, p, out, st.patches, g0, p.keep_rows)
+                err = apply_failure(fails[c.fi], st, c, p, out, g0, p.keep_rows)
                 if err != 0:
                     status = STATUS_BAD_FAILURE
                     break
@@ -923,8 +924,21 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         release = finish + p.ol_hop_ns
         if p.faults:
             release = release_time(finish, u, olw, p)
-            log_inflight(st.inflight, un, u, g0 + i, t_arr, start, finish, release, service, size,
-                         f, wait, cause)
+            log_inflight(
+                st.inflight,
+                un,
+                u,
+                g0 + i,
+                t_arr,
+                start,
+                finish,
+                release,
+                service,
+                size,
+                f,
+                wait,
+                cause,
+            )
             if p.recovery == RecoveryStrategy.ftmb:  # the packet log since the last checkpoint
                 k = start // p.checkpoint_interval_ns
                 if k != un.ck_index:
