@@ -198,6 +198,7 @@ def test_nf_output_equals_the_sequential_run_whatever_fails(
         flow_timeout_ns=2_000_000,
         timeout_ns=T_NS,
         keep_packets=False,
+        keep_state_sources=True,  # the pass over the state versions the units held
     )
     assert res.nf_output.equals(sequential(kind, seed, name))
     s = res.summary
@@ -217,8 +218,37 @@ def _failing_nat(**kw):
         max_units=12,
         unit_idle_ns=5_000_000,
         failures=random_failures(2_000.0, ["unit"], 3),
+        keep_state_sources=True,  # both passes over the state versions the units held
         **kw,
     )
+
+
+def test_the_default_nf_pass_with_failures_is_the_one_the_property_allows():
+    """With protected failures the NF pass is the sequential run (the property above makes it
+    exact); a unit failing with its OL, or a recovery from stale replicas, runs the pass over the
+    state versions, whose output differs from the sequential run where state was lost."""
+    from snfkit.faults import schedule_array
+    from snfkit.runner.nfpass import sequential_pass
+
+    p = ReplayParams()
+    sched = lambda kinds: schedule_array([Failure(0, k) for k in kinds], None, 256, 1)  # noqa: E731
+    assert sequential_pass(p, sched(PROTECTED))
+    assert not sequential_pass(p, sched(["unit+ol"]))
+    assert not sequential_pass(p.replace(recovery_from_ol=False), sched(["unit"]))
+    packets = trace("lingering", 1)
+    lost = replay(
+        packets,
+        nf=nf_of("nat"),
+        state_mode="proactive",
+        replicas=2,
+        alpha=0.0,
+        unit_capacity_bps=2e7,
+        max_units=12,
+        unit_idle_ns=5_000_000,
+        failures=random_failures(2_000.0, ["unit+ol"], 3),
+    )
+    assert lost.summary["failures"] > 3 and lost.failures["flows_lost"].sum() > 0
+    assert not lost.nf_output.equals(sequential("lingering", 1, "nat"))
 
 
 def test_a_recovery_from_a_stale_replica_is_caught():

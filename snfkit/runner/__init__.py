@@ -87,7 +87,7 @@ def replay(
     inputs = sequential = None
     if nf_obj is not None:
         inputs = nf_inputs(nf_obj, packets)
-        if not keep_state_sources and not fails.shape[0] and nfpass.sequential_pass(params):
+        if not keep_state_sources and nfpass.sequential_pass(params, fails):
             sequential = nfpass.SequentialNF(nf_obj, inputs)
     keep_src = keep_state_sources or (nf_obj is not None and sequential is None)
     driver = Driver(params, keep_src=keep_src, fails=fails)

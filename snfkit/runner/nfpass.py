@@ -14,15 +14,26 @@ from typing import Any
 
 import numpy as np
 
+from snfkit.engine.enums import FailureKind
+from snfkit.engine.faults_nb import F_KIND
 from snfkit.params import ReplayParams
 from snfkit.results import Results
 from snfkit.runner.tables import enum_column
 
 
-def sequential_pass(params: ReplayParams) -> bool:
+def sequential_pass(params: ReplayParams, fails: np.ndarray | None = None) -> bool:
     """Can the NF pass be the NF's sequential run, started before the replay? Yes with the clock
-    check on (the replay's ``stale_state_used`` count confirms it afterwards)."""
-    return params.state.clock_check
+    check on (the replay's ``stale_state_used`` count confirms it afterwards), and with failures
+    only of the kinds the paper protects, recovered from the output loggers: recovered state
+    equals failure-free state (§6; tests/test_faults.py checks it with the versions pass). A unit
+    failing with its own OL loses state, and a recovery from stale replicas (fault injection)
+    uses old state: those need the pass over the versions the units held."""
+    if not params.state.clock_check:
+        return False
+    if fails is None or not fails.shape[0]:
+        return True
+    lossy = (fails[:, F_KIND] == FailureKind.unit_ol).any()
+    return params.faults.recovery_from_ol and not lossy
 
 
 class SequentialNF:
