@@ -38,8 +38,10 @@ def main() -> None:
     trace = prepare_trace(packets)
     span_s = (trace.ts[-1] - trace.ts[0]) / 1e9
     n = trace.n_packets
-    print(f"paper_like(seed=0, scale={a.scale}): {n:,} packets over {span_s:.2f} s, "
-          f"prepared in {time.perf_counter() - t:.1f} s")  # fmt: skip
+    print(
+        f"paper_like(seed=0, scale={a.scale}): {n:,} packets over {span_s:.2f} s, "
+        f"prepared in {time.perf_counter() - t:.1f} s"
+    )
     small = prepare_trace(packets.head(20_000))
     warm = snfkit.random_failures(1_000.0, ["unit"], seed=0)
     snfkit.replay(small, nf="nat", keep_packets=False)
@@ -62,18 +64,28 @@ def main() -> None:
         )
         base = base or sec
         s = res.summary
-        print(f"{label:45s} {sec:6.2f} s  {n / sec / 1e6:5.2f} M packets/s  "
-              f"x{sec / base:4.2f}  failures {s['failures']}, recovery {s['recovery_us']}, "
-              f"lost {s['packets_lost']}")  # fmt: skip
+        print(
+            f"{label:45s} {sec:6.2f} s  {n / sec / 1e6:5.2f} M packets/s  "
+            f"x{sec / base:4.2f}  failures {s['failures']}, recovery {s['recovery_us']}, "
+            f"lost {s['packets_lost']}"
+        )
 
     print("\n§9.4: one NAT unit fails halfway, launched at once (recovery time, ms):")
     half = snfkit.Failure(int(span_s * 1e9 / 2), "unit")
     for strategy, paper in (("snf", 0.14), ("chc", 3.2), ("ftmb", 25.7)):
-        res = snfkit.replay(trace, nf="nat", keep_packets=False, recovery=strategy,
-                            recovery_launch="immediate", failures=[half])  # fmt: skip
+        res = snfkit.replay(
+            trace,
+            nf="nat",
+            keep_packets=False,
+            recovery=strategy,
+            recovery_launch="immediate",
+            failures=[half],
+        )
         rec = res.failures.row(0, named=True)
-        print(f"  {strategy:5s} paper {paper:6.2f}  measured {rec['recovery_us'] / 1e3:7.3f}  "
-              f"({rec['flows_affected']:,} flows, {rec['packets_replayed']} packets again)")  # fmt: skip
+        print(
+            f"  {strategy:5s} paper {paper:6.2f}  measured {rec['recovery_us'] / 1e3:7.3f}  "
+            f"({rec['flows_affected']:,} flows, {rec['packets_replayed']} packets again)"
+        )
 
 
 if __name__ == "__main__":
