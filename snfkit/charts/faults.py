@@ -56,10 +56,7 @@ def recovery_chart(data: pl.DataFrame, *, subtitle: str | None = None):
         .encode(y="mean(paper_us):Q", tooltip=["strategy", "mean(paper_us)"])
     )
     return (bars + paper).properties(
-        title=title(
-            "Recovery time per strategy",
-            "ticks: the paper's §9.4 values" + (f"; {subtitle}" if subtitle else ""),
-        ),
+        title=title("Recovery time per strategy (ticks: the paper's §9.4 values)", subtitle),
         width=260,
         height=220,
     )
@@ -113,18 +110,14 @@ def latency_around_failure_chart(data: pl.DataFrame, *, subtitle: str | None = N
         .mark_line(point=True)
         .encode(
             x=alt.X("t_ms:Q", title="arrival, ms from the failure"),
-            y=alt.Y("max_us:Q", title="largest latency (µs)", scale=alt.Scale(type="log")),
+            y=alt.Y("max_us:Q", title="largest latency per bin (µs)", scale=alt.Scale(type="log")),
             color=alt.Color("strategy:N", sort=list(PAPER_RECOVERY_US)),
             tooltip=["strategy", "t_ms", "p99_us", "max_us", "packets"],
         )
     )
     rule = alt.Chart(pl.DataFrame({"t_ms": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="t_ms:Q")
     return (lines + rule).properties(
-        title=title(
-            "Latency around a unit failure",
-            "the failed unit's flows, the worst packet per bin"
-            + (f"; {subtitle}" if subtitle else ""),
-        ),
+        title=title("Latency around a unit failure (the failed unit's flows)", subtitle),
         width=420,
         height=220,
     )
