@@ -171,7 +171,7 @@ def test_a_stale_count_after_the_sequential_pass_replays_with_versions(monkeypat
         calls.append(k.get("keep_state_sources", False))
         return real(*a, **k)
 
-    monkeypatch.setattr(nfpass, "sequential_pass", lambda params: True)
+    monkeypatch.setattr(nfpass, "sequential_pass", lambda params, fails=None: True)
     monkeypatch.setattr(runner, "replay", counting)
     got = real(
         trace("lingering", 1), nf=nf_of("lb"), state_mode="proactive", replicas=2, alpha=0.0,
