@@ -150,11 +150,10 @@ def release_time(finish, u, olw, p):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def log_inflight(
-    inflight, un, u, g, arrival, start, finish, release, service, size, f, wait, cause
-):
-    """Append a packet to unit u's in-flight ring (the oldest leaves a full ring; its release is
-    remembered, so a failure can tell whether it lost track of an unreleased packet)."""
+def log_inflight(inflight, un, u, entry):
+    """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring (the
+    oldest leaves a full ring; its release is remembered, so a failure can tell whether it lost
+    track of an unreleased packet)."""
     slots = inflight.shape[1]
     if un.if_n == slots:
         old = inflight[u, un.if_head, I_REL]
@@ -162,18 +161,7 @@ def log_inflight(
             un.if_lost = old
         un.if_head = (un.if_head + 1) % slots
         un.if_n -= 1
-    k = (un.if_head + un.if_n) % slots
-    e = inflight[u, k]
-    e[I_PKT] = g
-    e[I_ARR] = arrival
-    e[I_START] = start
-    e[I_FINISH] = finish
-    e[I_REL] = release
-    e[I_SVC] = service
-    e[I_SIZE] = size
-    e[I_FLOW] = f
-    e[I_WAIT] = wait
-    e[I_CAUSE] = cause
+    inflight[u, (un.if_head + un.if_n) % slots] = entry
     un.if_n += 1
 
 
@@ -213,48 +201,36 @@ def _launch(units, ring, c, t, p):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _patch(
-    out,
-    patches,
-    c,
-    g0,
-    origin,
-    keep_rows,
-    g,
-    unit,
-    start,
-    finish,
-    wait,
-    lat,
-    queue,
-    cause,
-    ol,
-    lost,
-):
-    """Rewrite one packet's row: in place if it is in this chunk, else as a patch row."""
+def _patch(out, patches, c, g0, keep_rows, e, unit, queue, lost):
+    """Rewrite a packet's row from its in-flight entry ``e`` (on ``unit``, with that queueing; the
+    latency and the OL's share from the entry's release): in place if the packet is in this
+    chunk, else as a patch row the caller applies."""
     if not keep_rows:
         return
-    i = g - g0
+    origin = c.origin
+    lat = e[I_REL] - e[I_ARR]
+    ol = e[I_REL] - e[I_FINISH]
+    i = e[I_PKT] - g0
     if i >= 0:
         out.unit[i] = unit
-        out.start[i] = start + origin
-        out.finish[i] = finish + origin
-        out.state_wait[i] = wait
+        out.start[i] = e[I_START] + origin
+        out.finish[i] = e[I_FINISH] + origin
+        out.state_wait[i] = e[I_WAIT]
         out.latency[i] = lat
         out.queue[i] = queue
-        out.wait_cause[i] = cause
+        out.wait_cause[i] = e[I_CAUSE]
         out.ol[i] = ol
         out.lost[i] = lost
     else:
         row = patches[c.n_patches]
-        row[0] = g
+        row[0] = e[I_PKT]
         row[1] = unit
-        row[2] = start + origin
-        row[3] = finish + origin
-        row[4] = wait
+        row[2] = e[I_START] + origin
+        row[3] = e[I_FINISH] + origin
+        row[4] = e[I_WAIT]
         row[5] = lat
         row[6] = queue
-        row[7] = cause
+        row[7] = e[I_CAUSE]
         row[8] = ol
         row[9] = lost
         c.n_patches += 1
@@ -314,29 +290,10 @@ def fail_ol(o, tau, row, st, c, p, out, g0, keep_rows):
             if new_rel == e[I_REL]:
                 continue
             old_lat = e[I_REL] - e[I_ARR]
-            new_lat = new_rel - e[I_ARR]
-            _relatency(hist, c, old_lat, new_lat)
-            ol = new_rel - e[I_FINISH]
             queue = old_lat - e[I_SVC] - e[I_WAIT] - (e[I_REL] - e[I_FINISH])
-            _patch(
-                out,
-                patches,
-                c,
-                g0,
-                c.origin,
-                keep_rows,
-                e[I_PKT],
-                u,
-                e[I_START],
-                e[I_FINISH],
-                e[I_WAIT],
-                new_lat,
-                queue,
-                e[I_CAUSE],
-                ol,
-                False,
-            )
+            _relatency(hist, c, old_lat, new_rel - e[I_ARR])
             e[I_REL] = new_rel
+            _patch(out, patches, c, g0, keep_rows, e, u, queue, False)
             resent += 1
     row[F_UNIT] = o
     row[F_RECOVERY] = until - tau
@@ -432,24 +389,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             if e[I_WAIT] > 0:
                 waits[0, e[I_CAUSE]] -= 1
                 waits[1, e[I_CAUSE]] -= e[I_WAIT]
-            _patch(
-                out,
-                patches,
-                c,
-                g0,
-                c.origin,
-                keep_rows,
-                e[I_PKT],
-                u,
-                e[I_START],
-                e[I_FINISH],
-                e[I_WAIT],
-                old_lat,
-                queue,
-                e[I_CAUSE],
-                old_ol,
-                True,
-            )
+            _patch(out, patches, c, g0, keep_rows, e, u, queue, True)
             lost += 1
             continue
         svc = e[I_SVC]
@@ -500,39 +440,10 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             fl.last_finish = finish
         if finish > fl.item_end:
             fl.item_end = finish
-        _patch(
-            out,
-            patches,
-            c,
-            g0,
-            c.origin,
-            keep_rows,
-            e[I_PKT],
-            r,
-            start,
-            finish,
-            wait,
-            new_lat,
-            queue,
-            WaitCause.recovery,
-            new_ol,
-            False,
-        )
-        log_inflight(
-            inflight,
-            rn,
-            r,
-            e[I_PKT],
-            e[I_ARR],
-            start,
-            finish,
-            rel,
-            svc,
-            e[I_SIZE],
-            e[I_FLOW],
-            wait,
-            WaitCause.recovery,
-        )
+        e[I_START], e[I_FINISH], e[I_REL], e[I_WAIT] = start, finish, rel, wait
+        e[I_CAUSE] = WaitCause.recovery
+        _patch(out, patches, c, g0, keep_rows, e, r, queue, False)
+        log_inflight(inflight, rn, r, e)
         replayed += 1
     if rn.last_recv < launch:
         rn.last_recv = launch

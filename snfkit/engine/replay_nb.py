@@ -81,6 +81,7 @@ from snfkit.engine.enums import (
 )
 from snfkit.engine.faults_nb import (
     F_TIME,
+    INFLIGHT_COLUMNS,
     apply_failure,
     log_inflight,
     release_time,
@@ -685,6 +686,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     lat_max = np.int64(0)
     served = np.int64(0)
     origin = c.origin  # per-packet start and finish are written on the trace's clock
+    entry = np.empty(len(INFLIGHT_COLUMNS), np.int64)  # a packet for its unit's in-flight ring
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr or c.n_eu > eu_limit:
             status = STATUS_RECORDS_FULL
@@ -924,21 +926,10 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         release = finish + p.ol_hop_ns
         if p.faults:
             release = release_time(finish, u, olw, p)
-            log_inflight(
-                st.inflight,
-                un,
-                u,
-                g0 + i,
-                t_arr,
-                start,
-                finish,
-                release,
-                service,
-                size,
-                f,
-                wait,
-                cause,
-            )
+            # (INFLIGHT_COLUMNS order)
+            entry[0], entry[1], entry[2], entry[3], entry[4] = g0 + i, t_arr, start, finish, release
+            entry[5], entry[6], entry[7], entry[8], entry[9] = service, size, f, wait, cause
+            log_inflight(st.inflight, un, u, entry)
             if p.recovery == RecoveryStrategy.ftmb:  # the packet log since the last checkpoint
                 k = start // p.checkpoint_interval_ns
                 if k != un.ck_index:
