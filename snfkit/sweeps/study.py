@@ -79,6 +79,10 @@ FAIL_ERROR, FAIL_INTERRUPTED, FAIL_SURPLUS = "error", "interrupted", "surplus"
 TEMP_PREFIX = "snfkit-sweep-"
 """Temporary folders of ``--workers`` runs are ``$TMPDIR/snfkit-sweep-<parent pid>-<random>``."""
 _ORPHANED = threading.Event()
+_IN_OBJECTIVE = threading.Event()
+"""Set while a trial's objective runs, its trial already labelled with its worker: the parent
+watcher interrupts the main thread only then (an interrupt between Optuna's steps could leave an
+unlabelled trial RUNNING, which no cleanup could tell from another process's)."""
 """Set in a worker process whose parent has died (see :func:`_watch_parent`)."""
 
 
@@ -267,7 +271,10 @@ class _Objective:
     def __call__(self, trial) -> float | list[float]:
         cfg = self.config
         trial.set_user_attr("worker", self.worker)
+        _IN_OBJECTIVE.set()
         try:
+            if _ORPHANED.is_set():  # the parent died while no trial ran: stop at this one
+                raise KeyboardInterrupt
             self._check_room(trial)
             flat = dict(cfg.fixed)
             for spec in cfg.search:
@@ -285,6 +292,8 @@ class _Objective:
         except Exception as exc:
             _fail(trial, FAIL_ERROR, f"{type(exc).__name__}: {exc}")
             raise
+        finally:
+            _IN_OBJECTIVE.clear()
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("replay_s", replay_s)
         violations = [v for c in cfg.constraints for v in c.values(metrics)]
@@ -410,12 +419,17 @@ def _worker_main(
 
 def _watch_parent(parent: int) -> None:
     """Interrupt this process's main thread (KeyboardInterrupt, as Ctrl-C would) once ``parent``
-    is no longer its parent: it died and the process was re-parented. Checked every POLL_S s."""
+    is no longer its parent: it died and the process was re-parented. Checked every POLL_S s; the
+    interrupt waits for a trial's objective to run (:data:`_IN_OBJECTIVE`)."""
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(POLL_S)
         _ORPHANED.set()
+        # interrupt a running objective (its trial is labelled: the cleanup fails it); between
+        # trials the next objective sees _ORPHANED and stops at once
+        while not _IN_OBJECTIVE.wait(POLL_S):
+            pass
         _thread.interrupt_main()
 
     threading.Thread(target=watch, name="snfkit-parent-watch", daemon=True).start()
