@@ -27,7 +27,6 @@ class Faults:
         self.ol_down: dict[int, list[int]] = {}  # OL -> [from, until)
         self.hold_until = 0
         self.rng_state = (params.state.seed ^ FAIL_STREAM) & MASK64
-        self.lost = 0
 
     @property
     def active(self) -> bool:
@@ -210,7 +209,6 @@ class Faults:
             r.given.append(i)
             replayed += 1
         r.last_recv = max(r.last_recv, launch)
-        self.lost += 0 if not lose else len(pending)
         recovered = last if fp.recovery == "chc" else state_at
         row[3], row[4], row[5] = slot, r.slot, recovered - tau
         row[6], row[7] = len(affected), 0 if lose else nbytes
