@@ -426,6 +426,52 @@ class FaultParams:
             raise ParameterError("recovery_from_ol", self.recovery_from_ol, "True or False")
 
 
+@dataclass(frozen=True)
+class ControllerParams:
+    """Many controllers and the resource manager (paper §7, §9.5), and the controller's decision rate
+    (§9.7; its per-decision latency is ``decision_ns``). See docs/controllers.md.
+
+    controllers: controllers that split the flows among them (each flow to one, by a seeded hash of
+        its flow id, or by the table's ``ingress`` column); each runs the whole algorithm on its
+        share. 1 (default): the single-controller replay.
+    resource_manager: False (default): each controller starts and retires whole units of its own
+        (the baseline of Fig 6). True: its units are leases of fractional capacity from a resource
+        manager (RM) that packs every controller's leases onto shared units.
+    rm_headroom: at each epoch a controller asks for last epoch's load x (1 + rm_headroom)
+        (default 0.1: the room the 90 % prestart threshold leaves).
+    rm_grain: epoch requests are rounded up to multiples of this many units (default 0.1).
+    rm_increment: units asked for on demand, when no lease has room or every lease is above
+        ``prestart_utilization`` (default 1: a whole unit).
+    rm_rtt_ns: a lease request's round trip to the RM (default 100 us; the paper gives none). The
+        RM keeps units ready, so a lease is usable after this.
+    controller_rate: decisions a controller makes per second (each takes 1 / rate of its time, so
+        new items arriving faster queue for it); 0 (default): no limit.
+    """
+
+    controllers: int = 1
+    resource_manager: bool = False
+    rm_headroom: float = 0.1
+    rm_grain: float = 0.1
+    rm_increment: float = 1.0
+    rm_rtt_ns: int = 100_000
+    controller_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_int("controllers", self.controllers, 1, 1_000_000)
+        if not isinstance(self.resource_manager, bool):
+            raise ParameterError("resource_manager", self.resource_manager, "True or False")
+        _check_float("rm_headroom", self.rm_headroom, 0.0, 100.0)
+        _check_float("rm_grain", self.rm_grain, 0.001, 1.0)
+        _check_float("rm_increment", self.rm_increment, 0.001, 1.0)
+        _check_time("rm_rtt_ns", self.rm_rtt_ns, 0)
+        if self.controller_rate != 0:
+            _check_float("controller_rate", self.controller_rate, 1e-3, 1e12)
+
+    def shares(self) -> tuple[int, int]:
+        """(rm_increment, rm_grain) in the thousandths of a unit that leases are counted in."""
+        return max(1, round(self.rm_increment * 1000)), max(1, round(self.rm_grain * 1000))
+
+
 _GROUPS = {
     "flowlets": FlowletParams,
     "assignment": AssignmentParams,
@@ -434,6 +480,7 @@ _GROUPS = {
     "state": StateParams,
     "report": ReportParams,
     "faults": FaultParams,
+    "controllers": ControllerParams,
 }
 
 
@@ -448,6 +495,7 @@ class ReplayParams:
     state: StateParams = field(default_factory=StateParams)
     report: ReportParams = field(default_factory=ReportParams)
     faults: FaultParams = field(default_factory=FaultParams)
+    controllers: ControllerParams = field(default_factory=ControllerParams)
 
     def __post_init__(self) -> None:
         cells = self.units.max_units * self.assignment.load_buckets
@@ -461,6 +509,10 @@ class ReplayParams:
         if self.close_after_ns > idle:
             name = "flow_timeout_ns" if self.modes.mode in ("flow", "smart_flow") else "timeout_ns"
             raise ParameterError(name, self.close_after_ns, f"<= unit_idle_ns ({idle})")
+        if self.controllers.resource_manager and self.modes.mode == "packet":
+            raise ParameterError(
+                "resource_manager", True, "False with mode 'packet' (leases are packed by load)"
+            )
         if self.state.state_mode == "proactive" and self.units.max_units > MAX_UNITS_PROACTIVE:
             raise ParameterError(
                 "max_units", self.units.max_units,
@@ -513,6 +565,9 @@ class ReplayParams:
         - ``keep_rows`` and ``record_transfers``: per-packet outputs and a row per transfer, when
           ``keep_packets``; ``keep_src`` (each packet's state source, for an NF pass) also
           records transfers (the pushed packets).
+        - ``rm``, ``rm_increment``, ``rm_grain``: ``resource_manager`` and the lease sizes in
+          thousandths of a unit (:meth:`ControllerParams.shares`); ``decide_gap_ns``: the
+          controller's time per decision, 1e9 / ``controller_rate`` (0: no limit).
         - ``faults``: failures are scheduled (the kernel keeps each unit's in-flight packets);
           ``ol_rows``: per-packet rows get the output logger's share and a lost flag (with
           failures or an OL hop).
@@ -522,7 +577,13 @@ class ReplayParams:
         push_ns, pull_ns = self.state.transfer_times()
         per_packet, per_byte = self.units.service_costs()
         drain_ps, drain_burst = self.units.drain_shaper()
+        ctl = self.controllers
+        increment, grain = ctl.shares()
         return {
+            "rm": ctl.resource_manager,
+            "rm_increment": increment,
+            "rm_grain": grain,
+            "decide_gap_ns": round(1e9 / ctl.controller_rate) if ctl.controller_rate else 0,
             "drain_ps_per_byte": drain_ps,
             "drain_burst_ns": drain_burst,
             "per_packet_ns": per_packet,

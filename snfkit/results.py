@@ -125,6 +125,11 @@ SUMMARY_KEYS = {
     "failures": "failures applied (see the failures table)",
     "recovery_us": "recovery times of the failures: p50 and max in microseconds (None without)",
     "packets_lost": "packets lost with a unit and its OL (unit+ol failures); in = served + lost",
+    "rm_epoch_leases": "leases a controller asked its resource manager for at epoch starts "
+    "(resource_manager=True; on-demand leases count as overflow and prestarts)",
+    "rm_leases_returned": "idle leases given back at epoch starts (resource_manager=True)",
+    "controller": "the controller's decisions; with a controller_rate its utilization (decision "
+    "time / duration), the items that queued for it and their mean wait in us",
     "ol_mbps": "traffic to the output loggers: every packet and its state delta (the NF's delta "
     "bytes, else state_bytes a packet), in Mbps over the trace's duration",
 }

@@ -66,6 +66,7 @@ def compare_with_twin(packets: pl.DataFrame, params: ReplayParams, failures) -> 
         "busy_ns",
         "cal_full",
         "failed",
+        "share",
     ]
     rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
     np.testing.assert_array_equal(got.units.select(cols).to_numpy().astype(np.int64), rec)

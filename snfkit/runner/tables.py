@@ -473,4 +473,20 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "reordered": int(counters["reordered"]),
         "duration_s": duration / 1e9,
         "offered_gbps": offered_bits / span if duration else float("nan"),
+        "rm_epoch_leases": int(counters["lease_asks"]),
+        "rm_leases_returned": int(counters["lease_returns"]),
+        "controller": _controller_summary(counters, duration),
+    }
+
+
+def _controller_summary(counters, duration: int) -> dict[str, Any]:
+    """The controller's decisions, and with a decision rate its utilisation (decision time over
+    the trace's duration; above 1 it could not keep up) and the items that queued for it."""
+    waited = int(counters["decide_waited"])
+    busy = int(counters["decide_busy"])
+    return {
+        "decisions": int(counters["allocations"]),
+        "utilization": busy / duration if busy and duration else (0.0 if not busy else None),
+        "waited": waited,
+        "wait_mean_us": float(counters["decide_wait"]) / waited / 1e3 if waited else 0.0,
     }
