@@ -126,7 +126,9 @@ def test_a_table_without_the_nf_columns_is_named():
 
     bare = _table().select("ts_ns", "flow_id", "wire_len")
     for call in (lambda: apply(BUILT["qos"], bare), lambda: replay(bare, nf="lb")):
-        with pytest.raises(ParameterError, match="without src_ip, dst_ip, src_port, dst_port, proto"):
+        with pytest.raises(
+            ParameterError, match="without src_ip, dst_ip, src_port, dst_port, proto"
+        ):
             call()
 
 

@@ -38,8 +38,19 @@ def _compare(packets, flat):
     np.testing.assert_array_equal(F["open_ns"].to_numpy(), I["open_ts"])
     np.testing.assert_array_equal(F["estimate_gbps"].to_numpy(), I["est"] / 1e9)
     np.testing.assert_array_equal(F["overflow"].to_numpy(), I["overflow"])
-    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns",
-            "cal_full", "failed", "share"]
+    cols = [
+        "unit",
+        "unit_life",
+        "start_ns",
+        "ready_ns",
+        "retire_ns",
+        "packets",
+        "bytes",
+        "busy_ns",
+        "cal_full",
+        "failed",
+        "share",
+    ]
     rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
     np.testing.assert_array_equal(got.units.select(cols).to_numpy(), rec)
     np.testing.assert_array_equal(F["state_source"].to_physical().to_numpy(), I["source"])

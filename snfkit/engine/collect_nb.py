@@ -74,7 +74,6 @@ def new_items(n: int) -> Items:
     return Items(*(np.zeros(n, ITEM_DTYPES[name]) for name in Items._fields))
 
 
-
 @nb.njit(cache=True, error_model="numpy")
 def hist_bucket(v):
     """Bucket of one latency in the log histogram (:func:`snfkit.latency_hist.bucket_of`).

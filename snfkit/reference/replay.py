@@ -8,7 +8,6 @@ Tests require exactly equal outputs (floating-point sums are done in the same or
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 
 import numpy as np
