@@ -58,6 +58,19 @@ whose post-state moved).
 ``nf_output`` (with an NF; one row per packet, in trace order): ``action`` (0 forward, 1 drop),
 ``out0``, ``out1`` (the NF's outputs, see its docs), ``delta`` (state bytes changed).
 
+With many controllers (``controllers`` > 1 or ``resource_manager``; :mod:`snfkit.runner.many`),
+``packets``, ``flowlets``, ``units``, ``epoch_units`` and ``transfers`` get a ``controller`` column
+(``unit`` is that controller's unit ID, ``item`` numbers run on across controllers), and three more
+tables: ``controller_epochs`` (one row per controller and epoch: ``offered_gbps``, ``mean_units``
+(units or leases held, time-weighted), ``provisioned_gbps`` (their capacity; a lease counts its
+share), ``overprovision_gbps`` = provisioned - offered: the paper's Fig 6), and under a resource
+manager ``leases`` (one row per lease: ``controller``, ``unit``, ``unit_life``, ``share`` in
+thousandths of a unit, ``start_ns`` (asked for), ``ready_ns`` (granted), ``retire_ns`` (given
+back), ``rm_unit``: the resource manager's unit that held it) and ``rm_units`` (one row per
+lifetime of a resource manager's unit: ``rm_unit``, ``start_ns``, ``ready_ns``, ``retire_ns``,
+``peak_share``, ``leases``, ``lifetime_ns``). ``epoch_units`` has ``leased_ns`` (active time x
+share / 1000 is the unit-time a lease holds).
+
 ``summary``: see :data:`SUMMARY_KEYS`.
 """
 
@@ -80,6 +93,9 @@ TABLES = (
     "transfers",
     "nf_output",
     "failures",
+    "controller_epochs",
+    "leases",
+    "rm_units",
 )
 
 SUMMARY_KEYS = {
@@ -130,6 +146,14 @@ SUMMARY_KEYS = {
     "rm_leases_returned": "idle leases given back at epoch starts (resource_manager=True)",
     "controller": "the controller's decisions; with a controller_rate its utilization (decision "
     "time / duration), the items that queued for it and their mean wait in us",
+    "controllers": "controllers the flows were split among (many-controller replays only)",
+    "resource_manager": "whether units were leased from a resource manager (many-controller replays)",
+    "overprovision_gbps": "per controller and epoch, provisioned - offered capacity: mean and p95 "
+    "(many-controller replays; the paper's Fig 6)",
+    "leased_unit_seconds": "under a resource manager: the leases' unit-seconds (share x time)",
+    "rm_units": "under a resource manager: lifetimes of its units",
+    "rm_late_grants": "under a resource manager: leases granted on a unit still starting (taken as "
+    "usable after the round trip; their first packets are optimistic by up to the start-up)",
     "ol_mbps": "traffic to the output loggers: every packet and its state delta (the NF's delta "
     "bytes, else state_bytes a packet), in Mbps over the trace's duration",
 }
@@ -149,6 +173,9 @@ class Results:
     transfers: pl.DataFrame | None = None
     nf_output: pl.DataFrame | None = None
     failures: pl.DataFrame | None = None
+    controller_epochs: pl.DataFrame | None = None
+    leases: pl.DataFrame | None = None
+    rm_units: pl.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def save(self, directory: str | PathLike[str]) -> Path:

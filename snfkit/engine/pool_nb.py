@@ -13,8 +13,8 @@ Shares. A slot holds a whole unit (``share`` = :data:`SHARE_ONE`) unless its con
 a resource manager (``p.rm``, paper §7): a slot is then a *lease* of ``share`` thousandths of a unit,
 granted ``rm_rtt_ns`` after it is asked for. A lease plans with that part of the unit's capacity
 (``cap``) and serves at that part of its speed (:func:`lease_service`: a shared unit serves each
-controller up to its share). :mod:`snfkit.engine.rm_nb` packs the leases of every controller onto
-units. The epoch's lease request is :func:`lease_to`.
+controller up to its share). The resource manager's side, packing every controller's leases onto shared units,
+is :func:`pack_leases_nb` at the end of this module. The epoch's lease request is :func:`lease_to`.
 """
 
 from __future__ import annotations
@@ -331,3 +331,116 @@ def lease_target(nbytes, p):
     epoch, times (1 + ``rm_headroom``), over the unit's capacity, rounded up to ``rm_grain``."""
     want = nbytes * 8e9 / p.epoch_ns * (1.0 + p.rm_headroom) / p.unit_capacity_bps * SHARE_ONE
     return np.int64(np.ceil(want / p.rm_grain)) * p.rm_grain
+
+
+# ----------------------------------------------------------------------------- resource manager
+
+RM_UNIT_COLUMNS = ("rm_unit", "start_ns", "ready_ns", "retire_ns", "peak_share", "leases")
+"""One row per lifetime of a resource manager's unit (:func:`pack_leases_nb`)."""
+
+
+@nb.njit(cache=True, error_model="numpy")
+def lowest_free(active, n):
+    """The lowest of the first n slots not active (-1: none): the rule every pool follows (a new
+    unit or lease of a controller takes the lowest free ID, and so does a resource manager's unit)."""
+    for u in range(n):
+        if not active[u]:
+            return u
+    return -1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns):
+    """Retire the resource manager's units that have been empty for idle_ns by time t."""
+    for u in range(active.shape[0]):
+        if active[u] and leased[u] == 0 and empty_since[u] + idle_ns <= t:
+            active[u] = False
+            rec[unit_rec[u], 3] = empty_since[u] + idle_ns
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _rm_open(active, leased, empty_since, rec, n_rec, unit_rec, t, startup_ns):
+    u = lowest_free(active, active.shape[0])
+    active[u] = True
+    leased[u] = 0
+    empty_since[u] = t
+    unit_rec[u] = n_rec
+    rec[n_rec, 0] = u
+    rec[n_rec, 1] = t
+    rec[n_rec, 2] = t + startup_ns
+    rec[n_rec, 3] = -1
+    rec[n_rec, 4] = 0
+    rec[n_rec, 5] = 0
+    return u, n_rec + 1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def pack_leases_nb(start, retire, share, rtt_ns, startup_ns, idle_ns, prestart_utilization):
+    """The resource manager (paper §7): pack leases (held from ``start`` to ``retire``, ``share``
+    thousandths of a unit each, in any order) onto shared units. Returns (the unit of each lease,
+    the units' rows of :data:`RM_UNIT_COLUMNS`, leases granted on a unit still starting).
+
+    Events in time order, releases before grants at the same time (a lease held for no time is
+    released after them), grants in the order given among equal starts. A grant goes to the fullest running unit where it fits (best fit, ties to
+    the lower ID: it packs units to their capacity), else to a new unit at the lowest free ID.
+    After each grant, if every running unit holds more than ``prestart_utilization`` of its
+    capacity, the RM starts one more (a unit ahead of need, as a controller does). A unit that
+    has held no lease for ``idle_ns`` retires. A grant counts as *late* when its unit is ready
+    after the lease's request round trip (``start + rtt_ns``): the replay took the lease as usable
+    then, so such leases' first packets are optimistic by up to the unit's start-up."""
+    n = start.shape[0]
+    g_order = np.argsort(start, kind="mergesort")
+    r_key = retire * 2 + (retire == start)  # (time, held for no time): a zero-length lease's
+    r_order = np.argsort(r_key, kind="mergesort")  # release comes after the grants at its time
+    slots = 2 * n + 1
+    active = np.zeros(slots, np.bool_)
+    leased = np.zeros(slots, np.int64)
+    empty_since = np.zeros(slots, np.int64)
+    unit_rec = np.zeros(slots, np.int64)
+    rec = np.zeros((2 * n + 1, len(RM_UNIT_COLUMNS)), np.int64)
+    n_rec = 0
+    unit_of = np.full(n, -1, np.int64)
+    late = 0
+    gi = 0
+    ri = 0
+    while gi < n or ri < n:
+        if ri < n and (gi >= n or r_key[r_order[ri]] <= 2 * start[g_order[gi]]):
+            k = r_order[ri]
+            ri += 1
+            t = retire[k]
+            _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns)
+            u = unit_of[k]
+            leased[u] -= share[k]
+            if leased[u] == 0:
+                empty_since[u] = t
+            continue
+        k = g_order[gi]
+        gi += 1
+        t = start[k]
+        _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns)
+        best = -1
+        for u in range(slots):
+            if active[u] and leased[u] + share[k] <= SHARE_ONE:
+                if best < 0 or leased[u] > leased[best]:
+                    best = u
+        if best < 0:
+            best, n_rec = _rm_open(active, leased, empty_since, rec, n_rec, unit_rec, t, startup_ns)
+        if rec[unit_rec[best], 2] > t + rtt_ns:
+            late += 1
+        leased[best] += share[k]
+        unit_of[k] = best
+        r = unit_rec[best]
+        rec[r, 5] += 1
+        if leased[best] > rec[r, 4]:
+            rec[r, 4] = leased[best]
+        spare = False
+        for u in range(slots):
+            if active[u] and leased[u] <= prestart_utilization * SHARE_ONE:
+                spare = True
+                break
+        if not spare:
+            _, n_rec = _rm_open(active, leased, empty_since, rec, n_rec, unit_rec, t, startup_ns)
+    for u in range(slots):  # every lease ended: the units retire once idle
+        if active[u]:
+            rec[unit_rec[u], 3] = empty_since[u] + idle_ns
+    return unit_of, rec[:n_rec], late

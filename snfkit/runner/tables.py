@@ -20,7 +20,7 @@ from snfkit.engine.enums import (
     names,
 )
 from snfkit.engine.faults_nb import FAIL_COLUMNS
-from snfkit.engine.pool_nb import RECORD_DTYPE
+from snfkit.engine.pool_nb import RECORD_DTYPE, SHARE_ONE
 from snfkit.engine.replay_nb import item_rates_nb
 from snfkit.engine.state_nb import TRANSFER_COLUMNS, new_transfers
 from snfkit.results import Results
@@ -306,7 +306,8 @@ def _epoch_tables(
     starts = units["start_ns"].to_numpy()
     retires = units["retire_ns"].to_numpy()
     slots = units["unit"].to_numpy()
-    active = _active_per_epoch(starts, retires, slots, t0, E, n_epochs)
+    shares = units["share"].to_numpy()
+    active = _active_per_epoch(starts, retires, slots, shares, t0, E, n_epochs)
     rows = (
         np.concatenate(run.eu_parts) if run.eu_parts else np.zeros((0, len(EU_COLUMNS)), np.int64)
     )
@@ -333,7 +334,9 @@ def _epoch_tables(
     offered = traffic.group_by("epoch").agg(pl.col("bytes").sum().alias("offered_bytes"))
     base = pl.DataFrame({"epoch": np.arange(n_epochs, dtype=np.int64)})
     per = eu.group_by("epoch").agg(
-        pl.col("active_ns").sum(), pl.col("processed_bytes").sum().alias("processed_bytes")
+        pl.col("active_ns").sum(),
+        pl.col("leased_ns").sum(),
+        pl.col("processed_bytes").sum().alias("processed_bytes"),
     )
     epochs = (
         base.join(offered, on="epoch", how="left")
@@ -346,7 +349,7 @@ def _epoch_tables(
             mean_active_units=pl.col("active_ns") / E,
             max_active_units=pl.Series(max_active, dtype=pl.Int64),
         )
-        .with_columns(provisioned_gbps=pl.col("mean_active_units") * cap / 1e9)
+        .with_columns(provisioned_gbps=pl.col("leased_ns") / SHARE_ONE / E * cap / 1e9)
         .with_columns(overprovision_gbps=pl.col("provisioned_gbps") - pl.col("offered_gbps"))
         .select(
             "epoch",
@@ -362,9 +365,10 @@ def _epoch_tables(
     return epochs, eu.drop("processed_bytes")
 
 
-def _active_per_epoch(starts, retires, slots, t0, E, n_epochs) -> pl.DataFrame:
-    """Each unit lifetime's active time in each epoch it overlaps: rows (epoch, unit, active_ns),
-    summed over the lifetimes of a slot (vectorised: a unit alive for a million epochs costs a
+def _active_per_epoch(starts, retires, slots, shares, t0, E, n_epochs) -> pl.DataFrame:
+    """Each unit lifetime's active time in each epoch it overlaps: rows (epoch, unit, active_ns,
+    leased_ns = active time x the lifetime's share in thousandths of a unit), summed over the
+    lifetimes of a slot (vectorised: a unit alive for a million epochs costs a
     million rows, not a million Python steps)."""
     if n_epochs == 0 or len(starts) == 0:
         e_lo = e_hi = np.zeros(0, np.int64)
@@ -384,10 +388,11 @@ def _active_per_epoch(starts, retires, slots, t0, E, n_epochs) -> pl.DataFrame:
                 "epoch": epoch[keep].astype(np.int64),
                 "unit": slots[life][keep].astype(np.int64),
                 "active_ns": (hi - lo)[keep].astype(np.int64),
+                "leased_ns": ((hi - lo) * shares[life])[keep].astype(np.int64),
             }
         )
         .group_by("epoch", "unit")
-        .agg(pl.col("active_ns").sum())
+        .agg(pl.col("active_ns").sum(), pl.col("leased_ns").sum())
     )
 
 
