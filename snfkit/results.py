@@ -148,7 +148,8 @@ SUMMARY_KEYS = {
     "time / duration), the items that queued for it and their mean wait in us",
     "controllers": "controllers the flows were split among (many-controller replays only)",
     "resource_manager": "whether units were leased from a resource manager (many-controller replays)",
-    "overprovision_gbps": "per controller and epoch, provisioned - offered capacity: mean and p95 "
+    "controller_overprovision_gbps": "per controller and epoch, provisioned - offered capacity: mean "
+    "and p95 "
     "(many-controller replays; the paper's Fig 6)",
     "leased_unit_seconds": "under a resource manager: the leases' unit-seconds (share x time)",
     "rm_units": "under a resource manager: lifetimes of its units",

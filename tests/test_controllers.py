@@ -152,7 +152,8 @@ def test_rm_trims_overprovisioning_below_independent_controllers():
     flat = dict(controllers=4, epoch_ns=20_000_000)
     ind = snfkit.replay(pk, resource_manager=False, keep_packets=False, **flat)
     rm = snfkit.replay(pk, resource_manager=True, keep_packets=False, **flat)
-    assert rm.summary["overprovision_gbps"]["mean"] < ind.summary["overprovision_gbps"]["mean"]
+    over = "controller_overprovision_gbps"
+    assert rm.summary[over]["mean"] < ind.summary[over]["mean"]
     assert ind.controller_epochs.height == rm.controller_epochs.height == 4 * ind.epochs.height
 
 

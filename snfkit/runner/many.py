@@ -283,7 +283,7 @@ def _split_slots(results: Results, params: ReplayParams, ctl: np.ndarray) -> Non
     s = results.summary
     s["controllers"] = cp.controllers
     s["resource_manager"] = cp.resource_manager
-    s["overprovision_gbps"] = {
+    s["controller_overprovision_gbps"] = {
         "mean": float(over.mean()) if over.size else float("nan"),
         "p95": float(np.percentile(over, 95)) if over.size else float("nan"),
     }
