@@ -22,9 +22,15 @@ from snfkit.runner.inputs import nf_inputs, nf_setup
 from snfkit.runner.many import replay_many
 from snfkit.workloads.presets import paper_like
 
-LOADED = dict(unit_capacity_bps=2e8, max_units=16, unit_idle_ns=2_000_000, epoch_ns=500_000,
-              flow_timeout_ns=1_000_000, smart_interval_ns=1_000_000,
-              unit_startup_ns=20_000)  # fmt: skip
+LOADED = dict(
+    unit_capacity_bps=2e8,
+    max_units=16,
+    unit_idle_ns=2_000_000,
+    epoch_ns=500_000,
+    flow_timeout_ns=1_000_000,
+    smart_interval_ns=1_000_000,
+    unit_startup_ns=20_000,
+)
 
 
 def _trace_every_controller_at_t0(seed: int, n: int, n_flows: int, controllers: int):
@@ -114,12 +120,18 @@ def test_rm_conformance_leases_never_overfill_a_unit_and_work_stays_on_leases():
     assert leases["share"].n_unique() > 1  # fractional leases were granted
     for u in leases["rm_unit"].unique().to_list():
         mine = leases.filter(pl.col("rm_unit") == u)
-        assert _sweep_max(mine["start_ns"].to_numpy(), mine["retire_ns"].to_numpy(),
-                          mine["share"].to_numpy()) <= 1000  # fmt: skip
+        assert (
+            _sweep_max(
+                mine["start_ns"].to_numpy(), mine["retire_ns"].to_numpy(), mine["share"].to_numpy()
+            )
+            <= 1000
+        )
         lives = units.filter(pl.col("rm_unit") == u)
         for row in mine.iter_rows(named=True):
-            assert any(a <= row["start_ns"] and row["retire_ns"] <= b
-                       for a, b in zip(lives["start_ns"], lives["retire_ns"], strict=True))  # fmt: skip
+            assert any(
+                a <= row["start_ns"] and row["retire_ns"] <= b
+                for a, b in zip(lives["start_ns"], lives["retire_ns"], strict=True)
+            )
     # each packet's service lies within the lease that its unit held then
     fl = got.flowlets.select("item", "unit_life")
     pkt = got.packets.join(fl, on="item").join(
@@ -158,8 +170,14 @@ def test_rm_trims_overprovisioning_below_independent_controllers():
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**31 - 1), st.integers(0, 40), st.sampled_from([0, 5, 50]),
-       st.sampled_from([0, 20, 200]), st.sampled_from([1, 30, 300]), st.floats(0.0, 1.0))  # fmt: skip
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 40),
+    st.sampled_from([0, 5, 50]),
+    st.sampled_from([0, 20, 200]),
+    st.sampled_from([1, 30, 300]),
+    st.floats(0.0, 1.0),
+)
 def test_pack_leases_kernel_equals_twin(seed, n, rtt, startup, idle, prestart):
     rng = np.random.default_rng(seed)
     start = rng.integers(0, 300, n).astype(np.int64)
@@ -229,3 +247,52 @@ def test_controller_rate_queues_items_and_reports_utilization():
     assert c["waited"] > 0 and c["wait_mean_us"] > 0
     assert slow.summary["latency_mean_us"] > free.summary["latency_mean_us"]
     assert free.summary["controller"]["utilization"] == 0.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(0, 300), st.integers(1, 40), st.integers(1, 8))
+def test_split_kernels_equal_their_twins(seed, n, n_flows, n_ctl):
+    """Rows grouped per controller, and per-controller flow ids, against the twin."""
+    from snfkit.engine.split_nb import group_rows_nb, local_flow_ids_nb
+    from snfkit.reference.split import group_rows, local_flow_ids
+
+    rng = np.random.default_rng(seed)
+    flow = rng.integers(0, n_flows, n).astype(np.int64)
+    owner = rng.integers(0, n_ctl, n_flows)
+    ctl = owner[flow].astype(np.int64)
+    rows, starts = group_rows_nb(ctl, np.int64(n_ctl))
+    ref_rows = group_rows(ctl, n_ctl)
+    assert [rows[starts[k] : starts[k + 1]].tolist() for k in range(n_ctl)] == ref_rows
+    local, ids, first = local_flow_ids_nb(flow, ctl, np.int64(n_ctl), np.int64(n_flows))
+    ref_local, ref_ids = local_flow_ids(flow, ctl, n_ctl)
+    assert local.tolist() == ref_local
+    assert [ids[first[k] : first[k + 1]].tolist() for k in range(n_ctl)] == ref_ids
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(0, 60), st.booleans())
+def test_scatter_kernel_equals_twin(seed, n, with_ol):
+    from snfkit.engine.replay_nb import ChunkOut
+    from snfkit.engine.split_nb import scatter_rows_nb
+    from snfkit.reference.split import scatter_rows
+
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(2 * n + 1, n, replace=False)).astype(np.int64)
+    dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64, np.int64, np.bool_]
+    sizes = [n] * 10 + [0] + [n if with_ol else 0] * 2
+    part = ChunkOut(
+        *(
+            rng.integers(0, 2 if dt == np.bool_ else 1000, s).astype(dt)
+            for dt, s in zip(dtypes, sizes, strict=True)
+        )
+    )
+    total = [2 * n + 1] * 10 + [0] + [2 * n + 1 if with_ol else 0] * 2
+    out = ChunkOut(*(np.zeros(s, dt) for dt, s in zip(dtypes, total, strict=True)))
+    scatter_rows_nb(rows, part, out, np.int64(7), np.int64(100))
+    ref = {f: [0] * len(getattr(out, f)) for f in ChunkOut._fields}
+    scatter_rows(
+        rows.tolist(), {f: getattr(part, f).tolist() for f in ChunkOut._fields}, ref, 7, 100
+    )
+    for f in ChunkOut._fields:
+        got = getattr(out, f).tolist()
+        assert got == [type(v)(x) for v, x in zip(got, ref[f], strict=True)], f

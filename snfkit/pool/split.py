@@ -46,7 +46,7 @@ def controller_of(packets: pl.DataFrame, controllers: int, seed: int) -> np.ndar
                 "one ingress per flow (a flow's state lives with one controller)",
             )
         return ctl
-    n_flows = int(np.unique(flow).shape[0]) if flow.shape[0] else 0
+    n_flows = int(np.count_nonzero(np.bincount(flow))) if flow.shape[0] else 0
     if controllers > max(n_flows, 1):
         raise ParameterError(
             "controllers", controllers, f"at most the trace's number of flows ({n_flows:,})"

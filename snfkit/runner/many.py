@@ -27,6 +27,7 @@ import polars as pl
 
 from snfkit.engine.collect_nb import EU_COLUMNS, Items
 from snfkit.engine.replay_nb import CTL_DTYPE, ChunkOut
+from snfkit.engine.split_nb import group_rows_nb, local_flow_ids_nb, scatter_rows_nb
 from snfkit.engine.state_nb import TR_FLOW, TR_FROM, TR_PACKET, TR_TO
 from snfkit.errors import ParameterError
 from snfkit.params import ReplayParams
@@ -75,7 +76,12 @@ def replay_many(
         )
     sequential = nfpass.SequentialNF(nf_obj, inputs) if nf_obj is not None else None
     t0 = int(ts[0]) if n else 0
-    rows = [np.flatnonzero(ctl == k) for k in range(ctl_params.controllers)]
+    n_ctl = ctl_params.controllers
+    order, starts = group_rows_nb(ctl, np.int64(n_ctl))
+    rows = [order[starts[k] : starts[k + 1]] for k in range(n_ctl)]
+    n_flows = int(flow.max()) + 1 if n else 0
+    local, ids, first = local_flow_ids_nb(flow, ctl, np.int64(n_ctl), np.int64(n_flows))
+    shares = [(rows[k], local[rows[k]], ids[first[k] : first[k + 1]]) for k in range(n_ctl)]
     stop = threading.Event()
     lock = threading.Lock()
     with progress_reporter(
@@ -88,7 +94,7 @@ def replay_many(
 
         def run(k: int) -> tuple[Drained, np.ndarray]:
             return _one(
-                params, t0, ts, flow, wl, rows[k], chunk_size, keep_state_sources, advance, stop
+                params, t0, ts, wl, shares[k], chunk_size, keep_state_sources, advance, stop
             )
 
         workers = max(1, min(len(rows), os.cpu_count() or 1))
@@ -129,14 +135,14 @@ def _arrays(packets: Any, chunk_size: int):
     return table, ts, flow, wl
 
 
-def _one(params, t0, ts, flow, wl, rows, chunk_size, keep_src, advance, stop):
-    """One controller's replay of the packets at ``rows``, its flows renumbered densely (the
-    per-flow tables stay the size of its share). Returns its drained record and its flow ids."""
+def _one(params, t0, ts, wl, share, chunk_size, keep_src, advance, stop):
+    """One controller's replay of its ``share``: (its rows, their flow ids renumbered densely in
+    the order of the global ids, the global ids), so its per-flow tables stay the size of its
+    share. Returns its drained record and its flow ids."""
+    rows, local, ids = share
     driver = Driver(params, keep_src=keep_src)
     driver.drained.t0 = t0  # every controller's clock and epochs start at the trace's first packet
     driver.state.ctl["origin"] = t0
-    ids, local = np.unique(flow[rows], return_inverse=True)
-    local = local.astype(np.int64)
     if ids.shape[0]:
         driver.reserve(ids.shape[0], rows.shape[0])
     for a in range(0, rows.shape[0], chunk_size):
@@ -158,7 +164,7 @@ def _merge(params, done, rows, ts, flow, wl, t0) -> Drained:
     hist = np.zeros_like(first.state.hist)
     waits = np.zeros_like(first.state.waits)
     n = ts.shape[0]
-    out = _packet_out(n, first) if keep else None
+    out = _packet_out(n, [d for d, _ in done]) if keep else None
     src = np.full(n, -1, np.int64) if keep_src else None
     lives = items = 0
     for k, ((d, ids), r) in enumerate(zip(done, rows, strict=True)):
@@ -196,17 +202,12 @@ def _merge(params, done, rows, ts, flow, wl, t0) -> Drained:
             transfers.append(batch)
         for p in d.pushed_packets:
             pushed.append(np.where(p >= 0, r[p], -1))
-        if keep and d.packet_parts:
-            part = [
-                np.concatenate(cols)
-                for cols in zip(*(pp.out for pp in d.packet_parts), strict=True)
-            ]
-            for name, col in zip(ChunkOut._fields, part, strict=True):
-                dest = getattr(out, name)
-                if dest.shape[0]:
-                    dest[r] = col
-            out.unit[r] += k * m
-            out.item[r] += items
+        if keep:
+            for part in d.packet_parts:
+                m_rows = part.ts.shape[0]
+                scatter_rows_nb(r[:m_rows], part.out, out, np.int64(k * m), np.int64(items))
+                r = r[m_rows:]
+            r = rows[k]
         if keep_src and d.src_parts:
             s = np.concatenate(d.src_parts)
             src[r] = np.where(s >= 0, r[np.maximum(s, 0)], -1)
@@ -231,13 +232,14 @@ def _merge(params, done, rows, ts, flow, wl, t0) -> Drained:
     return merged
 
 
-def _packet_out(n: int, first: Drained) -> ChunkOut:
-    """Per-packet output arrays for the whole trace, shaped like a controller's."""
-    if first.packet_parts:
-        like = first.packet_parts[0].out
-        return ChunkOut(*(np.zeros(n if a.shape[0] else 0, a.dtype) for a in like))
-    dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64, np.int64, np.bool_]
-    return ChunkOut(*(np.zeros(n if k < 10 else 0, dt) for k, dt in enumerate(dtypes)))
+def _packet_out(n: int, runs: list[Drained]) -> ChunkOut:
+    """Per-packet output arrays for the whole trace, shaped like the controllers' (every row is
+    written: each packet has a controller)."""
+    for d in runs:
+        if d.packet_parts:
+            like = d.packet_parts[0].out
+            return ChunkOut(*(np.empty(n if a.shape[0] else 0, a.dtype) for a in like))
+    return ChunkOut(*(np.empty(0, np.int64) for _ in ChunkOut._fields))
 
 
 def _split_slots(results: Results, params: ReplayParams, ctl: np.ndarray) -> None:
