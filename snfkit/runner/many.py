@@ -167,6 +167,7 @@ def _merge(params, done, rows, ts, flow, wl, t0) -> Drained:
     out = _packet_out(n, [d for d, _ in done]) if keep else None
     src = np.full(n, -1, np.int64) if keep_src else None
     lives = items = 0
+    scatters = []  # each controller's per-packet outputs to their rows, done on threads below
     for k, ((d, ids), r) in enumerate(zip(done, rows, strict=True)):
         c = d.state.ctl
         for name in CTL_DTYPE.names:
@@ -203,16 +204,21 @@ def _merge(params, done, rows, ts, flow, wl, t0) -> Drained:
         for p in d.pushed_packets:
             pushed.append(np.where(p >= 0, r[p], -1))
         if keep:
+            a = 0
             for part in d.packet_parts:
-                m_rows = part.ts.shape[0]
-                scatter_rows_nb(r[:m_rows], part.out, out, np.int64(k * m), np.int64(items))
-                r = r[m_rows:]
-            r = rows[k]
+                b = a + part.ts.shape[0]
+                scatters.append((r[a:b], part.out, np.int64(k * m), np.int64(items)))
+                a = b
         if keep_src and d.src_parts:
             s = np.concatenate(d.src_parts)
             src[r] = np.where(s >= 0, r[np.maximum(s, 0)], -1)
         lives += int(c["lives"][0])
         items += n_items
+    if scatters:
+        with ThreadPoolExecutor(min(len(scatters), os.cpu_count() or 1)) as pool:
+            list(
+                pool.map(lambda job: scatter_rows_nb(job[0], job[1], out, job[2], job[3]), scatters)
+            )
     state = first.state._replace(
         ctl=ctl,
         items=Items(*(np.concatenate(cols) for cols in zip(*items_parts, strict=True))),
