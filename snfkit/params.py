@@ -440,8 +440,8 @@ class ControllerParams:
     rm_headroom: at each epoch a controller asks for last epoch's load x (1 + rm_headroom)
         (default 0.1: the room the 90 % prestart threshold leaves).
     rm_grain: epoch requests are rounded up to multiples of this many units (default 0.1).
-    rm_increment: units asked for on demand, when no lease has room or every lease is above
-        ``prestart_utilization`` (default 1: a whole unit).
+    rm_increment: units asked for on demand, when every lease is above ``prestart_utilization``
+        (default 1: a whole unit); a flowlet no lease has room for goes to the least loaded one.
     rm_rtt_ns: a lease request's round trip to the RM (default 100 us; the paper gives none). The
         RM keeps units ready, so a lease is usable after this.
     controller_rate: decisions a controller makes per second (each takes 1 / rate of its time, so

@@ -46,8 +46,8 @@ item at a time, each taking that long, so items arriving faster than it decides 
 
 Leases (``p.rm``, one controller of several under a resource manager, paper §7): unit slots are
 leases of a share of a unit (:mod:`snfkit.engine.pool_nb`, "Shares"): capacities and service times
-follow the share, units started on demand are leases of ``rm_increment`` granted after
-``rm_rtt_ns``, and at its first arrival in each new epoch the controller asks for last epoch's load
+follow the share, units started ahead of need are leases of ``rm_increment`` granted after
+``rm_rtt_ns`` (an item no lease has room for goes to the least loaded lease unless there is none), and at its first arrival in each new epoch the controller asks for last epoch's load
 plus headroom (:func:`~snfkit.engine.pool_nb.lease_to`: more leases, or idle ones given back).
 
 Retirement: a unit with no open item retires at max(last packet received + idle_ns, unit_free); the
@@ -502,7 +502,9 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
                             best = h
                             best_score = score
         return best, False
-    u = start_unit(units, ring, c, t, p)
+    # no unit has room: start one; under a resource manager only when the controller holds no
+    # lease (it asks for more through the prestart rule: when all its leases are above it)
+    u = start_unit(units, ring, c, t, p) if not p.rm or c.hi == 0 else -1
     if u >= 0:
         c.overflow_new += 1
         return u, True

@@ -300,7 +300,10 @@ class Controller:
         if candidates:
             best = max(candidates, key=lambda c: (c[0], -c[1]))  # max score, then lower ID
             return self.units[best[1]], False, loads
-        unit = self.start_unit(t)
+        # no unit has room: start one; under a resource manager only when it holds no lease (it
+        # asks for more through the prestart rule, when all its leases are above it)
+        rm = self.p.controllers.resource_manager
+        unit = self.start_unit(t) if not rm or not self.units else None
         if unit is not None:
             loads[unit.slot] = 0.0
             self.counters["overflow_new"] += 1
