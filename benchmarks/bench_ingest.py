@@ -22,8 +22,12 @@ For each, after a warm-up (numba code loaded from its cache, the file in the pag
 
 It prints each one's best and median wall-clock rate over the rounds, CPU-time rates, and the ratio
 of ``load_trace`` to ``dpkt + struct`` (best to best, median to median: the same rounds).
+``--breakdown`` adds the best time of each phase of the build: the reader, the flow ids
+(:func:`snfkit.traces.table.flow_ids`) and the two address columns
+(:func:`snfkit.traces.table.binary16_series`).
 
-Usage: ``python benchmarks/bench_ingest.py [--traces eth raw] [--repeat 5] [--ref-packets 300000]``.
+Usage: ``python benchmarks/bench_ingest.py [--traces eth raw] [--repeat 5] [--ref-packets 300000]
+[--breakdown] [--verbose] [--keep DIR]``.
 """
 
 from __future__ import annotations
@@ -155,7 +159,31 @@ def bench_trace(path: Path, n: int, args: argparse.Namespace) -> dict[str, float
     best = rates["load_trace"] / rates["ref"]
     median = rates["load_trace_median"] / rates["ref_median"]
     print(f"  load_trace / dpkt + struct: x{best:.0f} best to best, x{median:.0f} median to median")
+    if args.breakdown:
+        breakdown(path, args.repeat)
     return rates
+
+
+def breakdown(path: Path, repeat: int) -> None:
+    """Best of ``repeat`` of each phase of the table build, run on the same columns."""
+    from snfkit.traces.pcap import read_capture_columns
+    from snfkit.traces.sniff import open_trace_bytes
+    from snfkit.traces.table import binary16_series, flow_ids
+
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        with open_trace_bytes(path) as src:
+            t = time.perf_counter()
+            cols, _ = read_capture_columns(src)
+            t1 = time.perf_counter()
+            flow_ids(cols.src, cols.dst, cols.sport, cols.dport, cols.proto)
+            t2 = time.perf_counter()
+            binary16_series("src_ip", cols.src)
+            binary16_series("dst_ip", cols.dst)
+            t3 = time.perf_counter()
+        for name, dt in (("reader", t1 - t), ("flow ids", t2 - t1), ("addresses", t3 - t2)):
+            best[name] = min(best.get(name, dt), dt)
+    print("  breakdown (best s):", ", ".join(f"{k} {v:.3f}" for k, v in best.items()))
 
 
 def main() -> None:
@@ -168,6 +196,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--flows", type=int, default=100_000)
     ap.add_argument("--verbose", action="store_true", help="print every round's times")
+    ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the phases: reader, flow ids, address columns (views)",
+    )
     ap.add_argument("--keep", type=Path, help="write the pcaps into this folder and keep them")
     args = ap.parse_args()
 
