@@ -53,7 +53,7 @@ def main() -> None:
         base = None
         for label, kw in runs.items():
             sec, _ = best_of(
-                lambda kw=kw: snfkit.replay(packets, epoch_ns=epoch, **extra, **kw), a.repeat
+                lambda kw={**extra, **kw}: snfkit.replay(packets, epoch_ns=epoch, **kw), a.repeat
             )
             base = base or sec
             print(
