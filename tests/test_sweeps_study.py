@@ -138,7 +138,7 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tmp_path, monkeypat
 def test_stale_running_trial_of_a_killed_worker_is_failed(tmp_path, monkeypatch):
     monkeypatch.setattr(study_mod, "HEARTBEAT_S", 1)
     monkeypatch.setattr(study_mod, "GRACE_S", 1)
-    monkeypatch.setattr(study_mod, "POLL_S", 0.2)
+    monkeypatch.setattr(study_mod, "WAIT_S", 0.2)
     c = tiny(tmp_path)
     study = open_study(c)
     ghost = study.ask()  # a worker that asked for a trial and was killed (kill -9)
@@ -156,7 +156,7 @@ def test_stale_running_trial_of_a_killed_worker_is_failed(tmp_path, monkeypatch)
 def test_waits_for_a_recent_running_trial_until_it_goes_stale(tmp_path, monkeypatch):
     monkeypatch.setattr(study_mod, "HEARTBEAT_S", 1)
     monkeypatch.setattr(study_mod, "GRACE_S", 2)
-    monkeypatch.setattr(study_mod, "POLL_S", 0.2)
+    monkeypatch.setattr(study_mod, "WAIT_S", 0.2)
     c = tiny(tmp_path)
     study = open_study(c)
     ghost = study.ask()
@@ -316,9 +316,34 @@ def _pids(trials: pl.DataFrame) -> set[int]:
     return {int(w.split(":")[1]) for w in trials.filter(state="COMPLETE")["worker"]}
 
 
+def wait_for_another_process(monkeypatch, name: str, url: str, timeout: float = 120) -> None:
+    """Make this process's trials wait until another process has completed one: with several
+    workers this process runs trials too (worker 0), and on a tiny trace it would finish the study
+    before the workers it started are up (a second or two)."""
+    from optuna.trial import TrialState
+
+    real = study_mod.run_replay
+
+    def others_done(study) -> bool:
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return any(t.user_attrs["worker"].split(":")[1] != str(os.getpid()) for t in done)
+
+    def waiting(prepared, flat):
+        study = optuna.load_study(study_name=name, storage=url)
+        deadline = time.monotonic() + timeout
+        while not others_done(study):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no other process completed a trial in {timeout} s")
+            time.sleep(0.1)
+        return real(prepared, flat)
+
+    monkeypatch.setattr(study_mod, "run_replay", waiting)
+
+
 def test_cli_sweep_runs_resumes_and_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(study_mod, "default_workers", lambda: 2)  # as on a 2-core machine
     cfg = _write_toml(tmp_path)
+    wait_for_another_process(monkeypatch, "cli", f"sqlite:///{(tmp_path / 'cli.db').resolve()}")
     r = run("sweep", cfg, "--out", tmp_path / "out")
     assert r.exit_code == 0, r.output
     assert "Pareto front" in r.stdout
@@ -332,10 +357,11 @@ def test_cli_sweep_runs_resumes_and_writes(tmp_path, monkeypatch):
     t = pl.read_parquet(tmp_path / "out" / "trials.parquet")
     assert t.filter(state="COMPLETE").height == 3
     assert all(r.startswith("surplus") for r in t.filter(state="FAIL")["fail_reason"])
-    assert os.getpid() not in _pids(t)  # the trials ran in worker processes
+    assert len(_pids(t)) == 2  # this process and the worker it started ran them
     for chart in ("pareto.html", "slices.html"):
         assert (tmp_path / "out" / chart).stat().st_size > 1000
-    # --workers 1: the trial runs in this process, and nothing is said about processes
+    # --workers 1: the trials run in this process, and nothing is said about processes
+    monkeypatch.undo()
     r = run("sweep", cfg, "--trials", "5", "--workers", "1", "--out", tmp_path / "out")
     assert r.exit_code == 0, r.output
     assert re.search(r"^cli: 5 complete, \d failed trials \(2 new", r.stderr, re.MULTILINE)

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import polars as pl
 import pytest
-from test_sweeps_study import tiny
+from test_sweeps_study import tiny, wait_for_another_process
 
 import snfkit
 import snfkit.prepared
@@ -118,6 +118,7 @@ def test_by_default_one_process_per_core_shares_one_prepared_trace(tmp_path, mon
         study={"n_trials": 6, "objectives": ["double_p99"]},
         sampler={"name": "random", "seed": 0},
     )
+    wait_for_another_process(monkeypatch, "tiny", c.default_storage())
     notes = []
     r = run_study(c, announce=lambda n, why: notes.append((n, why)))
     assert notes == [(2, "one per core")]
@@ -130,11 +131,12 @@ def test_by_default_one_process_per_core_shares_one_prepared_trace(tmp_path, mon
     t = trials_table(r.study)
     done = t.filter(state="COMPLETE")
     assert done.height == 6 == r.complete
-    assert os.getpid() not in _pids(t)
-    # the workers replayed the mapped arrays and computed the user's metric: a trial equals a
-    # replay of the trace in this process with its parameters
+    assert os.getpid() in _pids(t) and len(_pids(t)) == 2  # this process and one started
+    # the worker replayed the mapped arrays and computed the user's metric: its trials equal
+    # replays of the trace in this process with their parameters
     packets = presets.paper_like(0, 0.001)
-    for row in done.head(2).iter_rows(named=True):
+    theirs = done.filter(~pl.col("worker").str.contains(f":{os.getpid()}:", literal=True))
+    for row in theirs.head(2).iter_rows(named=True):
         res = snfkit.replay(
             packets,
             keep_packets=False,

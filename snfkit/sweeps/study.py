@@ -23,21 +23,22 @@ beside it (``<file>.db-lock``, left in place: it is empty); any storage whose cr
 way (PostgreSQL from several machines) is opened again once the winner has created it.
 
 Workers: by default a study runs one trial process per core (:func:`default_workers`), never
-more than the trials it still needs; ``workers=1`` runs the trials in the calling process. The
-calling process loads and prepares the trace once and writes the prepared arrays to a temporary
-folder (:func:`snfkit.sweeps.trace.share`); each worker maps them read-only
-(:func:`~snfkit.sweeps.trace.open_shared`) instead of loading the trace again. Metrics registered
-by the caller (:func:`snfkit.metrics.register_metric`) travel to the workers when a new process
-can import their function; a study whose objective or constraint needs one that cannot (a lambda,
-a function defined in a notebook) runs in the calling process by default, and is an error with an
+more than the trials it still needs; ``workers=1`` runs the trials in the calling process only.
+With N > 1 the calling process is worker 0 and starts N - 1 more. It loads and prepares the trace
+once and writes the prepared arrays to a temporary folder (:func:`snfkit.sweeps.trace.share`);
+the other workers map them read-only (:func:`~snfkit.sweeps.trace.open_shared`) instead of
+loading the trace again. Metrics registered by the caller
+(:func:`snfkit.metrics.register_metric`) travel to the workers when a new process can import
+their function; a study whose objective or constraint needs one that cannot (a lambda, a
+function defined in a notebook) runs in the calling process by default, and is an error with an
 explicit ``workers`` > 1.
 
 A killed parent (several workers): each worker watches the process that started it (every
 :data:`POLL_S` s). When that parent is gone (SIGKILL, a crash) the worker records its running
-trial as FAIL (``fail_reason`` names the dead parent), removes the temporary folder holding the
-shared trace (``$TMPDIR/snfkit-sweep-<parent pid>-*``) and exits, instead of running trials
-unattended. A folder whose owner pid is no longer alive (say, the workers were killed too) is
-removed by the next run with several workers on the machine.
+trial, and the parent's, as FAIL (``fail_reason`` names the dead parent), removes the temporary
+folder holding the shared trace (``$TMPDIR/snfkit-sweep-<parent pid>-*``) and exits, instead of
+running trials unattended. A folder whose owner pid is no longer alive (say, the workers were
+killed too) is removed by the next run with several workers on the machine.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ The replay kernel holds the GIL for one chunk of packets at a time
 (:data:`snfkit.sweeps.trace.CHUNK_PACKETS`), during which the heartbeat thread cannot run; the grace
 period is many times the longest chunk seen at paper scale (a few seconds)."""
 POLL_S = 1.0
-"""How often a waiting worker, or the parent of several workers, looks at the storage."""
+"""How often a worker process checks that its parent is alive."""
+WAIT_S = 0.25
+"""How often a worker waiting for other workers' last trials looks at the storage."""
 
 CONFIG_ATTR = "snfkit_config"
 """Study user attribute holding :meth:`StudyConfig.fingerprint` (checked when a study resumes)."""
@@ -373,7 +376,7 @@ def work(
             if complete >= n_trials:
                 return
             if complete + running >= n_trials:
-                time.sleep(POLL_S)  # others' trials may still make up the rest, or go stale
+                time.sleep(WAIT_S)  # others' trials may still make up the rest, or go stale
                 continue
             seed = trial_seed(config.sampler.seed, worker, counts["seed_index"])
             study.sampler = make_sampler(
@@ -431,7 +434,7 @@ def _worker_main(
         work(study, config, prepared, n_trials, worker=worker)
     except KeyboardInterrupt:
         if _ORPHANED.is_set():
-            _orphan_cleanup(study, worker, Path(folder))
+            _orphan_cleanup(study, worker, Path(folder), parent)
         sys.exit(130)
     except SnfkitError as exc:
         print(f"snfkit: worker {worker}: error: {exc}", file=sys.stderr)
@@ -456,17 +459,18 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="snfkit-parent-watch", daemon=True).start()
 
 
-def _orphan_cleanup(study, worker: int, folder: Path) -> None:
-    """A worker whose parent died: record any trial of its own still RUNNING as FAIL (an interrupt
-    that came between Optuna's steps, outside the objective, leaves one) and remove the parent's
-    temporary folder (the other workers may have already)."""
+def _orphan_cleanup(study, worker: int, folder: Path, parent: int) -> None:
+    """A worker whose parent died: record the trials still RUNNING of its own (an interrupt that
+    came between Optuna's steps, outside the objective, leaves one) and of the parent (worker 0,
+    killed mid-trial) as FAIL, and remove the parent's temporary folder (the other workers may have
+    already)."""
     if study is not None:
         from optuna.trial import TrialState
 
-        label = _worker_label(worker)
+        labels = {_worker_label(worker), f"{socket.gethostname()}:{parent}:0"}
         with contextlib.suppress(Exception):
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if t.user_attrs.get("worker") == label:
+                if t.user_attrs.get("worker") in labels:
                     study._storage.set_trial_user_attr(t._trial_id, "fail_kind", FAIL_INTERRUPTED)
                     study._storage.set_trial_user_attr(
                         t._trial_id, "fail_reason", _interrupted_reason()
@@ -663,10 +667,11 @@ def run_study(
         more than the trials still needed, and 1 when the study can only run here (an in-memory
         storage, an objective metric defined in this session). 1 runs the trials in this process,
         and only then is a study repeatable (with several workers the order in which trials
-        finish decides what the sampler sees). N > 1 starts N processes that share the storage
-        and one prepared trace (memory-mapped, written once by this process). Ctrl-C stops them;
-        the running trials are recorded as FAIL (``interrupted``) and KeyboardInterrupt
-        propagates. Run again to continue.
+        finish decides what the sampler sees). N > 1 runs trials here and in N - 1 processes
+        started for it, which share the storage and one prepared trace (written once by this
+        process, memory-mapped by the others). Ctrl-C stops them all; the running trials are
+        recorded as FAIL (``interrupted``) and KeyboardInterrupt propagates. Run again to
+        continue.
     progress: True draws a bar; a callable gets ``(complete, n_trials)``.
     announce: True prints on stderr how many trial processes run (:func:`workers_note`) when
         more than one does, or why the default fell back to this process; a callable gets
@@ -711,7 +716,10 @@ def run_study(
     )
 
 
-def _run_workers(study, config, url, n, workers, show) -> None:
+def _run_workers(study, config, url, n, processes, show) -> None:
+    """Run the study on ``processes`` processes: this one (worker 0, with the prepared trace it
+    already has) and ``processes - 1`` spawned workers, which map the copy this one writes once.
+    A worker that fails stops the others and raises :class:`SnfkitError`."""
     ctx = multiprocessing.get_context("spawn")
     prepared = cached_prepared(config)
     metrics = _metrics_for_workers()
@@ -719,40 +727,56 @@ def _run_workers(study, config, url, n, workers, show) -> None:
     me = os.getpid()
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{me}-") as tmp:
         share(prepared, Path(tmp))
-        procs = [
-            ctx.Process(
+        procs = {
+            i: ctx.Process(
                 target=_worker_main, args=(config, url, n, i, tmp, me, metrics), daemon=True
             )
-            for i in range(workers)
-        ]
-        for p in procs:
+            for i in range(1, processes)
+        }
+        for p in procs.values():
             p.start()
+
+        def between_trials(counts: dict[str, int]) -> None:
+            show(counts)
+            _check_workers(procs)
+
         try:
-            while any(p.is_alive() for p in procs):
-                show(study_counts(study))
-                time.sleep(POLL_S / 2)
+            work(study, config, prepared, n, worker=0, on_trial=between_trials)
+            while any(p.is_alive() for p in procs.values()):  # their last trials
+                between_trials(study_counts(study))
+                time.sleep(WAIT_S)
+            between_trials(study_counts(study))
         except KeyboardInterrupt:
-            _stop(procs)
+            _stop(procs.values(), signalled=True)
+            raise
+        except BaseException:
+            _stop(procs.values(), signalled=False)
             raise
         finally:
-            for p in procs:
+            for p in procs.values():
                 p.join(timeout=5)
                 if p.is_alive():
                     p.terminate()
-        show(study_counts(study))
-        bad = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode not in (0, None)]
-        if bad:
-            raise SnfkitError(
-                "sweep workers failed: "
-                + ", ".join(f"worker {i} exited with status {code}" for i, code in bad)
-                + " (see their messages above)"
-            )
 
 
-def _stop(procs) -> None:
-    """After Ctrl-C: give workers (which got SIGINT from the terminal too) time to record their
-    running trial as interrupted; interrupt the ones that did not get it; then end them."""
-    deadline = time.monotonic() + 2
+def _check_workers(procs: dict[int, Any]) -> None:
+    """Raise :class:`SnfkitError` if a worker process ended with an error (its own message, on
+    stderr, says which)."""
+    bad = [(i, p.exitcode) for i, p in procs.items() if p.exitcode not in (0, None)]
+    if bad:
+        raise SnfkitError(
+            "sweep workers failed: "
+            + ", ".join(f"worker {i} exited with status {code}" for i, code in bad)
+            + " (see their messages above)"
+        )
+
+
+def _stop(procs, *, signalled: bool) -> None:
+    """Stop the workers: after Ctrl-C (``signalled``: they got SIGINT from the terminal too) give
+    them time to record their running trial as interrupted; interrupt the ones that did not get
+    it; then end them."""
+    procs = list(procs)
+    deadline = time.monotonic() + (2 if signalled else 0)
     while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
         time.sleep(0.1)
     for p in procs:
