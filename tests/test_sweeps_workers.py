@@ -17,7 +17,7 @@ from test_sweeps_study import tiny, wait_for_another_process
 
 import snfkit
 import snfkit.prepared
-from snfkit.errors import ParameterError
+from snfkit.errors import ParameterError, SnfkitError
 from snfkit.metrics import METRICS, Metric
 from snfkit.sweeps import run_study, trials_table
 from snfkit.sweeps import study as study_mod
@@ -170,3 +170,24 @@ def test_an_objective_metric_of_this_session_only_keeps_the_trials_here(
         "session only (another process cannot import it)\n"
     )
     assert r.complete == 2 and _pids(trials_table(r.study)) == {os.getpid()}
+
+
+def test_a_worker_that_fails_stops_the_run_with_its_status(tmp_path, monkeypatch, capfd):
+    # A metric from a module this process has imported but a new process cannot find (deleted):
+    # the worker cannot compute the objective, says so and exits with status 2; the run fails.
+    import importlib
+    import sys
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "gone_metrics.py").write_text("def p99(r):\n    return r.summary['latency_us']['p99']\n")
+    monkeypatch.syspath_prepend(str(lib))
+    gone = importlib.import_module("gone_metrics")
+    monkeypatch.setitem(sys.modules, "gone_metrics", gone)
+    (lib / "gone_metrics.py").unlink()
+    monkeypatch.setitem(METRICS, "gone_p99", Metric("gone_p99", gone.p99))
+    c = tiny(tmp_path, study={"n_trials": 6, "objectives": ["gone_p99"]})
+    with pytest.raises(SnfkitError, match="worker 1 exited with status 2"):
+        run_study(c, workers=2)
+    err = capfd.readouterr().err
+    assert "snfkit: worker 1: error:" in err and "study.objectives" in err and "gone_p99" in err

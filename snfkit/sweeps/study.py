@@ -549,7 +549,8 @@ def _metrics_for_workers() -> bytes:
 
 def _adopt_metrics(blob: bytes, config: StudyConfig, worker: int) -> None:
     """In a worker: register the metrics the parent sent; a metric the study needs that did not
-    arrive is a :class:`ConfigError`; others are left out with a note (worker 0 says it)."""
+    arrive is a :class:`ConfigError`; others are left out with a note (the first worker started,
+    worker 1, says it)."""
     names, shipped = pickle.loads(blob)
     for name, data in shipped.items():
         with contextlib.suppress(Exception):  # its module cannot be imported here
@@ -563,7 +564,7 @@ def _adopt_metrics(blob: bytes, config: StudyConfig, worker: int) -> None:
                 f"metric {name!r} cannot be computed in a worker process (its function cannot be "
                 "imported there); register it from an importable module, or run with workers=1",
             )
-    if missing and worker == 0:
+    if missing and worker == 1:
         print(
             f"snfkit: note: worker processes do not compute the metrics {', '.join(missing)} "
             "(their functions cannot be imported there; workers=1 computes them)",
