@@ -17,7 +17,11 @@ run it measures:
   so the two studies do not replay the same trials), and the overhead per trial (worker time
   minus replay, per trial);
 - the ratio of the several-worker wall time to the one-worker wall time (target <= 0.6 for 40
-  trials on 2 workers, issue 21), and the same ratio per second of replay work.
+  trials on 2 workers, issue 21), the same ratio per second of replay work, and the ratio of the
+  CPU time the two studies used (this process and its workers; on a machine shared with other
+  jobs the workers do not get whole cores, and the CPU ratio shows what the extra processes cost;
+  ``cores used``, CPU time over wall time, below the number of workers says that other jobs or
+  idle waits took the rest).
 
 Usage: ``python benchmarks/bench_sweep.py [--scale 1.0] [--trials 40] [--workers 2] [--repeat 1]
 [--json]``.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -41,6 +46,12 @@ if str(REPO) not in sys.path:
 TARGET_RATIO = 0.6
 
 
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished child processes (the workers)."""
+    me, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_once(config, workers: int) -> dict:
     """One study on a fresh SQLite storage with ``workers`` trial processes: its figures."""
     import polars as pl
@@ -48,9 +59,11 @@ def run_once(config, workers: int) -> dict:
     from snfkit.sweeps import run_study, trials_table
 
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
+        cpu = _cpu_s()
         t = time.perf_counter()
         run = run_study(config, storage=f"sqlite:///{tmp}/bench.db", workers=workers)
         wall = time.perf_counter() - t
+        cpu = _cpu_s() - cpu
         table = trials_table(run.study)
     done = table.filter(pl.col("state") == "COMPLETE")
     work = float(done["replay_s"].sum())
@@ -59,6 +72,8 @@ def run_once(config, workers: int) -> dict:
         "trials": run.complete,
         "failed": run.failed,
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "cores_used": round(cpu / wall, 2),
         "trials_per_min": round(60 * run.complete / wall, 1),
         "replay_work_s": round(work, 2),
         "replay_s_median": round(float(done["replay_s"].median()), 3),
@@ -103,7 +118,9 @@ def main() -> None:
         ratio = many["wall_s"] / one["wall_s"]
         per_work = ratio * one["replay_work_s"] / many["replay_work_s"]
         pair = {"one": one, "many": many, "ratio": round(ratio, 3)}
-        pairs.append({**pair, "ratio_per_work": round(per_work, 3)})
+        pair["ratio_per_work"] = round(per_work, 3)
+        pair["cpu_ratio"] = round(many["cpu_s"] / one["cpu_s"], 3)
+        pairs.append(pair)
     ratios = [p["ratio"] for p in pairs]
     figures = {
         "packets": prepared.n_packets,
@@ -127,13 +144,15 @@ def main() -> None:
         for s in (p["one"], p["many"]):
             print(
                 f"pair {i}: {s['workers']} worker(s): {s['trials']} trials ({s['failed']} failed) "
-                f"in {s['wall_s']:.1f} s ({s['trials_per_min']} trials/min); replay work "
+                f"in {s['wall_s']:.1f} s ({s['trials_per_min']} trials/min; {s['cpu_s']:.1f} "
+                f"CPU s, {s['cores_used']:.2f} cores on average); replay work "
                 f"{s['replay_work_s']:.1f} s (median {s['replay_s_median']}, max "
                 f"{s['replay_s_max']}); overhead {s['overhead_s_per_trial']:.3f} s per trial"
             )
         print(
             f"pair {i}: {args.workers} workers / 1 worker: {p['ratio']:.3f} of the wall time "
-            f"({p['ratio_per_work']:.3f} per second of replay work)"
+            f"({p['ratio_per_work']:.3f} per second of replay work); CPU time "
+            f"{p['cpu_ratio']:.3f}x"
         )
     print(
         f"ratio {args.workers} workers / 1 worker, median of {len(ratios)}: "
