@@ -8,7 +8,9 @@ sweep`` on a machine with that many cores): one such pair per sampler seed in ``
 (default 0), ``--repeat`` times. Several workers draw other parameters than one worker does (each
 worker its own stream, and TPE sees other finished trials), and at paper scale a trial takes from
 0.4 s to several seconds depending on them, so one seed's pair compares two different sets of
-trials; several seeds average that out. In the same run it measures:
+trials; several seeds average that out, and ``--sampler random`` compares like with like (both
+studies draw their trials from one distribution; TPE with several workers explores more, see
+BENCHMARKS.md). In the same run it measures:
 
 - ``trace``: generating and preparing the trace once (a study does it once per run; worker
   processes map the prepared arrays instead of loading the trace again);
@@ -28,7 +30,7 @@ trials; several seeds average that out. In the same run it measures:
   idle waits took the rest).
 
 Usage: ``python benchmarks/bench_sweep.py [--scale 1.0] [--trials 40] [--workers 2]
-[--seeds 0 1 2 3] [--repeat 1] [--json]``.
+[--seeds 0 1 2] [--sampler tpe|random] [--repeat 1] [--json]``.
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=40, help="COMPLETE trials per study")
     ap.add_argument("--workers", type=int, default=2, help="worker processes to compare with 1")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampler seeds, a pair each")
+    ap.add_argument(
+        "--sampler", choices=("tpe", "random"), default="tpe", help="the config's tpe, or random"
+    )
     ap.add_argument("--repeat", type=int, default=1, help="times to run the pairs of every seed")
     ap.add_argument("--config", type=Path, default=REPO / "sweeps" / "paper_like_units.toml")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -105,6 +110,9 @@ def main() -> None:
     base = load_config(args.config)
     trace = TraceSpec(workload="paper_like", options=(("scale", args.scale), ("seed", 0)))
     config = dataclasses.replace(base, trace=trace, n_trials=args.trials, name="bench_sweep")
+    if args.sampler != base.sampler.name:  # random: both studies draw from one distribution
+        sampler = dataclasses.replace(base.sampler, name=args.sampler, options=())
+        config = dataclasses.replace(config, sampler=sampler)
 
     t = time.perf_counter()
     prepared = study_mod.cached_prepared(config)  # what run_study prepares once per run
@@ -136,6 +144,7 @@ def main() -> None:
     figures = {
         "packets": prepared.n_packets,
         "scale": args.scale,
+        "sampler": config.sampler.name,
         "trials": args.trials,
         "workers": args.workers,
         "trace_s": round(trace_s, 2),
@@ -154,6 +163,7 @@ def main() -> None:
     what = f"paper_like(seed=0, scale={args.scale}): {prepared.n_packets:,} packets"
     print(f"trace: {what}, generated and prepared in {trace_s:.1f} s (once, not in the studies)")
     print(f"bare replay (paper defaults, keep_packets=False): {bare_s:.2f} s")
+    print(f"sampler: {config.sampler.name}, seeds {args.seeds}")
     for i, p in enumerate(pairs, 1):
         for s in (p["one"], p["many"]):
             print(
