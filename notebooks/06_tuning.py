@@ -126,9 +126,11 @@ charts.importance_chart(importance) if importance.height else "too few trials fo
 # ## The trade-off
 #
 # On the CAIDA excerpt (10,000 packets in 24 ms, about 3 Gbps over 1-Gbps units), the full run
-# (`snfkit sweep sweeps/caida_pareto.toml --out sweeps/out-caida`: 120 trials, seed 0; the medians
-# below are over its `trials.parquet`) found the following; the tables above come from the run you
-# just did, so a small or synthetic run shows the same shape with other numbers.
+# (`snfkit sweep sweeps/caida_pareto.toml --workers 1 --out sweeps/out-caida`: 120 trials, seed 0,
+# in one process, so that the same seed gives the same trials; the medians below are over its
+# `trials.parquet`) found the following; the tables above come from the run you just did (one
+# process per core, so its trials differ from run to run), and a small or synthetic run shows the
+# same shape with other numbers.
 #
 # - **B sets how many units.** A B of one to three packets (<= 5 KB) cuts every burst into many
 #   flowlets and the packer fills units closely (median 4.7 units, p99 1.4 ms). The middle,

@@ -556,8 +556,15 @@ def sweep(
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-w", min=1, help="Worker processes sharing the storage.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Trial processes sharing the storage and one prepared trace; 1: in this process.",
+            show_default="one per core",
+        ),
+    ] = None,
     trials: Annotated[
         int | None,
         typer.Option(
@@ -580,20 +587,27 @@ def sweep(
 ) -> None:
     """Run or resume an Optuna study of replay parameters (docs/sweeps.md).
 
-    Runs trials until the study has N COMPLETE ones; stop it (Ctrl-C) and run the same command
-    again to continue. Prints the best trial, or the Pareto front of a multi-objective study, and
+    Runs trials until the study has N COMPLETE ones, one trial process per core unless
+    --workers says otherwise; stop it (Ctrl-C) and run the same command again to continue. Prints the best trial, or the Pareto front of a multi-objective study, and
     the optuna-dashboard command that opens the study.
     """
     from snfkit.sweeps import best_table, load_config, run_study, study_counts, write_trials
     from snfkit.sweeps.charts import study_charts
     from snfkit.sweeps.dashboard import dashboard_command
+    from snfkit.sweeps.study import workers_note
 
     cfg = load_config(config)
     if trials is not None:
         cfg = cfg.with_trials(trials)
+
+    def announce(processes: int, why: str) -> None:
+        typer.echo(f"{cfg.name}: {workers_note(processes, why, '--workers 1')}", err=True)
+
     try:
         with _progress_bar(f"sweep {cfg.name}") as update:
-            run = run_study(cfg, storage=storage, workers=workers, progress=update)
+            run = run_study(
+                cfg, storage=storage, workers=workers, progress=update, announce=announce
+            )
     except KeyboardInterrupt:
         from snfkit.sweeps import open_study
 

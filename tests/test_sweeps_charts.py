@@ -96,7 +96,7 @@ def test_importance_and_study_charts_on_a_real_study(tmp_path):
         study={"objectives": ["p99_latency_us", "mean_active_units"], "n_trials": 10},
         sampler={"name": "random", "seed": 0},
     )
-    study = run_study(c).study
+    study = run_study(c, workers=1).study
     imp = importance_data(study)
     assert imp.columns == ["metric", "param", "importance"]
     assert set(imp["metric"]) <= {"p99_latency_us", "mean_active_units"}
@@ -116,7 +116,7 @@ def test_importance_and_study_charts_on_a_real_study(tmp_path):
 
 
 def test_importance_needs_a_few_trials(tmp_path):
-    study = run_study(tiny(tmp_path), n_trials=2).study
+    study = run_study(tiny(tmp_path), n_trials=2, workers=1).study
     assert importance_data(study).height == 0
 
 

@@ -4,6 +4,8 @@ constraints, Pareto fronts, failed trials, seeds, several workers, the CLI."""
 from __future__ import annotations
 
 import copy
+import os
+import re
 import time
 
 import optuna
@@ -60,7 +62,7 @@ def param_rows(study, names=("timeout_ns", "size_bytes", "alpha")) -> list[tuple
 def test_tiny_study_end_to_end(tmp_path):
     c = tiny(tmp_path)
     seen = []
-    r = run_study(c, progress=lambda done, total: seen.append((done, total)))
+    r = run_study(c, workers=1, progress=lambda done, total: seen.append((done, total)))
     assert (r.complete, r.failed, r.new_trials, r.n_trials) == (4, 0, 4, 4)
     assert r.storage == f"sqlite:///{tmp_path.resolve()}/tiny.db"
     assert (tmp_path / "tiny.db").exists()
@@ -88,18 +90,18 @@ def test_tiny_study_end_to_end(tmp_path):
     assert row["overprovision_gbps"] == pytest.approx(over)
     assert r.study.trials[1].value == row["p99_latency_us"]
     # running again with the target reached adds nothing
-    again = run_study(c)
+    again = run_study(c, workers=1)
     assert (again.complete, again.new_trials) == (4, 0)
 
 
 def test_resume_continues_to_exactly_n_and_matches_one_go(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    part = run_study(tiny(tmp_path / "a"), n_trials=2)
+    part = run_study(tiny(tmp_path / "a"), n_trials=2, workers=1)
     assert part.complete == 2
-    resumed = run_study(tiny(tmp_path / "a"), n_trials=5)
+    resumed = run_study(tiny(tmp_path / "a"), n_trials=5, workers=1)
     assert (resumed.complete, resumed.new_trials) == (5, 3)
-    one_go = run_study(tiny(tmp_path / "b"), n_trials=5)
+    one_go = run_study(tiny(tmp_path / "b"), n_trials=5, workers=1)
     rows = param_rows(resumed.study)
     assert len(rows) == len(set(rows)) == 5
     assert rows == param_rows(one_go.study)
@@ -119,16 +121,16 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tmp_path, monkeypat
 
     monkeypatch.setattr(study_mod, "run_replay", flaky)
     with pytest.raises(KeyboardInterrupt):
-        run_study(tiny(tmp_path / "a"), n_trials=5)
+        run_study(tiny(tmp_path / "a"), n_trials=5, workers=1)
     c = tiny(tmp_path / "a")
     study = open_study(c)
     t = trials_table(study)
     assert t["state"].to_list() == ["COMPLETE", "COMPLETE", "FAIL"]
     assert t["fail_reason"][2] == "interrupted (Ctrl-C)"
     monkeypatch.setattr(study_mod, "run_replay", real)
-    resumed = run_study(c, n_trials=5)
+    resumed = run_study(c, n_trials=5, workers=1)
     assert (resumed.complete, resumed.failed) == (5, 1)
-    one_go = run_study(tiny(tmp_path / "b"), n_trials=5)
+    one_go = run_study(tiny(tmp_path / "b"), n_trials=5, workers=1)
     assert param_rows(resumed.study) == param_rows(one_go.study)
 
 
@@ -136,13 +138,13 @@ def test_interrupted_run_resumes_without_losing_or_repeating(tmp_path, monkeypat
 def test_stale_running_trial_of_a_killed_worker_is_failed(tmp_path, monkeypatch):
     monkeypatch.setattr(study_mod, "HEARTBEAT_S", 1)
     monkeypatch.setattr(study_mod, "GRACE_S", 1)
-    monkeypatch.setattr(study_mod, "POLL_S", 0.2)
+    monkeypatch.setattr(study_mod, "WAIT_S", 0.2)
     c = tiny(tmp_path)
     study = open_study(c)
     ghost = study.ask()  # a worker that asked for a trial and was killed (kill -9)
     study._storage.record_heartbeat(ghost._trial_id)
     time.sleep(1.5)
-    r = run_study(c, n_trials=3)
+    r = run_study(c, n_trials=3, workers=1)
     t = trials_table(r.study)
     assert t.filter(state="COMPLETE").height == 3
     assert t.filter(number=0)["state"][0] == "FAIL"
@@ -154,12 +156,14 @@ def test_stale_running_trial_of_a_killed_worker_is_failed(tmp_path, monkeypatch)
 def test_waits_for_a_recent_running_trial_until_it_goes_stale(tmp_path, monkeypatch):
     monkeypatch.setattr(study_mod, "HEARTBEAT_S", 1)
     monkeypatch.setattr(study_mod, "GRACE_S", 2)
-    monkeypatch.setattr(study_mod, "POLL_S", 0.2)
+    monkeypatch.setattr(study_mod, "WAIT_S", 0.2)
     c = tiny(tmp_path)
     study = open_study(c)
     ghost = study.ask()
     study._storage.record_heartbeat(ghost._trial_id)
-    r = run_study(c, n_trials=1)  # 0 complete + 1 running: wait; then it is stale: run one
+    r = run_study(
+        c, n_trials=1, workers=1
+    )  # 0 complete + 1 running: wait; then it is stale: run one
     assert study_counts(r.study)["COMPLETE"] == 1
     assert trials_table(r.study).filter(number=0)["state"][0] == "FAIL"
 
@@ -171,7 +175,9 @@ def test_same_seed_same_trials(tmp_path):
         for k in ("x", "y"):
             d = tmp_path / f"{sampler['name']}-{k}"
             d.mkdir()
-            runs.append(param_rows(run_study(tiny(d, sampler=sampler), n_trials=4).study))
+            runs.append(
+                param_rows(run_study(tiny(d, sampler=sampler), n_trials=4, workers=1).study)
+            )
         assert runs[0] == runs[1], sampler["name"]
         assert len(set(runs[0])) == 4
 
@@ -186,7 +192,7 @@ def test_constraint_best_is_the_feasible_minimum(tmp_path):
         },
         sampler={"name": "random", "seed": 1},
     )
-    r = run_study(c)
+    r = run_study(c, workers=1)
     t = complete(r.study)
     assert t["feasible"].to_list() == [v <= 3000.0 for v in t["p99_latency_us"]]
     assert t["feasible"].any() and not t["feasible"].all(), t.select("p99_latency_us")
@@ -205,7 +211,7 @@ def test_nothing_feasible_gives_no_best(tmp_path):
             "constraints": [{"metric": "p99_latency_us", "max": 0.001}],
         },
     )
-    r = run_study(c, n_trials=3)
+    r = run_study(c, n_trials=3, workers=1)
     assert best_table(r.study).height == 0
     assert not complete(r.study)["feasible"].any()
 
@@ -216,7 +222,7 @@ def test_multi_objective_best_is_the_pareto_front(tmp_path):
         study={"objectives": ["p99_latency_us", "mean_active_units"], "n_trials": 8},
         sampler={"name": "nsga2", "seed": 0, "population_size": 4},
     )
-    r = run_study(c)
+    r = run_study(c, workers=1)
     assert r.study.directions == [optuna.study.StudyDirection.MINIMIZE] * 2
     t = complete(r.study)
     pts = list(zip(t["p99_latency_us"], t["mean_active_units"], strict=True))
@@ -236,7 +242,7 @@ def test_failed_replays_are_recorded_and_the_study_goes_on(tmp_path):
         },
         sampler={"name": "random", "seed": 0},
     )
-    r = run_study(c, n_trials=6)
+    r = run_study(c, n_trials=6, workers=1)
     t = trials_table(r.study)
     assert t.filter(state="COMPLETE").height == 6
     failed = t.filter(state="FAIL")
@@ -257,7 +263,7 @@ def test_an_engine_error_is_recorded(tmp_path, monkeypatch):
         return real(prepared, flat)
 
     monkeypatch.setattr(study_mod, "run_replay", broken)
-    r = run_study(tiny(tmp_path, sampler={"name": "random", "seed": 2}), n_trials=5)
+    r = run_study(tiny(tmp_path, sampler={"name": "random", "seed": 2}), n_trials=5, workers=1)
     t = trials_table(r.study)
     assert t.filter(state="COMPLETE").height == 5
     bad = t.filter(state="FAIL")
@@ -267,10 +273,10 @@ def test_an_engine_error_is_recorded(tmp_path, monkeypatch):
 
 
 def test_resuming_with_a_changed_search_space_is_an_error(tmp_path):
-    run_study(tiny(tmp_path), n_trials=1)
+    run_study(tiny(tmp_path), n_trials=1, workers=1)
     changed = tiny(tmp_path, search={"alpha": {"low": 0.0, "high": 0.5}})
     with pytest.raises(ConfigError) as info:
-        run_study(changed, n_trials=2)
+        run_study(changed, n_trials=2, workers=1)
     assert info.value.key == "study.name"
     assert "search" in str(info.value)
 
@@ -305,22 +311,63 @@ def _write_toml(tmp_path, extra="") -> str:
     return str(path)
 
 
-def test_cli_sweep_runs_resumes_and_writes(tmp_path):
+def _pids(trials: pl.DataFrame) -> set[int]:
+    """The process ids that ran the complete trials (``worker`` is ``host:pid:index``)."""
+    return {int(w.split(":")[1]) for w in trials.filter(state="COMPLETE")["worker"]}
+
+
+def wait_for_another_process(monkeypatch, name: str, url: str, timeout: float = 120) -> None:
+    """Make this process's trials wait until another process has completed one: with several
+    workers this process runs trials too (worker 0), and on a tiny trace it would finish the study
+    before the workers it started are up (a second or two)."""
+    from optuna.trial import TrialState
+
+    real = study_mod.run_replay
+
+    def others_done(study) -> bool:
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return any(t.user_attrs["worker"].split(":")[1] != str(os.getpid()) for t in done)
+
+    def waiting(prepared, flat):
+        study = optuna.load_study(study_name=name, storage=url)
+        deadline = time.monotonic() + timeout
+        while not others_done(study):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no other process completed a trial in {timeout} s")
+            time.sleep(0.1)
+        return real(prepared, flat)
+
+    monkeypatch.setattr(study_mod, "run_replay", waiting)
+
+
+def test_cli_sweep_runs_resumes_and_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(study_mod, "default_workers", lambda: 2)  # as on a 2-core machine
     cfg = _write_toml(tmp_path)
+    wait_for_another_process(monkeypatch, "cli", f"sqlite:///{(tmp_path / 'cli.db').resolve()}")
     r = run("sweep", cfg, "--out", tmp_path / "out")
     assert r.exit_code == 0, r.output
     assert "Pareto front" in r.stdout
-    assert "cli: 3 complete, 0 failed trials (3 new" in r.stderr
+    line = "cli: running 2 trial processes (one per core); --workers 1 to run in this process"
+    assert line in r.stderr.splitlines()
+    # two workers may race for the last trial: the loser's is recorded as FAIL (surplus)
+    assert re.search(r"^cli: 3 complete, \d failed trials \(\d new", r.stderr, re.MULTILINE)
     db = (tmp_path / "cli.db").resolve()
     assert f"open the study in optuna-dashboard: optuna-dashboard sqlite:///{db}" in r.stderr
     assert (tmp_path / "cli.db").exists()
     t = pl.read_parquet(tmp_path / "out" / "trials.parquet")
-    assert t.height == 3
+    assert t.filter(state="COMPLETE").height == 3
+    assert all(r.startswith("surplus") for r in t.filter(state="FAIL")["fail_reason"])
+    assert len(_pids(t)) == 2  # this process and the worker it started ran them
     for chart in ("pareto.html", "slices.html"):
         assert (tmp_path / "out" / chart).stat().st_size > 1000
-    r = run("sweep", cfg, "--trials", "4")
+    # --workers 1: the trials run in this process, and nothing is said about processes
+    monkeypatch.undo()
+    r = run("sweep", cfg, "--trials", "5", "--workers", "1", "--out", tmp_path / "out")
     assert r.exit_code == 0, r.output
-    assert "cli: 4 complete, 0 failed trials (1 new" in r.stderr
+    assert re.search(r"^cli: 5 complete, \d failed trials \(2 new", r.stderr, re.MULTILINE)
+    assert "trial processes" not in r.stderr
+    t = pl.read_parquet(tmp_path / "out" / "trials.parquet").sort("number").tail(2)
+    assert _pids(t) == {os.getpid()}
 
 
 @pytest.mark.parametrize(
@@ -357,7 +404,7 @@ def test_a_trial_failed_as_stale_while_running_is_dropped(tmp_path, monkeypatch)
         return real(prepared, flat)
 
     monkeypatch.setattr(study_mod, "run_replay", overtaken)
-    r = run_study(c, n_trials=3)
+    r = run_study(c, n_trials=3, workers=1)
     t = trials_table(r.study)
     assert t["state"].to_list() == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert t["fail_reason"][1] == STALE_REASON

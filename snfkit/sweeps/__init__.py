@@ -5,9 +5,11 @@ any other replay parameter, against latency, units and over-provisioning.
   :func:`config_from_dict`); errors name the key.
 - :mod:`snfkit.metrics` (re-exported here): the metrics (:data:`METRICS`, :func:`register_metric`).
 - :mod:`~snfkit.sweeps.space`: :class:`ParamSpec`, one searched parameter.
-- :mod:`~snfkit.sweeps.trace`: the study's trace, loaded once per process, and the one replay call.
+- :mod:`~snfkit.sweeps.trace`: the study's trace, prepared once and shared with worker processes,
+  and the one replay call.
 - :mod:`~snfkit.sweeps.samplers`: TPE, NSGA-II, random; per-trial seeds.
-- :mod:`~snfkit.sweeps.study`: :func:`run_study` (storage, workers, resume), :func:`open_study`.
+- :mod:`~snfkit.sweeps.study`: :func:`run_study` (storage, one worker per core, resume),
+  :func:`open_study`.
 - :mod:`~snfkit.sweeps.table`: :func:`trials_table`, :func:`write_trials`, :func:`best_table`.
 - :mod:`~snfkit.sweeps.charts`: Pareto front, parameter importance, parameter slices.
 - :mod:`~snfkit.sweeps.presets`: :func:`~snfkit.sweeps.presets.tuning_config`, the notebook's study.

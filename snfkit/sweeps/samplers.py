@@ -4,7 +4,9 @@ A study's sampler is rebuilt before every trial with a seed derived from the con
 worker's index and the number of trials already complete (:func:`trial_seed`). With one worker the
 trials are therefore the same whether a study ran in one go or was stopped and resumed: the sampler
 keeps no state of its own besides its random generator, and everything else it reads from the
-storage. With several workers each worker draws from its own stream.
+storage. With several workers (the default on a machine with several cores) each worker draws
+from its own stream, and the order in which trials finish decides what the sampler has seen, so
+such a study is not repeatable: ``workers=1`` is.
 """
 
 from __future__ import annotations

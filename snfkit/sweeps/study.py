@@ -22,12 +22,23 @@ constraint on ``alembic_version``). An SQLite storage is created under an exclus
 beside it (``<file>.db-lock``, left in place: it is empty); any storage whose creation fails that
 way (PostgreSQL from several machines) is opened again once the winner has created it.
 
-A killed parent (``--workers N``): each worker watches the process that started it (every
+Workers: by default a study runs one trial process per core (:func:`default_workers`), never
+more than the trials it still needs; ``workers=1`` runs the trials in the calling process only.
+With N > 1 the calling process is worker 0 and starts N - 1 more. It loads and prepares the trace
+once and writes the prepared arrays to a temporary folder (:func:`snfkit.sweeps.trace.share`);
+the other workers map them read-only (:func:`~snfkit.sweeps.trace.open_shared`) instead of
+loading the trace again. Metrics registered by the caller
+(:func:`snfkit.metrics.register_metric`) travel to the workers when a new process can import
+their function; a study whose objective or constraint needs one that cannot (a lambda, a
+function defined in a notebook) runs in the calling process by default, and is an error with an
+explicit ``workers`` > 1.
+
+A killed parent (several workers): each worker watches the process that started it (every
 :data:`POLL_S` s). When that parent is gone (SIGKILL, a crash) the worker records its running
-trial as FAIL (``fail_reason`` names the dead parent), removes the temporary folder holding the
-trace copy (``$TMPDIR/snfkit-sweep-<parent pid>-*``) and exits, instead of running trials
-unattended. A folder whose owner pid is no longer alive (say, the workers were killed too) is
-removed by the next ``--workers`` run on the machine.
+trial, and the parent's, as FAIL (``fail_reason`` names the dead parent), removes the temporary
+folder holding the shared trace (``$TMPDIR/snfkit-sweep-<parent pid>-*``) and exits, instead of
+running trials unattended. A folder whose owner pid is no longer alive (say, the workers were
+killed too) is removed by the next run with several workers on the machine.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import functools
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -55,11 +67,11 @@ from typing import Any
 import polars as pl
 
 from snfkit.errors import ConfigError, ParameterError, SnfkitError
-from snfkit.metrics import compute_metrics
+from snfkit.metrics import METRICS, Metric, compute_metrics
 from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.sweeps.config import StudyConfig
 from snfkit.sweeps.samplers import make_sampler, trial_seed
-from snfkit.sweeps.trace import TraceSpec, load_packets, prepare, run_replay
+from snfkit.sweeps.trace import TraceSpec, load_packets, open_shared, prepare, run_replay, share
 
 HEARTBEAT_S = 10
 """Seconds between a running trial's heartbeats."""
@@ -69,7 +81,9 @@ The replay kernel holds the GIL for one chunk of packets at a time
 (:data:`snfkit.sweeps.trace.CHUNK_PACKETS`), during which the heartbeat thread cannot run; the grace
 period is many times the longest chunk seen at paper scale (a few seconds)."""
 POLL_S = 1.0
-"""How often a waiting worker, or the parent of several workers, looks at the storage."""
+"""How often a worker process checks that its parent is alive."""
+WAIT_S = 0.25
+"""How often a worker waiting for other workers' last trials looks at the storage."""
 
 CONFIG_ATTR = "snfkit_config"
 """Study user attribute holding :meth:`StudyConfig.fingerprint` (checked when a study resumes)."""
@@ -77,13 +91,14 @@ CONFIG_ATTR = "snfkit_config"
 FAIL_ERROR, FAIL_INTERRUPTED, FAIL_SURPLUS = "error", "interrupted", "surplus"
 
 TEMP_PREFIX = "snfkit-sweep-"
-"""Temporary folders of ``--workers`` runs are ``$TMPDIR/snfkit-sweep-<parent pid>-<random>``."""
+"""Temporary folders of runs with several workers (the shared prepared trace) are
+``$TMPDIR/snfkit-sweep-<parent pid>-<random>``."""
 _ORPHANED = threading.Event()
+"""Set in a worker process whose parent has died (see :func:`_watch_parent`)."""
 _IN_OBJECTIVE = threading.Event()
 """Set while a trial's objective runs, its trial already labelled with its worker: the parent
 watcher interrupts the main thread only then (an interrupt between Optuna's steps could leave an
 unlabelled trial RUNNING, which no cleanup could tell from another process's)."""
-"""Set in a worker process whose parent has died (see :func:`_watch_parent`)."""
 
 
 @dataclass
@@ -361,7 +376,7 @@ def work(
             if complete >= n_trials:
                 return
             if complete + running >= n_trials:
-                time.sleep(POLL_S)  # others' trials may still make up the rest, or go stale
+                time.sleep(WAIT_S)  # others' trials may still make up the rest, or go stale
                 continue
             seed = trial_seed(config.sampler.seed, worker, counts["seed_index"])
             study.sampler = make_sampler(
@@ -396,21 +411,30 @@ def quiet_optuna() -> Iterator[None]:
 
 
 def _worker_main(
-    config: StudyConfig, url: str, n_trials: int, worker: int, packets: str, parent: int
+    config: StudyConfig,
+    url: str,
+    n_trials: int,
+    worker: int,
+    folder: str,
+    parent: int,
+    metrics: bytes,
 ) -> None:
-    """Entry point of a worker process (``--workers N``); ``parent`` is the starting process's pid."""
+    """Entry point of a worker process. ``folder`` holds the shared prepared trace
+    (:func:`~snfkit.sweeps.trace.share`), ``parent`` is the starting process's pid, ``metrics``
+    what :func:`_metrics_for_workers` packed."""
     import optuna
 
     _watch_parent(parent)
     study = None
     try:
-        prepared = prepare(pl.read_parquet(packets))
+        _adopt_metrics(metrics, config, worker)
+        prepared = open_shared(Path(folder))
         with quiet_optuna():
             study = optuna.load_study(study_name=config.name, storage=make_storage(url))
         work(study, config, prepared, n_trials, worker=worker)
     except KeyboardInterrupt:
         if _ORPHANED.is_set():
-            _orphan_cleanup(study, worker, Path(packets).parent)
+            _orphan_cleanup(study, worker, Path(folder), parent)
         sys.exit(130)
     except SnfkitError as exc:
         print(f"snfkit: worker {worker}: error: {exc}", file=sys.stderr)
@@ -435,17 +459,18 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="snfkit-parent-watch", daemon=True).start()
 
 
-def _orphan_cleanup(study, worker: int, folder: Path) -> None:
-    """A worker whose parent died: record any trial of its own still RUNNING as FAIL (an interrupt
-    that came between Optuna's steps, outside the objective, leaves one) and remove the parent's
-    temporary folder (the other workers may have already)."""
+def _orphan_cleanup(study, worker: int, folder: Path, parent: int) -> None:
+    """A worker whose parent died: record the trials still RUNNING of its own (an interrupt that
+    came between Optuna's steps, outside the objective, leaves one) and of the parent (worker 0,
+    killed mid-trial) as FAIL, and remove the parent's temporary folder (the other workers may have
+    already)."""
     if study is not None:
         from optuna.trial import TrialState
 
-        label = _worker_label(worker)
+        labels = {_worker_label(worker), f"{socket.gethostname()}:{parent}:0"}
         with contextlib.suppress(Exception):
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if t.user_attrs.get("worker") == label:
+                if t.user_attrs.get("worker") in labels:
                     study._storage.set_trial_user_attr(t._trial_id, "fail_kind", FAIL_INTERRUPTED)
                     study._storage.set_trial_user_attr(
                         t._trial_id, "fail_reason", _interrupted_reason()
@@ -483,6 +508,124 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# -- metrics in worker processes --------------------------------------------------------------
+
+
+def _needed_metrics(config: StudyConfig) -> dict[str, str]:
+    """The metrics a trial cannot do without (objectives, then constraints) -> the config key."""
+    needed = {name: "study.objectives" for name in config.metric_names}
+    for c in config.constraints:
+        needed.setdefault(c.metric, "study.constraints")
+    return needed
+
+
+def _travels(metric: Metric) -> bool:
+    """Whether a new process can have ``metric``: snfkit's own (registered when
+    :mod:`snfkit.metrics` is imported), or one whose function pickles by a name that a new
+    process can import (not a lambda, not a function defined in a notebook)."""
+    module = getattr(metric.func, "__module__", None)
+    if module == "snfkit.metrics":
+        return True
+    if module == "__main__" and not getattr(sys.modules.get("__main__"), "__file__", None):
+        return False  # a notebook or an interactive session: a new process has no such module
+    try:
+        pickle.dumps(metric)
+    except Exception:  # a lambda, a closure: pickle says which in many ways
+        return False
+    return True
+
+
+def _metrics_for_workers() -> bytes:
+    """Every registered metric's name, and the metrics that are not snfkit's own, pickled (those
+    that pickle): what a worker needs to compute what this process would."""
+    shipped = {}
+    for name, metric in METRICS.items():
+        if getattr(metric.func, "__module__", None) == "snfkit.metrics":
+            continue
+        with contextlib.suppress(Exception):
+            shipped[name] = pickle.dumps(metric)
+    return pickle.dumps((list(METRICS), shipped))
+
+
+def _adopt_metrics(blob: bytes, config: StudyConfig, worker: int) -> None:
+    """In a worker: register the metrics the parent sent; a metric the study needs that did not
+    arrive is a :class:`ConfigError`; others are left out with a note (the first worker started,
+    worker 1, says it)."""
+    names, shipped = pickle.loads(blob)
+    for name, data in shipped.items():
+        with contextlib.suppress(Exception):  # its module cannot be imported here
+            METRICS[name] = pickle.loads(data)
+    missing = [n for n in names if n not in METRICS]
+    for name, key in _needed_metrics(config).items():
+        if name in missing:
+            raise ConfigError(
+                config.source,
+                key,
+                f"metric {name!r} cannot be computed in a worker process (its function cannot be "
+                "imported there); register it from an importable module, or run with workers=1",
+            )
+    if missing and worker == 1:
+        print(
+            f"snfkit: note: worker processes do not compute the metrics {', '.join(missing)} "
+            "(their functions cannot be imported there; workers=1 computes them)",
+            file=sys.stderr,
+        )
+
+
+# -- how many processes -----------------------------------------------------------------------
+
+
+def default_workers() -> int:
+    """Trial processes a study runs by default: the cores this process may run on
+    (``os.sched_getaffinity`` where the system has it, else ``os.cpu_count()``), at least 1."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        n = os.cpu_count() or 1
+    return max(1, n)
+
+
+def _in_this_process_only(config: StudyConfig, url: str) -> str | None:
+    """Why this study's trials cannot run in other processes, or None."""
+    if url in ("sqlite://", "sqlite:///:memory:") or url.startswith("sqlite:///:memory:"):
+        return "its storage lives in this process's memory"
+    for name in _needed_metrics(config):
+        metric = METRICS.get(name)
+        if metric is not None and not _travels(metric):
+            return f"metric {name!r} is defined in this session only (another process cannot import it)"
+    return None
+
+
+PER_CORE, PER_TRIAL_LEFT = "one per core", "one per trial left"
+_QUIET_REASONS = ("", PER_CORE, PER_TRIAL_LEFT)
+"""Reasons for a single process that are not worth a line: asked for, one core, one trial left."""
+
+
+def plan_workers(config: StudyConfig, url: str, workers: int | None, left: int) -> tuple[int, str]:
+    """How many trial processes a run starts and why (``""``: as asked): ``workers``, or (None)
+    one per core (:func:`default_workers`); never more than the ``left`` trials the study still
+    needs. A study that can only run here (:func:`_in_this_process_only`) gets 1 by default, the
+    reason saying why; an explicit ``workers`` > 1 is then a :class:`ParameterError`."""
+    n, why = (default_workers(), PER_CORE) if workers is None else (workers, "")
+    if n > 1 and left < n:
+        n, why = max(left, 1), PER_TRIAL_LEFT
+    if n > 1:
+        blocker = _in_this_process_only(config, url)
+        if blocker is not None:
+            if workers is not None:
+                raise ParameterError("workers", workers, f"1 for this study: {blocker}")
+            return 1, blocker
+    return n, why
+
+
+def workers_note(n: int, why: str, opt_out: str = "workers=1") -> str:
+    """The line a run with several workers prints (``opt_out``: how to run in this process)."""
+    if n == 1:
+        return f"running the trials in this process: {why}"
+    because = f" ({why})" if why else ""
+    return f"running {n} trial processes{because}; {opt_out} to run in this process"
+
+
 # -- the study --------------------------------------------------------------------------------
 
 _PACKETS: dict[TraceSpec, pl.DataFrame] = {}
@@ -500,6 +643,8 @@ def cached_packets(config: StudyConfig) -> pl.DataFrame:
 
 
 def cached_prepared(config: StudyConfig) -> Any:
+    """The config's prepared trace, prepared once per process (worker processes map the
+    starting process's instead: :func:`~snfkit.sweeps.trace.open_shared`)."""
     spec = config.trace
     if spec not in _PREPARED:
         _PREPARED[spec] = prepare(cached_packets(config))
@@ -510,37 +655,56 @@ def run_study(
     config: StudyConfig,
     *,
     storage: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     n_trials: int | None = None,
     progress: bool | ProgressCallback = False,
+    announce: bool | Callable[[int, str], None] = True,
 ) -> SweepRun:
     """Run (or resume) the config's study until it has ``n_trials`` (default: the config's) COMPLETE
     trials.
 
     storage: an Optuna storage URL; default an SQLite file beside the config.
-    workers: 1 runs trials in this process; N > 1 starts N worker processes that share the storage
-        (each loads the trace once). Ctrl-C stops them; the running trials are recorded as FAIL
-        (``interrupted``) and KeyboardInterrupt propagates. Run again to continue.
+    workers: trial processes. None (the default): one per core (:func:`default_workers`), never
+        more than the trials still needed, and 1 when the study can only run here (an in-memory
+        storage, an objective metric defined in this session). 1 runs the trials in this process,
+        and only then is a study repeatable (with several workers the order in which trials
+        finish decides what the sampler sees). N > 1 runs trials here and in N - 1 processes
+        started for it, which share the storage and one prepared trace (written once by this
+        process, memory-mapped by the others). Ctrl-C stops them all; the running trials are
+        recorded as FAIL (``interrupted``) and KeyboardInterrupt propagates. Run again to
+        continue.
     progress: True draws a bar; a callable gets ``(complete, n_trials)``.
+    announce: True prints on stderr how many trial processes run (:func:`workers_note`) when
+        more than one does, or why the default fell back to this process; a callable gets
+        ``(processes, why)`` instead; False is silent.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ParameterError("workers", workers, "an integer >= 1")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ParameterError("workers", workers, "an integer >= 1, or None for one per core")
     n = config.n_trials if n_trials is None else n_trials
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ParameterError("n_trials", n, "an integer >= 1")
     url = storage_url(config, storage)
     study = open_study(config, url)
     before = len(study.get_trials(deepcopy=False))
+    left = n - study_counts(study).get("COMPLETE", 0)
+    processes, why = plan_workers(config, url, workers, left)
+    if announce and (processes > 1 or why not in _QUIET_REASONS):
+        if callable(announce):
+            announce(processes, why)
+        else:
+            print(f"sweep {config.name}: {workers_note(processes, why)}", file=sys.stderr)
     t0 = time.perf_counter()
     with progress_reporter(progress, n, f"sweep {config.name}") as bar:
 
         def show(counts: dict[str, int]) -> None:
             bar.advance(min(counts.get("COMPLETE", 0), n) - bar.done)
 
-        if workers == 1:
+        if processes == 1:
             work(study, config, cached_prepared(config), n, on_trial=show)
         else:
-            _run_workers(study, config, url, n, workers, show)
+            _run_workers(study, config, url, n, processes, show)
     counts = study_counts(study)
     return SweepRun(
         study=study,
@@ -553,46 +717,67 @@ def run_study(
     )
 
 
-def _run_workers(study, config, url, n, workers, show) -> None:
+def _run_workers(study, config, url, n, processes, show) -> None:
+    """Run the study on ``processes`` processes: this one (worker 0, with the prepared trace it
+    already has) and ``processes - 1`` spawned workers, which map the copy this one writes once.
+    A worker that fails stops the others and raises :class:`SnfkitError`."""
     ctx = multiprocessing.get_context("spawn")
-    packets = cached_packets(config)
+    prepared = cached_prepared(config)
+    metrics = _metrics_for_workers()
     remove_stale_folders()
     me = os.getpid()
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{me}-") as tmp:
-        path = str(Path(tmp) / "packets.parquet")
-        packets.write_parquet(path)
-        procs = [
-            ctx.Process(target=_worker_main, args=(config, url, n, i, path, me), daemon=True)
-            for i in range(workers)
-        ]
-        for p in procs:
+        share(prepared, Path(tmp))
+        procs = {
+            i: ctx.Process(
+                target=_worker_main, args=(config, url, n, i, tmp, me, metrics), daemon=True
+            )
+            for i in range(1, processes)
+        }
+        for p in procs.values():
             p.start()
+
+        def between_trials(counts: dict[str, int]) -> None:
+            show(counts)
+            _check_workers(procs)
+
         try:
-            while any(p.is_alive() for p in procs):
-                show(study_counts(study))
-                time.sleep(POLL_S / 2)
+            work(study, config, prepared, n, worker=0, on_trial=between_trials)
+            while any(p.is_alive() for p in procs.values()):  # their last trials
+                between_trials(study_counts(study))
+                time.sleep(WAIT_S)
+            between_trials(study_counts(study))
         except KeyboardInterrupt:
-            _stop(procs)
+            _stop(procs.values(), signalled=True)
+            raise
+        except BaseException:
+            _stop(procs.values(), signalled=False)
             raise
         finally:
-            for p in procs:
+            for p in procs.values():
                 p.join(timeout=5)
                 if p.is_alive():
                     p.terminate()
-        show(study_counts(study))
-        bad = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode not in (0, None)]
-        if bad:
-            raise SnfkitError(
-                "sweep workers failed: "
-                + ", ".join(f"worker {i} exited with status {code}" for i, code in bad)
-                + " (see their messages above)"
-            )
 
 
-def _stop(procs) -> None:
-    """After Ctrl-C: give workers (which got SIGINT from the terminal too) time to record their
-    running trial as interrupted; interrupt the ones that did not get it; then end them."""
-    deadline = time.monotonic() + 2
+def _check_workers(procs: dict[int, Any]) -> None:
+    """Raise :class:`SnfkitError` if a worker process ended with an error (its own message, on
+    stderr, says which)."""
+    bad = [(i, p.exitcode) for i, p in procs.items() if p.exitcode not in (0, None)]
+    if bad:
+        raise SnfkitError(
+            "sweep workers failed: "
+            + ", ".join(f"worker {i} exited with status {code}" for i, code in bad)
+            + " (see their messages above)"
+        )
+
+
+def _stop(procs, *, signalled: bool) -> None:
+    """Stop the workers: after Ctrl-C (``signalled``: they got SIGINT from the terminal too) give
+    them time to record their running trial as interrupted; interrupt the ones that did not get
+    it; then end them."""
+    procs = list(procs)
+    deadline = time.monotonic() + (2 if signalled else 0)
     while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
         time.sleep(0.1)
     for p in procs:

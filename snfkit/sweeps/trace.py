@@ -1,9 +1,14 @@
-"""The trace a study replays: a file or a synthetic workload, loaded once per process.
+"""The trace a study replays: a file or a synthetic workload, loaded and prepared once.
 
 :func:`load_packets` reads a :class:`TraceSpec` into a packets table with only the columns the
 replay needs (``ts_ns``, ``flow_id``, ``wire_len``). :func:`prepare` turns it into what
 :func:`run_replay` takes, and :func:`run_replay` is the single place where a trial calls the
 engine, always with ``keep_packets=False``.
+
+Worker processes do not load or prepare the trace again: the starting process writes its prepared
+arrays once (:func:`share`, ``.npy`` files in a temporary folder) and each worker maps them
+read-only (:func:`open_shared`). The operating system keeps one copy of the mapped pages for all
+workers, and a worker starts without reading, checking or converting anything.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 import snfkit
@@ -101,3 +107,44 @@ def prepare(packets: pl.DataFrame) -> snfkit.PreparedTrace:
 def run_replay(prepared: snfkit.PreparedTrace, flat: dict[str, Any]) -> Results:
     """Replay one trial's parameters (flat names) without per-packet rows."""
     return snfkit.replay(prepared, chunk_size=CHUNK_PACKETS, **{**flat, "keep_packets": False})
+
+
+SHARED_ARRAYS = ("ts", "flow", "wire_len")
+"""The prepared arrays :func:`share` writes, one ``<name>.npy`` file each; ``relative_ts.npy`` too
+when the trace does not start at time 0."""
+
+
+def share(prepared: snfkit.PreparedTrace, folder: Path) -> list[Path]:
+    """Write the prepared trace's checked arrays into ``folder`` for :func:`open_shared`; returns
+    the files written."""
+    arrays = {name: getattr(prepared, name) for name in SHARED_ARRAYS}
+    if prepared.relative_ts is not prepared.ts:
+        arrays["relative_ts"] = prepared.relative_ts
+    written = []
+    for name, array in arrays.items():
+        path = Path(folder) / f"{name}.npy"
+        np.save(path, array, allow_pickle=False)
+        written.append(path)
+    return written
+
+
+def open_shared(folder: Path) -> snfkit.PreparedTrace:
+    """The prepared trace that :func:`share` wrote into ``folder``, memory-mapped read-only.
+
+    Nothing is checked or copied again (the writer checked the arrays). Its ``packets`` table holds
+    the three replay columns as int64 views of the same memory (sweeps replay no NF, which would
+    read more columns).
+    """
+    folder = Path(folder)
+
+    def mapped(name: str) -> np.ndarray:
+        # np.asarray: a plain read-only ndarray view of the map (the map stays open through it)
+        return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False))
+
+    ts, flow, wire_len = (mapped(name) for name in SHARED_ARRAYS)
+    packets = pl.DataFrame({"ts_ns": ts, "flow_id": flow, "wire_len": wire_len})
+    trace = snfkit.PreparedTrace(ts, flow, wire_len, packets)
+    if (folder / "relative_ts.npy").exists():
+        # PreparedTrace.relative_ts is a cached_property: its cache is the instance's __dict__
+        trace.__dict__["relative_ts"] = mapped("relative_ts")
+    return trace
