@@ -8,12 +8,12 @@ sweep`` on a machine with that many cores): a pair of studies per sampler seed i
 ``--repeat`` times.
 
 Several workers do not replay the trials one worker does: each worker draws from its own stream,
-and TPE decides from other finished trials. At paper scale a trial takes from 0.4 s to 20 s
+and TPE decides from other finished trials. At paper scale a trial takes from 0.4 s to over 10 s
 depending on its parameters, so a pair of studies over the config's space compares two sets of
 trials of different cost (the CPU ratio below says how different). ``--space alpha`` searches
 alpha only (T, B and K at the paper's defaults): every trial then costs about one bare replay,
 both studies do the same work, and the ratio measures what the workers themselves gain.
-``--sampler random`` draws both studies from one distribution (some draws take 20 s).
+``--sampler random`` draws both studies from one distribution (some draws take over 10 s).
 
 Figures, all from the same run:
 
