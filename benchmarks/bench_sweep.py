@@ -1,36 +1,37 @@
-"""Benchmark a sweep on one worker and on several: the shipped study at paper scale, same run.
+"""Benchmark a sweep on one worker and on several: 40 trials at paper scale, same run.
 
 Takes the example config ``sweeps/paper_like_units.toml`` (minimize mean active units s.t. p99 <=
 2 ms over T, B, alpha and K; TPE), swaps its trace for ``paper_like(seed=0, scale)`` (6.4M
 packets at scale 1.0) and runs ``--trials`` trials on a fresh SQLite storage, first with one worker
-(the trials in this process), then with ``--workers`` worker processes (the default of ``snfkit
-sweep`` on a machine with that many cores): one such pair per sampler seed in ``--seeds``
-(default 0), ``--repeat`` times. Several workers draw other parameters than one worker does (each
-worker its own stream, and TPE sees other finished trials), and at paper scale a trial takes from
-0.4 s to several seconds depending on them, so one seed's pair compares two different sets of
-trials; several seeds average that out, and ``--sampler random`` compares like with like (both
-studies draw their trials from one distribution; TPE with several workers explores more, see
-BENCHMARKS.md). In the same run it measures:
+(the trials in this process), then with ``--workers`` trial processes (the default of ``snfkit
+sweep`` on a machine with that many cores): a pair of studies per sampler seed in ``--seeds``,
+``--repeat`` times.
+
+Several workers do not replay the trials one worker does: each worker draws from its own stream,
+and TPE decides from other finished trials. At paper scale a trial takes from 0.4 s to over 10 s
+depending on its parameters, so a pair of studies over the config's space compares two sets of
+trials of different cost (the CPU ratio below says how different). ``--space alpha`` searches
+alpha only (T, B and K at the paper's defaults): every trial then costs about one bare replay,
+both studies do the same work, and the ratio measures what the workers themselves gain.
+``--sampler random`` draws both studies from one distribution (some draws take over 10 s).
+
+Figures, all from the same run:
 
 - ``trace``: generating and preparing the trace once (a study does it once per run; worker
   processes map the prepared arrays instead of loading the trace again);
 - ``bare replay``: one ``snfkit.replay(packets, keep_packets=False)`` at the paper's defaults, after
   a warm-up on a slice (numba compile / cache load excluded);
 - per study: the wall time of :func:`snfkit.sweeps.run_study` (for several workers: their
-  start-up, the trace hand-off and the wait for the last trial included), the replay work (sum
-  of ``replay_s`` over the trials: the sampler explores other parameters with several workers,
-  so the two studies do not replay the same trials), and the overhead per trial (worker time
-  minus replay, per trial);
+  start-up and the wait for the last trial included), its CPU time (this process and its
+  workers) and the cores it used on average (CPU over wall: below the number of workers, other
+  jobs or idle waits took the rest), the replay work (sum of ``replay_s``) and the overhead per
+  trial (worker time minus replay, per trial);
 - the ratio of the several-worker wall time to the one-worker wall time, per pair and of the
-  summed wall times over all pairs (target <= 0.6 for 40 trials on 2 workers, issue 21), the same
-  ratio per second of replay work, and the ratio of the
-  CPU time the two studies used (this process and its workers; on a machine shared with other
-  jobs the workers do not get whole cores, and the CPU ratio shows what the extra processes cost;
-  ``cores used``, CPU time over wall time, below the number of workers says that other jobs or
-  idle waits took the rest).
+  summed wall times of all pairs (target <= 0.6 for 40 trials on 2 workers, issue 21); the same
+  ratio per second of replay work; and the ratio of their CPU times.
 
 Usage: ``python benchmarks/bench_sweep.py [--scale 1.0] [--trials 40] [--workers 2]
-[--seeds 0 1 2] [--sampler tpe|random] [--repeat 1] [--json]``.
+[--seeds 0 1 2] [--space config|alpha] [--sampler tpe|random] [--repeat 1] [--json]``.
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ def main() -> None:
     ap.add_argument(
         "--sampler", choices=("tpe", "random"), default="tpe", help="the config's tpe, or random"
     )
+    ap.add_argument(
+        "--space",
+        choices=("config", "alpha"),
+        default="config",
+        help="search the config's space, or alpha only (T, B, K at the paper's defaults)",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="times to run the pairs of every seed")
     ap.add_argument("--config", type=Path, default=REPO / "sweeps" / "paper_like_units.toml")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -113,6 +120,9 @@ def main() -> None:
     if args.sampler != base.sampler.name:  # random: both studies draw from one distribution
         sampler = dataclasses.replace(base.sampler, name=args.sampler, options=())
         config = dataclasses.replace(config, sampler=sampler)
+    if args.space == "alpha":  # every trial costs about one replay at the defaults
+        alpha = tuple(spec for spec in base.search if spec.name == "alpha")
+        config = dataclasses.replace(config, search=alpha)
 
     t = time.perf_counter()
     prepared = study_mod.cached_prepared(config)  # what run_study prepares once per run
@@ -145,6 +155,7 @@ def main() -> None:
         "packets": prepared.n_packets,
         "scale": args.scale,
         "sampler": config.sampler.name,
+        "space": [spec.name for spec in config.search],
         "trials": args.trials,
         "workers": args.workers,
         "trace_s": round(trace_s, 2),
@@ -163,7 +174,8 @@ def main() -> None:
     what = f"paper_like(seed=0, scale={args.scale}): {prepared.n_packets:,} packets"
     print(f"trace: {what}, generated and prepared in {trace_s:.1f} s (once, not in the studies)")
     print(f"bare replay (paper defaults, keep_packets=False): {bare_s:.2f} s")
-    print(f"sampler: {config.sampler.name}, seeds {args.seeds}")
+    searched = ", ".join(spec.name for spec in config.search)
+    print(f"sampler: {config.sampler.name}, seeds {args.seeds}; searching {searched}")
     for i, p in enumerate(pairs, 1):
         for s in (p["one"], p["many"]):
             print(
