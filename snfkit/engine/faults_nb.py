@@ -120,19 +120,9 @@ error (``STATUS_BAD_FAILURE``)."""
 INFLIGHT_BUDGET = 2**21
 """In-flight ring entries (80 bytes each) a replay with failures may keep over all its units."""
 
-PATCH_COLUMNS = (
-    "packet",
-    "unit",
-    "start",
-    "finish",
-    "state_wait",
-    "latency",
-    "queue",
-    "cause",
-    "ol",
-    "lost",
-)
-"""A per-packet row of an earlier chunk changed by a failure (the caller applies it)."""
+PATCH_COLUMNS = ("packet", "unit", "start", "state_wait", "latency", "cause", "ol", "lost")
+"""A per-packet row of an earlier chunk changed by a failure (the caller applies it; the columns
+of :class:`~snfkit.engine.replay_nb.ChunkOut`, which the others derive from)."""
 
 OK = 0
 ERR_NOT_ACTIVE = 1  # an explicit target that is not active at the failure
@@ -201,10 +191,10 @@ def _launch(units, ring, c, t, p):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _patch(out, patches, c, g0, keep_rows, e, unit, queue, lost):
-    """Rewrite a packet's row from its in-flight entry ``e`` (on ``unit``, with that queueing; the
-    latency and the OL's share from the entry's release): in place if the packet is in this
-    chunk, else as a patch row the caller applies."""
+def _patch(out, patches, c, g0, keep_rows, e, unit, lost):
+    """Rewrite a packet's row from its in-flight entry ``e`` (on ``unit``; the latency and the
+    OL's share from the entry's release; its queueing is what the rest leaves): in place if the
+    packet is in this chunk, else as a patch row the caller applies."""
     if not keep_rows:
         return
     origin = c.origin
@@ -214,10 +204,8 @@ def _patch(out, patches, c, g0, keep_rows, e, unit, queue, lost):
     if i >= 0:
         out.unit[i] = unit
         out.start[i] = e[I_START] + origin
-        out.finish[i] = e[I_FINISH] + origin
         out.state_wait[i] = e[I_WAIT]
         out.latency[i] = lat
-        out.queue[i] = queue
         out.wait_cause[i] = e[I_CAUSE]
         out.ol[i] = ol
         out.lost[i] = lost
@@ -226,13 +214,11 @@ def _patch(out, patches, c, g0, keep_rows, e, unit, queue, lost):
         row[0] = e[I_PKT]
         row[1] = unit
         row[2] = e[I_START] + origin
-        row[3] = e[I_FINISH] + origin
-        row[4] = e[I_WAIT]
-        row[5] = lat
-        row[6] = queue
-        row[7] = e[I_CAUSE]
-        row[8] = ol
-        row[9] = lost
+        row[3] = e[I_WAIT]
+        row[4] = lat
+        row[5] = e[I_CAUSE]
+        row[6] = ol
+        row[7] = lost
         c.n_patches += 1
 
 
@@ -290,10 +276,9 @@ def fail_ol(o, tau, row, st, c, p, out, g0, keep_rows):
             if new_rel == e[I_REL]:
                 continue
             old_lat = e[I_REL] - e[I_ARR]
-            queue = old_lat - e[I_SVC] - e[I_WAIT] - (e[I_REL] - e[I_FINISH])
             _relatency(hist, c, old_lat, new_rel - e[I_ARR])
             e[I_REL] = new_rel
-            _patch(out, patches, c, g0, keep_rows, e, u, queue, False)
+            _patch(out, patches, c, g0, keep_rows, e, u, False)
             resent += 1
     row[F_UNIT] = o
     row[F_RECOVERY] = until - tau
@@ -389,7 +374,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             if e[I_WAIT] > 0:
                 waits[0, e[I_CAUSE]] -= 1
                 waits[1, e[I_CAUSE]] -= e[I_WAIT]
-            _patch(out, patches, c, g0, keep_rows, e, u, queue, True)
+            _patch(out, patches, c, g0, keep_rows, e, u, True)
             lost += 1
             continue
         svc = e[I_SVC]
@@ -442,7 +427,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             fl.item_end = finish
         e[I_START], e[I_FINISH], e[I_REL], e[I_WAIT] = start, finish, rel, wait
         e[I_CAUSE] = WaitCause.recovery
-        _patch(out, patches, c, g0, keep_rows, e, r, queue, False)
+        _patch(out, patches, c, g0, keep_rows, e, r, False)
         log_inflight(inflight, rn, r, e)
         replayed += 1
     if rn.last_recv < launch:

@@ -239,17 +239,16 @@ class ReplayState(NamedTuple):
 class ChunkOut(NamedTuple):
     """Per-packet outputs of one chunk, preallocated by the caller: length n when ``p.keep_rows``
     (``src_pkt``: when ``p.keep_src``), else not written and may be empty. Items go to
-    ``ReplayState.items``."""
+    ``ReplayState.items``. Only what cannot be derived is written (the packets table computes
+    finish = arrival + latency - ol, service = finish - start, queue = latency - service -
+    state_wait - ol): fresh memory written per packet is most of what per-packet rows cost."""
 
     unit: np.ndarray  # int32
     item: np.ndarray  # int64
-    start: np.ndarray  # int64
-    finish: np.ndarray  # int64
+    start: np.ndarray  # int64, on the trace's clock
     state_wait: np.ndarray  # int64
-    latency: np.ndarray  # int64: finish - arrival
-    queue: np.ndarray  # int64: latency - service - state_wait
-    service: np.ndarray  # int64: finish - start
-    wait_cause: np.ndarray  # uint32 (an Enum column's physical codes)
+    latency: np.ndarray  # int64: release - arrival (release = finish without an OL hop)
+    wait_cause: np.ndarray  # uint8 (a WaitCause code)
     reordered: np.ndarray  # bool
     src_pkt: np.ndarray  # int64: global index of the packet whose post-state the packet starts from
     ol: np.ndarray  # int64: release - finish (the output logger's hop and downtime), with failures
@@ -662,9 +661,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     records = st.records
     transfers = st.transfers
     c = st.ctl[0]
-    o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
+    o_unit, o_item, o_start, o_lat = out.unit, out.item, out.start, out.latency
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
-    o_lat, o_queue, o_service = out.latency, out.queue, out.service
     o_ol, o_lost = out.ol, out.lost
     fails, olw = st.fails, st.olw
     n_fail = fails.shape[0]
@@ -965,11 +963,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             o_unit[i] = u
             o_item[i] = fl.item
             o_start[i] = start + origin
-            o_finish[i] = finish + origin
             o_wait[i] = wait
             o_lat[i] = lat
-            o_queue[i] = lat - service - wait - (release - finish)
-            o_service[i] = service
             o_cause[i] = cause
             o_reord[i] = reord
             if p.ol_rows:

@@ -195,7 +195,11 @@ class Driver:
             params.faults.units_per_ol,
         )
         self.drained = Drained(
-            params=params, state=state, keep=bool(p["keep_rows"]), keep_src=keep_src
+            params=params,
+            state=state,
+            keep=bool(p["keep_rows"]),
+            keep_src=keep_src,
+            keep_transfers=params.report.keep_packets is True,
         )
         self._pending = no_pending()
         self._ev_scratch = None  # events_nb work buffers, reused from chunk to chunk
@@ -375,9 +379,9 @@ class Driver:
         """Per-packet output arrays for an n-packet chunk: empty unless kept (then fresh each
         chunk, as the tables hold them)."""
         rows = n if self.drained.keep else 0
-        dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64, np.int64, np.bool_]
+        dtypes = [np.int32, *[np.int64] * 4, np.uint8, np.bool_, np.int64, np.int64, np.bool_]
         ol = rows if self.record[0]["ol_rows"] else 0
-        sizes = [rows] * 10 + [n if self.drained.keep_src else 0, ol, ol]
+        sizes = [rows] * 7 + [n if self.drained.keep_src else 0, ol, ol]
         return ChunkOut(*carve(dtypes, sizes))
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
@@ -409,7 +413,7 @@ class Driver:
         r = int(ctl["n_transfers"][0])
         if r:
             batch = d.state.transfers[:, :r]
-            if d.keep:  # every transfer; otherwise only the sums and what the NF pass needs
+            if d.keep_transfers:  # every transfer; else only the sums and what the NF pass needs
                 size = d.state.transfers.shape[1]
                 if 2 * r >= size:  # a full buffer is kept as is, and the kernel gets a fresh one
                     d.transfers.append(batch)
@@ -438,9 +442,8 @@ class Driver:
             k = int(np.searchsorted(starts, row[0], side="right")) - 1
             out = self.drained.packet_parts[k].out
             i = int(row[0] - starts[k])
-            out.unit[i], out.start[i], out.finish[i] = row[1], row[2], row[3]
-            out.state_wait[i], out.latency[i], out.queue[i] = row[4], row[5], row[6]
-            out.wait_cause[i], out.ol[i], out.lost[i] = row[7], row[8], bool(row[9])
+            out.unit[i], out.start[i], out.state_wait[i] = row[1], row[2], row[3]
+            out.latency[i], out.wait_cause[i], out.ol[i], out.lost[i] = row[4:8]
 
     def finish(self) -> Drained:
         """End of trace: close every item, retire every unit, drain; returns the record."""

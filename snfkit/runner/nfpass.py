@@ -98,9 +98,10 @@ def attach(results: Results, nf: Any, nf_out: Any) -> None:
         "dropped": dropped,
         "state_delta_bytes": int(out["delta"].sum()),
     }
-    if results.packets is not None:
-        results.packets = results.packets.with_columns(
+    results.map_packets(
+        lambda packets: packets.with_columns(
             nf_action=enum_column(out["action"].to_numpy(), ["forward", "drop"]),
             nf_out0=out["out0"],
             nf_out1=out["out1"],
         )
+    )

@@ -23,7 +23,7 @@ from snfkit.engine.faults_nb import FAIL_COLUMNS
 from snfkit.engine.pool_nb import RECORD_DTYPE
 from snfkit.engine.replay_nb import item_rates_nb
 from snfkit.engine.state_nb import TRANSFER_COLUMNS, new_transfers
-from snfkit.results import Results
+from snfkit.results import LazyTable, Results
 from snfkit.runner.drained import Drained, PacketPart
 
 PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
@@ -40,10 +40,21 @@ def enum_column(codes: np.ndarray, categories: Iterable[str]) -> pl.Series:
 
 
 def _packets_part(part: PacketPart) -> pl.DataFrame:
-    """One chunk's per-packet rows (``wire_len``: the table's own UInt32 column, if it had one,
-    taken as it is)."""
+    """One chunk's per-packet rows from the kernel's columns (``wire_len``: the table's own
+    UInt32 column, if it had one, taken as it is). The kernel writes only what cannot be
+    derived (:class:`~snfkit.engine.replay_nb.ChunkOut`): finish = arrival + latency - ol,
+    service = finish - start, queue = latency - service - state wait - ol."""
     out = part.out
     wire_len = part.wire_len_column
+    ol = out.ol if out.ol.shape[0] else None
+    finish = np.add(part.ts, out.latency)
+    if ol is not None:
+        finish -= ol
+    service = np.subtract(finish, out.start)
+    queue = np.subtract(out.latency, service)
+    queue -= out.state_wait
+    if ol is not None:
+        queue -= ol
     return pl.DataFrame(
         {
             "ts_ns": part.ts,
@@ -52,16 +63,22 @@ def _packets_part(part: PacketPart) -> pl.DataFrame:
             "unit": out.unit,
             "item": out.item,
             "start_ns": out.start,
-            "finish_ns": out.finish,
+            "finish_ns": finish,
             "latency_ns": out.latency,
-            "queue_ns": out.queue,
+            "queue_ns": queue,
             "state_wait_ns": out.state_wait,
-            "service_ns": out.service,
+            "service_ns": service,
             "wait_cause": enum_column(out.wait_cause, WAIT_CAUSES),
             "reordered": out.reordered,
-            **({"ol_ns": out.ol, "lost": out.lost} if out.ol.shape[0] else {}),
+            **({"ol_ns": ol, "lost": out.lost} if ol is not None else {}),
         }
     )
+
+
+def packets_table(parts: list[PacketPart]) -> pl.DataFrame:
+    """The packets table of a replay's chunks (:func:`_packets_part` each)."""
+    frames = [_packets_part(part) for part in parts]
+    return pl.concat(frames) if frames else _empty_packets()
 
 
 def _origin(run: Drained) -> int:
@@ -88,17 +105,20 @@ def build_results(run: Drained) -> Results:
     epochs, epoch_units = _epoch_tables(run, units, cap)
     packets = None
     if run.keep:
-        frames = [_packets_part(part) for part in run.packet_parts]
-        packets = pl.concat(frames) if frames else _empty_packets()
+        parts = run.packet_parts
+        if p.report.keep_packets == "auto":  # built from the kernel's columns when first read
+            packets = LazyTable(lambda: packets_table(parts))
+        else:
+            packets = packets_table(parts)
     transfers = _transfers_table(run)
-    summary = _summary(run, packets, units, duration, counters)
+    summary = _summary(run, units, duration, counters)
     summary.update(_state_summary(run, duration, counters))
     failures = _failures_table(run)
     summary.update(_failure_summary(run, failures, duration, counters))
     extra = {}
     if run.keep_src:
         extra["src_pkt"] = np.concatenate(run.src_parts) if run.src_parts else np.zeros(0, np.int64)
-        if run.keep:
+        if run.keep_transfers:
             pushed = transfers.filter(pl.col("kind") == "push")["packet"].to_numpy()
         else:
             pushed = np.concatenate(run.pushed_packets) if run.pushed_packets else np.zeros(0, int)
@@ -118,7 +138,7 @@ def build_results(run: Drained) -> Results:
 
 
 def _transfers_table(run: Drained) -> pl.DataFrame | None:
-    if not run.keep:
+    if not run.keep_transfers:
         return None
     state_bytes = run.params.state.state_bytes
 
@@ -416,15 +436,26 @@ def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
     return out
 
 
-def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
-    latency = packets["latency_ns"] if packets is not None else None
-    if latency is not None and int(counters["lost"]):  # lost packets have no latency
-        latency = latency.filter(~packets["lost"])
-    if latency is not None and latency.len():
+def _latency_parts(run: Drained) -> list[np.ndarray]:
+    """The per-packet latencies of the chunks (lost packets, which have none, left out)."""
+    if not run.keep:
+        return []
+    if int(run.state.ctl["lost"][0]):
+        parts = [part.out.latency[~part.out.lost] for part in run.packet_parts]
+    else:
+        parts = [part.out.latency.view() for part in run.packet_parts]
+    for part in parts:  # read-only, as the column chunks these kernels were compiled for
+        part.setflags(write=False)
+    return parts
+
+
+def _summary(run, units, duration, counters) -> dict[str, Any]:
+    parts = _latency_parts(run)
+    n_lat = sum(part.shape[0] for part in parts)
+    if n_lat:
         # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
-        # the column's chunks (no copy, no partition of the whole column)
-        ranks = np.floor((latency.len() - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
-        parts = [c.to_numpy() for c in latency.get_chunks()]
+        # the chunks' columns (no copy, no partition of the whole column)
+        ranks = np.floor((n_lat - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
         pct = [float(v) for v in ranked_values(parts, ranks, run.state.hist)]
         exact = True
     else:
