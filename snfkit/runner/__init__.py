@@ -141,8 +141,10 @@ def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label:
         and packets["flow_id"].max() is not None
     ):  # bad ids are reported chunk by chunk; item rows are zero pages until written
         driver.reserve(int(packets["flow_id"].max()) + 1, packets.height)
+    pieces = (
+        sub
+        for chunk in chunks
+        for sub in (chunk.iter_slices(chunk_size) if chunk.height > chunk_size else (chunk,))
+    )
     with progress_reporter(progress, total, label) as bar:
-        for chunk in chunks:
-            for sub in chunk.iter_slices(chunk_size) if chunk.height > chunk_size else (chunk,):
-                driver.feed(sub)
-                bar.advance(sub.height)
+        driver.feed_chunks(pieces, bar)
