@@ -151,7 +151,7 @@ class LazyTable:
 @dataclass
 class Results:
     """The outcome of :func:`snfkit.replay`. Tables are polars DataFrames (see module docs);
-    ``packets`` may be given as a :class:`LazyTable`, built on first access."""
+    ``packets`` and ``flowlets`` may be given as a :class:`LazyTable`, built on first access."""
 
     summary: dict[str, Any]
     params: dict[str, Any]
@@ -207,20 +207,28 @@ class Results:
         )
 
 
-def _get_packets(self: Results) -> pl.DataFrame | None:
-    table = self.__dict__["_packets"]
-    if isinstance(table, LazyTable):
-        table = self.__dict__["_packets"] = table.build()
-    return table
+def _lazy_table(name: str, doc: str) -> property:
+    """A table attribute that may hold a :class:`LazyTable`, built when first read."""
+    key = "_" + name
+
+    def get(self: Results) -> pl.DataFrame | None:
+        table = self.__dict__[key]
+        if isinstance(table, LazyTable):
+            table = self.__dict__[key] = table.build()
+        return table
+
+    def set(self: Results, table: pl.DataFrame | LazyTable | None) -> None:
+        self.__dict__[key] = table
+
+    return property(get, set, doc=doc)
 
 
-def _set_packets(self: Results, table: pl.DataFrame | LazyTable | None) -> None:
-    self.__dict__["_packets"] = table
-
-
-Results.packets = property(  # type: ignore[assignment]
-    _get_packets,
-    _set_packets,
-    doc="One row per packet (see the module docs); None with keep_packets=False. With "
-    "keep_packets='auto' the table is built from the kernel's columns on first access.",
+Results.packets = _lazy_table(  # type: ignore[assignment]
+    "packets",
+    "One row per packet (see the module docs); None with keep_packets=False. With "
+    "keep_packets='auto' it is built from the kernel's columns on first access.",
+)
+Results.flowlets = _lazy_table(  # type: ignore[assignment]
+    "flowlets",
+    "One row per item (see the module docs), built from the kernel's columns on first access.",
 )

@@ -101,7 +101,9 @@ def build_results(run: Drained) -> Results:
     duration = max(run.t_last - t0, 0)
 
     units = _units_table(run)
-    flowlets = _flowlets_table(run)
+    n_items = int(counters["items"])
+    items = Items(*(a[:n_items] for a in run.state.items))  # (not the rest of the state)
+    flowlets = LazyTable(lambda: _flowlets_table(items, p.close_after_ns, run.t0))
     epochs, epoch_units = _epoch_tables(run, units, cap)
     packets = None
     if run.keep:
@@ -290,21 +292,24 @@ def _units_table(run: Drained) -> pl.DataFrame:
     return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
 
 
-def _flowlets_table(run: Drained) -> pl.DataFrame:
-    n = int(run.state.ctl["items"][0])
-    it = Items(*(a[:n] for a in run.state.items))
-    rate = item_rates_nb(
-        it.open_ts, it.last, it.bytes, it.pkts, np.int64(run.params.close_after_ns)
-    )
+def _flowlets_table(it: Items, close_after_ns: int, t0: int | None) -> pl.DataFrame:
+    """The flowlets table from the kernel's item columns (``t0``: the first packet's time)."""
+    n = it.flow.shape[0]
+    rate = item_rates_nb(it.open_ts, it.last, it.bytes, it.pkts, np.int64(close_after_ns))
+    origin = t0 or 0
+
+    def on_clock(times: np.ndarray) -> np.ndarray:
+        return times + origin if origin else times
+
     return pl.DataFrame(
         {
             "item": np.arange(n, dtype=np.int64),
             "flow_id": it.flow,
             "unit": it.unit,
             "unit_life": it.life,
-            "open_ns": _on_clock(it.open_ts, run),
-            "last_ns": _on_clock(it.last, run),
-            "end_ns": _on_clock(it.end, run),
+            "open_ns": on_clock(it.open_ts),
+            "last_ns": on_clock(it.last),
+            "end_ns": on_clock(it.end),
             "packets": it.pkts,
             "bytes": it.bytes,
             "reason": enum_column(it.reason, names(OpenReason)),
