@@ -234,6 +234,7 @@ class ReplayState(NamedTuple):
     inflight: np.ndarray  # int64 [U, R, 10] with failures (R: faults_nb.INFLIGHT_SLOTS), else empty
     olw: np.ndarray  # int64 [OLs, 2]: each output logger's down window [from, until)
     patches: np.ndarray  # int64 [P, len(PATCH_COLUMNS)]: earlier chunks' rows changed by failures
+    flow_life: np.ndarray  # int64 [F] with failures: each flow's ``life`` (faults_nb.flows_on)
 
 
 class ChunkOut(NamedTuple):
@@ -664,7 +665,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     o_unit, o_item, o_start, o_lat = out.unit, out.item, out.start, out.latency
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
     o_ol, o_lost = out.ol, out.lost
-    fails, olw = st.fails, st.olw
+    fails, olw, flow_life = st.fails, st.olw, st.flow_life
     n_fail = fails.shape[0]
     n = ts.shape[0]
     n_ev = ev_time.shape[0]
@@ -819,6 +820,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 fl.unit_finish = 0
             fl.unit = u
             fl.life = units[u].life
+            if p.faults:
+                flow_life[f] = fl.life
             fl.est = est
             fl.first_ts = t
             if fl.item >= 0:

@@ -143,6 +143,7 @@ def new_state(
         inflight=np.zeros((ring_units, slots, len(INFLIGHT_COLUMNS)), np.int64),
         olw=np.zeros((-(-u // units_per_ol), 2), np.int64),
         patches=np.zeros((2 * slots, len(PATCH_COLUMNS)), np.int64),
+        flow_life=np.full(n_flows if ring_units else 0, -1, np.int64),
     )
 
 
@@ -173,6 +174,10 @@ def _grow_flows(st: ReplayState, n_flows: int) -> ReplayState:
     _flow_words(flows)[:old] = _flow_words(st.flows)
     masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
     masks[:old] = st.masks
+    if st.flow_life.shape[0] or st.fails.shape[0]:  # kept with failures
+        flow_life = np.full(size, -1, np.int64)
+        flow_life[:old] = st.flow_life
+        st = st._replace(flow_life=flow_life)
     return st._replace(flows=flows, masks=masks)
 
 
