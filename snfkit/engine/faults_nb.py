@@ -133,26 +133,38 @@ ERR_RING = 2  # more packets in flight on the unit than its ring holds
 def release_time(finish, u, olw, p):
     """When the OL of unit slot u releases a packet processed at ``finish``."""
     arrive = finish + p.ol_hop_ns
-    o = u // p.units_per_ol
+    o = u if p.units_per_ol == 1 else u // p.units_per_ol  # (no division per packet)
     if olw[o, 0] <= arrive < olw[o, 1]:
         return olw[o, 1] + p.ol_hop_ns
     return arrive
 
 
 @nb.njit(cache=True, error_model="numpy")
-def log_inflight(inflight, un, u, entry):
-    """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring (the
-    oldest leaves a full ring; its release is remembered, so a failure can tell whether it lost
-    track of an unreleased packet)."""
+def inflight_slot(inflight, un, u):
+    """The slot of unit u's in-flight ring where its next packet goes (the caller writes the
+    entry, :data:`INFLIGHT_COLUMNS`): the oldest leaves a full ring, and its release is remembered,
+    so a failure can tell whether it lost track of an unreleased packet. (No modulo: an integer
+    division per packet is a measurable share of a replay with failures.)"""
     slots = inflight.shape[1]
     if un.if_n == slots:
         old = inflight[u, un.if_head, I_REL]
         if old > un.if_lost:
             un.if_lost = old
-        un.if_head = (un.if_head + 1) % slots
+        un.if_head += 1
+        if un.if_head == slots:
+            un.if_head = 0
         un.if_n -= 1
-    inflight[u, (un.if_head + un.if_n) % slots] = entry
+    k = un.if_head + un.if_n
+    if k >= slots:
+        k -= slots
     un.if_n += 1
+    return k
+
+
+@nb.njit(cache=True, error_model="numpy")
+def log_inflight(inflight, un, u, entry):
+    """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring."""
+    inflight[u, inflight_slot(inflight, un, u)] = entry
 
 
 @nb.njit(cache=True, error_model="numpy")

@@ -81,9 +81,8 @@ from snfkit.engine.enums import (
 )
 from snfkit.engine.faults_nb import (
     F_TIME,
-    INFLIGHT_COLUMNS,
     apply_failure,
-    log_inflight,
+    inflight_slot,
     release_time,
 )
 from snfkit.engine.mix_nb import pop_low_bit
@@ -665,7 +664,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     o_unit, o_item, o_start, o_lat = out.unit, out.item, out.start, out.latency
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
     o_ol, o_lost = out.ol, out.lost
-    fails, olw, flow_life = st.fails, st.olw, st.flow_life
+    fails, olw, flow_life, inflight = st.fails, st.olw, st.flow_life, st.inflight
     n_fail = fails.shape[0]
     n = ts.shape[0]
     n_ev = ev_time.shape[0]
@@ -685,7 +684,6 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     lat_max = np.int64(0)
     served = np.int64(0)
     origin = c.origin  # per-packet start and finish are written on the trace's clock
-    entry = np.empty(len(INFLIGHT_COLUMNS), np.int64)  # a packet for its unit's in-flight ring
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr or c.n_eu > eu_limit:
             status = STATUS_RECORDS_FULL
@@ -927,10 +925,9 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         release = finish + p.ol_hop_ns
         if p.faults:
             release = release_time(finish, u, olw, p)
-            # (INFLIGHT_COLUMNS order)
+            entry = inflight[u, inflight_slot(inflight, un, u)]  # (INFLIGHT_COLUMNS order)
             entry[0], entry[1], entry[2], entry[3], entry[4] = g0 + i, t_arr, start, finish, release
             entry[5], entry[6], entry[7], entry[8], entry[9] = service, size, f, wait, cause
-            log_inflight(st.inflight, un, u, entry)
             if p.recovery == RecoveryStrategy.ftmb:  # the packet log since the last checkpoint
                 k = start // p.checkpoint_interval_ns
                 if k != un.ck_index:
