@@ -319,6 +319,26 @@ def test_aggregates_only_keeps_no_packet_rows():
         assert agg.summary["latency_us"][k] == pytest.approx(v, rel=0.01, abs=0.001)
 
 
+def test_auto_builds_the_tables_when_read():
+    """keep_packets='auto' (the default): the packets and flowlets tables are built from the
+    kernel's columns when first read (the same tables as keep_packets=True's), an NF's columns
+    join the packets table then, and there is no transfers table."""
+    from snfkit.results import LazyTable
+    from snfkit.workloads.presets import small_demo
+
+    packets = small_demo(seed=0).head(5_000)
+    eager = replay(packets, nf="nat", keep_packets=True, unit_capacity_bps=2e8)
+    lazy = replay(packets, nf="nat", unit_capacity_bps=2e8)
+    assert lazy.params["keep_packets"] == "auto"
+    assert isinstance(lazy.__dict__["_packets"], LazyTable)
+    assert isinstance(lazy.__dict__["_flowlets"], LazyTable)
+    assert repr(lazy.summary) == repr(eager.summary) and lazy.summary["latency_exact"]
+    assert lazy.packets.equals(eager.packets) and "nf_action" in lazy.packets.columns
+    assert lazy.flowlets.equals(eager.flowlets)
+    assert lazy.__dict__["_packets"] is lazy.packets  # built once, then kept
+    assert lazy.transfers is None and eager.transfers.height > 0
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(replay_cases())
 def test_conformance_random(case):

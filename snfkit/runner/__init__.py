@@ -117,6 +117,7 @@ def replay(
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)
+    results.extra.pop("wire_bytes", None)
     return results
 
 

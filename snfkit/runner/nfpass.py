@@ -89,7 +89,7 @@ def attach(results: Results, nf: Any, nf_out: Any) -> None:
     s["packets_dropped"] = dropped
     s["packets_processed"] = s["packets_served"] - dropped
     if s.get("duration_s"):  # the traffic to the output loggers, with the NF's own deltas
-        wire = float(results.flowlets["bytes"].sum())
+        wire = results.extra["wire_bytes"]  # the items' bytes (not the flowlets table: unbuilt)
         s["ol_mbps"] = (wire + float(out["delta"].sum())) * 8 / s["duration_s"] / 1e6
     s["nf"] = {
         "name": nf.name,

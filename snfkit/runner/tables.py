@@ -117,7 +117,7 @@ def build_results(run: Drained) -> Results:
     summary.update(_state_summary(run, duration, counters))
     failures = _failures_table(run)
     summary.update(_failure_summary(run, failures, duration, counters))
-    extra = {}
+    extra: dict[str, Any] = {"wire_bytes": float(items.bytes.sum())}  # (for the NF pass)
     if run.keep_src:
         extra["src_pkt"] = np.concatenate(run.src_parts) if run.src_parts else np.zeros(0, np.int64)
         if run.keep_transfers:
