@@ -41,12 +41,7 @@ TR_TIME, TR_ARRIVE, TR_FLOW, TR_FROM, TR_TO, TR_KIND, TR_CLOCK, TR_PACKET = rang
 
 
 def new_transfers(rows: int) -> np.ndarray:
-    """A transfer buffer with room for at least ``rows`` transfers (:data:`TRANSFER_COLUMNS`).
-    A long buffer's row length is rounded so that its columns start 64 bytes apart modulo 4 KB:
-    a transfer writes one word in each, and columns a power of two apart map to the same cache
-    sets."""
-    if rows >= 512:
-        rows += (8 - rows) % 512
+    """A transfer buffer with room for ``rows`` transfers (:data:`TRANSFER_COLUMNS`)."""
     return np.empty((len(TRANSFER_COLUMNS), rows), np.int64)
 
 

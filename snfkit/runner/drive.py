@@ -16,8 +16,9 @@ replays give identical results for any chunk size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -86,6 +87,7 @@ class Staged(NamedTuple):
     events: tuple[np.ndarray, np.ndarray]  # the chunk's events (time, code)
     wire_len: pl.Series | None  # the table's own UInt32 column, if it had one
     n_flows: int  # a bound above the chunk's flow ids
+    out: ChunkOut  # the kernel's per-packet outputs for it, allocated and their pages mapped
 
 
 TRANSFER_ROWS = 1 << 16
@@ -102,15 +104,20 @@ EU_ROWS = 1 << 14
 least room for two flushes of the whole ring)."""
 
 
-def carve(dtypes: list, sizes: list[int]) -> list[np.ndarray]:
+def carve(dtypes: list, sizes: list[int], touch: bool = False) -> list[np.ndarray]:
     """Arrays of these dtypes and lengths, cut from one fresh block (64-byte aligned each). One
     big block gets transparent huge pages (numpy asks for them from 4 MB on), so writing it first
-    costs far fewer page faults than many small arrays, which are below that size."""
+    costs far fewer page faults than many small arrays, which are below that size. ``touch``:
+    write a byte on every page now, so that the kernel's first writes find them mapped (the
+    operating system clears a fresh page on its first touch, about a third of what per-packet
+    outputs cost the kernel; the driver does it on its staging thread)."""
     offsets, total = [], 0
     for dt, n in zip(dtypes, sizes, strict=True):
         offsets.append(total)
         total += -(-n * np.dtype(dt).itemsize // 64) * 64
     block = np.empty(total + 64, np.uint8)
+    if touch:
+        block[::4096] = 0
     base = -block.ctypes.data % 64
     views = []
     for dt, n, o in zip(dtypes, sizes, offsets, strict=True):
@@ -300,24 +307,30 @@ class Driver:
 
     def feed_chunks(self, chunks: Iterable[pl.DataFrame], bar) -> None:
         """Replay packets tables one after the other (``bar.advance(n)`` after each), as
-        :meth:`feed` does, but each is checked and its events computed on a second thread while
-        the kernel (which releases the GIL) replays the one before: the checks and the events
-        take about a tenth of a replay. Errors come in the order :meth:`feed` gives them."""
-        chunks = _first_apart(iter(chunks))
+        :meth:`feed` does, but each is checked, its events computed and its output buffers
+        mapped on a second thread while the kernel (which releases the GIL) replays the one
+        before: that work takes about a fifth of a replay. Errors come in the order :meth:`feed`
+        gives them."""
+        stages = (partial(self._stage_table, chunk) for chunk in _first_apart(iter(chunks)))
+        self._pipeline(stages, bar)
+
+    def _pipeline(self, stages: Iterator[Callable[[int], Staged | None]], bar) -> None:
+        """Call each of ``stages`` (with the buffer set to use) on a second thread, and replay
+        what it staged on this one, the next chunk staged while the kernel replays this one."""
         with ThreadPoolExecutor(1, thread_name_prefix="snfkit-stage") as pool:
             ahead = None
             slot = 0
             while True:
-                chunk = next(chunks, None)
-                if chunk is not None:
-                    nxt = pool.submit(self._stage_table, chunk, slot)
+                stage = next(stages, None)
+                if stage is not None:
+                    nxt = pool.submit(stage, slot=slot)
                     slot ^= 1  # its buffers: the kernel is done with the chunk before the last
                 if ahead is not None:
                     staged = ahead.result()
                     if staged is not None:
                         self._replay(staged)
                         bar.advance(staged.ts.shape[0])
-                if chunk is None:
+                if stage is None:
                     break
                 ahead = nxt
 
@@ -340,7 +353,9 @@ class Driver:
         own = col if col.dtype == pl.UInt32 else None
         return self._stage(ts, flow, wl, wire_len=own, n_flows=max_flow + 1, slot=slot)
 
-    def _stage(self, ts, flow, wl, events=None, wire_len=None, n_flows=None, rel=None, slot=0):
+    def _stage(
+        self, ts, flow, wl, events=None, wire_len=None, n_flows=None, rel=None, slot: int = 0
+    ) -> Staged:
         """Everything about a chunk that does not need the kernel's state (checks, relative
         times, events; buffers of set ``slot``): a :class:`Staged` for :meth:`_replay`."""
         n = ts.shape[0]
@@ -369,7 +384,8 @@ class Driver:
             events = (ev_time, ev_code)
         self._staged += n
         self._last_ts_seen = int(ts[-1])
-        return Staged(ts, flow, wl, rel, events, wire_len, n_flows)
+        out = self._out_buffers(n, touch=True)
+        return Staged(ts, flow, wl, rel, events, wire_len, n_flows, out)
 
     def _replay(self, c: Staged) -> None:
         """Run the kernel over a staged chunk and keep its outputs."""
@@ -377,7 +393,7 @@ class Driver:
         n = c.ts.shape[0]
         d.state = _grow_flows(d.state, c.n_flows)
         self._grow_items(int(d.state.ctl["items"][0]) + n)  # an item per packet at most
-        out = self.run_kernel(c.rel, c.flow, c.wl, c.events)
+        out = self.run_kernel(c.rel, c.flow, c.wl, c.events, c.out)
         if d.keep:
             d.packet_parts.append(PacketPart(c.ts, c.flow, c.wl, out, c.wire_len))
         if d.keep_src:
@@ -411,11 +427,13 @@ class Driver:
                 f"epochs table holds at most {MAX_EPOCHS:,}",
             )
 
-    def run_kernel(self, ts, flow, wl, events) -> ChunkOut:
+    def run_kernel(self, ts, flow, wl, events, out: ChunkOut | None = None) -> ChunkOut:
         """Drive the replay kernel over one chunk and its events (draining unit records and
-        transfer rows as they fill). Every event of the chunk must be processed by its end."""
+        transfer rows as they fill), writing its per-packet outputs into ``out`` (by default
+        fresh ones). Every event of the chunk must be processed by its end."""
         n = ts.shape[0]
-        out = self._out_buffers(n)
+        if out is None:
+            out = self._out_buffers(n)
         ev_time, ev_code = events
         st = self.drained.state
         st.ctl["ev"] = 0
@@ -466,14 +484,14 @@ class Driver:
             "a backlog this long; give fewer units more capacity, or fail it earlier)",
         )
 
-    def _out_buffers(self, n: int) -> ChunkOut:
+    def _out_buffers(self, n: int, touch: bool = False) -> ChunkOut:
         """Per-packet output arrays for an n-packet chunk: empty unless kept (then fresh each
-        chunk, as the tables hold them)."""
+        chunk, as the tables hold them; ``touch``: see :func:`carve`)."""
         rows = n if self.drained.keep else 0
         dtypes = [np.int32, *[np.int64] * 4, np.uint8, np.bool_, np.int64, np.int64, np.bool_]
         ol = rows if self.record[0]["ol_rows"] else 0
         sizes = [rows] * 7 + [n if self.drained.keep_src else 0, ol, ol]
-        return ChunkOut(*carve(dtypes, sizes))
+        return ChunkOut(*carve(dtypes, sizes, touch))
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
         """Replay a prepared trace in chunks, with its cached events (``bar.advance(n)`` after
@@ -482,21 +500,21 @@ class Driver:
             self._check_span(trace.ts)
         ev_time, ev_code = trace.events(self.close_after, self.push_after)
         rel = trace.relative_ts
+        n = trace.n_packets
+        if n == 0:
+            return
+        cuts = [*range(0, n, chunk_size), n]
+        if min(n, chunk_size) > 2 * FIRST_PIECE:  # (see feed_chunks)
+            cuts.insert(1, FIRST_PIECE)
+        ends = np.searchsorted(ev_time, rel[np.asarray(cuts[1:]) - 1], side="left")
+        stages = []
         e0 = 0
-        for a in range(0, trace.n_packets, chunk_size):
-            b = min(a + chunk_size, trace.n_packets)
-            e1 = int(np.searchsorted(ev_time, rel[b - 1], side="left"))  # before the last
-            events = (ev_time[e0:e1], ev_code[e0:e1])
-            self.feed_arrays(
-                trace.ts[a:b],
-                trace.flow[a:b],
-                trace.wire_len[a:b],
-                events,
-                n_flows=trace.n_flows,
-                rel=rel[a:b],
-            )
+        for a, b, e1 in zip(cuts[:-1], cuts[1:], ends.tolist(), strict=True):
+            events = (ev_time[e0:e1], ev_code[e0:e1])  # before the chunk's last packet
+            rows = (trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], events)
+            stages.append(partial(self._stage, *rows, n_flows=trace.n_flows, rel=rel[a:b]))
             e0 = e1
-            bar.advance(b - a)
+        self._pipeline(iter(stages), bar)
 
     def _drain(self) -> None:
         """Take the unit records, transfer rows and epoch rows the kernel wrote."""
