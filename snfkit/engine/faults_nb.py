@@ -6,7 +6,8 @@ Output loggers. Unit slot u logs to output logger (OL) ``u // units_per_ol``. A 
 failure until its recovery is ready), a packet that reaches it is sent again when the recovery OL is
 ready: ``release = ol_until + ol_hop_ns``. Per unit, the kernel keeps its last ``R`` packets (the
 in-flight ring, :data:`INFLIGHT_COLUMNS`) so that a failure finds the packets the unit had received
-but its OL had not released (``release > failure time``).
+but its OL had not released (``release > failure time``); only packets released after the next
+scheduled failure are kept (failures come in time order, so no later one finds the others).
 
 Failures are events in the trace's time order (at equal times before anything else), given as rows
 of an int64 array (:data:`FAIL_COLUMNS`); the kernel writes each row's outcome. Fail-stop, detected

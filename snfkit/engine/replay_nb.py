@@ -925,9 +925,13 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         release = finish + p.ol_hop_ns
         if p.faults:
             release = release_time(finish, u, olw, p)
-            entry = inflight[u, inflight_slot(inflight, un, u)]  # (INFLIGHT_COLUMNS order)
-            entry[0], entry[1], entry[2], entry[3], entry[4] = g0 + i, t_arr, start, finish, release
-            entry[5], entry[6], entry[7], entry[8], entry[9] = service, size, f, wait, cause
+            # a failure finds the packets its unit has not got released: none to come (they are
+            # after t, in time order) finds one released by the next, so only these are logged
+            if c.fi < n_fail and release > fails[c.fi, F_TIME]:
+                entry = inflight[u, inflight_slot(inflight, un, u)]  # (INFLIGHT_COLUMNS order)
+                entry[0], entry[1], entry[2], entry[3] = g0 + i, t_arr, start, finish
+                entry[4], entry[5], entry[6], entry[7] = release, service, size, f
+                entry[8], entry[9] = wait, cause
             if p.recovery == RecoveryStrategy.ftmb:  # the packet log since the last checkpoint
                 k = start // p.checkpoint_interval_ns
                 if k != un.ck_index:
