@@ -76,7 +76,21 @@ def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
 
 
 def address_halves(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A 16-byte address column -> ``(hi, lo)`` int64 arrays (big-endian halves, bits as int64)."""
+    """A 16-byte address column -> ``(hi, lo)`` int64 arrays (big-endian halves, bits as int64).
+    Addresses stored back to back (every value 16 bytes, no nulls: the usual case) are read
+    straight from the column's buffer, each half byte-swapped once (about twice as fast as
+    through fixed-size rows and uint64 words, which the other cases take)."""
+    arr = col.cast(pl.Binary).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    if n and arr.type == pa.large_binary() and arr.null_count == 0:
+        offsets = np.frombuffer(arr.buffers()[1], np.int64, count=n + 1, offset=arr.offset * 8)
+        if (np.diff(offsets) == 16).all():
+            data = arr.buffers()[2]
+            words = np.frombuffer(data, ">i8", count=2 * n, offset=int(offsets[0]))
+            words = words.reshape(n, 2)
+            return words[:, 0].astype(np.int64), words[:, 1].astype(np.int64)
     halves = address_words(address_rows(col)).view(np.int64)
     return np.ascontiguousarray(halves[:, 0]), np.ascontiguousarray(halves[:, 1])
 

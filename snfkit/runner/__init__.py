@@ -84,11 +84,10 @@ def replay(
     fails = schedule_array(
         failures, _span(packets), params.units.max_units, params.faults.units_per_ol
     )
-    inputs = sequential = None
-    if nf_obj is not None:
-        inputs = nf_inputs(nf_obj, packets)
-        if not keep_state_sources and nfpass.sequential_pass(params, fails):
-            sequential = nfpass.SequentialNF(nf_obj, inputs)
+    sequential = None
+    if nf_obj is not None and not keep_state_sources and nfpass.sequential_pass(params, fails):
+        # the NF's inputs are extracted on its thread too, while the replay runs
+        sequential = nfpass.SequentialNF(nf_obj, lambda: nf_inputs(nf_obj, packets))
     keep_src = keep_state_sources or (nf_obj is not None and sequential is None)
     driver = Driver(params, keep_src=keep_src, fails=fails)
     label = f"replay ({params.modes.mode})"
@@ -113,7 +112,7 @@ def replay(
             )
         nfpass.attach(results, nf_obj, out)
     elif nf_obj is not None:
-        nfpass.run_over_versions(results, nf_obj, inputs)
+        nfpass.run_over_versions(results, nf_obj, nf_inputs(nf_obj, packets))
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)

@@ -10,6 +10,7 @@ held (:func:`run_over_versions`, from the packets' state sources and the pushed 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,10 +38,11 @@ def sequential_pass(params: ReplayParams, fails: np.ndarray | None = None) -> bo
 
 
 class SequentialNF:
-    """The NF's sequential run on a second thread while the replay runs on this one. If the replay
-    is interrupted the thread finishes its run and is dropped."""
+    """The NF's sequential run on a second thread while the replay runs on this one; ``inputs``
+    gives the NF's inputs (:func:`snfkit.nf.prepare`'s result), called on that thread too. If the
+    replay is interrupted the thread finishes its run and is dropped."""
 
-    def __init__(self, nf: Any, inputs: tuple) -> None:
+    def __init__(self, nf: Any, inputs: Callable[[], tuple]) -> None:
         self._out: Any = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(
@@ -48,11 +50,11 @@ class SequentialNF:
         )
         self._thread.start()
 
-    def _run(self, nf: Any, inputs: tuple) -> None:
+    def _run(self, nf: Any, inputs: Callable[[], tuple]) -> None:
         from snfkit.nf import run
 
         try:
-            self._out = run(nf, None, inputs=inputs)
+            self._out = run(nf, None, inputs=inputs())
         except BaseException as e:  # re-raised by result(), in the caller's thread
             self._error = e
 
