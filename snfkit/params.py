@@ -505,7 +505,9 @@ class ReplayParams:
             return self.modes.flow_timeout_ns
         return self.flowlets.timeout_ns
 
-    def kernel_settings(self, *, keep_src: bool = False, faults: bool = False) -> dict[str, Any]:
+    def kernel_settings(
+        self, *, keep_src: bool = False, faults: bool = False, ol_faults: bool = False
+    ) -> dict[str, Any]:
         """The values the kernel needs that are not parameters themselves, derived here and
         nowhere else (the plain-Python twin derives them from the paper's rules on its own):
 
@@ -525,8 +527,10 @@ class ReplayParams:
           ``record_transfers``: a row per transfer, when ``keep_packets`` is True or with
           ``keep_src`` (each packet's state source, for an NF pass: the pushed packets).
         - ``faults``: failures are scheduled (the kernel keeps each unit's in-flight packets);
-          ``ol_rows``: per-packet rows get the output logger's share and a lost flag (with
-          failures or an OL hop).
+          ``ol_rows``: per-packet rows get the output logger's share and a lost flag where
+          these can differ from ``ol_hop_ns`` and False: with failures of an OL (``ol_faults``:
+          kinds ol, ol+controller, unit+ol). The packets table has both columns with any failure
+          or an OL hop (:mod:`snfkit.runner.tables` fills them when the kernel does not).
         """
         close_after = self.close_after_ns
         keep = self.report.keep_packets is not False  # True or 'auto'
@@ -546,17 +550,20 @@ class ReplayParams:
             "keep_rows": keep,
             "keep_src": keep_src,
             "faults": faults,
-            "ol_rows": keep and (faults or self.faults.ol_hop_ns > 0),
+            "ol_rows": keep and ol_faults,
             "push_ns": push_ns,
             "pull_ns": pull_ns,
         }
 
-    def kernel_record(self, *, keep_src: bool = False, faults: bool = False) -> np.ndarray:
+    def kernel_record(
+        self, *, keep_src: bool = False, faults: bool = False, ol_faults: bool = False
+    ) -> np.ndarray:
         """The parameters as the replay kernel takes them: a one-record array of
         :data:`~snfkit.engine.replay_nb.PARAMS_DTYPE`, whose fields are the flat parameter names
         (choices as their :mod:`snfkit.engine.enums` codes) and the values of
         :meth:`kernel_settings`."""
-        values = {**self.flat(), **self.kernel_settings(keep_src=keep_src, faults=faults)}
+        settings = self.kernel_settings(keep_src=keep_src, faults=faults, ol_faults=ol_faults)
+        values = {**self.flat(), **settings}
         rec = np.zeros(1, PARAMS_DTYPE)
         for name in PARAMS_DTYPE.names:
             v = values[name]

@@ -251,8 +251,9 @@ def _patch(out, patches, c, g0, keep_rows, e, unit, lost):
         out.state_wait[i] = e[I_WAIT]
         out.latency[i] = lat
         out.wait_cause[i] = e[I_CAUSE]
-        out.ol[i] = ol
-        out.lost[i] = lost
+        if out.ol.shape[0] > 0:  # (kept where an OL can fail: else ol_hop_ns and not lost)
+            out.ol[i] = ol
+            out.lost[i] = lost
     else:
         row = patches[c.n_patches]
         row[0] = e[I_PKT]

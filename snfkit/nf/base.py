@@ -190,8 +190,11 @@ def check_nf_columns(packets: pl.DataFrame) -> None:
             )
 
 
-def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, int]:
-    """What :func:`apply` hands the kernel: ``(cols, flow, n_flows)`` for ``nf`` over ``packets``.
+def prepare(
+    nf: NF, packets: pl.DataFrame, *, checked: bool = False
+) -> tuple[PacketColumns, np.ndarray, int]:
+    """What :func:`apply` hands the kernel: ``(cols, flow, n_flows)`` for ``nf`` over ``packets``
+    (``checked``: :func:`check_nf_columns` has passed on ``packets`` already).
 
     A bidirectional NF over a table without a ``direction`` column first gets its flows keyed by
     connection (:func:`snfkit.traces.transforms.connections`). An NF that needs payload over a table
@@ -202,7 +205,8 @@ def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, i
         raise ParameterError("nf", type(nf).__name__, "an snfkit.nf.NF (see snfkit.nf.get_nf)")
     if not isinstance(packets, pl.DataFrame):
         raise ParameterError("packets", type(packets).__name__, "a polars DataFrame")
-    check_nf_columns(packets)
+    if not checked:
+        check_nf_columns(packets)
     if nf.bidirectional and "direction" not in packets.columns:
         from snfkit.traces.transforms import connections
 

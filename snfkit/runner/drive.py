@@ -229,7 +229,9 @@ class Driver:
     ) -> None:
         self.params = params
         has_fails = fails is not None and fails.shape[0] > 0
-        self.record = params.kernel_record(keep_src=keep_src, faults=has_fails)
+        ol_kinds = [FailureKind.ol, FailureKind.ol_controller, FailureKind.unit_ol]
+        ol_fails = has_fails and bool(np.isin(fails[:, F_KIND], ol_kinds).any())
+        self.record = params.kernel_record(keep_src=keep_src, faults=has_fails, ol_faults=ol_fails)
         p = self.record[0]
         self.close_after, self.push_after = event_delays(params, p)
         state = new_state(
@@ -557,7 +559,9 @@ class Driver:
             out = self.drained.packet_parts[k].out
             i = int(row[0] - starts[k])
             out.unit[i], out.start[i], out.state_wait[i] = row[1], row[2], row[3]
-            out.latency[i], out.wait_cause[i], out.ol[i], out.lost[i] = row[4:8]
+            out.latency[i], out.wait_cause[i] = row[4], row[5]
+            if out.ol.shape[0]:  # (else ol_hop_ns and not lost, the table's fill)
+                out.ol[i], out.lost[i] = row[6], row[7]
 
     def finish(self) -> Drained:
         """End of trace: close every item, retire every unit, drain; returns the record."""

@@ -39,22 +39,33 @@ def enum_column(codes: np.ndarray, categories: Iterable[str]) -> pl.Series:
     return pl.Series(cats, dtype=pl.Enum(cats)).gather(pl.Series(np.asarray(codes, np.uint32)))
 
 
-def _packets_part(part: PacketPart) -> pl.DataFrame:
+def _packets_part(part: PacketPart, ol_fill: int | None = None) -> pl.DataFrame:
     """One chunk's per-packet rows from the kernel's columns (``wire_len``: the table's own
     UInt32 column, if it had one, taken as it is). The kernel writes only what cannot be
     derived (:class:`~snfkit.engine.replay_nb.ChunkOut`): finish = arrival + latency - ol,
-    service = finish - start, queue = latency - service - state wait - ol."""
+    service = finish - start, queue = latency - service - state wait - ol. ``ol_fill``: the
+    table has ``ol_ns`` and ``lost`` columns (with failures or an OL hop), and where the kernel
+    did not write them (no OL can fail) they are this hop and False; None: no such columns."""
     out = part.out
+    n = part.ts.shape[0]
     wire_len = part.wire_len_column
-    ol = out.ol if out.ol.shape[0] else None
+    ol: Any = None
+    if out.ol.shape[0]:
+        ol, lost = out.ol, out.lost
+    elif ol_fill is not None:
+        ol = pl.repeat(ol_fill, n, dtype=pl.Int64, eager=True)
+        lost = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
     finish = np.add(part.ts, out.latency)
-    if ol is not None:
-        finish -= ol
     service = np.subtract(finish, out.start)
     queue = np.subtract(out.latency, service)
     queue -= out.state_wait
-    if ol is not None:
-        queue -= ol
+    if isinstance(ol, np.ndarray):
+        finish -= ol
+        service -= ol
+        # queue = latency - (service - ol) - wait - ol: as it stands
+    elif ol_fill:
+        finish -= ol_fill
+        service -= ol_fill
     return pl.DataFrame(
         {
             "ts_ns": part.ts,
@@ -70,14 +81,14 @@ def _packets_part(part: PacketPart) -> pl.DataFrame:
             "service_ns": service,
             "wait_cause": enum_column(out.wait_cause, WAIT_CAUSES),
             "reordered": out.reordered,
-            **({"ol_ns": ol, "lost": out.lost} if ol is not None else {}),
+            **({"ol_ns": ol, "lost": lost} if ol is not None else {}),
         }
     )
 
 
-def packets_table(parts: list[PacketPart]) -> pl.DataFrame:
+def packets_table(parts: list[PacketPart], ol_fill: int | None = None) -> pl.DataFrame:
     """The packets table of a replay's chunks (:func:`_packets_part` each)."""
-    frames = [_packets_part(part) for part in parts]
+    frames = [_packets_part(part, ol_fill) for part in parts]
     return pl.concat(frames) if frames else _empty_packets()
 
 
@@ -108,10 +119,12 @@ def build_results(run: Drained) -> Results:
     packets = None
     if run.keep:
         parts = run.packet_parts
+        hop = p.faults.ol_hop_ns
+        ol_fill = hop if run.state.fails.shape[0] or hop > 0 else None
         if p.report.keep_packets == "auto":  # built from the kernel's columns when first read
-            packets = LazyTable(lambda: packets_table(parts))
+            packets = LazyTable(lambda: packets_table(parts, ol_fill))
         else:
-            packets = packets_table(parts)
+            packets = packets_table(parts, ol_fill)
     transfers = _transfers_table(run)
     summary = _summary(run, units, duration, counters)
     summary.update(_state_summary(run, duration, counters))
