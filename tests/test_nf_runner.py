@@ -161,7 +161,8 @@ def test_address_halves_read_the_buffer_as_the_rows_do():
     cases = [col, col.slice(17, 200), pl.concat([col.slice(0, 100), col.slice(150, 100)])]
     for case in cases:
         want = address_words(address_rows(case)).view(np.int64)
-        hi, lo = address_halves(case)
-        np.testing.assert_array_equal(hi, want[:, 0])
-        np.testing.assert_array_equal(lo, want[:, 1])
-        assert hi.flags.c_contiguous and hi.flags.writeable and hi.dtype == np.int64
+        for checked in (False, True):
+            hi, lo = address_halves(case, checked=checked)
+            np.testing.assert_array_equal(hi, want[:, 0])
+            np.testing.assert_array_equal(lo, want[:, 1])
+            assert hi.flags.c_contiguous and hi.flags.writeable and hi.dtype == np.int64
