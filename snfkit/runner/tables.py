@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -104,13 +105,20 @@ def _on_clock(times: np.ndarray, run: Drained) -> np.ndarray:
 
 
 def build_results(run: Drained) -> Results:
-    """Every table and the summary of a finished replay."""
+    """Every table and the summary of a finished replay (the exact latency percentiles, a pass
+    over every latency, on a second thread meanwhile)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="snfkit-percentiles") as pool:
+        percentiles = pool.submit(_latency_percentiles, run)  # (its kernels release the GIL)
+        return _build(run, percentiles.result)
+
+
+def _build(run: Drained, percentiles: Callable[[], tuple[list[float], bool]]) -> Results:
+    """:func:`build_results`, given the percentiles (a call that waits for them)."""
     p = run.params
     cap = p.assignment.unit_capacity_bps
     counters = run.state.ctl[0]
     t0 = run.t0 if run.t0 is not None else 0
     duration = max(run.t_last - t0, 0)
-
     units = _units_table(run)
     n_items = int(counters["items"])
     items = Items(*(a[:n_items] for a in run.state.items))  # (not the rest of the state)
@@ -126,7 +134,7 @@ def build_results(run: Drained) -> Results:
         else:
             packets = packets_table(parts, ol_fill)
     transfers = _transfers_table(run)
-    summary = _summary(run, units, duration, counters)
+    summary = _summary(run, units, duration, counters, *percentiles())
     summary.update(_state_summary(run, duration, counters))
     failures = _failures_table(run)
     summary.update(_failure_summary(run, failures, duration, counters))
@@ -467,18 +475,20 @@ def _latency_parts(run: Drained) -> list[np.ndarray]:
     return parts
 
 
-def _summary(run, units, duration, counters) -> dict[str, Any]:
+def _latency_percentiles(run: Drained) -> tuple[list[float], bool]:
+    """The summary's latency percentiles (ns) and whether they are exact: from the per-packet
+    latencies when kept, else from the kernel's log histogram."""
     parts = _latency_parts(run)
     n_lat = sum(part.shape[0] for part in parts)
-    if n_lat:
-        # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
-        # the chunks' columns (no copy, no partition of the whole column)
-        ranks = np.floor((n_lat - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
-        pct = [float(v) for v in ranked_values(parts, ranks, run.state.hist)]
-        exact = True
-    else:
-        pct = latency_hist.percentiles(run.state.hist, list(PERCENTILES))
-        exact = False
+    if not n_lat:
+        return latency_hist.percentiles(run.state.hist, list(PERCENTILES)), False
+    # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
+    # the chunks' columns (no copy, no partition of the whole column)
+    ranks = np.floor((n_lat - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
+    return [float(v) for v in ranked_values(parts, ranks, run.state.hist)], True
+
+
+def _summary(run, units, duration, counters, pct, exact) -> dict[str, Any]:
     names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
     offered_bits = float(run.state.items.bytes[: int(counters["items"])].sum()) * 8.0
