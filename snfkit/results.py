@@ -2,7 +2,9 @@
 
 Tables (every time in integer ns on the trace's clock, rates in Gbps, sizes in bytes):
 
-``packets`` (one row per packet, when ``keep_packets``): ``ts_ns`` arrival at the controller,
+``packets`` (one row per packet, unless ``keep_packets=False``; with the default
+``keep_packets='auto'`` the table is built from the kernel's columns on first access of
+``Results.packets``): ``ts_ns`` arrival at the controller,
 ``flow_id``, ``wire_len``, ``unit`` (unit ID, i.e. slot; IDs are reused after retirement),
 ``item`` (flowlet id in flowlet mode; flow-assignment id in the flow modes; packet index in packet
 mode), ``start_ns``, ``finish_ns``, ``latency_ns`` = finish - arrival = ``queue_ns`` +
@@ -49,7 +51,7 @@ the recovery OL has its state, for the controller until it dispatches again), ``
 ``state_bytes_moved``, ``packets_replayed`` (processed or sent to the OL again), ``packets_lost``,
 ``flows_lost`` and ``bytes_lost`` (``unit+ol`` only).
 
-``transfers`` (one row per state transfer, when ``keep_packets``; the summary has the sums):
+``transfers`` (one row per state transfer, when ``keep_packets=True``; the summary has the sums):
 ``time_ns`` (sent), ``arrive_ns``, ``flow_id``,
 ``from_unit`` (-1: the store), ``to_unit``, ``bytes``, ``kind`` (push: one proactive copy / pull /
 store_read), ``clock`` (the flow's logical clock carried), ``packet`` (global index of the packet
@@ -77,6 +79,7 @@ share / 1000 is the unit-time a lease holds).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -160,9 +163,25 @@ SUMMARY_KEYS = {
 }
 
 
+class LazyTable:
+    """A table not built yet: ``build()`` makes it (once; :class:`Results` keeps what it made).
+    ``then(fn)`` is the table ``fn(table)`` would be, still not built."""
+
+    def __init__(self, build: Callable[[], pl.DataFrame]) -> None:
+        self._build = build
+
+    def build(self) -> pl.DataFrame:
+        return self._build()
+
+    def then(self, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> LazyTable:
+        build = self._build
+        return LazyTable(lambda: fn(build()))
+
+
 @dataclass
 class Results:
-    """The outcome of :func:`snfkit.replay`. Tables are polars DataFrames (see module docs)."""
+    """The outcome of :func:`snfkit.replay`. Tables are polars DataFrames (see module docs);
+    ``packets`` and ``flowlets`` may be given as a :class:`LazyTable`, built on first access."""
 
     summary: dict[str, Any]
     params: dict[str, Any]
@@ -178,6 +197,15 @@ class Results:
     leases: pl.DataFrame | None = None
     rm_units: pl.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def map_packets(self, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """Replace the packets table by ``fn(packets)``: now if it is built, else when it is (no
+        table: nothing to do)."""
+        table = self.__dict__["_packets"]
+        if isinstance(table, LazyTable):
+            self.__dict__["_packets"] = table.then(fn)
+        elif table is not None:
+            self.__dict__["_packets"] = fn(table)
 
     def save(self, directory: str | PathLike[str]) -> Path:
         """Write ``summary.json`` (summary + params) and one parquet file per table."""
@@ -210,3 +238,30 @@ class Results:
             f"p50={lat.get('p50')} us, p99={lat.get('p99')} us, "
             f"mean_units={s.get('mean_active_units'):.2f}, allocations={s.get('allocations')})"
         )
+
+
+def _lazy_table(name: str, doc: str) -> property:
+    """A table attribute that may hold a :class:`LazyTable`, built when first read."""
+    key = "_" + name
+
+    def get(self: Results) -> pl.DataFrame | None:
+        table = self.__dict__[key]
+        if isinstance(table, LazyTable):
+            table = self.__dict__[key] = table.build()
+        return table
+
+    def set(self: Results, table: pl.DataFrame | LazyTable | None) -> None:
+        self.__dict__[key] = table
+
+    return property(get, set, doc=doc)
+
+
+Results.packets = _lazy_table(  # type: ignore[assignment]
+    "packets",
+    "One row per packet (see the module docs); None with keep_packets=False. With "
+    "keep_packets='auto' it is built from the kernel's columns on first access.",
+)
+Results.flowlets = _lazy_table(  # type: ignore[assignment]
+    "flowlets",
+    "One row per item (see the module docs), built from the kernel's columns on first access.",
+)

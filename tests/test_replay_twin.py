@@ -15,7 +15,7 @@ from snfkit.reference.replay import replay_reference
 
 def _compare(packets, flat):
     params = ReplayParams.from_flat(**flat)
-    got = replay(packets, params, keep_state_sources=True)
+    got = replay(packets, params.replace(keep_packets=True), keep_state_sources=True)
     ts = packets["ts_ns"].to_numpy()
     flow = packets["flow_id"].to_numpy()
     wl = packets["wire_len"].to_numpy()
@@ -58,6 +58,11 @@ def _compare(packets, flat):
     T = got.transfers.drop("controller", strict=False)
     T = T.with_columns(pl.col("kind").to_physical().cast(pl.Int64))
     np.testing.assert_array_equal(T.to_numpy().reshape(-1, 9), ref["transfers"])
+    # the default (keep_packets='auto'): the same table, built from the kernel's columns when
+    # read, and no transfers table
+    auto = replay(packets, params, keep_state_sources=True)
+    assert auto.transfers is None and repr(auto.summary) == repr(got.summary)  # (nan == nan)
+    assert auto.packets.equals(P)
     s, c = got.summary, ref["counters"]
     for key in ("pushes", "stale_copies", "store_reads", "store_writes"):
         assert s[key] == c[key], key

@@ -92,9 +92,8 @@ from snfkit.engine.enums import (
 )
 from snfkit.engine.faults_nb import (
     F_TIME,
-    INFLIGHT_COLUMNS,
     apply_failure,
-    log_inflight,
+    inflight_slot,
     release_time,
 )
 from snfkit.engine.mix_nb import pop_low_bit
@@ -256,22 +255,22 @@ class ReplayState(NamedTuple):
     inflight: np.ndarray  # int64 [U, R, 10] with failures (R: faults_nb.INFLIGHT_SLOTS), else empty
     olw: np.ndarray  # int64 [OLs, 2]: each output logger's down window [from, until)
     patches: np.ndarray  # int64 [P, len(PATCH_COLUMNS)]: earlier chunks' rows changed by failures
+    flow_life: np.ndarray  # int64 [F] with failures: each flow's ``life`` (faults_nb.flows_on)
 
 
 class ChunkOut(NamedTuple):
     """Per-packet outputs of one chunk, preallocated by the caller: length n when ``p.keep_rows``
     (``src_pkt``: when ``p.keep_src``), else not written and may be empty. Items go to
-    ``ReplayState.items``."""
+    ``ReplayState.items``. Only what cannot be derived is written (the packets table computes
+    finish = arrival + latency - ol, service = finish - start, queue = latency - service -
+    state_wait - ol): fresh memory written per packet is most of what per-packet rows cost."""
 
     unit: np.ndarray  # int32
     item: np.ndarray  # int64
-    start: np.ndarray  # int64
-    finish: np.ndarray  # int64
+    start: np.ndarray  # int64, on the trace's clock
     state_wait: np.ndarray  # int64
-    latency: np.ndarray  # int64: finish - arrival
-    queue: np.ndarray  # int64: latency - service - state_wait
-    service: np.ndarray  # int64: finish - start
-    wait_cause: np.ndarray  # uint32 (an Enum column's physical codes)
+    latency: np.ndarray  # int64: release - arrival (release = finish without an OL hop)
+    wait_cause: np.ndarray  # uint8 (a WaitCause code)
     reordered: np.ndarray  # bool
     src_pkt: np.ndarray  # int64: global index of the packet whose post-state the packet starts from
     ol: np.ndarray  # int64: release - finish (the output logger's hop and downtime), with failures
@@ -694,11 +693,10 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     records = st.records
     transfers = st.transfers
     c = st.ctl[0]
-    o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
+    o_unit, o_item, o_start, o_lat = out.unit, out.item, out.start, out.latency
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
-    o_lat, o_queue, o_service = out.latency, out.queue, out.service
     o_ol, o_lost = out.ol, out.lost
-    fails, olw = st.fails, st.olw
+    fails, olw, flow_life, inflight = st.fails, st.olw, st.flow_life, st.inflight
     n_fail = fails.shape[0]
     n = ts.shape[0]
     n_ev = ev_time.shape[0]
@@ -718,7 +716,6 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     lat_max = np.int64(0)
     served = np.int64(0)
     origin = c.origin  # per-packet start and finish are written on the trace's clock
-    entry = np.empty(len(INFLIGHT_COLUMNS), np.int64)  # a packet for its unit's in-flight ring
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr or c.n_eu > eu_limit:
             status = STATUS_RECORDS_FULL
@@ -858,6 +855,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 fl.unit_finish = 0
             fl.unit = u
             fl.life = units[u].life
+            if p.faults:
+                flow_life[f] = fl.life
             fl.est = est
             fl.first_ts = t
             if fl.item >= 0:
@@ -974,10 +973,13 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         release = finish + p.ol_hop_ns
         if p.faults:
             release = release_time(finish, u, olw, p)
-            # (INFLIGHT_COLUMNS order)
-            entry[0], entry[1], entry[2], entry[3], entry[4] = g0 + i, t_arr, start, finish, release
-            entry[5], entry[6], entry[7], entry[8], entry[9] = service, size, f, wait, cause
-            log_inflight(st.inflight, un, u, entry)
+            # a failure finds the packets its unit has not got released: none to come (they are
+            # after t, in time order) finds one released by the next, so only these are logged
+            if c.fi < n_fail and release > fails[c.fi, F_TIME]:
+                entry = inflight[u, inflight_slot(inflight, un, u)]  # (INFLIGHT_COLUMNS order)
+                entry[0], entry[1], entry[2], entry[3] = g0 + i, t_arr, start, finish
+                entry[4], entry[5], entry[6], entry[7] = release, service, size, f
+                entry[8], entry[9] = wait, cause
             if p.recovery == RecoveryStrategy.ftmb:  # the packet log since the last checkpoint
                 k = start // p.checkpoint_interval_ns
                 if k != un.ck_index:
@@ -1013,11 +1015,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             o_unit[i] = u
             o_item[i] = fl.item
             o_start[i] = start + origin
-            o_finish[i] = finish + origin
             o_wait[i] = wait
             o_lat[i] = lat
-            o_queue[i] = lat - service - wait - (release - finish)
-            o_service[i] = service
             o_cause[i] = cause
             o_reord[i] = reord
             if p.ol_rows:

@@ -108,11 +108,10 @@ def replay(
     fails = schedule_array(
         failures, _span(packets), params.units.max_units, params.faults.units_per_ol
     )
-    inputs = sequential = None
-    if nf_obj is not None:
-        inputs = nf_inputs(nf_obj, packets)
-        if not keep_state_sources and nfpass.sequential_pass(params, fails):
-            sequential = nfpass.SequentialNF(nf_obj, inputs)
+    sequential = None
+    if nf_obj is not None and not keep_state_sources and nfpass.sequential_pass(params, fails):
+        # the NF's inputs are extracted on its thread too, while the replay runs
+        sequential = nfpass.SequentialNF(nf_obj, lambda: nf_inputs(nf_obj, packets))
     keep_src = keep_state_sources or (nf_obj is not None and sequential is None)
     driver = Driver(params, keep_src=keep_src, fails=fails)
     label = f"replay ({params.modes.mode})"
@@ -137,10 +136,11 @@ def replay(
             )
         nfpass.attach(results, nf_obj, out)
     elif nf_obj is not None:
-        nfpass.run_over_versions(results, nf_obj, inputs)
+        nfpass.run_over_versions(results, nf_obj, nf_inputs(nf_obj, packets))
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)
+    results.extra.pop("wire_bytes", None)
     return results
 
 
@@ -165,8 +165,10 @@ def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label:
         and packets["flow_id"].max() is not None
     ):  # bad ids are reported chunk by chunk; item rows are zero pages until written
         driver.reserve(int(packets["flow_id"].max()) + 1, packets.height)
+    pieces = (
+        sub
+        for chunk in chunks
+        for sub in (chunk.iter_slices(chunk_size) if chunk.height > chunk_size else (chunk,))
+    )
     with progress_reporter(progress, total, label) as bar:
-        for chunk in chunks:
-            for sub in chunk.iter_slices(chunk_size) if chunk.height > chunk_size else (chunk,):
-                driver.feed(sub)
-                bar.advance(sub.height)
+        driver.feed_chunks(pieces, bar)
