@@ -201,11 +201,17 @@ class Results:
     def map_packets(self, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
         """Replace the packets table by ``fn(packets)``: now if it is built, else when it is (no
         table: nothing to do)."""
-        table = self.__dict__["_packets"]
+        self.map_table("packets", fn)
+
+    def map_table(self, name: str, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """Replace table ``name`` (``packets`` or ``flowlets``) by ``fn(table)``, keeping it
+        unbuilt if it is."""
+        key = "_" + name
+        table = self.__dict__[key]
         if isinstance(table, LazyTable):
-            self.__dict__["_packets"] = table.then(fn)
+            self.__dict__[key] = table.then(fn)
         elif table is not None:
-            self.__dict__["_packets"] = fn(table)
+            self.__dict__[key] = fn(table)
 
     def save(self, directory: str | PathLike[str]) -> Path:
         """Write ``summary.json`` (summary + params) and one parquet file per table."""

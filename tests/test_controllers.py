@@ -278,15 +278,17 @@ def test_scatter_kernel_equals_twin(seed, n, with_ol):
 
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(2 * n + 1, n, replace=False)).astype(np.int64)
-    dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64, np.int64, np.bool_]
-    sizes = [n] * 10 + [0] + [n if with_ol else 0] * 2
+    kinds = {"unit": np.int32, "wait_cause": np.uint8, "reordered": np.bool_, "lost": np.bool_}
+    dtypes = [kinds.get(f, np.int64) for f in ChunkOut._fields]
+    none = {"src_pkt"} | (set() if with_ol else {"ol", "lost"})
+    sizes = [0 if f in none else n for f in ChunkOut._fields]
     part = ChunkOut(
         *(
-            rng.integers(0, 2 if dt == np.bool_ else 1000, s).astype(dt)
+            rng.integers(0, 2 if dt == np.bool_ else 100, s).astype(dt)
             for dt, s in zip(dtypes, sizes, strict=True)
         )
     )
-    total = [2 * n + 1] * 10 + [0] + [2 * n + 1 if with_ol else 0] * 2
+    total = [0 if f in none else 2 * n + 1 for f in ChunkOut._fields]
     out = ChunkOut(*(np.zeros(s, dt) for dt, s in zip(dtypes, total, strict=True)))
     scatter_rows_nb(rows, part, out, np.int64(7), np.int64(100))
     ref = {f: [0] * len(getattr(out, f)) for f in ChunkOut._fields}

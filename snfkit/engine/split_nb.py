@@ -67,11 +67,8 @@ def scatter_rows_nb(rows, part, out, unit_off, item_off):
         out.unit[i] = part.unit[j] + unit_off
         out.item[i] = part.item[j] + item_off
         out.start[i] = part.start[j]
-        out.finish[i] = part.finish[j]
         out.state_wait[i] = part.state_wait[j]
         out.latency[i] = part.latency[j]
-        out.queue[i] = part.queue[j]
-        out.service[i] = part.service[j]
         out.wait_cause[i] = part.wait_cause[j]
         out.reordered[i] = part.reordered[j]
     if part.ol.shape[0]:

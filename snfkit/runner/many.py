@@ -74,7 +74,7 @@ def replay_many(
         raise ParameterError(
             "clock_check", False, "True with an NF and controllers > 1 (the NF pass is sequential)"
         )
-    sequential = nfpass.SequentialNF(nf_obj, inputs) if nf_obj is not None else None
+    sequential = nfpass.SequentialNF(nf_obj, lambda: inputs) if nf_obj is not None else None
     t0 = int(ts[0]) if n else 0
     n_ctl = ctl_params.controllers
     order, starts = group_rows_nb(ctl, np.int64(n_ctl))
@@ -115,6 +115,7 @@ def replay_many(
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)
+    results.extra.pop("wire_bytes", None)
     return results
 
 
@@ -226,7 +227,14 @@ def _merge(params, done, rows, ts, flow, wl, t0) -> Drained:
         waits=waits,
         fails=first.state.fails[:0],
     )
-    merged = Drained(params=params, state=state, keep=keep, keep_src=keep_src, t0=t0 if n else None)
+    merged = Drained(
+        params=params,
+        state=state,
+        keep=keep,
+        keep_src=keep_src,
+        keep_transfers=first.keep_transfers,
+        t0=t0 if n else None,
+    )
     merged.t_last = int(ts[-1]) if n else 0
     merged.n_in = n
     merged.records, merged.eu_parts, merged.transfers = records, eu_parts, transfers
@@ -262,11 +270,11 @@ def _split_slots(results: Results, params: ReplayParams, ctl: np.ndarray) -> Non
         )
 
     results.units = split(results.units)
-    results.flowlets = split(results.flowlets)
+    results.map_table("flowlets", split)
     results.epoch_units = split(results.epoch_units)
-    if results.packets is not None:
-        results.packets = results.packets.with_columns(controller=pl.Series(ctl, dtype=pl.Int64))
-        results.packets = results.packets.with_columns(unit=pl.col("unit") % m)
+    results.map_packets(
+        lambda t: t.with_columns(controller=pl.Series(ctl, dtype=pl.Int64), unit=pl.col("unit") % m)
+    )
     if results.transfers is not None:
         results.transfers = results.transfers.with_columns(
             controller=(pl.col("to_unit") // m).cast(pl.Int64),
