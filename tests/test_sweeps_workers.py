@@ -8,18 +8,19 @@ the sampler sees), so these tests check counts, processes and per-trial metrics,
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 import numpy as np
 import polars as pl
 import pytest
-from test_sweeps_study import tiny, wait_for_another_process
+from test_sweeps_study import TINY, tiny, wait_for_another_process
 
 import snfkit
 import snfkit.prepared
-from snfkit.errors import ParameterError, SnfkitError
+from snfkit.errors import ConfigError, ParameterError, SnfkitError
 from snfkit.metrics import METRICS, Metric
-from snfkit.sweeps import run_study, trials_table
+from snfkit.sweeps import config_from_dict, run_study, trials_table
 from snfkit.sweeps import study as study_mod
 from snfkit.sweeps.trace import REPLAY_COLUMNS, open_shared, share
 from snfkit.workloads import presets
@@ -191,3 +192,30 @@ def test_a_worker_that_fails_stops_the_run_with_its_status(tmp_path, monkeypatch
         run_study(c, workers=2)
     err = capfd.readouterr().err
     assert "snfkit: worker 1: error:" in err and "study.objectives" in err and "gone_p99" in err
+
+
+def test_a_trace_that_cannot_be_loaded_stops_the_started_workers(tmp_path, monkeypatch):
+    # The workers start before the trace is loaded; when it cannot be, they are told and exit,
+    # the error names trace.path, and the temporary folder is gone.
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all" * 10)
+    d = {**TINY, "trace": {"path": str(bad)}}
+    c = config_from_dict(d, base_dir=tmp_path)
+    monkeypatch.setattr(study_mod, "_PACKETS", {})
+    monkeypatch.setattr(study_mod, "_PREPARED", {})
+    started = []
+    real_start = multiprocessing.context.SpawnProcess.start
+
+    def start(self):
+        real_start(self)
+        started.append(self)
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", start)
+    with pytest.raises(ConfigError) as info:
+        run_study(c, workers=2)
+    assert info.value.key == "trace.path"
+    assert len(started) == 1 and [p.exitcode for p in started] == [0]
+    assert list(tmp_path.glob("snfkit-sweep-*")) == []

@@ -418,16 +418,24 @@ def _worker_main(
     folder: str,
     parent: int,
     metrics: bytes,
+    ready: Any,
+    abort: Any,
 ) -> None:
     """Entry point of a worker process. ``folder`` holds the shared prepared trace
-    (:func:`~snfkit.sweeps.trace.share`), ``parent`` is the starting process's pid, ``metrics``
-    what :func:`_metrics_for_workers` packed."""
+    (:func:`~snfkit.sweeps.trace.share`) once ``ready`` is set (and ``abort`` not: the parent
+    could not prepare it), ``parent`` is the starting process's pid, ``metrics`` what
+    :func:`_metrics_for_workers` packed."""
     import optuna
 
     _watch_parent(parent)
     study = None
     try:
         _adopt_metrics(metrics, config, worker)
+        while not ready.wait(POLL_S):
+            if _ORPHANED.is_set():
+                raise KeyboardInterrupt
+        if abort.is_set():
+            return
         prepared = open_shared(Path(folder))
         with quiet_optuna():
             study = optuna.load_study(study_name=config.name, storage=make_storage(url))
@@ -718,24 +726,37 @@ def run_study(
 
 
 def _run_workers(study, config, url, n, processes, show) -> None:
-    """Run the study on ``processes`` processes: this one (worker 0, with the prepared trace it
-    already has) and ``processes - 1`` spawned workers, which map the copy this one writes once.
-    A worker that fails stops the others and raises :class:`SnfkitError`."""
+    """Run the study on ``processes`` processes: this one (worker 0) and ``processes - 1``
+    spawned workers. The workers start first; meanwhile this process loads and prepares the
+    trace, writes the copy they map, and tells them it is there (or, if the trace cannot be
+    loaded, that it will not be: they exit and the error propagates). A worker that fails stops
+    the others and raises :class:`SnfkitError`."""
     ctx = multiprocessing.get_context("spawn")
-    prepared = cached_prepared(config)
     metrics = _metrics_for_workers()
     remove_stale_folders()
     me = os.getpid()
+    ready, abort = ctx.Event(), ctx.Event()
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{me}-") as tmp:
-        share(prepared, Path(tmp))
         procs = {
             i: ctx.Process(
-                target=_worker_main, args=(config, url, n, i, tmp, me, metrics), daemon=True
+                target=_worker_main,
+                args=(config, url, n, i, tmp, me, metrics, ready, abort),
+                daemon=True,
             )
             for i in range(1, processes)
         }
-        for p in procs.values():
+        for p in procs.values():  # they start Python and import snfkit (a second or two) ...
             p.start()
+        try:  # ... while this process loads, prepares and writes the trace
+            prepared = cached_prepared(config)
+            share(prepared, Path(tmp))
+        except BaseException:
+            abort.set()
+            ready.set()
+            for p in procs.values():
+                p.join(timeout=30)
+            raise
+        ready.set()
 
         def between_trials(counts: dict[str, int]) -> None:
             show(counts)
