@@ -198,6 +198,11 @@ class Results:
     rm_units: pl.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickling (and copying): the tables not built yet are built (their builders are
+        closures over the kernel's columns)."""
+        return {k: v.build() if isinstance(v, LazyTable) else v for k, v in self.__dict__.items()}
+
     def map_packets(self, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
         """Replace the packets table by ``fn(packets)``: now if it is built, else when it is (no
         table: nothing to do)."""

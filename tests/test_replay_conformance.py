@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from functools import cache
 
 import numpy as np
@@ -337,6 +338,9 @@ def test_auto_builds_the_tables_when_read():
     assert lazy.flowlets.equals(eager.flowlets)
     assert lazy.__dict__["_packets"] is lazy.packets  # built once, then kept
     assert lazy.transfers is None and eager.transfers.height > 0
+    again = replay(packets, nf="nat", unit_capacity_bps=2e8)
+    copied = pickle.loads(pickle.dumps(again))  # (tables not built yet are built to pickle)
+    assert copied.packets.equals(eager.packets) and copied.flowlets.equals(eager.flowlets)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

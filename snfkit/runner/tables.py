@@ -122,7 +122,8 @@ def _build(run: Drained, percentiles: Callable[[], tuple[list[float], bool]]) ->
     units = _units_table(run)
     n_items = int(counters["items"])
     items = Items(*(a[:n_items] for a in run.state.items))  # (not the rest of the state)
-    flowlets = LazyTable(lambda: _flowlets_table(items, p.close_after_ns, run.t0))
+    close_after, first = p.close_after_ns, run.t0  # (the lazy tables keep nothing else)
+    flowlets = LazyTable(lambda: _flowlets_table(items, close_after, first))
     epochs, epoch_units = _epoch_tables(run, units, cap)
     packets = None
     if run.keep:
