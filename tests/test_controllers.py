@@ -298,3 +298,15 @@ def test_scatter_kernel_equals_twin(seed, n, with_ol):
     for f in ChunkOut._fields:
         got = getattr(out, f).tolist()
         assert got == [type(v)(x) for v, x in zip(got, ref[f], strict=True)], f
+
+
+def test_empty_trace_and_chunked_input():
+    """An empty table gives empty tables; an iterable of chunks gives what the whole table does."""
+    empty = table([], [], [])
+    res = snfkit.replay(empty, resource_manager=True)
+    assert res.summary["packets_in"] == 0 and res.leases.height == 0
+    pk = random_trace(8, 600, 20, 3_000.0)
+    whole = snfkit.replay(pk, controllers=2, **LOADED)
+    chunks = snfkit.replay(iter([pk.head(250), pk.tail(350)]), controllers=2, **LOADED)
+    assert chunks.packets.equals(whole.packets)
+    assert chunks.units.equals(whole.units)

@@ -129,9 +129,13 @@ def _arrays(packets: Any, chunk_size: int):
             packets.flow,
             packets.wire_len,
         )
-    chunks, _ = chunks_of(packets, chunk_size)
-    parts = list(chunks)
-    table = pl.concat(parts) if len(parts) != 1 else parts[0]
+    if isinstance(packets, pl.DataFrame):
+        table = packets
+    else:
+        parts = list(chunks_of(packets, chunk_size)[0])
+        if not parts:
+            raise ParameterError("packets", "no packets", "a trace with at least one packet")
+        table = pl.concat(parts) if len(parts) > 1 else parts[0]
     ts, flow, wl, _ = checked_columns(table)
     return table, ts, flow, wl
 
