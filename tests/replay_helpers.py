@@ -113,3 +113,13 @@ def lease_switches(draw):
         "decision_ns": draw(st.sampled_from([0, 1_000])),
         "epoch_ns": draw(st.sampled_from([100_000, 1_000_000, 100_000_000])),
     }
+
+
+def assert_units_equal_twin(got, ref) -> None:
+    """The units table of a replay equals the twin's unit records (its tuples in the order of
+    the kernel's record fields), lifetimes in order."""
+    from snfkit.engine.pool_nb import RECORD_DTYPE
+
+    rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
+    table = got.units.select(RECORD_DTYPE.names).to_numpy().astype(np.int64)
+    np.testing.assert_array_equal(table, rec)

@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED_TRACE_FILES, shared_trace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from replay_helpers import LOADED, random_trace, replay_cases
+from replay_helpers import LOADED, assert_units_equal_twin, random_trace, replay_cases
 from test_nf_oracle import T_NS, TRACE_KINDS, nf_of, sequential, trace
 from test_replay_conformance import check_invariants
 
@@ -55,21 +55,7 @@ def compare_with_twin(packets: pl.DataFrame, params: ReplayParams, failures) -> 
         np.testing.assert_array_equal(
             np.rint(F["recovery_us"].to_numpy() * 1e3), ref["failures"][:, 5]
         )
-    cols = [
-        "unit",
-        "unit_life",
-        "start_ns",
-        "ready_ns",
-        "retire_ns",
-        "packets",
-        "bytes",
-        "busy_ns",
-        "cal_full",
-        "failed",
-        "share",
-    ]
-    rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
-    np.testing.assert_array_equal(got.units.select(cols).to_numpy().astype(np.int64), rec)
+    assert_units_equal_twin(got, ref)
     check_invariants(packets, got)
 
 

@@ -6,7 +6,13 @@ import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from replay_helpers import lease_switches, paper_switches, random_trace, replay_cases
+from replay_helpers import (
+    assert_units_equal_twin,
+    lease_switches,
+    paper_switches,
+    random_trace,
+    replay_cases,
+)
 
 from snfkit import ReplayParams, replay
 from snfkit.engine.enums import WaitCause, names
@@ -38,21 +44,7 @@ def _compare(packets, flat):
     np.testing.assert_array_equal(F["open_ns"].to_numpy(), I["open_ts"])
     np.testing.assert_array_equal(F["estimate_gbps"].to_numpy(), I["est"] / 1e9)
     np.testing.assert_array_equal(F["overflow"].to_numpy(), I["overflow"])
-    cols = [
-        "unit",
-        "unit_life",
-        "start_ns",
-        "ready_ns",
-        "retire_ns",
-        "packets",
-        "bytes",
-        "busy_ns",
-        "cal_full",
-        "failed",
-        "share",
-    ]
-    rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
-    np.testing.assert_array_equal(got.units.select(cols).to_numpy(), rec)
+    assert_units_equal_twin(got, ref)
     np.testing.assert_array_equal(F["state_source"].to_physical().to_numpy(), I["source"])
     np.testing.assert_array_equal(F["moved"].to_numpy(), I["moved"])
     T = got.transfers.drop("controller", strict=False)

@@ -63,13 +63,8 @@ def replay_many(
     ctl_params = params.controllers
     table, ts, flow, wl = _arrays(packets, chunk_size)
     n = ts.shape[0]
-    ctl = (
-        controller_of(table, ctl_params.controllers, params.state.seed)
-        if table is not None
-        else controller_of(
-            pl.DataFrame({"flow_id": flow}), ctl_params.controllers, params.state.seed
-        )
-    )
+    keys = table if table is not None else pl.DataFrame({"flow_id": flow})
+    ctl = controller_of(keys, ctl_params.controllers, params.state.seed)
     if nf_obj is not None and not params.state.clock_check:
         raise ParameterError(
             "clock_check", False, "True with an NF and controllers > 1 (the NF pass is sequential)"
