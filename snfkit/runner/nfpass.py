@@ -9,7 +9,6 @@ held (:func:`run_over_versions`, from the packets' state sources and the pushed 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -38,17 +37,6 @@ def sequential_pass(params: ReplayParams, fails: np.ndarray | None = None) -> bo
     return params.faults.recovery_from_ol and not lossy
 
 
-def _lower_priority() -> None:
-    """Give this thread a lower priority (nice +10; Linux gives threads their own) than the
-    replay's: the replay kernel is the longer of the two, and when they share a core it should
-    be the one that runs (with two cores the NF pass finishes within the replay either way).
-    Nothing happens where threads have no priority of their own."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass
-
-
 class SequentialNF:
     """The NF's sequential run on a second thread while the replay runs on this one; ``inputs``
     gives the NF's inputs (:func:`snfkit.nf.prepare`'s result), called on that thread too. If the
@@ -65,7 +53,6 @@ class SequentialNF:
     def _run(self, nf: Any, inputs: Callable[[], tuple]) -> None:
         from snfkit.nf import run
 
-        _lower_priority()
         try:
             self._out = run(nf, None, inputs=inputs())
         except BaseException as e:  # re-raised by result(), in the caller's thread
