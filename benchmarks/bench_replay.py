@@ -9,14 +9,17 @@ loading are excluded from every figure below), then measures in the same process
 - ``kernel``: :func:`snfkit.engine.replay_nb.replay_chunk_nb` alone, driven directly over the whole
   trace in 1M-packet chunks like ``replay`` does (it detects flowlets itself; events precomputed,
   state and output arrays preallocated; only the kernel calls are inside the timer);
-- ``replay``: ``snfkit.replay(packets, mode='flowlet')`` end to end, keep_packets True and False
-  (defaults otherwise, so state is proactive with K = 3), and with ``state_mode='local'`` (no state
-  work: the replay engine alone, as the replay-engine issue specifies it);
+- ``replay``: ``snfkit.replay(packets, mode='flowlet')`` end to end, keep_packets 'auto' (the
+  default: per-packet columns kept, the packets table built when first read; also timed with that
+  read), True and False (defaults otherwise, so state is proactive with K = 3), and with
+  ``state_mode='local'`` (no state work: the replay engine alone, as the replay-engine issue
+  specifies it);
 - ``replay(prepared)``: the same with keep_packets=False on a :func:`snfkit.prepare_trace` result whose
   events are already cached (what sweeps and parameter grids run);
 - a phase breakdown of one end-to-end flowlet replay (timers wrapped around the runner's own calls:
-  events, kernel (which also detects flowlets and keeps the aggregates), the per-chunk packet
-  tables (``tables._packets_part``), and each table ``build_results`` makes);
+  checks and events (on a second thread, overlapped with the kernel), kernel (which also detects
+  flowlets and keeps the aggregates), the per-chunk packet tables (``tables._packets_part``), and
+  each table ``build_results`` makes);
 - the other modes (flow, smart_flow, packet), one run each, keep_packets=True;
 - the plain-Python twin ``replay_reference`` on the first ``--ref-packets`` packets, against the
   kernel and ``replay`` on the same slice;
@@ -107,12 +110,14 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
         return wrapper
 
     patches = [
-        (drive, "events_chunk", "close/push events (numba)"),
+        (drive, "events_chunk", "events (numba; 2nd thread, overlapped)"),
+        (drive, "checked_columns", "checks (2nd thread, overlapped)"),
         (drive, "replay_chunk_nb", "replay kernel (numba)"),
         (runner, "build_results", "build_results (all tables)"),
         (tables, "_packets_part", "  per-chunk packet tables"),
         (tables, "_units_table", "  _units_table"),
-        (tables, "_flowlets_table", "  _flowlets_table"),
+        (tables, "_flowlets_table", "  _flowlets_table (when read)"),
+        (tables, "packets_table", "  packets_table (when read, with auto)"),
         (tables, "_epoch_tables", "  _epoch_tables"),
         (tables, "_summary", "  _summary"),
         (tables, "_max_active_per_epoch", "  (_max_active_per_epoch, all calls)"),
@@ -122,7 +127,8 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
         for obj, attr, name in patches:
             setattr(obj, attr, timed(name, getattr(obj, attr)))
         t = time.perf_counter()
-        snfkit.replay(df, mode="flowlet", **kw)
+        res = snfkit.replay(df, mode="flowlet", **kw)
+        _ = res.packets, res.flowlets  # built here if the replay left them to be built
         total = time.perf_counter() - t
     finally:
         for obj, attr, fn in saved:
@@ -130,16 +136,18 @@ def phase_breakdown(df, **kw) -> tuple[float, dict[str, float]]:
     return total, spent
 
 
-def memory_child(path: str, keep: bool) -> None:
+def memory_child(path: str, keep: str) -> None:
     import polars as pl
 
     import snfkit
 
+    keep_packets = {"auto": "auto", "True": True, "False": False}[keep]
     df = pl.read_parquet(path)
-    snfkit.replay(df.head(20_000), mode="flowlet", keep_packets=keep)  # numba cache load
+    _ = snfkit.replay(df.head(20_000), mode="flowlet", keep_packets=keep_packets).packets
     before = vm_hwm_mb() * 1024
     t = time.perf_counter()
-    res = snfkit.replay(df, mode="flowlet", keep_packets=keep)
+    res = snfkit.replay(df, mode="flowlet", keep_packets=keep_packets)
+    _ = res.packets  # built (keep_packets='auto')
     secs = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"before_mb": before / 1024, "maxrss_mb": after / 1024, "peak_mb": vm_hwm_mb(),
@@ -156,14 +164,12 @@ def vm_hwm_mb() -> float:
     return float("nan")
 
 
-def run_memory(df, keep: bool) -> dict:
+def run_memory(df, keep: str) -> dict:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "trace.parquet"
         df.write_parquet(path)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        cmd = [sys.executable, __file__, "--memory-child", str(path)]
-        if keep:
-            cmd.append("--keep")
+        cmd = [sys.executable, __file__, "--memory-child", str(path), "--keep", keep]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -176,7 +182,7 @@ def main() -> None:
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory runs")
     ap.add_argument("--memory-child", metavar="PARQUET", help=argparse.SUPPRESS)
-    ap.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--keep", default="auto", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.memory_child:
         memory_child(a.memory_child, a.keep)
@@ -224,7 +230,15 @@ def main() -> None:
     p_free = ReplayParams.from_flat(mode="flowlet", state_mode="local")
     kern_free = min(kernel_only(ts, flow, wl, p_free) for _ in range(a.repeat))
     rows.append(("replay_chunk_nb only, flowlet, state local", kern_free, n))
-    e2e_keep, res = best_of(lambda: snfkit.replay(df, mode="flowlet"), a.repeat)
+    e2e_auto, res = best_of(lambda: snfkit.replay(df, mode="flowlet"), a.repeat)
+    rows.append(("replay(mode='flowlet'), defaults (keep 'auto')", e2e_auto, n))
+
+    def auto_and_read():
+        _ = snfkit.replay(df, mode="flowlet").packets
+
+    e2e_read, _ = best_of(auto_and_read, a.repeat)
+    rows.append(("  the same, then Results.packets read", e2e_read, n))
+    e2e_keep, _ = best_of(lambda: snfkit.replay(df, mode="flowlet", keep_packets=True), a.repeat)
     rows.append(("replay(mode='flowlet'), keep_packets=True", e2e_keep, n))
     e2e_nokeep, _ = best_of(lambda: snfkit.replay(df, mode="flowlet", keep_packets=False), a.repeat)
     rows.append(("replay(mode='flowlet'), keep_packets=False", e2e_nokeep, n))
@@ -241,7 +255,7 @@ def main() -> None:
     e2e_free_keep, _ = best_of(
         lambda: snfkit.replay(df, mode="flowlet", state_mode="local"), a.repeat
     )
-    rows.append(("replay(state local), keep_packets=True", e2e_free_keep, n))
+    rows.append(("replay(state local), defaults (keep 'auto')", e2e_free_keep, n))
     snfkit.replay(prepared, mode="flowlet", state_mode="local", keep_packets=False)
     e2e_prep_free, _ = best_of(
         lambda: snfkit.replay(prepared, mode="flowlet", state_mode="local", keep_packets=False),
@@ -255,7 +269,7 @@ def main() -> None:
     for mode in ("flow", "smart_flow", "packet"):
         t = time.perf_counter()
         r = snfkit.replay(df, mode=mode)
-        rows.append((f"replay(mode='{mode}'), keep_packets=True", time.perf_counter() - t, n))
+        rows.append((f"replay(mode='{mode}'), defaults", time.perf_counter() - t, n))
         k = kernel_only(ts, flow, wl, ReplayParams.from_flat(mode=mode))
         rows.append((f"replay_chunk_nb only, {mode}", k, n))
         print(f"{mode}: {r.summary['allocations']:,} allocations, "
@@ -269,23 +283,26 @@ def main() -> None:
     print(
         f"\ntarget: flowlet replay >= {TARGET_PPS / 1e6:.0f} M packets/s, end to end from the table"
     )
-    for name, secs in (("defaults (proactive K=3), per-packet rows", e2e_keep),
-                       ("defaults (proactive K=3), aggregates only", e2e_nokeep),
-                       ("state local, per-packet rows", e2e_free_keep),
-                       ("state local, aggregates only", e2e_free)):  # fmt: skip
+    for name, secs in (("defaults (proactive K=3, keep_packets='auto')", e2e_auto),
+                       ("defaults, then Results.packets read", e2e_read),
+                       ("keep_packets=True", e2e_keep),
+                       ("keep_packets=False", e2e_nokeep),
+                       ("state local, defaults", e2e_free_keep),
+                       ("state local, keep_packets=False", e2e_free)):  # fmt: skip
         pps = n / secs
         print(f"  {name:44} {pps / 1e6:6.2f} M/s: {'MET' if pps >= TARGET_PPS else 'NOT MET'}")
 
     # phase breakdown of one end-to-end flowlet replay
-    for keep in (True, False):
+    for keep in ("auto", True, False):
         total, spent = phase_breakdown(df, keep_packets=keep)
-        print(f"\nphases of one replay(mode='flowlet', keep_packets={keep}): {total:.3f} s")
+        print(f"\nphases of one replay(mode='flowlet', keep_packets={keep!r}) and its tables "
+              f"read: {total:.3f} s")  # fmt: skip
         accounted = 0.0
         for name, secs in spent.items():
-            if not name.startswith(" "):
+            if not name.startswith(" ") and "overlapped" not in name:
                 accounted += secs
             print(f"  {name:44} {secs:8.3f} s  {100 * secs / total:5.1f} %")
-        print(f"  {'rest (to_numpy, checks, state growth, ...)':44} {total - accounted:8.3f} s  "
+        print(f"  {'rest (to_numpy, state growth, tables read, ...)':44} {total - accounted:8.3f} s  "
               f"{100 * (total - accounted) / total:5.1f} %")  # fmt: skip
 
     # the plain-Python twin on a slice
@@ -309,7 +326,7 @@ def main() -> None:
 def report_memory(df) -> None:
     print(f"\npeak memory, fresh process: read the trace (parquet, all columns), replay it "
           f"(target <= {TARGET_RSS_MB} MB)")  # fmt: skip
-    for keep in (True, False):
+    for keep in ("auto", "True", "False"):
         r = run_memory(df, keep)
         print(f"  keep_packets={keep}: peak RSS (VmHWM) {r['peak_mb']:.0f} MB "
               f"[ru_maxrss {r['maxrss_mb']:.0f} MB, may include the parent's peak] "

@@ -386,6 +386,28 @@ def fault_runs(
     }
 
 
+CONTROLLERS = 10
+"""§9.5: "We use 10 controllers"."""
+
+
+def controller_runs(
+    wl: Workload,
+    params: Mapping[str, Any] | None = None,
+    *,
+    controllers: int = CONTROLLERS,
+    progress: Progress | None = None,
+) -> dict[str, Results]:
+    """§9.5, Fig 6: the workload split among ``controllers`` controllers (fewer when it has fewer
+    flows), each owning whole units (``independent``), then leasing from a resource manager
+    (``resource_manager``)."""
+    run = _runner(wl, params, progress)
+    n = min(controllers, max(1, run.wl.packets["flow_id"].n_unique()))
+    return {
+        "independent": run(controllers=n, resource_manager=False),
+        "resource_manager": run(controllers=n, resource_manager=True),
+    }
+
+
 def adversarial_runs(
     wl: Workload,
     params: Mapping[str, Any] | None = None,
@@ -484,19 +506,21 @@ FIGURES = {
     "fig8_size_threshold": "Fig 8: size threshold B against latency and units",
     "fig94_recovery": "§9.4: recovery time of a failed NAT unit, SNF / CHC / FTMB",
     "fig94_latency": "§9.4: p99 latency around the failure, per recovery strategy",
+    "fig6_controllers": "Fig 6: over-provisioning per controller and epoch, independent vs RM",
 }
 """Figure names (file stems) and what each shows."""
 
 
-SECTIONS = ("compute", "opportunities", "state", "adversarial", "k_alpha", "size")
+SECTIONS = ("compute", "opportunities", "state", "adversarial", "k_alpha", "size", "controllers")
 """The experiments of :func:`compute_figures`: Figs 1-3 (both load estimators), allocation
-opportunities, Fig 4 and §9.2, Fig 5, Fig 7, Fig 8."""
+opportunities, Fig 4 and §9.2, Fig 5, Fig 7, Fig 8, Fig 6 (many controllers)."""
 
 
 def _count_replays(nfs, k_values, alpha_values, size_values, adversarial_every=()) -> int:
     return (
         2 * len(ALLOCATION_RUNS)
         + 4  # fault_runs: a failure-free replay, then one per recovery strategy
+        + 2  # controller_runs: independent, resource manager
         + len(TIMEOUTS_US)
         + 1
         + len(nfs) * len(STATE_MODES)
@@ -600,6 +624,9 @@ def compute_figures(
     sz = size_runs(at("size"), size_values=size_values)
     fd.runs["size"] = sz
     fd.frames["fig8_size_threshold"] = charts.size_threshold_data(sz)
+    ctl = controller_runs(at("controllers"))
+    fd.runs["controllers"] = ctl
+    fd.frames["fig6_controllers"] = charts.overprovision_data(ctl)
     ft = fault_runs(run)
     fd.runs["faults"] = ft
     fd.frames["fig94_recovery"] = charts.recovery_data(ft)
@@ -621,6 +648,7 @@ FIGURE_RUNS = {
     "fig8_size_threshold": "size",
     "fig94_recovery": "faults",
     "fig94_latency": "faults",
+    "fig6_controllers": "controllers",
 }
 """The experiment (a key of ``FigureData.runs``) behind each figure."""
 
@@ -657,6 +685,7 @@ def figure_chart(name: str, data: pl.DataFrame, subtitle: str | None = None):
         "fig8_size_threshold": charts.size_threshold_chart,
         "fig94_recovery": charts.recovery_chart,
         "fig94_latency": charts.latency_around_failure_chart,
+        "fig6_controllers": charts.overprovision_chart,
     }
     if name not in draw:
         raise ParameterError("figure", name, "one of " + ", ".join(FIGURES))

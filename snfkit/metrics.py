@@ -242,3 +242,37 @@ def compute_metrics(results: Results, names: Iterable[str] | None = None) -> dic
         value = float(metric.func(results))
         out[name] = value if math.isfinite(value) else float("nan")
     return out
+
+
+def _controller_overprovision(q: str) -> Callable[[Results], float]:
+    """A statistic over controllers and epochs of provisioned - offered capacity (Gbps): the
+    ``controller_epochs`` table of a many-controller replay, else the ``epochs`` table (one
+    controller)."""
+
+    def value(r: Results) -> float:
+        table = r.controller_epochs if r.controller_epochs is not None else r.epochs
+        over = table["overprovision_gbps"]
+        if over.len() == 0:
+            return float("nan")
+        return float(over.mean()) if q == "mean" else float(over.quantile(0.95, "linear"))
+
+    return value
+
+
+register_metric(
+    "controller_overprovision_mean_gbps",
+    _controller_overprovision("mean"),
+    unit="Gbps",
+    doc="mean over controllers and epochs of provisioned minus offered capacity (Fig 6)",
+)
+register_metric(
+    "controller_overprovision_p95_gbps",
+    _controller_overprovision("p95"),
+    unit="Gbps",
+    doc="95th percentile over controllers and epochs of provisioned minus offered capacity",
+)
+register_metric(
+    "controller_utilization",
+    lambda r: float((r.summary.get("controller") or {}).get("utilization") or 0.0),
+    doc="the controller's decision time over the trace (with a controller_rate; 0 without)",
+)

@@ -364,17 +364,28 @@ class StateParams:
 
 @dataclass(frozen=True)
 class ReportParams:
-    """What a run reports. epoch_ns: epoch length (paper: 100 ms). keep_packets: keep per-packet rows
-    (False keeps only aggregates; latency percentiles then come from a log histogram with < 1 %
-    relative error)."""
+    """What a run reports. epoch_ns: epoch length (paper: 100 ms).
+
+    keep_packets: what is kept per packet and per state transfer.
+
+    - ``'auto'`` (the default): the kernel keeps the per-packet columns it cannot derive (unit,
+      item, start, state wait, latency, wait cause, reordered; 38 bytes a packet), and
+      ``Results.packets`` is built from them on first access (the same table as with True);
+      latency percentiles are exact. No transfers table (``Results.transfers`` is None; the
+      summary has the transfer counts and bytes).
+    - True: the same per-packet columns, the packets table built at once, and a row per state
+      transfer (``Results.transfers``).
+    - False: aggregates only; latency percentiles then come from a log histogram with < 1 %
+      relative error, and memory does not grow with the trace.
+    """
 
     epoch_ns: int = 100_000_000
-    keep_packets: bool = True
+    keep_packets: bool | str = "auto"
 
     def __post_init__(self) -> None:
         _check_time("epoch_ns", self.epoch_ns, 1)
-        if not isinstance(self.keep_packets, bool):
-            raise ParameterError("keep_packets", self.keep_packets, "True or False")
+        if not isinstance(self.keep_packets, bool) and self.keep_packets != "auto":
+            raise ParameterError("keep_packets", self.keep_packets, "True, False or 'auto'")
 
 
 @dataclass(frozen=True)
@@ -426,6 +437,52 @@ class FaultParams:
             raise ParameterError("recovery_from_ol", self.recovery_from_ol, "True or False")
 
 
+@dataclass(frozen=True)
+class ControllerParams:
+    """Many controllers and the resource manager (paper §7, §9.5), and the controller's decision rate
+    (§9.7; its per-decision latency is ``decision_ns``). See docs/controllers.md.
+
+    controllers: controllers that split the flows among them (each flow to one, by a seeded hash of
+        its flow id, or by the table's ``ingress`` column); each runs the whole algorithm on its
+        share. 1 (default): the single-controller replay.
+    resource_manager: False (default): each controller starts and retires whole units of its own
+        (the baseline of Fig 6). True: its units are leases of fractional capacity from a resource
+        manager (RM) that packs every controller's leases onto shared units.
+    rm_headroom: at each epoch a controller asks for last epoch's load x (1 + rm_headroom)
+        (default 0.1: the room the 90 % prestart threshold leaves).
+    rm_grain: epoch requests are rounded up to multiples of this many units (default 0.1).
+    rm_increment: units asked for on demand, when every lease is above ``prestart_utilization``
+        (default 1: a whole unit); a flowlet no lease has room for goes to the least loaded one.
+    rm_rtt_ns: a lease request's round trip to the RM (default 100 us; the paper gives none). The
+        RM keeps units ready, so a lease is usable after this.
+    controller_rate: decisions a controller makes per second (each takes 1 / rate of its time, so
+        new items arriving faster queue for it); 0 (default): no limit.
+    """
+
+    controllers: int = 1
+    resource_manager: bool = False
+    rm_headroom: float = 0.1
+    rm_grain: float = 0.1
+    rm_increment: float = 1.0
+    rm_rtt_ns: int = 100_000
+    controller_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_int("controllers", self.controllers, 1, 1_000_000)
+        if not isinstance(self.resource_manager, bool):
+            raise ParameterError("resource_manager", self.resource_manager, "True or False")
+        _check_float("rm_headroom", self.rm_headroom, 0.0, 100.0)
+        _check_float("rm_grain", self.rm_grain, 0.001, 1.0)
+        _check_float("rm_increment", self.rm_increment, 0.001, 1.0)
+        _check_time("rm_rtt_ns", self.rm_rtt_ns, 0)
+        if self.controller_rate != 0:
+            _check_float("controller_rate", self.controller_rate, 1e-3, 1e12)
+
+    def shares(self) -> tuple[int, int]:
+        """(rm_increment, rm_grain) in the thousandths of a unit that leases are counted in."""
+        return max(1, round(self.rm_increment * 1000)), max(1, round(self.rm_grain * 1000))
+
+
 _GROUPS = {
     "flowlets": FlowletParams,
     "assignment": AssignmentParams,
@@ -434,6 +491,7 @@ _GROUPS = {
     "state": StateParams,
     "report": ReportParams,
     "faults": FaultParams,
+    "controllers": ControllerParams,
 }
 
 
@@ -448,6 +506,7 @@ class ReplayParams:
     state: StateParams = field(default_factory=StateParams)
     report: ReportParams = field(default_factory=ReportParams)
     faults: FaultParams = field(default_factory=FaultParams)
+    controllers: ControllerParams = field(default_factory=ControllerParams)
 
     def __post_init__(self) -> None:
         cells = self.units.max_units * self.assignment.load_buckets
@@ -461,6 +520,10 @@ class ReplayParams:
         if self.close_after_ns > idle:
             name = "flow_timeout_ns" if self.modes.mode in ("flow", "smart_flow") else "timeout_ns"
             raise ParameterError(name, self.close_after_ns, f"<= unit_idle_ns ({idle})")
+        if self.controllers.resource_manager and self.modes.mode == "packet":
+            raise ParameterError(
+                "resource_manager", True, "False with mode 'packet' (leases are packed by load)"
+            )
         if self.state.state_mode == "proactive" and self.units.max_units > MAX_UNITS_PROACTIVE:
             raise ParameterError(
                 "max_units", self.units.max_units,
@@ -494,7 +557,9 @@ class ReplayParams:
             return self.modes.flow_timeout_ns
         return self.flowlets.timeout_ns
 
-    def kernel_settings(self, *, keep_src: bool = False, faults: bool = False) -> dict[str, Any]:
+    def kernel_settings(
+        self, *, keep_src: bool = False, faults: bool = False, ol_faults: bool = False
+    ) -> dict[str, Any]:
         """The values the kernel needs that are not parameters themselves, derived here and
         nowhere else (the plain-Python twin derives them from the paper's rules on its own):
 
@@ -510,19 +575,30 @@ class ReplayParams:
           (:meth:`UnitParams.drain_shaper`).
         - ``per_packet_ns``, ``per_byte_ps``: the kernel's fields hold the service costs
           (:meth:`UnitParams.service_costs`: the NF's cost added when ``nf_cost``).
-        - ``keep_rows`` and ``record_transfers``: per-packet outputs and a row per transfer, when
-          ``keep_packets``; ``keep_src`` (each packet's state source, for an NF pass) also
-          records transfers (the pushed packets).
+        - ``keep_rows``: per-packet outputs, unless ``keep_packets`` is False;
+          ``record_transfers``: a row per transfer, when ``keep_packets`` is True or with
+          ``keep_src`` (each packet's state source, for an NF pass: the pushed packets).
+        - ``rm``, ``rm_increment``, ``rm_grain``: ``resource_manager`` and the lease sizes in
+          thousandths of a unit (:meth:`ControllerParams.shares`); ``decide_gap_ns``: the
+          controller's time per decision, 1e9 / ``controller_rate`` (0: no limit).
         - ``faults``: failures are scheduled (the kernel keeps each unit's in-flight packets);
-          ``ol_rows``: per-packet rows get the output logger's share and a lost flag (with
-          failures or an OL hop).
+          ``ol_rows``: per-packet rows get the output logger's share and a lost flag where
+          these can differ from ``ol_hop_ns`` and False: with failures of an OL (``ol_faults``:
+          kinds ol, ol+controller, unit+ol). The packets table has both columns with any failure
+          or an OL hop (:mod:`snfkit.runner.tables` fills them when the kernel does not).
         """
         close_after = self.close_after_ns
-        keep = self.report.keep_packets
+        keep = self.report.keep_packets is not False  # True or 'auto'
         push_ns, pull_ns = self.state.transfer_times()
         per_packet, per_byte = self.units.service_costs()
         drain_ps, drain_burst = self.units.drain_shaper()
+        ctl = self.controllers
+        increment, grain = ctl.shares()
         return {
+            "rm": ctl.resource_manager,
+            "rm_increment": increment,
+            "rm_grain": grain,
+            "decide_gap_ns": round(1e9 / ctl.controller_rate) if ctl.controller_rate else 0,
             "drain_ps_per_byte": drain_ps,
             "drain_burst_ns": drain_burst,
             "per_packet_ns": per_packet,
@@ -531,21 +607,24 @@ class ReplayParams:
             "push_after_ns": max(1, int(self.state.replicate_after * close_after)),
             "split_bytes": self.flowlets.size_bytes if self.modes.mode == "flowlet" else 0,
             "mask_words": (self.units.max_units + 63) // 64,
-            "record_transfers": keep or keep_src,
+            "record_transfers": self.report.keep_packets is True or keep_src,
             "keep_rows": keep,
             "keep_src": keep_src,
             "faults": faults,
-            "ol_rows": keep and (faults or self.faults.ol_hop_ns > 0),
+            "ol_rows": keep and ol_faults,
             "push_ns": push_ns,
             "pull_ns": pull_ns,
         }
 
-    def kernel_record(self, *, keep_src: bool = False, faults: bool = False) -> np.ndarray:
+    def kernel_record(
+        self, *, keep_src: bool = False, faults: bool = False, ol_faults: bool = False
+    ) -> np.ndarray:
         """The parameters as the replay kernel takes them: a one-record array of
         :data:`~snfkit.engine.replay_nb.PARAMS_DTYPE`, whose fields are the flat parameter names
         (choices as their :mod:`snfkit.engine.enums` codes) and the values of
         :meth:`kernel_settings`."""
-        values = {**self.flat(), **self.kernel_settings(keep_src=keep_src, faults=faults)}
+        settings = self.kernel_settings(keep_src=keep_src, faults=faults, ol_faults=ol_faults)
+        values = {**self.flat(), **settings}
         rec = np.zeros(1, PARAMS_DTYPE)
         for name in PARAMS_DTYPE.names:
             v = values[name]

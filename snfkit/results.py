@@ -2,7 +2,9 @@
 
 Tables (every time in integer ns on the trace's clock, rates in Gbps, sizes in bytes):
 
-``packets`` (one row per packet, when ``keep_packets``): ``ts_ns`` arrival at the controller,
+``packets`` (one row per packet, unless ``keep_packets=False``; with the default
+``keep_packets='auto'`` the table is built from the kernel's columns on first access of
+``Results.packets``): ``ts_ns`` arrival at the controller,
 ``flow_id``, ``wire_len``, ``unit`` (unit ID, i.e. slot; IDs are reused after retirement),
 ``item`` (flowlet id in flowlet mode; flow-assignment id in the flow modes; packet index in packet
 mode), ``start_ns``, ``finish_ns``, ``latency_ns`` = finish - arrival = ``queue_ns`` +
@@ -49,7 +51,7 @@ the recovery OL has its state, for the controller until it dispatches again), ``
 ``state_bytes_moved``, ``packets_replayed`` (processed or sent to the OL again), ``packets_lost``,
 ``flows_lost`` and ``bytes_lost`` (``unit+ol`` only).
 
-``transfers`` (one row per state transfer, when ``keep_packets``; the summary has the sums):
+``transfers`` (one row per state transfer, when ``keep_packets=True``; the summary has the sums):
 ``time_ns`` (sent), ``arrive_ns``, ``flow_id``,
 ``from_unit`` (-1: the store), ``to_unit``, ``bytes``, ``kind`` (push: one proactive copy / pull /
 store_read), ``clock`` (the flow's logical clock carried), ``packet`` (global index of the packet
@@ -58,12 +60,26 @@ whose post-state moved).
 ``nf_output`` (with an NF; one row per packet, in trace order): ``action`` (0 forward, 1 drop),
 ``out0``, ``out1`` (the NF's outputs, see its docs), ``delta`` (state bytes changed).
 
+With many controllers (``controllers`` > 1 or ``resource_manager``; :mod:`snfkit.runner.many`),
+``packets``, ``flowlets``, ``units``, ``epoch_units`` and ``transfers`` get a ``controller`` column
+(``unit`` is that controller's unit ID, ``item`` numbers run on across controllers), and three more
+tables: ``controller_epochs`` (one row per controller and epoch: ``offered_gbps``, ``mean_units``
+(units or leases held, time-weighted), ``provisioned_gbps`` (their capacity; a lease counts its
+share), ``overprovision_gbps`` = provisioned - offered: the paper's Fig 6), and under a resource
+manager ``leases`` (one row per lease: ``controller``, ``unit``, ``unit_life``, ``share`` in
+thousandths of a unit, ``start_ns`` (asked for), ``ready_ns`` (granted), ``retire_ns`` (given
+back), ``rm_unit``: the resource manager's unit that held it) and ``rm_units`` (one row per
+lifetime of a resource manager's unit: ``rm_unit``, ``start_ns``, ``ready_ns``, ``retire_ns``,
+``peak_share``, ``leases``, ``lifetime_ns``). ``epoch_units`` has ``leased_ns`` (active time x
+share / 1000 is the unit-time a lease holds).
+
 ``summary``: see :data:`SUMMARY_KEYS`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -80,6 +96,9 @@ TABLES = (
     "transfers",
     "nf_output",
     "failures",
+    "controller_epochs",
+    "leases",
+    "rm_units",
 )
 
 SUMMARY_KEYS = {
@@ -125,14 +144,44 @@ SUMMARY_KEYS = {
     "failures": "failures applied (see the failures table)",
     "recovery_us": "recovery times of the failures: p50 and max in microseconds (None without)",
     "packets_lost": "packets lost with a unit and its OL (unit+ol failures); in = served + lost",
+    "rm_epoch_leases": "leases a controller asked its resource manager for at epoch starts "
+    "(resource_manager=True; on-demand leases count as overflow and prestarts)",
+    "rm_leases_returned": "idle leases given back at epoch starts (resource_manager=True)",
+    "controller": "the controller's decisions; with a controller_rate its utilization (decision "
+    "time / duration), the items that queued for it and their mean wait in us",
+    "controllers": "controllers the flows were split among (many-controller replays only)",
+    "resource_manager": "whether units were leased from a resource manager (many-controller replays)",
+    "controller_overprovision_gbps": "per controller and epoch, provisioned - offered capacity: mean "
+    "and p95 "
+    "(many-controller replays; the paper's Fig 6)",
+    "leased_unit_seconds": "under a resource manager: the leases' unit-seconds (share x time)",
+    "rm_units": "under a resource manager: lifetimes of its units",
+    "rm_late_grants": "under a resource manager: leases granted on a unit still starting (taken as "
+    "usable after the round trip; their first packets are optimistic by up to the start-up)",
     "ol_mbps": "traffic to the output loggers: every packet and its state delta (the NF's delta "
     "bytes, else state_bytes a packet), in Mbps over the trace's duration",
 }
 
 
+class LazyTable:
+    """A table not built yet: ``build()`` makes it (once; :class:`Results` keeps what it made).
+    ``then(fn)`` is the table ``fn(table)`` would be, still not built."""
+
+    def __init__(self, build: Callable[[], pl.DataFrame]) -> None:
+        self._build = build
+
+    def build(self) -> pl.DataFrame:
+        return self._build()
+
+    def then(self, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> LazyTable:
+        build = self._build
+        return LazyTable(lambda: fn(build()))
+
+
 @dataclass
 class Results:
-    """The outcome of :func:`snfkit.replay`. Tables are polars DataFrames (see module docs)."""
+    """The outcome of :func:`snfkit.replay`. Tables are polars DataFrames (see module docs);
+    ``packets`` and ``flowlets`` may be given as a :class:`LazyTable`, built on first access."""
 
     summary: dict[str, Any]
     params: dict[str, Any]
@@ -144,7 +193,30 @@ class Results:
     transfers: pl.DataFrame | None = None
     nf_output: pl.DataFrame | None = None
     failures: pl.DataFrame | None = None
+    controller_epochs: pl.DataFrame | None = None
+    leases: pl.DataFrame | None = None
+    rm_units: pl.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickling (and copying): the tables not built yet are built (their builders are
+        closures over the kernel's columns)."""
+        return {k: v.build() if isinstance(v, LazyTable) else v for k, v in self.__dict__.items()}
+
+    def map_packets(self, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """Replace the packets table by ``fn(packets)``: now if it is built, else when it is (no
+        table: nothing to do)."""
+        self.map_table("packets", fn)
+
+    def map_table(self, name: str, fn: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """Replace table ``name`` (``packets`` or ``flowlets``) by ``fn(table)``, keeping it
+        unbuilt if it is."""
+        key = "_" + name
+        table = self.__dict__[key]
+        if isinstance(table, LazyTable):
+            self.__dict__[key] = table.then(fn)
+        elif table is not None:
+            self.__dict__[key] = fn(table)
 
     def save(self, directory: str | PathLike[str]) -> Path:
         """Write ``summary.json`` (summary + params) and one parquet file per table."""
@@ -177,3 +249,30 @@ class Results:
             f"p50={lat.get('p50')} us, p99={lat.get('p99')} us, "
             f"mean_units={s.get('mean_active_units'):.2f}, allocations={s.get('allocations')})"
         )
+
+
+def _lazy_table(name: str, doc: str) -> property:
+    """A table attribute that may hold a :class:`LazyTable`, built when first read."""
+    key = "_" + name
+
+    def get(self: Results) -> pl.DataFrame | None:
+        table = self.__dict__[key]
+        if isinstance(table, LazyTable):
+            table = self.__dict__[key] = table.build()
+        return table
+
+    def set(self: Results, table: pl.DataFrame | LazyTable | None) -> None:
+        self.__dict__[key] = table
+
+    return property(get, set, doc=doc)
+
+
+Results.packets = _lazy_table(  # type: ignore[assignment]
+    "packets",
+    "One row per packet (see the module docs); None with keep_packets=False. With "
+    "keep_packets='auto' it is built from the kernel's columns on first access.",
+)
+Results.flowlets = _lazy_table(  # type: ignore[assignment]
+    "flowlets",
+    "One row per item (see the module docs), built from the kernel's columns on first access.",
+)

@@ -97,3 +97,19 @@ def paper_switches(draw):
         "unit_burst_bytes": draw(st.sampled_from([0, 1_500, 15_000])),
         "store_read_on_move": draw(st.booleans()),
     }
+
+
+@st.composite
+def lease_switches(draw):
+    """Issue 18's switches: one controller's units as resource-manager leases, and a controller
+    decision rate, each off (its default) or on, with short epochs so that epoch requests run."""
+    return {
+        "resource_manager": draw(st.booleans()),
+        "rm_headroom": draw(st.sampled_from([0.0, 0.1, 1.0])),
+        "rm_grain": draw(st.sampled_from([0.05, 0.1, 0.5, 1.0])),
+        "rm_increment": draw(st.sampled_from([0.25, 0.5, 1.0])),
+        "rm_rtt_ns": draw(st.sampled_from([0, 10_000, 100_000])),
+        "controller_rate": draw(st.sampled_from([0.0, 1e4, 1e5, 1e6])),
+        "decision_ns": draw(st.sampled_from([0, 1_000])),
+        "epoch_ns": draw(st.sampled_from([100_000, 1_000_000, 100_000_000])),
+    }

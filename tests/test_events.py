@@ -79,7 +79,9 @@ def test_events_of_a_known_trace():
 def test_bad_flow_id_is_an_error():
     ts = np.array([0, 1], np.int64)
     flow = np.array([0, 5], np.int64)
-    pending = PendingEvents(np.array([0], np.int64), np.array([1], np.int64), np.array([3], np.int8))
+    pending = PendingEvents(
+        np.array([0], np.int64), np.array([1], np.int64), np.array([3], np.int8)
+    )
     for bad in (flow, np.array([0, -1], np.int64)):
         scratch = event_scratch(4, 2)
         with pytest.raises(ValueError, match="< 0 or >= n_flows"):

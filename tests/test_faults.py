@@ -66,6 +66,7 @@ def compare_with_twin(packets: pl.DataFrame, params: ReplayParams, failures) -> 
         "busy_ns",
         "cal_full",
         "failed",
+        "share",
     ]
     rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
     np.testing.assert_array_equal(got.units.select(cols).to_numpy().astype(np.int64), rec)
@@ -327,3 +328,26 @@ def test_parse_failure():
     assert parse_failure("controller@20ms") == Failure(20_000_000, "controller", -1)
     assert parse_failure("unit+ol@1.5s") == Failure(1_500_000_000, "unit+ol", -1)
     assert parse_failure("ol:2@700") == Failure(700, "ol", 2)
+
+
+def test_in_flight_ring_bound(monkeypatch):
+    """A unit's in-flight ring keeps only packets a scheduled failure could find unreleased; with
+    a ring too short for the failed unit's backlog the replay stops with a ParameterError naming
+    the failure, and a ring just long enough gives the same results as the default one."""
+    from snfkit.runner import drive
+
+    packets = random_trace(5, 4_000, 20, 500.0)  # 2 Gbps offered onto one 100 Mbps unit
+    flat = {**LOADED, "max_units": 1, "unit_capacity_bps": 1e8, "unit_idle_ns": 10**10}
+    mid = int(packets["ts_ns"][2_000] - packets["ts_ns"][0])
+    fails = [Failure(mid, "unit", 0)]
+    whole = replay(packets, **flat, failures=fails)
+    backlog = whole.failures["packets_replayed"][0]
+    assert backlog > 100  # the failed unit had a long queue
+    monkeypatch.setattr(drive, "INFLIGHT_BUDGET", 1)
+    monkeypatch.setattr(drive, "INFLIGHT_SLOTS", backlog)
+    short = replay(packets, **flat, failures=fails)
+    for name in ("packets", "flowlets", "units", "failures"):
+        assert getattr(short, name).equals(getattr(whole, name)), name
+    monkeypatch.setattr(drive, "INFLIGHT_SLOTS", backlog - 1)
+    with pytest.raises(ParameterError, match="unreleased packets on the failed unit"):
+        replay(packets, **flat, failures=fails)

@@ -106,7 +106,8 @@ def test_claims_table_matches_runs():
     md = F.claims_markdown(claims, "x")
     assert md.count("\n|") == claims.height + 2  # header and rule rows
     assert "| allocation opportunities, flowlets / flows | 3.36x |" in md
-    assert claims["paper_value"].null_count() == 2  # seamless_reason, size: directions only
+    # seamless_reason, size, controllers_rm: directions only
+    assert claims["paper_value"].null_count() == 3
 
 
 def test_runs_table_picks_known_columns():

@@ -62,6 +62,7 @@ LOWER = (
     "snfkit.errors",
     "snfkit.progress",
     "snfkit.faults",
+    "snfkit.pool",
 )
 """The runner and what it stands on (besides the engine). Metrics, like billing, read a replay's
 results from above it."""

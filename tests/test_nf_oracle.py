@@ -227,7 +227,7 @@ def test_state_sources_follow_the_state_mode(state_mode):
 
 def test_results_with_state_and_nf_save_and_load(tmp_path):
     res = replay(trace("lingering", 0), nf=nf_of("qos"), unit_capacity_bps=2e7, max_units=12,
-                 unit_idle_ns=5_000_000)  # fmt: skip
+                 unit_idle_ns=5_000_000, keep_packets=True)  # fmt: skip
     assert res.transfers.height > 0 and res.nf_output.height == res.packets.height
     res.save(tmp_path / "run")
     back = type(res).load(tmp_path / "run")

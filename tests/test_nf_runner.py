@@ -126,7 +126,9 @@ def test_a_table_without_the_nf_columns_is_named():
 
     bare = _table().select("ts_ns", "flow_id", "wire_len")
     for call in (lambda: apply(BUILT["qos"], bare), lambda: replay(bare, nf="lb")):
-        with pytest.raises(ParameterError, match="without src_ip, dst_ip, src_port, dst_port, proto"):
+        with pytest.raises(
+            ParameterError, match="without src_ip, dst_ip, src_port, dst_port, proto"
+        ):
             call()
 
 
@@ -145,3 +147,24 @@ def test_empty_table():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoPayloadWarning)
             assert apply(BUILT[name], _table().head(0)).height == 0
+
+
+def test_address_halves_read_the_buffer_as_the_rows_do():
+    """The fast path (addresses back to back in the column's buffer) and the general one (via
+    fixed-size rows: a null, or an offset slice of chunks) give the same halves."""
+    import polars as pl
+
+    from snfkit.nf.base import address_halves
+    from snfkit.traces.table import address_rows, address_words
+
+    rng = np.random.default_rng(0)
+    raw = [bytes(rng.integers(0, 256, 16, dtype=np.uint8)) for _ in range(300)]
+    col = pl.Series(raw, dtype=pl.Binary)
+    cases = [col, col.slice(17, 200), pl.concat([col.slice(0, 100), col.slice(150, 100)])]
+    for case in cases:
+        want = address_words(address_rows(case)).view(np.int64)
+        for checked in (False, True):
+            hi, lo = address_halves(case, checked=checked)
+            np.testing.assert_array_equal(hi, want[:, 0])
+            np.testing.assert_array_equal(lo, want[:, 1])
+            assert hi.flags.c_contiguous and hi.flags.writeable and hi.dtype == np.int64

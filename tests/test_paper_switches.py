@@ -109,7 +109,7 @@ def test_pull_and_push_times_from_fixed_cost_and_bandwidth():
     transfer_bps; the transfers table shows both, and shorter pulls shorten the waits."""
     packets = random_trace(3, 3_000, 50, 3_000.0)
     flat = {**LOADED, "mode": "flowlet", "state_bytes": 1_000}
-    res = replay(packets, **flat, pull_transfer_ns=50 * US, transfer_bps=1e8)
+    res = replay(packets, **flat, pull_transfer_ns=50 * US, transfer_bps=1e8, keep_packets=True)
     T = res.transfers.with_columns(took=pl.col("arrive_ns") - pl.col("time_ns"))
     per_byte = 1_000 * 8 * 10**9 // 10**8  # 80 us
     pulls = T.filter(pl.col("kind") == "pull")["took"].unique().to_list()
@@ -128,7 +128,7 @@ def test_push_cost_books_the_sending_unit():
     packets = random_trace(3, 3_000, 50, 3_000.0)
     flat = {**LOADED, "mode": "flowlet"}
     free = replay(packets, **flat)
-    res = replay(packets, **flat, push_unit_ns=2 * US)
+    res = replay(packets, **flat, push_unit_ns=2 * US, keep_packets=True)
     copies = res.summary["replica_copies"]
     assert copies > 0
     busy = res.units["busy_ns"].sum() - res.packets["service_ns"].sum()

@@ -38,7 +38,7 @@ def test_paper_defaults():
         ("load_estimator", "paper", "'committed'"),
         ("unit_capacity_bps", 0, "(0.0, inf]"),
         ("max_units", 0, "[1, 1000000]"),
-        ("keep_packets", "yes", "True or False"),
+        ("keep_packets", "yes", "True, False or 'auto'"),
         ("no_such_knob", 1, "a known parameter"),
         ("state_mode", "eager", "'proactive'"),
         ("replicas", -1, "[0, 4096]"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from functools import cache
 
 import numpy as np
@@ -229,7 +230,7 @@ def check_state_causality(res: Results) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_conformance_loaded_trace(mode):
     packets = random_trace(3, 3_000, 50, 3_000.0)
-    res = replay(packets, mode=mode, **LOADED)
+    res = replay(packets, mode=mode, keep_packets=True, **LOADED)  # (the transfers table too)
     check_invariants(packets, res)
 
 
@@ -247,9 +248,11 @@ def test_same_input_same_output(mode):
 @pytest.mark.parametrize("chunk", [1, 7, 333])
 def test_chunked_equals_one_shot(mode, chunk):
     packets = random_trace(9, 1_200, 30, 4_000.0)
-    whole = replay(packets, mode=mode, **LOADED)
-    chunked = replay(packets.iter_slices(chunk), mode=mode, **LOADED)
-    small = replay(packets, mode=mode, chunk_size=chunk, **LOADED)
+    whole = replay(packets, mode=mode, keep_packets=True, **LOADED)
+    chunked = replay(packets.iter_slices(chunk), mode=mode, keep_packets=True, **LOADED)
+    small = replay(packets, mode=mode, chunk_size=chunk, **LOADED)  # the default: 'auto'
+    assert small.transfers is None
+    small.transfers = whole.transfers  # (none kept by default; compared above with keep_packets)
     for other in (chunked, small):
         for name in ("packets", "flowlets", "epochs", "epoch_units", "units", "transfers"):
             assert getattr(whole, name).equals(getattr(other, name)), name
@@ -274,9 +277,9 @@ def test_small_transfer_buffer_changes_nothing(monkeypatch):
     from snfkit.runner import drive
 
     packets = random_trace(9, 6_000, 80, 4_000.0)
-    normal = replay(packets, **LOADED)
+    normal = replay(packets, **LOADED, keep_packets=True)
     monkeypatch.setattr(drive, "TRANSFER_ROWS", 8)
-    small = replay(packets, **LOADED)
+    small = replay(packets, **LOADED, keep_packets=True)
     assert normal.transfers.height > 1_000  # drained dozens of times from an 88-row buffer
     for name in ("packets", "flowlets", "transfers"):
         assert getattr(normal, name).equals(getattr(small, name)), name
@@ -317,18 +320,41 @@ def test_aggregates_only_keeps_no_packet_rows():
         assert agg.summary["latency_us"][k] == pytest.approx(v, rel=0.01, abs=0.001)
 
 
+def test_auto_builds_the_tables_when_read():
+    """keep_packets='auto' (the default): the packets and flowlets tables are built from the
+    kernel's columns when first read (the same tables as keep_packets=True's), an NF's columns
+    join the packets table then, and there is no transfers table."""
+    from snfkit.results import LazyTable
+    from snfkit.workloads.presets import small_demo
+
+    packets = small_demo(seed=0).head(5_000)
+    eager = replay(packets, nf="nat", keep_packets=True, unit_capacity_bps=2e8)
+    lazy = replay(packets, nf="nat", unit_capacity_bps=2e8)
+    assert lazy.params["keep_packets"] == "auto"
+    assert isinstance(lazy.__dict__["_packets"], LazyTable)
+    assert isinstance(lazy.__dict__["_flowlets"], LazyTable)
+    assert repr(lazy.summary) == repr(eager.summary) and lazy.summary["latency_exact"]
+    assert lazy.packets.equals(eager.packets) and "nf_action" in lazy.packets.columns
+    assert lazy.flowlets.equals(eager.flowlets)
+    assert lazy.__dict__["_packets"] is lazy.packets  # built once, then kept
+    assert lazy.transfers is None and eager.transfers.height > 0
+    again = replay(packets, nf="nat", unit_capacity_bps=2e8)
+    copied = pickle.loads(pickle.dumps(again))  # (tables not built yet are built to pickle)
+    assert copied.packets.equals(eager.packets) and copied.flowlets.equals(eager.flowlets)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(replay_cases())
 def test_conformance_random(case):
     packets, flat = case
-    check_invariants(packets, replay(packets, **flat))
+    check_invariants(packets, replay(packets, **flat, keep_packets=True))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(replay_cases(), paper_switches())
 def test_conformance_random_paper_switches(case, switches):
     packets, flat = case
-    check_invariants(packets, replay(packets, **flat, **switches))
+    check_invariants(packets, replay(packets, **flat, **switches, keep_packets=True))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -339,7 +365,7 @@ def test_conformance_loaded_trace_paper_switches(mode):
     switches = {"placement": "first_fit", "decision_ns": 1_000, "pull_transfer_ns": 50_000,
                 "transfer_bps": 1e9, "state_bytes": 2_000, "push_unit_ns": 2_000,
                 "nf_cost": True, "nf_packet_ns": 300, "nf_byte_ps": 100}  # fmt: skip
-    res = replay(packets, mode=mode, **LOADED, **switches)
+    res = replay(packets, mode=mode, **LOADED, **switches, keep_packets=True)
     check_invariants(packets, res)
 
 
@@ -387,6 +413,7 @@ def test_invariants_on_shared_traces(name, mode, state_mode):
         unit_startup_ns=50_000,
         flow_timeout_ns=2_000_000,
         smart_interval_ns=1_000_000,
+        keep_packets=True,
     )
     check_invariants(packets, res)
     if mode != "packet" and state_mode in ("reactive", "proactive"):
@@ -423,6 +450,7 @@ def test_causality_check_catches_a_stale_replica():
         max_units=12,
         unit_idle_ns=5_000_000,
         clock_check=False,
+        keep_packets=True,
     )
     assert res.summary["stale_state_used"] > 0
     check_state_causality(res)  # the check is off for fault injection

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from replay_helpers import paper_switches, random_trace, replay_cases
+from replay_helpers import lease_switches, paper_switches, random_trace, replay_cases
 
 from snfkit import ReplayParams, replay
 from snfkit.engine.enums import WaitCause, names
@@ -15,7 +15,7 @@ from snfkit.reference.replay import replay_reference
 
 def _compare(packets, flat):
     params = ReplayParams.from_flat(**flat)
-    got = replay(packets, params, keep_state_sources=True)
+    got = replay(packets, params.replace(keep_packets=True), keep_state_sources=True)
     ts = packets["ts_ns"].to_numpy()
     flow = packets["flow_id"].to_numpy()
     wl = packets["wire_len"].to_numpy()
@@ -38,14 +38,31 @@ def _compare(packets, flat):
     np.testing.assert_array_equal(F["open_ns"].to_numpy(), I["open_ts"])
     np.testing.assert_array_equal(F["estimate_gbps"].to_numpy(), I["est"] / 1e9)
     np.testing.assert_array_equal(F["overflow"].to_numpy(), I["overflow"])
-    cols = ["unit", "unit_life", "start_ns", "ready_ns", "retire_ns", "packets", "bytes", "busy_ns",
-            "cal_full", "failed"]
+    cols = [
+        "unit",
+        "unit_life",
+        "start_ns",
+        "ready_ns",
+        "retire_ns",
+        "packets",
+        "bytes",
+        "busy_ns",
+        "cal_full",
+        "failed",
+        "share",
+    ]
     rec = ref["records"][np.argsort(ref["records"][:, 1], kind="stable")]
     np.testing.assert_array_equal(got.units.select(cols).to_numpy(), rec)
     np.testing.assert_array_equal(F["state_source"].to_physical().to_numpy(), I["source"])
     np.testing.assert_array_equal(F["moved"].to_numpy(), I["moved"])
-    T = got.transfers.with_columns(pl.col("kind").to_physical().cast(pl.Int64))
+    T = got.transfers.drop("controller", strict=False)
+    T = T.with_columns(pl.col("kind").to_physical().cast(pl.Int64))
     np.testing.assert_array_equal(T.to_numpy().reshape(-1, 9), ref["transfers"])
+    # the default (keep_packets='auto'): the same table, built from the kernel's columns when
+    # read, and no transfers table
+    auto = replay(packets, params, keep_state_sources=True)
+    assert auto.transfers is None and repr(auto.summary) == repr(got.summary)  # (nan == nan)
+    assert auto.packets.equals(P)
     s, c = got.summary, ref["counters"]
     for key in ("pushes", "stale_copies", "store_reads", "store_writes"):
         assert s[key] == c[key], key
@@ -57,6 +74,9 @@ def _compare(packets, flat):
     assert s["prestarts"] == c["prestarts"]
     assert s["state_pulls"] == c["state_pulls"]
     assert s["reordered"] == c["reordered"]
+    assert s["rm_epoch_leases"] == c["lease_asks"]
+    assert s["rm_leases_returned"] == c["lease_returns"]
+    assert s["controller"]["waited"] == c["decide_waited"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,4 +143,15 @@ def test_kernel_equals_twin_paper_switches(case, switches):
     """The random cases with the paper-faithful switches (placement, decision cost, pull and push
     times, the sender's push cost, the NF's processing cost) drawn on or off."""
     packets, flat = case
+    _compare(packets, {**flat, **switches})
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replay_cases(), lease_switches())
+def test_kernel_equals_twin_leases(case, switches):
+    """The random cases as one controller under a resource manager (fractional leases, epoch
+    requests and returns) and with a controller decision rate, drawn on or off."""
+    packets, flat = case
+    if switches["resource_manager"] and flat["mode"] == "packet":
+        flat = {**flat, "mode": "flowlet"}
     _compare(packets, {**flat, **switches})

@@ -46,6 +46,7 @@ from snfkit.charts.compute import (
     utilization_chart,
     utilization_data,
 )
+from snfkit.charts.controllers import SETUPS, overprovision_chart, overprovision_data
 from snfkit.charts.export import save_chart, to_html, to_png, to_svg
 from snfkit.charts.faults import (
     PAPER_RECOVERY_US,
@@ -78,6 +79,7 @@ __all__ = [
     "METRICS",
     "PAPER_RECOVERY_US",
     "PERCENTILE_ORDER",
+    "SETUPS",
     "UTILIZATION_BANDS",
     "adversarial_chart",
     "adversarial_data",
@@ -101,6 +103,8 @@ __all__ = [
     "moved_flowlets",
     "opportunities_chart",
     "opportunities_data",
+    "overprovision_chart",
+    "overprovision_data",
     "provisioning_chart",
     "provisioning_data",
     "provisioning_latency_chart",

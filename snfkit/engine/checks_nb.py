@@ -12,7 +12,7 @@ WIRE_LEN_MAX = 2**32 - 1
 """The largest ``wire_len`` a packets table holds (UInt32)."""
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def scan_columns_nb(ts, flow, wire_len):
     """``(back, lo, hi, bad_len)`` for non-empty columns: the first row whose time is below the
     previous row's (-1 if none), the smallest and largest flow id, and the first row whose

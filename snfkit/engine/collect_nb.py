@@ -74,7 +74,6 @@ def new_items(n: int) -> Items:
     return Items(*(np.zeros(n, ITEM_DTYPES[name]) for name in Items._fields))
 
 
-
 @nb.njit(cache=True, error_model="numpy")
 def hist_bucket(v):
     """Bucket of one latency in the log histogram (:func:`snfkit.latency_hist.bucket_of`).
@@ -234,7 +233,7 @@ def count_index_nb(slot, lo, start):
     return index
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def count_ranked_nb(values, index, buf):
     """Count each value of a counted target bucket in its cell of ``buf`` (the rest land in the
     spare cells). No branch on the value: a third of a common run's values can fall in a target
@@ -246,7 +245,7 @@ def count_ranked_nb(values, index, buf):
         buf[index[b, 0] + v * u + (i & (SPARE - 1)) * (1 - u)] += 1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def gather_ranked_nb(values, slot, lo, buf, start, got):
     """Put the values of the target buckets that are not counted (``lo[slot] < 0``) at
     ``start[slot] + got[slot]`` in ``buf``; ``got`` counts them per slot. Called once per part of

@@ -152,7 +152,7 @@ def _restore(last, seen, n_seen, pidx, pend_flow):
         pidx[pend_flow[k]] = -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_kinds, scratch):
     """Events to process while replaying this chunk, given the events pending from earlier chunks.
 

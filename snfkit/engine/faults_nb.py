@@ -6,7 +6,8 @@ Output loggers. Unit slot u logs to output logger (OL) ``u // units_per_ol``. A 
 failure until its recovery is ready), a packet that reaches it is sent again when the recovery OL is
 ready: ``release = ol_until + ol_hop_ns``. Per unit, the kernel keeps its last ``R`` packets (the
 in-flight ring, :data:`INFLIGHT_COLUMNS`) so that a failure finds the packets the unit had received
-but its OL had not released (``release > failure time``).
+but its OL had not released (``release > failure time``); only packets released after the next
+scheduled failure are kept (failures come in time order, so no later one finds the others).
 
 Failures are events in the trace's time order (at equal times before anything else), given as rows
 of an int64 array (:data:`FAIL_COLUMNS`); the kernel writes each row's outcome. Fail-stop, detected
@@ -120,19 +121,9 @@ error (``STATUS_BAD_FAILURE``)."""
 INFLIGHT_BUDGET = 2**21
 """In-flight ring entries (80 bytes each) a replay with failures may keep over all its units."""
 
-PATCH_COLUMNS = (
-    "packet",
-    "unit",
-    "start",
-    "finish",
-    "state_wait",
-    "latency",
-    "queue",
-    "cause",
-    "ol",
-    "lost",
-)
-"""A per-packet row of an earlier chunk changed by a failure (the caller applies it)."""
+PATCH_COLUMNS = ("packet", "unit", "start", "state_wait", "latency", "cause", "ol", "lost")
+"""A per-packet row of an earlier chunk changed by a failure (the caller applies it; the columns
+of :class:`~snfkit.engine.replay_nb.ChunkOut`, which the others derive from)."""
 
 OK = 0
 ERR_NOT_ACTIVE = 1  # an explicit target that is not active at the failure
@@ -143,26 +134,69 @@ ERR_RING = 2  # more packets in flight on the unit than its ring holds
 def release_time(finish, u, olw, p):
     """When the OL of unit slot u releases a packet processed at ``finish``."""
     arrive = finish + p.ol_hop_ns
-    o = u // p.units_per_ol
+    o = u if p.units_per_ol == 1 else u // p.units_per_ol  # (no division per packet)
     if olw[o, 0] <= arrive < olw[o, 1]:
         return olw[o, 1] + p.ol_hop_ns
     return arrive
 
 
 @nb.njit(cache=True, error_model="numpy")
-def log_inflight(inflight, un, u, entry):
-    """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring (the
-    oldest leaves a full ring; its release is remembered, so a failure can tell whether it lost
-    track of an unreleased packet)."""
+def inflight_slot(inflight, un, u):
+    """The slot of unit u's in-flight ring where its next packet goes (the caller writes the
+    entry, :data:`INFLIGHT_COLUMNS`): the oldest leaves a full ring, and its release is remembered,
+    so a failure can tell whether it lost track of an unreleased packet. (No modulo: an integer
+    division per packet is a measurable share of a replay with failures.)"""
     slots = inflight.shape[1]
     if un.if_n == slots:
         old = inflight[u, un.if_head, I_REL]
         if old > un.if_lost:
             un.if_lost = old
-        un.if_head = (un.if_head + 1) % slots
+        un.if_head += 1
+        if un.if_head == slots:
+            un.if_head = 0
         un.if_n -= 1
-    inflight[u, (un.if_head + un.if_n) % slots] = entry
+    k = un.if_head + un.if_n
+    if k >= slots:
+        k -= slots
     un.if_n += 1
+    return k
+
+
+@nb.njit(cache=True, error_model="numpy")
+def log_inflight(inflight, un, u, entry):
+    """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring."""
+    inflight[u, inflight_slot(inflight, un, u)] = entry
+
+
+@nb.njit(cache=True, error_model="numpy")
+def flows_on(flows, flow_life, u, life, p):
+    """The flows whose state is on unit slot u's lifetime ``life`` (fl.unit == u and fl.life ==
+    life), in flow order. Found in ``flow_life`` (each flow's fl.life, 8 bytes a flow, which the
+    replay kernel keeps when failures are scheduled) instead of the flow records (256 bytes a
+    flow): a failure's scans cost 30x less. smart_flow moves flows between units without it, so
+    there the records are scanned."""
+    n = 0
+    if p.mode == AllocationMode.smart_flow:
+        for f in range(flows.shape[0]):
+            if flows[f].unit == u and flows[f].life == life:
+                n += 1
+        out = np.empty(n, np.int64)
+        n = 0
+        for f in range(flows.shape[0]):
+            if flows[f].unit == u and flows[f].life == life:
+                out[n] = f
+                n += 1
+        return out
+    for f in range(flow_life.shape[0]):
+        if flow_life[f] == life:
+            n += 1
+    out = np.empty(n, np.int64)
+    n = 0
+    for f in range(flow_life.shape[0]):
+        if flow_life[f] == life:
+            out[n] = f
+            n += 1
+    return out
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -201,10 +235,10 @@ def _launch(units, ring, c, t, p):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _patch(out, patches, c, g0, keep_rows, e, unit, queue, lost):
-    """Rewrite a packet's row from its in-flight entry ``e`` (on ``unit``, with that queueing; the
-    latency and the OL's share from the entry's release): in place if the packet is in this
-    chunk, else as a patch row the caller applies."""
+def _patch(out, patches, c, g0, keep_rows, e, unit, lost):
+    """Rewrite a packet's row from its in-flight entry ``e`` (on ``unit``; the latency and the
+    OL's share from the entry's release; its queueing is what the rest leaves): in place if the
+    packet is in this chunk, else as a patch row the caller applies."""
     if not keep_rows:
         return
     origin = c.origin
@@ -214,25 +248,22 @@ def _patch(out, patches, c, g0, keep_rows, e, unit, queue, lost):
     if i >= 0:
         out.unit[i] = unit
         out.start[i] = e[I_START] + origin
-        out.finish[i] = e[I_FINISH] + origin
         out.state_wait[i] = e[I_WAIT]
         out.latency[i] = lat
-        out.queue[i] = queue
         out.wait_cause[i] = e[I_CAUSE]
-        out.ol[i] = ol
-        out.lost[i] = lost
+        if out.ol.shape[0] > 0:  # (kept where an OL can fail: else ol_hop_ns and not lost)
+            out.ol[i] = ol
+            out.lost[i] = lost
     else:
         row = patches[c.n_patches]
         row[0] = e[I_PKT]
         row[1] = unit
         row[2] = e[I_START] + origin
-        row[3] = e[I_FINISH] + origin
-        row[4] = e[I_WAIT]
-        row[5] = lat
-        row[6] = queue
-        row[7] = e[I_CAUSE]
-        row[8] = ol
-        row[9] = lost
+        row[3] = e[I_WAIT]
+        row[4] = lat
+        row[5] = e[I_CAUSE]
+        row[6] = ol
+        row[7] = lost
         c.n_patches += 1
 
 
@@ -260,11 +291,9 @@ def fail_ol(o, tau, row, st, c, p, out, g0, keep_rows):
     )
     k = p.units_per_ol
     n_flows = 0
-    for f in range(flows.shape[0]):
-        fl = flows[f]
-        if fl.unit >= 0 and fl.unit // k == o and units[fl.unit].active:
-            if fl.life == units[fl.unit].life:
-                n_flows += 1
+    for u in range(o * k, min(o * k + k, units.shape[0])):
+        if units[u].active:
+            n_flows += flows_on(flows, st.flow_life, u, units[u].life, p).shape[0]
     nbytes = n_flows * p.state_bytes
     start = tau + p.detect_ns
     if p.recovery_launch != RecoveryLaunch.immediate:
@@ -290,10 +319,9 @@ def fail_ol(o, tau, row, st, c, p, out, g0, keep_rows):
             if new_rel == e[I_REL]:
                 continue
             old_lat = e[I_REL] - e[I_ARR]
-            queue = old_lat - e[I_SVC] - e[I_WAIT] - (e[I_REL] - e[I_FINISH])
             _relatency(hist, c, old_lat, new_rel - e[I_ARR])
             e[I_REL] = new_rel
-            _patch(out, patches, c, g0, keep_rows, e, u, queue, False)
+            _patch(out, patches, c, g0, keep_rows, e, u, False)
             resent += 1
     row[F_UNIT] = o
     row[F_RECOVERY] = until - tau
@@ -336,11 +364,8 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
     r = _launch(units, ring, c, launch, p)  # (the failed slot is free: never -1)
     rn = units[r]
     # the flows whose state was on the failed unit
-    n_flows = 0
-    for f in range(flows.shape[0]):
-        fl = flows[f]
-        if fl.unit == u and fl.life == life:
-            n_flows += 1
+    on = flows_on(flows, st.flow_life, u, life, p)
+    n_flows = on.shape[0]
     nbytes = n_flows * p.state_bytes
     if p.mode == AllocationMode.packet or p.state_mode == StateMode.external:  # state in a store
         nbytes = 0
@@ -353,12 +378,11 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
         state_at = rn.ready + _transfer_ns(nbytes, p.store_rtt_ns, p)
     else:  # ftmb: load the checkpoint, replay the log since it
         state_at = rn.ready + _transfer_ns(nbytes, p.recovery_fixed_ns, p) + log_replay
-    for f in range(flows.shape[0]):
+    for f in on:
         fl = flows[f]
-        if fl.unit != u or fl.life != life:
-            continue
         fl.unit = r
         fl.life = rn.life
+        st.flow_life[f] = rn.life
         fl.unit_finish = 0
         if fl.state_ready < state_at:
             fl.state_ready = state_at
@@ -389,7 +413,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             if e[I_WAIT] > 0:
                 waits[0, e[I_CAUSE]] -= 1
                 waits[1, e[I_CAUSE]] -= e[I_WAIT]
-            _patch(out, patches, c, g0, keep_rows, e, u, queue, True)
+            _patch(out, patches, c, g0, keep_rows, e, u, True)
             lost += 1
             continue
         svc = e[I_SVC]
@@ -442,7 +466,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             fl.item_end = finish
         e[I_START], e[I_FINISH], e[I_REL], e[I_WAIT] = start, finish, rel, wait
         e[I_CAUSE] = WaitCause.recovery
-        _patch(out, patches, c, g0, keep_rows, e, r, queue, False)
+        _patch(out, patches, c, g0, keep_rows, e, r, False)
         log_inflight(inflight, rn, r, e)
         replayed += 1
     if rn.last_recv < launch:

@@ -1,4 +1,5 @@
-"""Dense flow ids in first-seen order from packed 5-tuple keys, and a seeded hash of each key."""
+"""Dense flow ids in first-seen order from 5-tuples (packed key rows, or the packets table's own
+columns), and a seeded hash of each key."""
 
 from __future__ import annotations
 
@@ -70,6 +71,127 @@ def factorize_rows_nb(keys):
                     s = (s + np.uint64(1)) & mask
                 slots[s] = k
     return ids, first_row[:n_ids].copy()
+
+
+_PORT_SHIFT = np.uint64(24)
+_DPORT_SHIFT = np.uint64(8)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_HIGH = np.uint64(32)
+# One odd multiplier per key word (splitmix64's, murmur3's and xxhash's constants): the five
+# products are independent, so they run in parallel, and mix64 then avalanches their xor.
+_M0 = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xC2B2AE3D27D4EB4F)
+_M2 = np.uint64(0x165667B19E3779F9)
+_M3 = np.uint64(0xD6E8FEB86659FD93)
+_M4 = np.uint64(0xFF51AFD7ED558CCD)
+MAX_FLOWS = 2**32 - 2
+"""Most distinct 5-tuples :func:`factorize_flows_nb` numbers (a slot holds the id in 32 bits)."""
+
+
+@nb.njit(cache=True, inline="always")
+def _flow_hash(a0, a1, b0, b1, c):
+    return mix64((a0 * _M0) ^ (a1 * _M1) ^ (b0 * _M2) ^ (b1 * _M3) ^ (c * _M4))
+
+
+@nb.njit(cache=True)
+def _grow_keys(keys, hashes, first_row, n_ids):
+    """The distinct-key arrays with twice the room, their first ``n_ids`` entries kept."""
+    cap = 2 * keys.shape[0]
+    k2 = np.empty((cap, 5), np.uint64)
+    h2 = np.empty(cap, np.uint64)
+    f2 = np.empty(cap, np.int64)
+    k2[:n_ids] = keys[:n_ids]
+    h2[:n_ids] = hashes[:n_ids]
+    f2[:n_ids] = first_row[:n_ids]
+    return k2, h2, f2
+
+
+@nb.njit(cache=True)
+def _slot_table(hashes, n_ids, cap):
+    """A slot table of ``cap`` (a power of 2) slots holding ids ``0 .. n_ids - 1``: each slot is
+    ``(hash >> 32) << 32 | (id + 1)``, 0 when empty; linear probing from ``hash & (cap - 1)``."""
+    slots = np.zeros(cap, np.uint64)
+    mask = np.uint64(cap - 1)
+    for k in range(n_ids):
+        h = hashes[k]
+        s = h & mask
+        while slots[s] != 0:
+            s = (s + np.uint64(1)) & mask
+        slots[s] = ((h >> _HIGH) << _HIGH) | np.uint64(k + 1)
+    return slots
+
+
+@nb.njit(cache=True)
+def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
+    """Write into ``ids`` (int64[n]) dense flow ids, in order of first appearance, of the 5-tuples
+    ``(src[i], dst[i], src_port[i], dst_port[i], proto[i])``: the ids :func:`factorize_rows_nb`
+    gives the :func:`snfkit.traces.table.flow_keys` rows, without building them.
+
+    ``src`` and ``dst`` are the addresses as uint64[n, 2] (the 16 address bytes viewed as two
+    machine words: only equality matters); ports uint16[n], proto uint8[n]. ``ids`` is the
+    caller's (numpy allocates large arrays on huge pages, numba does not: see
+    :mod:`snfkit.engine.binary_views_nb`). Returns ``first_row`` (int64[n_ids]). An open-addressing table whose slots hold the id and the
+    high half of the key's hash (8 bytes each, so that a probe reads the distinct keys only on a
+    likely match) doubles when half full; the distinct keys live in a compact array in id order.
+    At most :data:`MAX_FLOWS` distinct 5-tuples.
+    """
+    n = src.shape[0]
+    room = 1 << 12
+    keys = np.empty((room, 5), np.uint64)
+    hashes = np.empty(room, np.uint64)
+    first_row = np.empty(room, np.int64)
+    cap = 1 << 13
+    slots = np.zeros(cap, np.uint64)
+    mask = np.uint64(cap - 1)
+    n_ids = 0
+    for i in range(n):
+        a0 = src[i, 0]
+        a1 = src[i, 1]
+        b0 = dst[i, 0]
+        b1 = dst[i, 1]
+        c = (
+            (np.uint64(src_port[i]) << _PORT_SHIFT)
+            | (np.uint64(dst_port[i]) << _DPORT_SHIFT)
+            | np.uint64(proto[i])
+        )
+        h = _flow_hash(a0, a1, b0, b1, c)
+        tag = h >> _HIGH
+        s = h & mask
+        while True:
+            v = slots[s]
+            if v == 0:
+                if n_ids == MAX_FLOWS:
+                    raise ValueError("more than 2**32 - 2 distinct 5-tuples")
+                if n_ids == keys.shape[0]:
+                    keys, hashes, first_row = _grow_keys(keys, hashes, first_row, n_ids)
+                keys[n_ids, 0] = a0
+                keys[n_ids, 1] = a1
+                keys[n_ids, 2] = b0
+                keys[n_ids, 3] = b1
+                keys[n_ids, 4] = c
+                hashes[n_ids] = h
+                first_row[n_ids] = i
+                slots[s] = (tag << _HIGH) | np.uint64(n_ids + 1)
+                ids[i] = n_ids
+                n_ids += 1
+                if 2 * n_ids > cap:
+                    cap *= 2
+                    mask = np.uint64(cap - 1)
+                    slots = _slot_table(hashes, n_ids, cap)
+                break
+            if v >> _HIGH == tag:
+                k = np.int64(v & _LOW32) - 1
+                if (
+                    keys[k, 0] == a0
+                    and keys[k, 1] == a1
+                    and keys[k, 2] == b0
+                    and keys[k, 3] == b1
+                    and keys[k, 4] == c
+                ):
+                    ids[i] = k
+                    break
+            s = (s + np.uint64(1)) & mask
+    return first_row[:n_ids].copy()
 
 
 @nb.njit(cache=True)

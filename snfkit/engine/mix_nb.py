@@ -32,3 +32,15 @@ def pop_low_bit(word):
     top)."""
     low = word & (~word + np.uint64(1))
     return _DEBRUIJN[(low * _DEBRUIJN_MUL) >> np.uint64(58)], word ^ low
+
+
+@nb.njit(cache=True, error_model="numpy")
+def buckets_nb(keys, n, seed):
+    """``hash_words(seed, [key]) % n`` for each int64 key (:func:`snfkit.reference.mix.hash_words`'s
+    rule): a seeded, even split of keys into n buckets (flows among controllers)."""
+    out = np.empty(keys.shape[0], np.int64)
+    h0 = mix64(np.uint64(seed) ^ GOLDEN)
+    for i in range(keys.shape[0]):
+        h = mix64(h0 ^ (np.uint64(keys[i]) + GOLDEN))
+        out[i] = np.int64(h % np.uint64(n))
+    return out

@@ -11,6 +11,7 @@ are documented in :mod:`snfkit.traces.pcap`; the plain-Python twin is :mod:`snfk
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numba as nb
@@ -158,8 +159,8 @@ class PacketColumns(NamedTuple):
     dport: np.ndarray  # uint16[c]
     proto: np.ndarray  # uint8[c]
     wire_len: np.ndarray  # uint32[c]
-    pay_off: np.ndarray  # int64[c]: payload start (byte offset in buf)
-    pay_len: np.ndarray  # int64[c]: payload bytes kept (0 when payload_bytes == 0)
+    pay_off: np.ndarray  # int64[c]: payload start (byte offset in buf); int64[0] if not kept
+    pay_len: np.ndarray  # int64[c]: payload bytes kept; int64[0] when payload_bytes == 0
 
 
 def new_capture_state() -> CaptureState:
@@ -176,8 +177,11 @@ def new_capture_state() -> CaptureState:
     )
 
 
-def new_packet_columns(capacity: int) -> PacketColumns:
+def new_packet_columns(capacity: int, payload: bool = True) -> PacketColumns:
+    """Columns for ``capacity`` packets; without ``payload`` the payload columns are empty (the
+    kernel writes them only when ``payload_bytes > 0``)."""
     c = max(int(capacity), 1)
+    p = c if payload else 0
     return PacketColumns(
         np.empty(c, np.int64),
         np.empty((c, 16), np.uint8),
@@ -186,10 +190,16 @@ def new_packet_columns(capacity: int) -> PacketColumns:
         np.empty(c, np.uint16),
         np.empty(c, np.uint8),
         np.empty(c, np.uint32),
-        np.empty(c, np.int64),
-        np.empty(c, np.int64),
+        np.empty(p, np.int64),
+        np.empty(p, np.int64),
     )
 
+
+# The last 8 bytes of an IPv4-mapped address, ff ff a b c d, as one machine word (written as a
+# word: 2 stores per address instead of 16 byte stores; about 10 % of the kernel's time).
+_LITTLE_ENDIAN = sys.byteorder == "little"
+_V4_MAPPED = np.uint64(0xFFFF0000 if _LITTLE_ENDIAN else 0xFFFF << 32)
+_HIGH = np.uint64(32)
 
 # Internal result codes of _parse_packet: KEPT or the Count index of the skip reason.
 _KEPT = -1
@@ -437,7 +447,9 @@ def _parse_packet(buf, d, end, link, payload_bytes):
         else:
             sport = _u16(buf, l4, True)
             dport = _u16(buf, l4 + 2, True)
-        if proto == 17:
+        if payload_bytes == 0:
+            pass  # where the payload starts is not needed (about 3 % of the kernel's time)
+        elif proto == 17:
             pay = l4 + 8
         elif l4_end - l4 >= 13:
             doff = (np.int64(buf[l4 + 12]) >> 4) * 4
@@ -452,6 +464,14 @@ def _parse_packet(buf, d, end, link, payload_bytes):
     else:
         pay = 0
     return _KEPT, ver, addr, proto, sport, dport, wire, pay, pay_len, flags
+
+
+@nb.njit(cache=True, inline="always")
+def _v4_mapped_word(buf, i):
+    """The machine word whose bytes are ff ff buf[i] .. buf[i + 3]."""
+    if _LITTLE_ENDIAN:
+        return _V4_MAPPED | (np.uint64(_u32(buf, i, False)) << _HIGH)
+    return _V4_MAPPED | np.uint64(_u32(buf, i, True))
 
 
 @nb.njit(cache=True, inline="always")
@@ -473,6 +493,8 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
     """
     st, if_link, if_resol, if_offset, if_snap, if_pos, counts = state
     o_ts, o_src, o_dst, o_sport, o_dport, o_proto, o_wire, o_poff, o_plen = out
+    o_src64 = o_src.view(np.uint64)
+    o_dst64 = o_dst.view(np.uint64)
     size = buf.shape[0]
     cap = o_ts.shape[0]
     n = 0
@@ -742,7 +764,6 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
         else:
             max_ts = ts
         last_ts = ts
-        counts[Count.RECORDS] += 1
         if flags != 0:
             if flags & _F_FRAGMENT:
                 counts[Count.FRAGMENTS] += 1
@@ -758,16 +779,10 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
             counts[Count.ORIGLEN_BELOW_CAPLEN] += 1
         o_ts[n] = ts
         if ver == 4:
-            for k in range(10):
-                o_src[n, k] = 0
-                o_dst[n, k] = 0
-            o_src[n, 10] = 0xFF
-            o_src[n, 11] = 0xFF
-            o_dst[n, 10] = 0xFF
-            o_dst[n, 11] = 0xFF
-            for k in range(4):
-                o_src[n, 12 + k] = buf[addr + k]
-                o_dst[n, 12 + k] = buf[addr + 4 + k]
+            o_src64[n, 0] = 0
+            o_dst64[n, 0] = 0
+            o_src64[n, 1] = _v4_mapped_word(buf, addr)
+            o_dst64[n, 1] = _v4_mapped_word(buf, addr + 4)
         else:
             for k in range(16):
                 o_src[n, k] = buf[addr + k]
@@ -776,9 +791,11 @@ def read_capture_chunk_nb(buf, pos, fmt, strict, payload_bytes, state, out):
         o_dport[n] = dport
         o_proto[n] = proto
         o_wire[n] = wire
-        o_poff[n] = pay
-        o_plen[n] = pay_len
+        if payload_bytes > 0:
+            o_poff[n] = pay
+            o_plen[n] = pay_len
         n += 1
+    counts[Count.RECORDS] += n  # the kept packets' records (skipped ones counted as they go)
     st[Slot.MAX_TS] = max_ts
     st[Slot.LAST_TS] = last_ts
     if err != 0:

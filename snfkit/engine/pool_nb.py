@@ -8,6 +8,13 @@ semantics are stated in :mod:`snfkit.engine.replay_nb`'s docstring ("Load of a u
 "Retirement") and by the plain-Python twin's ``Unit`` (:mod:`snfkit.reference.replay`).
 
 Units live in slots (IDs, reused after retirement); ``ctl.hi`` is one past the highest active slot.
+
+Shares. A slot holds a whole unit (``share`` = :data:`SHARE_ONE`) unless its controller works under
+a resource manager (``p.rm``, paper §7): a slot is then a *lease* of ``share`` thousandths of a unit,
+granted ``rm_rtt_ns`` after it is asked for. A lease plans with that part of the unit's capacity
+(``cap``) and serves at that part of its speed (:func:`lease_service`: a shared unit serves each
+controller up to its share). The resource manager's side, packing every controller's leases onto shared units,
+is :func:`pack_leases_nb` at the end of this module. The epoch's lease request is :func:`lease_to`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from snfkit.engine.calendar_nb import CALENDAR
 from snfkit.engine.enums import LoadEstimator
 
 INF = np.int64(2**62)  # "no event"
+SHARE_ONE = 1000
+"""A whole unit, in the thousandths that leases are counted in."""
 
 
 UNIT_DTYPE = np.dtype(
@@ -62,6 +71,8 @@ UNIT_DTYPE = np.dtype(
         ("ck_index", np.int64),
         ("ck_busy", np.int64),
         ("tat", np.int64),  # drain shaper: theoretical arrival time of the next packet (GCRA)
+        ("share", np.int64),  # thousandths of a unit this slot holds (SHARE_ONE: a whole unit)
+        ("cap", np.float64),  # its planning capacity: unit_capacity_bps * share / SHARE_ONE
     ],
     align=True,
 )
@@ -78,6 +89,7 @@ RECORD_DTYPE = np.dtype(
         ("busy_ns", np.int64),
         ("cal_full", np.int64),  # packets booked after the last interval: the calendar was full
         ("failed", np.bool_),  # the lifetime ended in a failure (snfkit.engine.faults_nb)
+        ("share", np.int64),  # thousandths of a unit (a lease under a resource manager)
     ],
     align=True,
 )
@@ -129,7 +141,7 @@ def set_load(un, p):
     if p.load_estimator == LoadEstimator.committed and un.committed > load:
         load = un.committed
     un.ld = load
-    un.sc = load / p.unit_capacity_bps
+    un.sc = load / un.cap
 
 
 @helper
@@ -149,9 +161,29 @@ def refresh_loads(units, ring, c, b, p):
 # ----------------------------------------------------------------------------- unit lifecycle
 
 
+@nb.njit(cache=True, error_model="numpy")
+def lease_service(service, share):
+    """A service of ``service`` ns on a slot holding ``share`` thousandths of a unit: the slot gets
+    that part of the unit's time, so the service stretches by SHARE_ONE / share (rounded up)."""
+    if share == SHARE_ONE:
+        return service
+    return (service * SHARE_ONE + share - 1) // share
+
+
 @helper
 def start_unit(units, ring, c, t, p):
-    """Start a unit at the lowest free slot at time t; returns the slot or -1 when the pool is full."""
+    """Start a unit at the lowest free slot at time t (ready after ``unit_startup_ns``); under a
+    resource manager, ask for a lease of ``rm_increment`` instead (granted after ``rm_rtt_ns``).
+    Returns the slot or -1 when the pool is full."""
+    if p.rm:
+        return open_slot(units, ring, c, t, p.rm_increment, t + p.rm_rtt_ns, p)
+    return open_slot(units, ring, c, t, SHARE_ONE, t + p.unit_startup_ns, p)
+
+
+@helper
+def open_slot(units, ring, c, t, share, ready, p):
+    """Open the lowest free slot at time t holding ``share`` thousandths of a unit, usable from
+    ``ready``; returns the slot or -1 when the pool is full."""
     for u in range(p.max_units):
         un = units[u]
         if not un.active:
@@ -160,8 +192,10 @@ def start_unit(units, ring, c, t, p):
             un.life = c.lives
             c.lives += 1
             un.start = t
-            un.ready = t + p.unit_startup_ns
-            un.free = t + p.unit_startup_ns
+            un.ready = ready
+            un.free = ready
+            un.share = share
+            un.cap = p.unit_capacity_bps * share / SHARE_ONE
             un.last_recv = t
             un.open = 0
             un.committed = 0.0
@@ -211,6 +245,7 @@ def retire_unit(units, records, c, u, when):
     rec.busy_ns = un.busy
     rec.cal_full = un.cal_full
     rec.failed = False
+    rec.share = un.share
     c.n_records += 1
     un.active = False
     c.act_ver += 1
@@ -260,3 +295,152 @@ def maybe_prestart(units, ring, c, t, p):
     if 0 < n_active < p.max_units:
         start_unit(units, ring, c, t, p)
         c.prestarts += 1
+
+
+@helper
+def lease_to(units, ring, records, c, t, target, p):
+    """The epoch's lease request under a resource manager (paper §7), at time t: bring the slots'
+    summed shares to ``target`` thousandths. Short: ask for whole units while a whole one is
+    missing, then the rest (each granted after ``rm_rtt_ns``). Over: give back slots with no open
+    item and an empty queue, highest ID first, while the rest still covers the target (slots with
+    open items are given back when they go idle, as every unit retires)."""
+    held = np.int64(0)
+    for u in range(c.hi):
+        if units[u].active:
+            held += units[u].share
+    if target > held:
+        need = target - held
+        while need > 0:
+            share = need if need < SHARE_ONE else SHARE_ONE
+            if open_slot(units, ring, c, t, share, t + p.rm_rtt_ns, p) < 0:
+                break
+            c.lease_asks += 1
+            need -= share
+        return
+    for u in range(c.hi - 1, -1, -1):
+        un = units[u]
+        if un.active and un.open == 0 and un.free <= t and held - un.share >= target:
+            held -= un.share
+            retire_unit(units, records, c, u, t)
+            c.lease_returns += 1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def lease_target(nbytes, p):
+    """The epoch's lease request in thousandths of a unit: the load of ``nbytes`` over the last
+    epoch, times (1 + ``rm_headroom``), over the unit's capacity, rounded up to ``rm_grain``."""
+    want = nbytes * 8e9 / p.epoch_ns * (1.0 + p.rm_headroom) / p.unit_capacity_bps * SHARE_ONE
+    return np.int64(np.ceil(want / p.rm_grain)) * p.rm_grain
+
+
+# ----------------------------------------------------------------------------- resource manager
+
+RM_UNIT_COLUMNS = ("rm_unit", "start_ns", "ready_ns", "retire_ns", "peak_share", "leases")
+"""One row per lifetime of a resource manager's unit (:func:`pack_leases_nb`)."""
+
+
+@nb.njit(cache=True, error_model="numpy")
+def lowest_free(active, n):
+    """The lowest of the first n slots not active (-1: none): the rule every pool follows (a new
+    unit or lease of a controller takes the lowest free ID, and so does a resource manager's unit)."""
+    for u in range(n):
+        if not active[u]:
+            return u
+    return -1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns):
+    """Retire the resource manager's units that have been empty for idle_ns by time t."""
+    for u in range(active.shape[0]):
+        if active[u] and leased[u] == 0 and empty_since[u] + idle_ns <= t:
+            active[u] = False
+            rec[unit_rec[u], 3] = empty_since[u] + idle_ns
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _rm_open(active, leased, empty_since, rec, n_rec, unit_rec, t, startup_ns):
+    u = lowest_free(active, active.shape[0])
+    active[u] = True
+    leased[u] = 0
+    empty_since[u] = t
+    unit_rec[u] = n_rec
+    rec[n_rec, 0] = u
+    rec[n_rec, 1] = t
+    rec[n_rec, 2] = t + startup_ns
+    rec[n_rec, 3] = -1
+    rec[n_rec, 4] = 0
+    rec[n_rec, 5] = 0
+    return u, n_rec + 1
+
+
+@nb.njit(cache=True, error_model="numpy")
+def pack_leases_nb(start, retire, share, rtt_ns, startup_ns, idle_ns, prestart_utilization):
+    """The resource manager (paper §7): pack leases (held from ``start`` to ``retire``, ``share``
+    thousandths of a unit each, in any order) onto shared units. Returns (the unit of each lease,
+    the units' rows of :data:`RM_UNIT_COLUMNS`, leases granted on a unit still starting).
+
+    Events in time order, releases before grants at the same time (a lease held for no time is
+    released after them), grants in the order given among equal starts. A grant goes to the fullest running unit where it fits (best fit, ties to
+    the lower ID: it packs units to their capacity), else to a new unit at the lowest free ID.
+    After each grant, if every running unit holds more than ``prestart_utilization`` of its
+    capacity, the RM starts one more (a unit ahead of need, as a controller does). A unit that
+    has held no lease for ``idle_ns`` retires. A grant counts as *late* when its unit is ready
+    after the lease's request round trip (``start + rtt_ns``): the replay took the lease as usable
+    then, so such leases' first packets are optimistic by up to the unit's start-up."""
+    n = start.shape[0]
+    g_order = np.argsort(start, kind="mergesort")
+    r_key = retire * 2 + (retire == start)  # (time, held for no time): a zero-length lease's
+    r_order = np.argsort(r_key, kind="mergesort")  # release comes after the grants at its time
+    slots = 2 * n + 1
+    active = np.zeros(slots, np.bool_)
+    leased = np.zeros(slots, np.int64)
+    empty_since = np.zeros(slots, np.int64)
+    unit_rec = np.zeros(slots, np.int64)
+    rec = np.zeros((2 * n + 1, len(RM_UNIT_COLUMNS)), np.int64)
+    n_rec = 0
+    unit_of = np.full(n, -1, np.int64)
+    late = 0
+    gi = 0
+    ri = 0
+    while gi < n or ri < n:
+        if ri < n and (gi >= n or r_key[r_order[ri]] <= 2 * start[g_order[gi]]):
+            k = r_order[ri]
+            ri += 1
+            t = retire[k]
+            _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns)
+            u = unit_of[k]
+            leased[u] -= share[k]
+            if leased[u] == 0:
+                empty_since[u] = t
+            continue
+        k = g_order[gi]
+        gi += 1
+        t = start[k]
+        _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns)
+        best = -1
+        for u in range(slots):
+            if active[u] and leased[u] + share[k] <= SHARE_ONE:
+                if best < 0 or leased[u] > leased[best]:
+                    best = u
+        if best < 0:
+            best, n_rec = _rm_open(active, leased, empty_since, rec, n_rec, unit_rec, t, startup_ns)
+        if rec[unit_rec[best], 2] > t + rtt_ns:
+            late += 1
+        leased[best] += share[k]
+        unit_of[k] = best
+        r = unit_rec[best]
+        rec[r, 5] += 1
+        if leased[best] > rec[r, 4]:
+            rec[r, 4] = leased[best]
+        spare = False
+        for u in range(slots):
+            if active[u] and leased[u] <= prestart_utilization * SHARE_ONE:
+                spare = True
+                break
+        if not spare:
+            _, n_rec = _rm_open(active, leased, empty_since, rec, n_rec, unit_rec, t, startup_ns)
+    for u in range(slots):  # every lease ended: the units retire once idle
+        if active[u]:
+            rec[unit_rec[u], 3] = empty_since[u] + idle_ns
+    return unit_of, rec[:n_rec], late

@@ -39,6 +39,17 @@ Load of a unit: ``measured`` = bytes dispatched to it in the last ``n_buckets`` 
 (fewer for a young unit) / that time; ``committed`` (default) = max(measured, sum of the estimates of
 its open items).
 
+The controller's own cost (§9.7): an item's first packet reaches its unit ``decision_ns`` after
+the controller decides it; with a decision rate (``decide_gap_ns`` > 0) the controller decides one
+item at a time, each taking that long, so items arriving faster than it decides queue for it
+(``ctl.ctl_free``; the wait counts in the packet's queueing time).
+
+Leases (``p.rm``, one controller of several under a resource manager, paper §7): unit slots are
+leases of a share of a unit (:mod:`snfkit.engine.pool_nb`, "Shares"): capacities and service times
+follow the share, units started ahead of need are leases of ``rm_increment`` granted after
+``rm_rtt_ns`` (an item no lease has room for goes to the least loaded lease unless there is none), and at its first arrival in each new epoch the controller asks for last epoch's load
+plus headroom (:func:`~snfkit.engine.pool_nb.lease_to`: more leases, or idle ones given back).
+
 Retirement: a unit with no open item retires at max(last packet received + idle_ns, unit_free); the
 controller notices it at its next decision, with the exact time recorded. New units take the lowest
 free ID.
@@ -81,14 +92,17 @@ from snfkit.engine.enums import (
 )
 from snfkit.engine.faults_nb import (
     F_TIME,
-    INFLIGHT_COLUMNS,
     apply_failure,
-    log_inflight,
+    inflight_slot,
     release_time,
 )
 from snfkit.engine.mix_nb import pop_low_bit
 from snfkit.engine.pool_nb import (
     INF,
+    SHARE_ONE,
+    lease_service,
+    lease_target,
+    lease_to,
     maybe_prestart,
     refresh_loads,
     retire_due,
@@ -202,6 +216,13 @@ CTL_DTYPE = np.dtype(
         ("n_patches", np.int64),  # rows of earlier chunks changed by failures, not yet drained
         ("lat_sum", np.float64),  # a float: a sum of int64 latencies could overflow
         ("lat_max", np.int64),
+        ("ep_bytes", np.int64),  # bytes arrived in epoch ea (a resource manager's lease request)
+        ("lease_asks", np.int64),  # leases asked for by epoch requests (pool_nb.lease_to)
+        ("lease_returns", np.int64),  # idle leases given back by epoch requests
+        ("ctl_free", np.int64),  # when the controller has decided every item so far
+        ("decide_busy", np.int64),  # controller time spent deciding (with a decision rate)
+        ("decide_wait", np.float64),  # items' waits for the controller, summed
+        ("decide_waited", np.int64),  # items that waited for the controller
         (
             "transfer_bytes",
             np.int64,
@@ -234,22 +255,22 @@ class ReplayState(NamedTuple):
     inflight: np.ndarray  # int64 [U, R, 10] with failures (R: faults_nb.INFLIGHT_SLOTS), else empty
     olw: np.ndarray  # int64 [OLs, 2]: each output logger's down window [from, until)
     patches: np.ndarray  # int64 [P, len(PATCH_COLUMNS)]: earlier chunks' rows changed by failures
+    flow_life: np.ndarray  # int64 [F] with failures: each flow's ``life`` (faults_nb.flows_on)
 
 
 class ChunkOut(NamedTuple):
     """Per-packet outputs of one chunk, preallocated by the caller: length n when ``p.keep_rows``
     (``src_pkt``: when ``p.keep_src``), else not written and may be empty. Items go to
-    ``ReplayState.items``."""
+    ``ReplayState.items``. Only what cannot be derived is written (the packets table computes
+    finish = arrival + latency - ol, service = finish - start, queue = latency - service -
+    state_wait - ol): fresh memory written per packet is most of what per-packet rows cost."""
 
     unit: np.ndarray  # int32
     item: np.ndarray  # int64
-    start: np.ndarray  # int64
-    finish: np.ndarray  # int64
+    start: np.ndarray  # int64, on the trace's clock
     state_wait: np.ndarray  # int64
-    latency: np.ndarray  # int64: finish - arrival
-    queue: np.ndarray  # int64: latency - service - state_wait
-    service: np.ndarray  # int64: finish - start
-    wait_cause: np.ndarray  # uint32 (an Enum column's physical codes)
+    latency: np.ndarray  # int64: release - arrival (release = finish without an OL hop)
+    wait_cause: np.ndarray  # uint8 (a WaitCause code)
     reordered: np.ndarray  # bool
     src_pkt: np.ndarray  # int64: global index of the packet whose post-state the packet starts from
     ol: np.ndarray  # int64: release - finish (the output logger's hop and downtime), with failures
@@ -314,6 +335,13 @@ PARAMS_DTYPE = np.dtype(
         ("store_read_on_move", np.bool_),  # external: read the store only on another unit
         ("drain_ps_per_byte", np.int64),  # derived: unit drain shaper, ps per byte (0: none)
         ("drain_burst_ns", np.int64),  # derived: the shaper's burst tolerance
+        # added with issue 18: many controllers, a resource manager, the controller's own cost
+        ("rm", np.bool_),  # slots are leases from a resource manager (pool_nb's "Shares")
+        ("rm_rtt_ns", np.int64),  # a lease request's round trip
+        ("rm_increment", np.int64),  # derived: thousandths of a unit asked for on demand
+        ("rm_grain", np.int64),  # derived: epoch requests are multiples of this (thousandths)
+        ("rm_headroom", np.float64),  # epoch request: last epoch's load x (1 + headroom)
+        ("decide_gap_ns", np.int64),  # derived: controller time per decision (0: no limit)
     ],
     align=True,
 )
@@ -408,7 +436,7 @@ def _first_fit(units, masks, c, fl, f, est, p):
             continue
         score = 1.0 - k / n
         k += 1
-        if est + un.ld >= p.unit_capacity_bps:
+        if est + un.ld >= un.cap:
             continue
         if affinity and _holds(un, u, fl, fresh, masks, f):
             score += p.alpha
@@ -428,7 +456,6 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     those few are scored separately against the plain argmax."""
     if c.load_bucket != b:
         refresh_loads(units, ring, c, b, p)
-    cap = p.unit_capacity_bps
     best = -1
     best_score = -1.0
     if p.placement == Placement.first_fit:
@@ -439,7 +466,7 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
     for u in range(n_scored):  # without branches: which unit is best is data, not predictable
         un = units[u]  # inactive slots have ld = inf
         sc = un.sc
-        better = (est + un.ld < cap) & (sc > best_score)
+        better = (est + un.ld < un.cap) & (sc > best_score)
         best = u if better else best
         best_score = sc if better else best_score
     if best >= 0:
@@ -453,7 +480,9 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
             if h >= 0 and h < c.hi and units[h].active and units[h].life == fl.life:
                 un = units[h]
                 score = un.sc + p.alpha
-                if est + un.ld < cap and (score > best_score or (score == best_score and h < best)):
+                if est + un.ld < un.cap and (
+                    score > best_score or (score == best_score and h < best)
+                ):
                     best = h
                     best_score = score
             if fresh:
@@ -465,14 +494,16 @@ def _assign_greedy(units, ring, masks, c, fl, f, est, b, t, p):
                         if h >= c.hi or not units[h].active:
                             continue
                         un = units[h]
-                        if un.start > fl.rep_time or est + un.ld >= cap:
+                        if un.start > fl.rep_time or est + un.ld >= un.cap:
                             continue
                         score = un.sc + p.alpha
                         if score > best_score or (score == best_score and h < best):
                             best = h
                             best_score = score
         return best, False
-    u = start_unit(units, ring, c, t, p)
+    # no unit has room: start one; under a resource manager only when the controller holds no
+    # lease (it asks for more through the prestart rule: when all its leases are above it)
+    u = start_unit(units, ring, c, t, p) if not p.rm or c.hi == 0 else -1
     if u >= 0:
         c.overflow_new += 1
         return u, True
@@ -583,11 +614,11 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
     for j in range(count):
         f = fids[j]
         u = flows[f].unit
-        if load[u] <= p.unit_capacity_bps or rates[j] <= 0.0:
+        if load[u] <= units[u].cap or rates[j] <= 0.0:
             continue
         target = -1
         for v in range(c.hi):
-            if v != u and units[v].active and load[v] + rates[j] < p.unit_capacity_bps:
+            if v != u and units[v].active and load[v] + rates[j] < units[v].cap:
                 target = v
                 break
         if target < 0:
@@ -603,7 +634,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
     for u in range(c.hi - 1, -1, -1):
         if not units[u].active or units[u].open == 0:
             continue
-        if load[u] >= p.consolidate_below * p.unit_capacity_bps:
+        if load[u] >= p.consolidate_below * units[u].cap:
             continue
         trial = load.copy()
         dest = np.full(count, -1, np.int64)
@@ -619,7 +650,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
                     and units[v].active
                     and units[v].open > 0
                     and not emptied[v]
-                    and trial[v] + rates[j] < p.unit_capacity_bps
+                    and trial[v] + rates[j] < units[v].cap
                 ):
                     trial[v] += rates[j]
                     dest[j] = v
@@ -662,11 +693,10 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     records = st.records
     transfers = st.transfers
     c = st.ctl[0]
-    o_unit, o_item, o_start, o_finish = out.unit, out.item, out.start, out.finish
+    o_unit, o_item, o_start, o_lat = out.unit, out.item, out.start, out.latency
     o_wait, o_cause, o_reord, o_src = out.state_wait, out.wait_cause, out.reordered, out.src_pkt
-    o_lat, o_queue, o_service = out.latency, out.queue, out.service
     o_ol, o_lost = out.ol, out.lost
-    fails, olw = st.fails, st.olw
+    fails, olw, flow_life, inflight = st.fails, st.olw, st.flow_life, st.inflight
     n_fail = fails.shape[0]
     n = ts.shape[0]
     n_ev = ev_time.shape[0]
@@ -686,7 +716,6 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
     lat_max = np.int64(0)
     served = np.int64(0)
     origin = c.origin  # per-packet start and finish are written on the trace's clock
-    entry = np.empty(len(INFLIGHT_COLUMNS), np.int64)  # a packet for its unit's in-flight ring
     for i in range(i0, n):
         if c.n_records + p.max_units > n_rec or c.n_transfers + 2 > n_tr or c.n_eu > eu_limit:
             status = STATUS_RECORDS_FULL
@@ -771,8 +800,13 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         if t_arr >= c.ea_end:  # arrivals moved to a later epoch: the earlier ones are final
             e = (t_arr - c.t0) // p.epoch_ns
             flush_epochs(eu, eu_rows, c, e)
+            if p.rm:  # the epoch's lease request, from the load of the epoch before
+                last = c.ep_bytes if e == c.ea + 1 else 0
+                lease_to(units, ring, records, c, t, lease_target(last, p), p)
+            c.ep_bytes = 0
             c.ea = e
             c.ea_end = c.t0 + (e + 1) * p.epoch_ns
+        c.ep_bytes += size
         fl = flows[f]
         # 2. item boundary (flowlet detection, the module docstring) and assignment
         if p.mode == AllocationMode.packet:
@@ -821,6 +855,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 fl.unit_finish = 0
             fl.unit = u
             fl.life = units[u].life
+            if p.faults:
+                flow_life[f] = fl.life
             fl.est = est
             fl.first_ts = t
             if fl.item >= 0:
@@ -872,11 +908,22 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 add_transfer(transfers, c, p, base, ready, f, fl.moved_from, u, TransferKind.pull,
                              fl.clock, fl.last_pkt)  # fmt: skip
         service = p.per_packet_ns + (size * p.per_byte_ps) // 1000
+        if un.share != SHARE_ONE:  # a lease serves at its share of the unit's speed
+            service = lease_service(service, un.share)
         # earliest start: arrival (plus the controller's decision for an item's first packet),
         # unit ready, the flow's previous packet on this unit done; a packet waiting for state
         # books the unit from when the state is there, and packets of other flows fill the gap
         # meanwhile (packet mode: the instance holds the unit, FIFO)
-        s0 = t + p.decision_ns if reason >= 0 else t
+        s0 = t
+        if reason >= 0:
+            if p.decide_gap_ns > 0:  # the controller decides one item at a time
+                if c.ctl_free > s0:
+                    c.decide_wait += c.ctl_free - s0
+                    c.decide_waited += 1
+                    s0 = c.ctl_free
+                c.ctl_free = s0 + p.decide_gap_ns
+                c.decide_busy += p.decide_gap_ns
+            s0 += p.decision_ns
         if un.ready > s0:
             s0 = un.ready
         if fl.unit_finish > s0:
@@ -926,10 +973,13 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
         release = finish + p.ol_hop_ns
         if p.faults:
             release = release_time(finish, u, olw, p)
-            # (INFLIGHT_COLUMNS order)
-            entry[0], entry[1], entry[2], entry[3], entry[4] = g0 + i, t_arr, start, finish, release
-            entry[5], entry[6], entry[7], entry[8], entry[9] = service, size, f, wait, cause
-            log_inflight(st.inflight, un, u, entry)
+            # a failure finds the packets its unit has not got released: none to come (they are
+            # after t, in time order) finds one released by the next, so only these are logged
+            if c.fi < n_fail and release > fails[c.fi, F_TIME]:
+                entry = inflight[u, inflight_slot(inflight, un, u)]  # (INFLIGHT_COLUMNS order)
+                entry[0], entry[1], entry[2], entry[3] = g0 + i, t_arr, start, finish
+                entry[4], entry[5], entry[6], entry[7] = release, service, size, f
+                entry[8], entry[9] = wait, cause
             if p.recovery == RecoveryStrategy.ftmb:  # the packet log since the last checkpoint
                 k = start // p.checkpoint_interval_ns
                 if k != un.ck_index:
@@ -965,11 +1015,8 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             o_unit[i] = u
             o_item[i] = fl.item
             o_start[i] = start + origin
-            o_finish[i] = finish + origin
             o_wait[i] = wait
             o_lat[i] = lat
-            o_queue[i] = lat - service - wait - (release - finish)
-            o_service[i] = service
             o_cause[i] = cause
             o_reord[i] = reord
             if p.ol_rows:

@@ -190,7 +190,9 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
         return StateSource.same_unit, t, fl.last_pkt
     if p.state_mode == StateMode.local:
         return StateSource.free, t, fl.last_pkt
-    if p.state_mode == StateMode.proactive and fl.rep_clock >= 0:  # (the mask row is cold otherwise)
+    if (
+        p.state_mode == StateMode.proactive and fl.rep_clock >= 0
+    ):  # (the mask row is cold otherwise)
         if has_copy(masks, f, 0, u, un, fl.rep_time):
             if fl.rep_clock == fl.clock or not p.clock_check:
                 if fl.rep_pkt != fl.last_pkt:  # an old copy used as fresh (no clock check)
@@ -203,7 +205,11 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
             if not p.clock_check:
                 if fl.prev_pkt != fl.last_pkt:
                     c.stale_used += 1
-                return StateSource.replica, t, fl.prev_pkt  # stale, used as if fresh: fault injection
+                return (
+                    StateSource.replica,
+                    t,
+                    fl.prev_pkt,
+                )  # stale, used as if fresh: fault injection
             c.stale_copies += 1
     base = t if t > fl.last_finish else fl.last_finish
     if fl.state_ready > base:  # the previous unit is still waiting for the state (a recovery)

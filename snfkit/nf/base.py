@@ -75,8 +75,23 @@ def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
-def address_halves(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A 16-byte address column -> ``(hi, lo)`` int64 arrays (big-endian halves, bits as int64)."""
+def address_halves(col: pl.Series, *, checked: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-byte address column -> ``(hi, lo)`` int64 arrays (big-endian halves, bits as int64).
+    Addresses stored back to back (every value 16 bytes, no nulls: the usual case) are read
+    straight from the column's buffer, each half byte-swapped once (about twice as fast as
+    through fixed-size rows and uint64 words, which the other cases take). ``checked``: every
+    value is known to be 16 bytes (:func:`check_nf_columns`), so that is not verified again."""
+    arr = col.cast(pl.Binary).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    if n and arr.type == pa.large_binary() and arr.null_count == 0:
+        offsets = np.frombuffer(arr.buffers()[1], np.int64, count=n + 1, offset=arr.offset * 8)
+        if offsets[-1] - offsets[0] == 16 * n and (checked or (np.diff(offsets) == 16).all()):
+            data = arr.buffers()[2]
+            words = np.frombuffer(data, ">i8", count=2 * n, offset=int(offsets[0]))
+            words = words.reshape(n, 2)
+            return words[:, 0].astype(np.int64), words[:, 1].astype(np.int64)
     halves = address_words(address_rows(col)).view(np.int64)
     return np.ascontiguousarray(halves[:, 0]), np.ascontiguousarray(halves[:, 1])
 
@@ -98,17 +113,20 @@ def _payload_buffer(col: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(offsets - start), np.ascontiguousarray(buf)
 
 
-def packet_columns(packets: pl.DataFrame, *, payload: bool = True) -> PacketColumns:
+def packet_columns(
+    packets: pl.DataFrame, *, payload: bool = True, checked: bool = False
+) -> PacketColumns:
     """Extract the arrays an NF kernel reads from a packets table (:class:`PacketColumns`).
 
     Addresses become int64 halves (:func:`address_halves`); ``direction`` is the table's
     ``direction`` column (from :func:`snfkit.traces.transforms.connections`) or all 0; with
     ``payload`` and a ``payload`` column the payload bytes become one flat buffer with offsets,
-    otherwise every packet has an empty payload.
+    otherwise every packet has an empty payload. ``checked``: :func:`check_nf_columns` has
+    passed on ``packets``.
     """
     n = packets.height
-    src_hi, src_lo = address_halves(packets["src_ip"])
-    dst_hi, dst_lo = address_halves(packets["dst_ip"])
+    src_hi, src_lo = address_halves(packets["src_ip"], checked=checked)
+    dst_hi, dst_lo = address_halves(packets["dst_ip"], checked=checked)
     if "direction" in packets.columns:
         direction = packets["direction"].cast(pl.UInt8).to_numpy()
     else:
@@ -176,8 +194,11 @@ def check_nf_columns(packets: pl.DataFrame) -> None:
             )
 
 
-def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, int]:
-    """What :func:`apply` hands the kernel: ``(cols, flow, n_flows)`` for ``nf`` over ``packets``.
+def prepare(
+    nf: NF, packets: pl.DataFrame, *, checked: bool = False
+) -> tuple[PacketColumns, np.ndarray, int]:
+    """What :func:`apply` hands the kernel: ``(cols, flow, n_flows)`` for ``nf`` over ``packets``
+    (``checked``: :func:`check_nf_columns` has passed on ``packets`` already).
 
     A bidirectional NF over a table without a ``direction`` column first gets its flows keyed by
     connection (:func:`snfkit.traces.transforms.connections`). An NF that needs payload over a table
@@ -188,7 +209,8 @@ def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, i
         raise ParameterError("nf", type(nf).__name__, "an snfkit.nf.NF (see snfkit.nf.get_nf)")
     if not isinstance(packets, pl.DataFrame):
         raise ParameterError("packets", type(packets).__name__, "a polars DataFrame")
-    check_nf_columns(packets)
+    if not checked:
+        check_nf_columns(packets)
     if nf.bidirectional and "direction" not in packets.columns:
         from snfkit.traces.transforms import connections
 
@@ -200,7 +222,7 @@ def prepare(nf: NF, packets: pl.DataFrame) -> tuple[PacketColumns, np.ndarray, i
             NoPayloadWarning,
             stacklevel=3,
         )
-    cols = packet_columns(packets, payload=nf.needs_payload)
+    cols = packet_columns(packets, payload=nf.needs_payload, checked=True)  # (checked above)
     flow = np.require(packets["flow_id"].to_numpy(), np.int64, ["C", "W"])
     n_flows = int(flow.max()) + 1 if flow.shape[0] else 0
     return cols, flow, n_flows

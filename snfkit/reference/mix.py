@@ -25,3 +25,8 @@ def hash_words(seed: int, words: Iterable[int]) -> int:
     for w in words:
         h = mix64(h ^ (((w & MASK64) + GOLDEN) & MASK64))
     return h
+
+
+def buckets(keys: Iterable[int], n: int, seed: int) -> list[int]:
+    """Twin of :func:`snfkit.engine.mix_nb.buckets_nb`: each key's seeded hash modulo n."""
+    return [hash_words(seed, [k]) % n for k in keys]

@@ -7,6 +7,7 @@ Tests require exactly equal outputs (floating-point sums are done in the same or
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +66,8 @@ class Unit:
     ck_index: int = -1  # FTMB: the checkpoint period of its packet log
     ck_busy: int = 0  # FTMB: service of the packets logged since the checkpoint
     tat: int = 0  # drain shaper: when the next packet is due at the drain rate (GCRA)
+    share: int = 1000  # thousandths of a unit held (a lease under a resource manager)
+    cap: float = 0.0  # planning capacity: the unit's capacity x share / 1000
 
     def fit(self, s0: int, d: int) -> int:
         """Earliest start >= s0 where d fits between busy intervals (after the last if full)."""
@@ -163,7 +166,8 @@ class Controller:
         self.cq_head = 0
         self.counters = dict.fromkeys(
             ("allocations", "overflow_new", "overflow_full", "prestarts", "moves", "state_pulls",
-             "reordered", "pushes", "copies", "stale_copies", "stale_used", "store_reads", "store_writes"),
+             "reordered", "pushes", "copies", "stale_copies", "stale_used", "store_reads", "store_writes",
+             "lease_asks", "lease_returns", "decide_waited"),
             0)  # fmt: skip
         st = params.state
         self.state_mode = st.state_mode
@@ -177,6 +181,8 @@ class Controller:
         self.transfers: list[tuple[int, ...]] = []
         self.push_queue: list[tuple[int, int]] = []  # (time, flow), time-ordered
         self.pq_head = 0
+        self.ctl_free = 0  # when the controller has decided every item so far (a decision rate)
+        self.decide_wait = 0
 
     # units ------------------------------------------------------------------------------------
     def load(self, u: Unit, t: int) -> float:
@@ -186,18 +192,48 @@ class Controller:
             return u.committed
         return m
 
-    def start_unit(self, t: int) -> Unit | None:
-        up = self.p.units
+    def start_unit(self, t: int, share: int | None = None) -> Unit | None:
+        """A unit at the lowest free ID, ready after its start-up; under a resource manager a
+        lease (of ``rm_increment`` unless ``share`` is given), ready after the request's round
+        trip (the RM keeps units ready)."""
+        up, ctl = self.p.units, self.p.controllers
         free_slots = [s for s in range(up.max_units) if s not in self.units]
         if not free_slots:
             return None
         slot = free_slots[0]  # the lowest free ID
-        ready = t + up.unit_startup_ns
+        if ctl.resource_manager:
+            share = share if share is not None else round(ctl.rm_increment * 1000)
+            ready = t + ctl.rm_rtt_ns
+        else:
+            share, ready = 1000, t + up.unit_startup_ns
         unit = Unit(slot, self.lives, t, ready, ready, t,
-                    start_bucket=t // self.p.assignment.load_bucket_ns)  # fmt: skip
+                    start_bucket=t // self.p.assignment.load_bucket_ns,
+                    share=share, cap=self.cap * share / 1000)  # fmt: skip
         self.lives += 1
         self.units[slot] = unit
         return unit
+
+    def lease_request(self, t: int, last_bytes: int) -> None:
+        """An epoch's request to the resource manager (§7): last epoch's load x (1 + headroom),
+        in thousandths of a unit rounded up to the grain; ask for whole units, then the rest, or
+        give back idle leases (highest ID first) that the request does not need."""
+        ctl, E = self.p.controllers, self.p.report.epoch_ns
+        grain = max(1, round(ctl.rm_grain * 1000))
+        want = last_bytes * 8e9 / E * (1.0 + ctl.rm_headroom) / self.cap * 1000
+        target = math.ceil(want / grain) * grain
+        held = sum(u.share for u in self.units.values())
+        if target > held:
+            need = target - held
+            while need > 0 and self.start_unit(t, min(need, 1000)) is not None:
+                self.counters["lease_asks"] += 1
+                need -= min(need, 1000)
+            return
+        for slot in sorted(self.units, reverse=True):
+            u = self.units[slot]
+            if u.open_items == 0 and u.free <= t and held - u.share >= target:
+                held -= u.share
+                self.retire(u, t)
+                self.counters["lease_returns"] += 1
 
     def retire_due(self, t: int) -> None:
         for slot in sorted(self.units):
@@ -210,7 +246,7 @@ class Controller:
     def retire(self, u: Unit, when: int, failed: bool = False) -> None:
         self.records.append(
             (u.slot, u.life, u.start, u.ready, when, u.packets, u.bytes, u.busy, u.cal_full,
-             int(failed))
+             int(failed), u.share)
         )  # fmt: skip
         del self.units[u.slot]
 
@@ -255,16 +291,19 @@ class Controller:
             order = sorted(loads)
             base = {s: 1.0 - k / len(order) for k, s in enumerate(order)}
         else:  # Pseudocode 1: utilization
-            base = {s: loads[s] / self.cap for s in loads}
+            base = {s: loads[s] / self.units[s].cap for s in loads}
 
         def score(s: int) -> float:
             return base[s] + (alpha * self.has_state(f, s) if affinity else 0.0)
 
-        candidates = [(score(s), s) for s in sorted(loads) if est + loads[s] < self.cap]
+        candidates = [(score(s), s) for s in sorted(loads) if est + loads[s] < self.units[s].cap]
         if candidates:
             best = max(candidates, key=lambda c: (c[0], -c[1]))  # max score, then lower ID
             return self.units[best[1]], False, loads
-        unit = self.start_unit(t)
+        # no unit has room: start one; under a resource manager only when it holds no lease (it
+        # asks for more through the prestart rule, when all its leases are above it)
+        rm = self.p.controllers.resource_manager
+        unit = self.start_unit(t) if not rm or not self.units else None
         if unit is not None:
             loads[unit.slot] = 0.0
             self.counters["overflow_new"] += 1
@@ -277,7 +316,7 @@ class Controller:
         up = self.p.units
         if any(u.ready > t for u in self.units.values()):
             return
-        if all(loads[s] / self.cap > up.prestart_utilization for s in self.units):
+        if all(loads[s] / self.units[s].cap > up.prestart_utilization for s in self.units):
             if 0 < len(self.units) < up.max_units:
                 self.start_unit(t)
                 self.counters["prestarts"] += 1
@@ -421,10 +460,10 @@ class Controller:
             load[self.flows[fid].unit] += rate
         for fid, rate in open_flows:  # relieve overloaded units
             u = self.flows[fid].unit
-            if load[u] <= self.cap or rate <= 0.0:
+            if load[u] <= self.units[u].cap or rate <= 0.0:
                 continue
             dest = next((self.units[v] for v in sorted(self.units)
-                         if v != u and load[v] + rate < self.cap), None)  # fmt: skip
+                         if v != u and load[v] + rate < self.units[v].cap), None)  # fmt: skip
             if dest is None:
                 dest = self.start_unit(tau)
                 if dest is None:
@@ -437,7 +476,7 @@ class Controller:
         for u in sorted(self.units, reverse=True):  # consolidate underused units
             if (
                 self.units[u].open_items == 0
-                or load[u] >= self.p.modes.consolidate_below * self.cap
+                or load[u] >= self.p.modes.consolidate_below * self.units[u].cap
             ):
                 continue
             trial = list(load)
@@ -449,7 +488,7 @@ class Controller:
                 # consolidation, and flows would swap units at every quiet tick
                 dest = next((v for v in sorted(self.units) if v != u and v not in emptied
                              and self.units[v].open_items > 0
-                             and trial[v] + rate < self.cap), None)  # fmt: skip
+                             and trial[v] + rate < self.units[v].cap), None)  # fmt: skip
                 if dest is None:
                     plan = None
                     break
@@ -504,6 +543,8 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
     items = {k: [] for k in ("id", "flow", "unit", "life", "open_ts", "reason", "est",
                              "overflow", "source", "moved")}  # fmt: skip
     next_tick = None
+    t_first = int(ts[0]) if len(ts) else 0
+    epoch = epoch_bytes = 0  # epoch of the latest arrival and the bytes that arrived in it
     for i, (t_arr, fid, size) in enumerate(
         zip(ts_list, flow.tolist(), wire_len.tolist(), strict=True)
     ):
@@ -546,6 +587,12 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
                     c.push(pfid, max(when, pf.last_finish, pf.state_ready))
                 c.pq_head += 1
         t = max(t, F.hold_until)  # the controller is recovering: dispatched once it is back
+        e = (t_arr - t_first) // p.report.epoch_ns
+        if e > epoch:  # arrivals moved to a later epoch: under an RM, the epoch's lease request
+            if p.controllers.resource_manager:
+                c.lease_request(t, epoch_bytes if e == epoch + 1 else 0)
+            epoch, epoch_bytes = e, 0
+        epoch_bytes += size
         ready, cause, src = t, 0, f.last_pkt
         opens = c.mode == PACKET or i in open_reason
         if opens:
@@ -608,8 +655,18 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
         if up.nf_cost:  # the NF's own processing cost on top of the unit's
             per_packet, per_byte = per_packet + up.nf_packet_ns, per_byte + up.nf_byte_ps
         service = per_packet + (size * per_byte) // 1000
-        # an item's first packet reaches its unit after the controller's decision (§9.7)
-        s0 = max(t + (p.assignment.decision_ns if opens else 0), unit.ready, f.unit_finish)
+        if unit.share != 1000:  # a lease gets its share of the unit's time
+            service = -(-service * 1000 // unit.share)
+        # an item's first packet reaches its unit after the controller's decision (§9.7); with a
+        # decision rate, the controller decides one item at a time and items queue for it
+        decided = t
+        if opens and p.controllers.controller_rate:
+            decided = max(t, c.ctl_free)
+            if decided > t:
+                c.decide_wait += decided - t
+                c.counters["decide_waited"] += 1
+            c.ctl_free = decided + round(1e9 / p.controllers.controller_rate)
+        s0 = max(decided + (p.assignment.decision_ns if opens else 0), unit.ready, f.unit_finish)
         if c.mode == PACKET:
             s0 = max(s0, unit.free)  # the instance holds the unit through its store I/O
         if up.unit_drain_bps > 0:  # the unit sustains at most its drain rate beyond a burst
@@ -656,9 +713,10 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
     return {
         "packets": {k: np.asarray(v) for k, v in out.items()},
         "items": {k: np.asarray(v) for k, v in items.items()},
-        "records": np.asarray(c.records, np.int64).reshape(-1, 10),
+        "records": np.asarray(c.records, np.int64).reshape(-1, 11),
         "transfers": np.asarray(c.transfers, np.int64).reshape(-1, 9),
         "counters": c.counters,
         "rate_sum": c.rate_sum,
+        "decide_wait": c.decide_wait,
         "failures": np.asarray(F.rows, np.int64).reshape(-1, 12),
     }

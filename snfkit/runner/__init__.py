@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from snfkit.errors import ParameterError
 from snfkit.faults import schedule_array
 from snfkit.params import ReplayParams
 from snfkit.prepared import PreparedTrace
@@ -22,6 +23,7 @@ from snfkit.results import Results
 from snfkit.runner import nfpass
 from snfkit.runner.drive import Driver
 from snfkit.runner.inputs import check_chunk_size, chunks_of, nf_inputs, nf_setup
+from snfkit.runner.many import replay_many
 from snfkit.runner.tables import PERCENTILES, WAIT_CAUSES, build_results
 
 __all__ = ["PERCENTILES", "WAIT_CAUSES", "Driver", "replay"]
@@ -63,7 +65,12 @@ def replay(
         :func:`snfkit.random_failures` (rate, kinds, seed); recovery per the ``faults`` parameters
         (``recovery='snf' | 'chc' | 'ftmb'``, ...). Adds ``Results.failures``; with an NF, its pass
         runs over the state versions each packet's unit held, so recovered (or lost) state shows
-        in the NF output.
+        in the NF output. One controller with units of its own only.
+
+    With ``controllers`` > 1 or ``resource_manager=True`` the flows are split among controllers
+    that each run the algorithm on their share (:mod:`snfkit.runner.many`; docs/controllers.md):
+    the tables get a ``controller`` column and ``Results.controller_epochs`` (and ``leases`` and
+    ``rm_units`` under a resource manager) are added.
 
     Returns :class:`~snfkit.results.Results`.
     """
@@ -81,14 +88,30 @@ def replay(
     elif flat:
         params = params.replace(**flat)
     check_chunk_size(chunk_size)
+    if params.controllers.controllers > 1 or params.controllers.resource_manager:
+        if failures:
+            raise ParameterError(
+                "failures",
+                "given",
+                "none with controllers > 1 or resource_manager (failures are modelled for one "
+                "controller with units of its own)",
+            )
+        return replay_many(
+            packets,
+            params,
+            progress=progress,
+            chunk_size=chunk_size,
+            nf_obj=nf_obj,
+            inputs=nf_inputs(nf_obj, packets) if nf_obj is not None else None,
+            keep_state_sources=keep_state_sources,
+        )
     fails = schedule_array(
         failures, _span(packets), params.units.max_units, params.faults.units_per_ol
     )
-    inputs = sequential = None
-    if nf_obj is not None:
-        inputs = nf_inputs(nf_obj, packets)
-        if not keep_state_sources and nfpass.sequential_pass(params, fails):
-            sequential = nfpass.SequentialNF(nf_obj, inputs)
+    sequential = None
+    if nf_obj is not None and not keep_state_sources and nfpass.sequential_pass(params, fails):
+        # the NF's inputs are extracted on its thread too, while the replay runs
+        sequential = nfpass.SequentialNF(nf_obj, lambda: nf_inputs(nf_obj, packets))
     keep_src = keep_state_sources or (nf_obj is not None and sequential is None)
     driver = Driver(params, keep_src=keep_src, fails=fails)
     label = f"replay ({params.modes.mode})"
@@ -113,10 +136,11 @@ def replay(
             )
         nfpass.attach(results, nf_obj, out)
     elif nf_obj is not None:
-        nfpass.run_over_versions(results, nf_obj, inputs)
+        nfpass.run_over_versions(results, nf_obj, nf_inputs(nf_obj, packets))
     if not keep_state_sources:
         results.extra.pop("src_pkt", None)
     results.extra.pop("pushed_packets", None)
+    results.extra.pop("wire_bytes", None)
     return results
 
 
@@ -141,8 +165,10 @@ def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label:
         and packets["flow_id"].max() is not None
     ):  # bad ids are reported chunk by chunk; item rows are zero pages until written
         driver.reserve(int(packets["flow_id"].max()) + 1, packets.height)
+    pieces = (
+        sub
+        for chunk in chunks
+        for sub in (chunk.iter_slices(chunk_size) if chunk.height > chunk_size else (chunk,))
+    )
     with progress_reporter(progress, total, label) as bar:
-        for chunk in chunks:
-            for sub in chunk.iter_slices(chunk_size) if chunk.height > chunk_size else (chunk,):
-                driver.feed(sub)
-                bar.advance(sub.height)
+        driver.feed_chunks(pieces, bar)

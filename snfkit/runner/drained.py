@@ -32,8 +32,8 @@ class Drained:
     ``finish_replay_nb`` (counters in ``state.ctl``, items, latency histogram, wait sums);
     ``t0``/``t_last`` the first and last arrival (None/0 for an empty trace); ``n_in`` the packets
     fed. ``packet_parts`` (per-packet rows, when ``keep``), ``transfers`` (transfer columns of
-    :mod:`snfkit.engine.state_nb`, when ``keep``), ``pushed_packets`` (without ``keep``, for an NF
-    pass), ``src_parts`` (state sources, when ``keep_src``), ``records`` (unit lifetimes) and
+    :mod:`snfkit.engine.state_nb`, when ``keep_transfers``), ``pushed_packets`` (without
+    ``keep_transfers``, for an NF pass), ``src_parts`` (state sources, when ``keep_src``), ``records`` (unit lifetimes) and
     ``eu_parts`` (epoch rows) are lists of the chunks' arrays in time order.
     """
 
@@ -41,6 +41,7 @@ class Drained:
     state: ReplayState
     keep: bool
     keep_src: bool
+    keep_transfers: bool = False
     t0: int | None = None
     t_last: int = 0
     n_in: int = 0

@@ -16,13 +16,18 @@ replays give identical results for any chunk size.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import NamedTuple
+
 import numpy as np
 import polars as pl
 
 from snfkit import latency_hist
 from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, new_items
 from snfkit.engine.enums import FailureKind, TransferKind, WaitCause, names
-from snfkit.engine.events_nb import event_scratch, events_chunk, no_pending
+from snfkit.engine.events_nb import EventScratch, event_scratch, events_chunk, no_pending
 from snfkit.engine.faults_nb import (
     F_KIND,
     F_TARGET,
@@ -54,6 +59,37 @@ from snfkit.params import ReplayParams
 from snfkit.prepared import PreparedTrace, checked_columns
 from snfkit.runner.drained import Drained, PacketPart
 
+FIRST_PIECE = 1 << 16
+""":meth:`Driver.feed_chunks` replays the first this many packets of a longer first chunk on
+their own: nothing overlaps the checks and events of the first piece, so a short one starts the
+kernel sooner (results do not depend on where chunks are cut)."""
+
+
+def _first_apart(chunks: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """The chunks, the first :data:`FIRST_PIECE` rows of a longer first one apart."""
+    first = next(chunks, None)
+    if first is None:
+        return
+    if first.height > 2 * FIRST_PIECE:
+        yield first.slice(0, FIRST_PIECE)
+        first = first.slice(FIRST_PIECE)
+    yield first
+    yield from chunks
+
+
+class Staged(NamedTuple):
+    """A chunk checked and ready for the kernel (:meth:`Driver._stage`)."""
+
+    ts: np.ndarray  # int64, the trace's clock
+    flow: np.ndarray  # int64
+    wl: np.ndarray  # int64
+    rel: np.ndarray  # int64: ts counted from the trace's first packet (what the kernel takes)
+    events: tuple[np.ndarray, np.ndarray]  # the chunk's events (time, code)
+    wire_len: pl.Series | None  # the table's own UInt32 column, if it had one
+    n_flows: int  # a bound above the chunk's flow ids
+    out: ChunkOut  # the kernel's per-packet outputs for it, allocated and their pages mapped
+
+
 TRANSFER_ROWS = 1 << 16
 """Transfer rows the kernel writes before the driver drains them (the buffer grows to 4x that when
 transfers are kept: a full buffer is handed over as is and the kernel gets a fresh one)."""
@@ -68,15 +104,20 @@ EU_ROWS = 1 << 14
 least room for two flushes of the whole ring)."""
 
 
-def carve(dtypes: list, sizes: list[int]) -> list[np.ndarray]:
+def carve(dtypes: list, sizes: list[int], touch: bool = False) -> list[np.ndarray]:
     """Arrays of these dtypes and lengths, cut from one fresh block (64-byte aligned each). One
     big block gets transparent huge pages (numpy asks for them from 4 MB on), so writing it first
-    costs far fewer page faults than many small arrays, which are below that size."""
+    costs far fewer page faults than many small arrays, which are below that size. ``touch``:
+    write a byte on every page now, so that the kernel's first writes find them mapped (the
+    operating system clears a fresh page on its first touch, about a third of what per-packet
+    outputs cost the kernel; the driver does it on its staging thread)."""
     offsets, total = [], 0
     for dt, n in zip(dtypes, sizes, strict=True):
         offsets.append(total)
         total += -(-n * np.dtype(dt).itemsize // 64) * 64
     block = np.empty(total + 64, np.uint8)
+    if touch:
+        block[::4096] = 0
     base = -block.ctypes.data % 64
     views = []
     for dt, n, o in zip(dtypes, sizes, offsets, strict=True):
@@ -126,6 +167,7 @@ def new_state(
         inflight=np.zeros((ring_units, slots, len(INFLIGHT_COLUMNS)), np.int64),
         olw=np.zeros((-(-u // units_per_ol), 2), np.int64),
         patches=np.zeros((2 * slots, len(PATCH_COLUMNS)), np.int64),
+        flow_life=np.full(n_flows if ring_units else 0, -1, np.int64),
     )
 
 
@@ -156,6 +198,10 @@ def _grow_flows(st: ReplayState, n_flows: int) -> ReplayState:
     _flow_words(flows)[:old] = _flow_words(st.flows)
     masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
     masks[:old] = st.masks
+    if st.flow_life.shape[0] or st.fails.shape[0]:  # kept with failures
+        flow_life = np.full(size, -1, np.int64)
+        flow_life[:old] = st.flow_life
+        st = st._replace(flow_life=flow_life)
     return st._replace(flows=flows, masks=masks)
 
 
@@ -183,7 +229,9 @@ class Driver:
     ) -> None:
         self.params = params
         has_fails = fails is not None and fails.shape[0] > 0
-        self.record = params.kernel_record(keep_src=keep_src, faults=has_fails)
+        ol_kinds = [FailureKind.ol, FailureKind.ol_controller, FailureKind.unit_ol]
+        ol_fails = has_fails and bool(np.isin(fails[:, F_KIND], ol_kinds).any())
+        self.record = params.kernel_record(keep_src=keep_src, faults=has_fails, ol_faults=ol_fails)
         p = self.record[0]
         self.close_after, self.push_after = event_delays(params, p)
         state = new_state(
@@ -195,11 +243,21 @@ class Driver:
             params.faults.units_per_ol,
         )
         self.drained = Drained(
-            params=params, state=state, keep=bool(p["keep_rows"]), keep_src=keep_src
+            params=params,
+            state=state,
+            keep=bool(p["keep_rows"]),
+            keep_src=keep_src,
+            keep_transfers=params.report.keep_packets is True,
         )
         self._pending = no_pending()
-        self._ev_scratch = None  # events_nb work buffers, reused from chunk to chunk
+        # work buffers reused from chunk to chunk, two sets: a chunk is staged in one while the
+        # kernel replays the previous chunk from the other (feed_chunks)
+        self._ev_scratch: list[EventScratch | None] = [None, None]
+        self._rel_buf: list[np.ndarray] = [np.zeros(0, np.int64)] * 2
+        # what staging has seen: rows, the last arrival, the flow tables' size it implies
+        self._staged = 0
         self._last_ts_seen: int | None = None
+        self._flows_cap = 0
 
     @property
     def state(self) -> ReplayState:
@@ -215,6 +273,7 @@ class Driver:
         if n_flows > 0:
             self._check_flow_ids(n_flows - 1, max(n_items, self.drained.n_in))
             self.drained.state = _grow_flows(self.drained.state, n_flows)
+            self._flows_cap = max(self._flows_cap, self.drained.state.flows.shape[0])
         self._grow_items(n_items, exact=True)
 
     def _check_flow_ids(self, max_id: int, n_packets: int, row: int | None = None) -> None:
@@ -244,13 +303,38 @@ class Driver:
 
     def feed(self, chunk: pl.DataFrame) -> None:
         """Replay the next chunk of packets (a packets table, checked here)."""
-        if chunk.height == 0:
-            return
-        d = self.drained
-        ts, flow, wl, max_flow = checked_columns(chunk, d.n_in, self._last_ts_seen)
-        col = chunk["wire_len"]
-        own = col if col.dtype == pl.UInt32 else None
-        self.feed_arrays(ts, flow, wl, wire_len=own, n_flows=max_flow + 1)
+        staged = self._stage_table(chunk)
+        if staged is not None:
+            self._replay(staged)
+
+    def feed_chunks(self, chunks: Iterable[pl.DataFrame], bar) -> None:
+        """Replay packets tables one after the other (``bar.advance(n)`` after each), as
+        :meth:`feed` does, but each is checked, its events computed and its output buffers
+        mapped on a second thread while the kernel (which releases the GIL) replays the one
+        before: that work takes about a fifth of a replay. Errors come in the order :meth:`feed`
+        gives them."""
+        stages = (partial(self._stage_table, chunk) for chunk in _first_apart(iter(chunks)))
+        self._pipeline(stages, bar)
+
+    def _pipeline(self, stages: Iterator[Callable[[int], Staged | None]], bar) -> None:
+        """Call each of ``stages`` (with the buffer set to use) on a second thread, and replay
+        what it staged on this one, the next chunk staged while the kernel replays this one."""
+        with ThreadPoolExecutor(1, thread_name_prefix="snfkit-stage") as pool:
+            ahead = None
+            slot = 0
+            while True:
+                stage = next(stages, None)
+                if stage is not None:
+                    nxt = pool.submit(stage, slot=slot)
+                    slot ^= 1  # its buffers: the kernel is done with the chunk before the last
+                if ahead is not None:
+                    staged = ahead.result()
+                    if staged is not None:
+                        self._replay(staged)
+                        bar.advance(staged.ts.shape[0])
+                if stage is None:
+                    break
+                ahead = nxt
 
     def feed_arrays(self, ts, flow, wl, events=None, wire_len=None, n_flows=None, rel=None):
         """Replay the next chunk given as checked int64 arrays. ``events`` (this chunk's events
@@ -259,36 +343,65 @@ class Driver:
         above the chunk's flow ids, if known. ``rel``: ``ts`` counted from the trace's first
         packet, if already computed (the kernel takes times relative to it; tables report them
         on the trace's clock)."""
+        if ts.shape[0]:
+            self._replay(self._stage(ts, flow, wl, events, wire_len, n_flows, rel))
+
+    def _stage_table(self, chunk: pl.DataFrame, slot: int = 0) -> Staged | None:
+        """:meth:`_stage` for a packets table (None for an empty one)."""
+        if chunk.height == 0:
+            return None
+        ts, flow, wl, max_flow = checked_columns(chunk, self._staged, self._last_ts_seen)
+        col = chunk["wire_len"]
+        own = col if col.dtype == pl.UInt32 else None
+        return self._stage(ts, flow, wl, wire_len=own, n_flows=max_flow + 1, slot=slot)
+
+    def _stage(
+        self, ts, flow, wl, events=None, wire_len=None, n_flows=None, rel=None, slot: int = 0
+    ) -> Staged:
+        """Everything about a chunk that does not need the kernel's state (checks, relative
+        times, events; buffers of set ``slot``): a :class:`Staged` for :meth:`_replay`."""
         n = ts.shape[0]
-        if n == 0:
-            return
         d = self.drained
         self._check_span(ts)
         if rel is None:
-            rel = ts - d.t0 if d.t0 else ts
-        self._last_ts_seen = int(ts[-1])
+            rel = ts
+            if d.t0:
+                if self._rel_buf[slot].shape[0] < n:
+                    self._rel_buf[slot] = np.empty(n, np.int64)
+                rel = np.subtract(ts, d.t0, out=self._rel_buf[slot][:n])
+                rel.setflags(write=False)  # (one kind of array for the kernels: see _read_only)
         if n_flows is None:
             n_flows = int(flow.max()) + 1
-        if n_flows > d.state.flows.shape[0]:
-            row = d.n_in + int(np.argmax(flow)) if n_flows == int(flow.max()) + 1 else None
-            self._check_flow_ids(n_flows - 1, d.n_in + n, row)
-        d.state = _grow_flows(d.state, n_flows)
+        if n_flows > self._flows_cap:
+            row = self._staged + int(np.argmax(flow)) if n_flows == int(flow.max()) + 1 else None
+            self._check_flow_ids(n_flows - 1, self._staged + n, row)
+            self._flows_cap = max(n_flows, 2 * self._flows_cap)  # as _grow_flows grows them
         if events is None:
-            self._ev_scratch = event_scratch(
-                n + self._pending.ts.shape[0], d.state.flows.shape[0], self._ev_scratch
+            scratch = self._ev_scratch[slot] = event_scratch(
+                n + self._pending.ts.shape[0], self._flows_cap, self._ev_scratch[slot]
             )
             ev_time, ev_code, self._pending = events_chunk(
-                rel, flow, self.close_after, self.push_after, self._pending, self._ev_scratch
+                rel, flow, self.close_after, self.push_after, self._pending, scratch
             )
             events = (ev_time, ev_code)
+        self._staged += n
+        self._last_ts_seen = int(ts[-1])
+        out = self._out_buffers(n, touch=True)
+        return Staged(ts, flow, wl, rel, events, wire_len, n_flows, out)
+
+    def _replay(self, c: Staged) -> None:
+        """Run the kernel over a staged chunk and keep its outputs."""
+        d = self.drained
+        n = c.ts.shape[0]
+        d.state = _grow_flows(d.state, c.n_flows)
         self._grow_items(int(d.state.ctl["items"][0]) + n)  # an item per packet at most
-        out = self.run_kernel(rel, flow, wl, events)
+        out = self.run_kernel(c.rel, c.flow, c.wl, c.events, c.out)
         if d.keep:
-            d.packet_parts.append(PacketPart(ts, flow, wl, out, wire_len))
+            d.packet_parts.append(PacketPart(c.ts, c.flow, c.wl, out, c.wire_len))
         if d.keep_src:
             d.src_parts.append(out.src_pkt)
         d.n_in += n
-        d.t_last = int(ts[-1])
+        d.t_last = int(c.ts[-1])
 
     def _check_span(self, ts: np.ndarray) -> None:
         """The trace so far must fit the kernel's clock (:data:`MAX_SPAN_NS` from its first packet)
@@ -299,10 +412,10 @@ class Driver:
             d.state.ctl["origin"] = d.t0
         span = int(ts[-1]) - d.t0  # Python ints: no overflow whatever the clock
         if span > MAX_SPAN_NS:
-            row = d.n_in + int(np.searchsorted(ts, d.t0 + MAX_SPAN_NS, side="right"))
+            row = self._staged + int(np.searchsorted(ts, d.t0 + MAX_SPAN_NS, side="right"))
             raise ParameterError(
                 "packets",
-                f"ts_ns {int(ts[row - d.n_in])} at row {row}",
+                f"ts_ns {int(ts[row - self._staged])} at row {row}",
                 f"at most {MAX_SPAN_NS} ns (2**60, about 36 years) after the first packet ({d.t0})",
             )
         epoch_ns = self.params.report.epoch_ns
@@ -312,15 +425,17 @@ class Driver:
                 "epoch_ns",
                 epoch_ns,
                 f"at least {-(-span // (MAX_EPOCHS - 1))} ns for this trace: it spans {span:,} ns "
-                f"by row {d.n_in + ts.shape[0] - 1}, {epochs:,} epochs of {epoch_ns:,} ns, and an "
+                f"by row {self._staged + ts.shape[0] - 1}, {epochs:,} epochs of {epoch_ns:,} ns, and an "
                 f"epochs table holds at most {MAX_EPOCHS:,}",
             )
 
-    def run_kernel(self, ts, flow, wl, events) -> ChunkOut:
+    def run_kernel(self, ts, flow, wl, events, out: ChunkOut | None = None) -> ChunkOut:
         """Drive the replay kernel over one chunk and its events (draining unit records and
-        transfer rows as they fill). Every event of the chunk must be processed by its end."""
+        transfer rows as they fill), writing its per-packet outputs into ``out`` (by default
+        fresh ones). Every event of the chunk must be processed by its end."""
         n = ts.shape[0]
-        out = self._out_buffers(n)
+        if out is None:
+            out = self._out_buffers(n)
         ev_time, ev_code = events
         st = self.drained.state
         st.ctl["ev"] = 0
@@ -371,14 +486,14 @@ class Driver:
             "a backlog this long; give fewer units more capacity, or fail it earlier)",
         )
 
-    def _out_buffers(self, n: int) -> ChunkOut:
+    def _out_buffers(self, n: int, touch: bool = False) -> ChunkOut:
         """Per-packet output arrays for an n-packet chunk: empty unless kept (then fresh each
-        chunk, as the tables hold them)."""
+        chunk, as the tables hold them; ``touch``: see :func:`carve`)."""
         rows = n if self.drained.keep else 0
-        dtypes = [np.int32, *[np.int64] * 7, np.uint32, np.bool_, np.int64, np.int64, np.bool_]
+        dtypes = [np.int32, *[np.int64] * 4, np.uint8, np.bool_, np.int64, np.int64, np.bool_]
         ol = rows if self.record[0]["ol_rows"] else 0
-        sizes = [rows] * 10 + [n if self.drained.keep_src else 0, ol, ol]
-        return ChunkOut(*carve(dtypes, sizes))
+        sizes = [rows] * 7 + [n if self.drained.keep_src else 0, ol, ol]
+        return ChunkOut(*carve(dtypes, sizes, touch))
 
     def feed_prepared(self, trace: PreparedTrace, chunk_size: int, bar) -> None:
         """Replay a prepared trace in chunks, with its cached events (``bar.advance(n)`` after
@@ -387,16 +502,21 @@ class Driver:
             self._check_span(trace.ts)
         ev_time, ev_code = trace.events(self.close_after, self.push_after)
         rel = trace.relative_ts
+        n = trace.n_packets
+        if n == 0:
+            return
+        cuts = [*range(0, n, chunk_size), n]
+        if min(n, chunk_size) > 2 * FIRST_PIECE:  # (see feed_chunks)
+            cuts.insert(1, FIRST_PIECE)
+        ends = np.searchsorted(ev_time, rel[np.asarray(cuts[1:]) - 1], side="left")
+        stages = []
         e0 = 0
-        for a in range(0, trace.n_packets, chunk_size):
-            b = min(a + chunk_size, trace.n_packets)
-            e1 = int(np.searchsorted(ev_time, rel[b - 1], side="left"))  # before the last
-            events = (ev_time[e0:e1], ev_code[e0:e1])
-            self.feed_arrays(
-                trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], events, n_flows=trace.n_flows
-            )
+        for a, b, e1 in zip(cuts[:-1], cuts[1:], ends.tolist(), strict=True):
+            events = (ev_time[e0:e1], ev_code[e0:e1])  # before the chunk's last packet
+            rows = (trace.ts[a:b], trace.flow[a:b], trace.wire_len[a:b], events)
+            stages.append(partial(self._stage, *rows, n_flows=trace.n_flows, rel=rel[a:b]))
             e0 = e1
-            bar.advance(b - a)
+        self._pipeline(iter(stages), bar)
 
     def _drain(self) -> None:
         """Take the unit records, transfer rows and epoch rows the kernel wrote."""
@@ -409,7 +529,7 @@ class Driver:
         r = int(ctl["n_transfers"][0])
         if r:
             batch = d.state.transfers[:, :r]
-            if d.keep:  # every transfer; otherwise only the sums and what the NF pass needs
+            if d.keep_transfers:  # every transfer; else only the sums and what the NF pass needs
                 size = d.state.transfers.shape[1]
                 if 2 * r >= size:  # a full buffer is kept as is, and the kernel gets a fresh one
                     d.transfers.append(batch)
@@ -438,9 +558,10 @@ class Driver:
             k = int(np.searchsorted(starts, row[0], side="right")) - 1
             out = self.drained.packet_parts[k].out
             i = int(row[0] - starts[k])
-            out.unit[i], out.start[i], out.finish[i] = row[1], row[2], row[3]
-            out.state_wait[i], out.latency[i], out.queue[i] = row[4], row[5], row[6]
-            out.wait_cause[i], out.ol[i], out.lost[i] = row[7], row[8], bool(row[9])
+            out.unit[i], out.start[i], out.state_wait[i] = row[1], row[2], row[3]
+            out.latency[i], out.wait_cause[i] = row[4], row[5]
+            if out.ol.shape[0]:  # (else ol_hop_ns and not lost, the table's fill)
+                out.ol[i], out.lost[i] = row[6], row[7]
 
     def finish(self) -> Drained:
         """End of trace: close every item, retire every unit, drain; returns the record."""

@@ -89,9 +89,10 @@ def nf_setup(nf: Any, packets: Any) -> tuple[Any, Any]:
 
 
 def nf_inputs(nf: Any, packets: Any) -> tuple:
-    """The arrays the NF reads (:func:`snfkit.nf.prepare`; a PreparedTrace keeps them)."""
+    """The arrays the NF reads (:func:`snfkit.nf.prepare`; a PreparedTrace keeps them), from
+    packets :func:`nf_setup` has checked."""
     from snfkit.nf import prepare
 
     if isinstance(packets, PreparedTrace):
         return packets.nf_inputs(nf)
-    return prepare(nf, packets)
+    return prepare(nf, packets, checked=True)

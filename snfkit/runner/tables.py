@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,10 @@ from snfkit.engine.enums import (
     names,
 )
 from snfkit.engine.faults_nb import FAIL_COLUMNS
-from snfkit.engine.pool_nb import RECORD_DTYPE
+from snfkit.engine.pool_nb import RECORD_DTYPE, SHARE_ONE
 from snfkit.engine.replay_nb import item_rates_nb
 from snfkit.engine.state_nb import TRANSFER_COLUMNS, new_transfers
-from snfkit.results import Results
+from snfkit.results import LazyTable, Results
 from snfkit.runner.drained import Drained, PacketPart
 
 PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0, 99.9)
@@ -39,11 +40,33 @@ def enum_column(codes: np.ndarray, categories: Iterable[str]) -> pl.Series:
     return pl.Series(cats, dtype=pl.Enum(cats)).gather(pl.Series(np.asarray(codes, np.uint32)))
 
 
-def _packets_part(part: PacketPart) -> pl.DataFrame:
-    """One chunk's per-packet rows (``wire_len``: the table's own UInt32 column, if it had one,
-    taken as it is)."""
+def _packets_part(part: PacketPart, ol_fill: int | None = None) -> pl.DataFrame:
+    """One chunk's per-packet rows from the kernel's columns (``wire_len``: the table's own
+    UInt32 column, if it had one, taken as it is). The kernel writes only what cannot be
+    derived (:class:`~snfkit.engine.replay_nb.ChunkOut`): finish = arrival + latency - ol,
+    service = finish - start, queue = latency - service - state wait - ol. ``ol_fill``: the
+    table has ``ol_ns`` and ``lost`` columns (with failures or an OL hop), and where the kernel
+    did not write them (no OL can fail) they are this hop and False; None: no such columns."""
     out = part.out
+    n = part.ts.shape[0]
     wire_len = part.wire_len_column
+    ol: Any = None
+    if out.ol.shape[0]:
+        ol, lost = out.ol, out.lost
+    elif ol_fill is not None:
+        ol = pl.repeat(ol_fill, n, dtype=pl.Int64, eager=True)
+        lost = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+    finish = np.add(part.ts, out.latency)
+    service = np.subtract(finish, out.start)
+    queue = np.subtract(out.latency, service)
+    queue -= out.state_wait
+    if isinstance(ol, np.ndarray):
+        finish -= ol
+        service -= ol
+        # queue = latency - (service - ol) - wait - ol: as it stands
+    elif ol_fill:
+        finish -= ol_fill
+        service -= ol_fill
     return pl.DataFrame(
         {
             "ts_ns": part.ts,
@@ -52,16 +75,22 @@ def _packets_part(part: PacketPart) -> pl.DataFrame:
             "unit": out.unit,
             "item": out.item,
             "start_ns": out.start,
-            "finish_ns": out.finish,
+            "finish_ns": finish,
             "latency_ns": out.latency,
-            "queue_ns": out.queue,
+            "queue_ns": queue,
             "state_wait_ns": out.state_wait,
-            "service_ns": out.service,
+            "service_ns": service,
             "wait_cause": enum_column(out.wait_cause, WAIT_CAUSES),
             "reordered": out.reordered,
-            **({"ol_ns": out.ol, "lost": out.lost} if out.ol.shape[0] else {}),
+            **({"ol_ns": ol, "lost": lost} if ol is not None else {}),
         }
     )
+
+
+def packets_table(parts: list[PacketPart], ol_fill: int | None = None) -> pl.DataFrame:
+    """The packets table of a replay's chunks (:func:`_packets_part` each)."""
+    frames = [_packets_part(part, ol_fill) for part in parts]
+    return pl.concat(frames) if frames else _empty_packets()
 
 
 def _origin(run: Drained) -> int:
@@ -76,29 +105,44 @@ def _on_clock(times: np.ndarray, run: Drained) -> np.ndarray:
 
 
 def build_results(run: Drained) -> Results:
-    """Every table and the summary of a finished replay."""
+    """Every table and the summary of a finished replay (the exact latency percentiles, a pass
+    over every latency, on a second thread meanwhile)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="snfkit-percentiles") as pool:
+        percentiles = pool.submit(_latency_percentiles, run)  # (its kernels release the GIL)
+        return _build(run, percentiles.result)
+
+
+def _build(run: Drained, percentiles: Callable[[], tuple[list[float], bool]]) -> Results:
+    """:func:`build_results`, given the percentiles (a call that waits for them)."""
     p = run.params
     cap = p.assignment.unit_capacity_bps
     counters = run.state.ctl[0]
     t0 = run.t0 if run.t0 is not None else 0
     duration = max(run.t_last - t0, 0)
-
     units = _units_table(run)
-    flowlets = _flowlets_table(run)
+    n_items = int(counters["items"])
+    items = Items(*(a[:n_items] for a in run.state.items))  # (not the rest of the state)
+    close_after, first = p.close_after_ns, run.t0  # (the lazy tables keep nothing else)
+    flowlets = LazyTable(lambda: _flowlets_table(items, close_after, first))
     epochs, epoch_units = _epoch_tables(run, units, cap)
     packets = None
     if run.keep:
-        frames = [_packets_part(part) for part in run.packet_parts]
-        packets = pl.concat(frames) if frames else _empty_packets()
+        parts = run.packet_parts
+        hop = p.faults.ol_hop_ns
+        ol_fill = hop if run.state.fails.shape[0] or hop > 0 else None
+        if p.report.keep_packets == "auto":  # built from the kernel's columns when first read
+            packets = LazyTable(lambda: packets_table(parts, ol_fill))
+        else:
+            packets = packets_table(parts, ol_fill)
     transfers = _transfers_table(run)
-    summary = _summary(run, packets, units, duration, counters)
+    summary = _summary(run, units, duration, counters, *percentiles())
     summary.update(_state_summary(run, duration, counters))
     failures = _failures_table(run)
     summary.update(_failure_summary(run, failures, duration, counters))
-    extra = {}
+    extra: dict[str, Any] = {"wire_bytes": float(items.bytes.sum())}  # (for the NF pass)
     if run.keep_src:
         extra["src_pkt"] = np.concatenate(run.src_parts) if run.src_parts else np.zeros(0, np.int64)
-        if run.keep:
+        if run.keep_transfers:
             pushed = transfers.filter(pl.col("kind") == "push")["packet"].to_numpy()
         else:
             pushed = np.concatenate(run.pushed_packets) if run.pushed_packets else np.zeros(0, int)
@@ -118,7 +162,7 @@ def build_results(run: Drained) -> Results:
 
 
 def _transfers_table(run: Drained) -> pl.DataFrame | None:
-    if not run.keep:
+    if not run.keep_transfers:
         return None
     state_bytes = run.params.state.state_bytes
 
@@ -270,21 +314,24 @@ def _units_table(run: Drained) -> pl.DataFrame:
     return table.with_columns((pl.col("retire_ns") - pl.col("start_ns")).alias("lifetime_ns"))
 
 
-def _flowlets_table(run: Drained) -> pl.DataFrame:
-    n = int(run.state.ctl["items"][0])
-    it = Items(*(a[:n] for a in run.state.items))
-    rate = item_rates_nb(
-        it.open_ts, it.last, it.bytes, it.pkts, np.int64(run.params.close_after_ns)
-    )
+def _flowlets_table(it: Items, close_after_ns: int, t0: int | None) -> pl.DataFrame:
+    """The flowlets table from the kernel's item columns (``t0``: the first packet's time)."""
+    n = it.flow.shape[0]
+    rate = item_rates_nb(it.open_ts, it.last, it.bytes, it.pkts, np.int64(close_after_ns))
+    origin = t0 or 0
+
+    def on_clock(times: np.ndarray) -> np.ndarray:
+        return times + origin if origin else times
+
     return pl.DataFrame(
         {
             "item": np.arange(n, dtype=np.int64),
             "flow_id": it.flow,
             "unit": it.unit,
             "unit_life": it.life,
-            "open_ns": _on_clock(it.open_ts, run),
-            "last_ns": _on_clock(it.last, run),
-            "end_ns": _on_clock(it.end, run),
+            "open_ns": on_clock(it.open_ts),
+            "last_ns": on_clock(it.last),
+            "end_ns": on_clock(it.end),
             "packets": it.pkts,
             "bytes": it.bytes,
             "reason": enum_column(it.reason, names(OpenReason)),
@@ -306,7 +353,8 @@ def _epoch_tables(
     starts = units["start_ns"].to_numpy()
     retires = units["retire_ns"].to_numpy()
     slots = units["unit"].to_numpy()
-    active = _active_per_epoch(starts, retires, slots, t0, E, n_epochs)
+    shares = units["share"].to_numpy()
+    active = _active_per_epoch(starts, retires, slots, shares, t0, E, n_epochs)
     rows = (
         np.concatenate(run.eu_parts) if run.eu_parts else np.zeros((0, len(EU_COLUMNS)), np.int64)
     )
@@ -333,7 +381,9 @@ def _epoch_tables(
     offered = traffic.group_by("epoch").agg(pl.col("bytes").sum().alias("offered_bytes"))
     base = pl.DataFrame({"epoch": np.arange(n_epochs, dtype=np.int64)})
     per = eu.group_by("epoch").agg(
-        pl.col("active_ns").sum(), pl.col("processed_bytes").sum().alias("processed_bytes")
+        pl.col("active_ns").sum(),
+        pl.col("leased_ns").sum(),
+        pl.col("processed_bytes").sum().alias("processed_bytes"),
     )
     epochs = (
         base.join(offered, on="epoch", how="left")
@@ -346,7 +396,7 @@ def _epoch_tables(
             mean_active_units=pl.col("active_ns") / E,
             max_active_units=pl.Series(max_active, dtype=pl.Int64),
         )
-        .with_columns(provisioned_gbps=pl.col("mean_active_units") * cap / 1e9)
+        .with_columns(provisioned_gbps=pl.col("leased_ns") / SHARE_ONE / E * cap / 1e9)
         .with_columns(overprovision_gbps=pl.col("provisioned_gbps") - pl.col("offered_gbps"))
         .select(
             "epoch",
@@ -362,9 +412,10 @@ def _epoch_tables(
     return epochs, eu.drop("processed_bytes")
 
 
-def _active_per_epoch(starts, retires, slots, t0, E, n_epochs) -> pl.DataFrame:
-    """Each unit lifetime's active time in each epoch it overlaps: rows (epoch, unit, active_ns),
-    summed over the lifetimes of a slot (vectorised: a unit alive for a million epochs costs a
+def _active_per_epoch(starts, retires, slots, shares, t0, E, n_epochs) -> pl.DataFrame:
+    """Each unit lifetime's active time in each epoch it overlaps: rows (epoch, unit, active_ns,
+    leased_ns = active time x the lifetime's share in thousandths of a unit), summed over the
+    lifetimes of a slot (vectorised: a unit alive for a million epochs costs a
     million rows, not a million Python steps)."""
     if n_epochs == 0 or len(starts) == 0:
         e_lo = e_hi = np.zeros(0, np.int64)
@@ -384,10 +435,11 @@ def _active_per_epoch(starts, retires, slots, t0, E, n_epochs) -> pl.DataFrame:
                 "epoch": epoch[keep].astype(np.int64),
                 "unit": slots[life][keep].astype(np.int64),
                 "active_ns": (hi - lo)[keep].astype(np.int64),
+                "leased_ns": ((hi - lo) * shares[life])[keep].astype(np.int64),
             }
         )
         .group_by("epoch", "unit")
-        .agg(pl.col("active_ns").sum())
+        .agg(pl.col("active_ns").sum(), pl.col("leased_ns").sum())
     )
 
 
@@ -416,20 +468,33 @@ def _max_active_per_epoch(starts, retires, t0, E, n_epochs) -> np.ndarray:
     return out
 
 
-def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
-    latency = packets["latency_ns"] if packets is not None else None
-    if latency is not None and int(counters["lost"]):  # lost packets have no latency
-        latency = latency.filter(~packets["lost"])
-    if latency is not None and latency.len():
-        # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
-        # the column's chunks (no copy, no partition of the whole column)
-        ranks = np.floor((latency.len() - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
-        parts = [c.to_numpy() for c in latency.get_chunks()]
-        pct = [float(v) for v in ranked_values(parts, ranks, run.state.hist)]
-        exact = True
+def _latency_parts(run: Drained) -> list[np.ndarray]:
+    """The per-packet latencies of the chunks (lost packets, which have none, left out)."""
+    if not run.keep:
+        return []
+    if int(run.state.ctl["lost"][0]):
+        parts = [part.out.latency[~part.out.lost] for part in run.packet_parts]
     else:
-        pct = latency_hist.percentiles(run.state.hist, list(PERCENTILES))
-        exact = False
+        parts = [part.out.latency.view() for part in run.packet_parts]
+    for part in parts:  # read-only, as the column chunks these kernels were compiled for
+        part.setflags(write=False)
+    return parts
+
+
+def _latency_percentiles(run: Drained) -> tuple[list[float], bool]:
+    """The summary's latency percentiles (ns) and whether they are exact: from the per-packet
+    latencies when kept, else from the kernel's log histogram."""
+    parts = _latency_parts(run)
+    n_lat = sum(part.shape[0] for part in parts)
+    if not n_lat:
+        return latency_hist.percentiles(run.state.hist, list(PERCENTILES)), False
+    # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
+    # the chunks' columns (no copy, no partition of the whole column)
+    ranks = np.floor((n_lat - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
+    return [float(v) for v in ranked_values(parts, ranks, run.state.hist)], True
+
+
+def _summary(run, units, duration, counters, pct, exact) -> dict[str, Any]:
     names = ["p1", "p25", "p50", "p75", "p99", "p99.9"]
     unit_ns = int(units["lifetime_ns"].sum()) if units.height else 0
     offered_bits = float(run.state.items.bytes[: int(counters["items"])].sum()) * 8.0
@@ -473,4 +538,20 @@ def _summary(run, packets, units, duration, counters) -> dict[str, Any]:
         "reordered": int(counters["reordered"]),
         "duration_s": duration / 1e9,
         "offered_gbps": offered_bits / span if duration else float("nan"),
+        "rm_epoch_leases": int(counters["lease_asks"]),
+        "rm_leases_returned": int(counters["lease_returns"]),
+        "controller": _controller_summary(counters, duration),
+    }
+
+
+def _controller_summary(counters, duration: int) -> dict[str, Any]:
+    """The controller's decisions, and with a decision rate its utilisation (decision time over
+    the trace's duration; above 1 it could not keep up) and the items that queued for it."""
+    waited = int(counters["decide_waited"])
+    busy = int(counters["decide_busy"])
+    return {
+        "decisions": int(counters["allocations"]),
+        "utilization": busy / duration if busy and duration else (0.0 if not busy else None),
+        "waited": waited,
+        "wait_mean_us": float(counters["decide_wait"]) / waited / 1e3 if waited else 0.0,
     }

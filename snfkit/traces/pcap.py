@@ -81,6 +81,9 @@ from snfkit.traces.table import packets_from_arrays
 CHUNK_RECORDS = 1 << 20
 """Records per kernel call (one chunk)."""
 
+FIRST_RECORDS = 1 << 16
+"""Records of the first kernel call, whose bytes per packet size the columns for the rest."""
+
 LINK_TYPES = "0, 1, 12, 101, 108, 113, 228, 229 or 276"
 
 
@@ -165,8 +168,9 @@ def read_capture_columns(
     chunk_records: int = CHUNK_RECORDS,
 ) -> tuple[PacketColumns, CaptureState]:
     """Run the kernel over ``src`` chunk by chunk; return the raw columns (file order, not yet
-    sorted) and the final reader state (its ``counts`` include ``Count.RECORDS``, the packet
-    records and damaged blocks seen). Same options as :func:`read_capture`."""
+    sorted; the payload columns empty unless ``payload_bytes > 0``) and the final reader state
+    (its ``counts`` include ``Count.RECORDS``, the packet records and damaged blocks seen). Same
+    options as :func:`read_capture`."""
     strict = check_bool("strict", strict)
     payload_bytes = min(check_int("payload_bytes", payload_bytes, 0), MAX_PAYLOAD_BYTES)
     chunk_records = check_int("chunk_records", chunk_records, 1)  # 0 would never advance
@@ -177,22 +181,27 @@ def read_capture_columns(
         raise TraceFormatError(src.path, 0, "a non-empty trace", "an empty file")
     fmt = CaptureFormat.PCAPNG if src.format == "pcapng" else CaptureFormat.PCAP
     state = new_capture_state()
+    keep_payload = payload_bytes > 0
     # A record takes at least 16 bytes (pcap header, SPB): that bounds the packets in the file.
     most = size // 16 + 1
-    cols = new_packet_columns(min(chunk_records, most))
+    # The first call reads a sample; the columns then grow once to what the sample's bytes per
+    # packet predict for the whole file (+10 %), so that little is copied.
+    cols = new_packet_columns(min(chunk_records, most, FIRST_RECORDS), keep_payload)
     total = 0
     pos = 0
     with progress_reporter(progress, size, "ingest") as reporter:
         while True:
             if total == cols.ts.shape[0]:
-                # Full: grow once to the size the bytes per packet so far predict (+10%).
+                # Full: grow to the size the bytes per packet so far predict (+10%).
                 rest = int((size - pos) / max(pos, 1) * total * 1.1) + 1024
-                grown = new_packet_columns(min(total + max(rest, chunk_records // 8), most))
+                grown = new_packet_columns(
+                    min(total + max(rest, chunk_records // 8), most), keep_payload
+                )
                 for old, new in zip(cols, grown, strict=True):
                     new[:total] = old[:total]
                 cols = grown
             room = min(chunk_records, cols.ts.shape[0] - total)
-            view = PacketColumns(*(a[total : total + room] for a in cols))
+            view = PacketColumns(*(a[total : total + room] if a.shape[0] else a for a in cols))
             n, nxt, status, detail = read_capture_chunk_nb(
                 buf, pos, fmt, bool(strict), int(payload_bytes), state, view
             )
@@ -205,7 +214,7 @@ def read_capture_columns(
             pos = int(nxt)
             if status == ChunkStatus.DONE:
                 break
-    return PacketColumns(*(a[:total] for a in cols)), state
+    return PacketColumns(*(a[:total] if a.shape[0] else a for a in cols)), state
 
 
 def read_capture(
@@ -236,7 +245,7 @@ def read_capture(
     )
     if state.counts[Count.REORDERED]:
         order = np.argsort(cols.ts, kind="stable")
-        cols = PacketColumns(*(a[order] for a in cols))
+        cols = PacketColumns(*(a[order] if a.shape[0] else a for a in cols))
     payload = payload_series(src.buf, cols.pay_off, cols.pay_len) if payload_bytes > 0 else None
     table = packets_from_arrays(
         cols.ts, cols.src, cols.dst, cols.sport, cols.dport, cols.proto, cols.wire_len, payload

@@ -11,7 +11,6 @@ MAX_PAYLOAD_BYTES = 2**31 - 1
 holds more, so a larger request keeps whole payloads."""
 
 
-
 @dataclass(frozen=True)
 class IngestResult:
     """What a reader returns: the packets table and an account of everything not in it.

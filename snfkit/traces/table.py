@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from snfkit.engine.flowkeys_nb import factorize_rows_nb
+from snfkit.engine.binary_views_nb import ROWS_PER_BUFFER, binary16_views_nb
+from snfkit.engine.flowkeys_nb import factorize_flows_nb
 from snfkit.errors import SchemaError
 from snfkit.traces.schema import FIVE_TUPLE, OPTIONAL_COLUMNS, PACKETS_SCHEMA
 
@@ -41,14 +42,27 @@ def ipv4_to_rows(addrs_be: np.ndarray) -> np.ndarray:
     return out
 
 
-def _binary16_series(name: str, rows: np.ndarray) -> pl.Series:
+def _address_rows_checked(name: str, rows: np.ndarray) -> np.ndarray:
     rows = np.ascontiguousarray(rows, dtype=np.uint8)
     if rows.ndim != 2 or rows.shape[1] != 16:
         raise ValueError(f"{name}: expected uint8[n, 16] address rows, got shape {rows.shape}")
-    arr = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(16), rows.shape[0], [None, pa.py_buffer(rows.tobytes())]
-    )
-    return pl.Series(name, pl.from_arrow(arr)).cast(pl.Binary)
+    return rows
+
+
+def binary16_series(
+    name: str, rows: np.ndarray, rows_per_buffer: int = ROWS_PER_BUFFER
+) -> pl.Series:
+    """A Binary column of the 16-byte ``rows`` (uint8[n, 16]) that *shares* their memory: the rows
+    are the column's Arrow data buffers (``rows_per_buffer`` rows each) and only the 16-byte view
+    of each value is built (:func:`snfkit.engine.binary_views_nb.binary16_views_nb`). Do not
+    modify ``rows`` afterwards (polars shares numeric numpy arrays the same way)."""
+    rows = _address_rows_checked(name, rows)
+    n = rows.shape[0]
+    views = np.empty((n, 4), np.uint32)
+    binary16_views_nb(rows.view(np.uint32), rows_per_buffer, views)
+    data = [pa.py_buffer(rows[i : i + rows_per_buffer]) for i in range(0, n, rows_per_buffer)]
+    arr = pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), *data])
+    return pl.Series(name, pl.from_arrow(arr), dtype=pl.Binary)
 
 
 def address_words(rows: np.ndarray) -> np.ndarray:
@@ -73,6 +87,33 @@ def flow_keys(
     return keys
 
 
+def flow_ids(
+    src_ip: np.ndarray,
+    dst_ip: np.ndarray,
+    src_port: np.ndarray,
+    dst_port: np.ndarray,
+    proto: np.ndarray,
+) -> np.ndarray:
+    """Dense flow ids (int64[n], 0, 1, ... in order of each 5-tuple's first row) of 5-tuple
+    columns: addresses uint8[n, 16], ports uint16[n], proto uint8[n], all of length n."""
+    src_ip = _address_rows_checked("src_ip", src_ip)
+    dst_ip = _address_rows_checked("dst_ip", dst_ip)
+    src_port = np.ascontiguousarray(src_port, np.uint16)
+    dst_port = np.ascontiguousarray(dst_port, np.uint16)
+    proto = np.ascontiguousarray(proto, np.uint8)
+    n = src_ip.shape[0]
+    if not dst_ip.shape[0] == src_port.shape[0] == dst_port.shape[0] == proto.shape[0] == n:
+        raise ValueError(
+            f"5-tuple columns of different lengths: {n}, {dst_ip.shape[0]}, "
+            f"{src_port.shape[0]}, {dst_port.shape[0]}, {proto.shape[0]}"
+        )
+    ids = np.empty(n, np.int64)
+    factorize_flows_nb(
+        src_ip.view(np.uint64), dst_ip.view(np.uint64), src_port, dst_port, proto, ids
+    )
+    return ids
+
+
 def packets_from_arrays(
     ts_ns: np.ndarray,
     src_ip: np.ndarray,
@@ -83,15 +124,29 @@ def packets_from_arrays(
     wire_len: np.ndarray,
     payload: list[bytes] | pl.Series | None = None,
 ) -> pl.DataFrame:
-    """Assemble a packets table from column arrays; addresses are uint8[n, 16]; assigns flow_id."""
-    ids, _ = factorize_rows_nb(flow_keys(src_ip, dst_ip, src_port, dst_port, proto))
+    """Assemble a packets table from column arrays; addresses are uint8[n, 16]; assigns flow_id.
+
+    The table shares the memory of arrays that already have the column's dtype and layout (the
+    address rows always, as :func:`binary16_series`): do not modify them afterwards.
+    """
+    src_ip = _address_rows_checked("src_ip", src_ip)
+    dst_ip = _address_rows_checked("dst_ip", dst_ip)
+    src_port = np.ascontiguousarray(src_port, np.uint16)
+    dst_port = np.ascontiguousarray(dst_port, np.uint16)
+    proto = np.ascontiguousarray(proto, np.uint8)
+    given = {"ts_ns": ts_ns, "src_ip": src_ip, "dst_ip": dst_ip, "src_port": src_port}
+    given |= {"dst_port": dst_port, "proto": proto, "wire_len": wire_len}
+    lengths = {name: len(a) for name, a in given.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"columns of different lengths: {lengths}")
+    ids = flow_ids(src_ip, dst_ip, src_port, dst_port, proto)
     cols = [
         pl.Series("ts_ns", np.asarray(ts_ns, np.int64)),
-        _binary16_series("src_ip", src_ip),
-        _binary16_series("dst_ip", dst_ip),
-        pl.Series("src_port", np.asarray(src_port, np.uint16)),
-        pl.Series("dst_port", np.asarray(dst_port, np.uint16)),
-        pl.Series("proto", np.asarray(proto, np.uint8)),
+        binary16_series("src_ip", src_ip),
+        binary16_series("dst_ip", dst_ip),
+        pl.Series("src_port", src_port),
+        pl.Series("dst_port", dst_port),
+        pl.Series("proto", proto),
         pl.Series("wire_len", np.asarray(wire_len, np.uint32)),
         pl.Series("flow_id", ids),
     ]
@@ -125,7 +180,13 @@ def table_flow_keys(packets: pl.DataFrame) -> np.ndarray:
 
 def reassign_flow_ids(packets: pl.DataFrame) -> pl.DataFrame:
     """Recompute ``flow_id`` (dense, first-seen order) after a transform reordered or merged rows."""
-    ids, _ = factorize_rows_nb(table_flow_keys(packets))
+    ids = flow_ids(
+        address_rows(packets["src_ip"]),
+        address_rows(packets["dst_ip"]),
+        packets["src_port"].to_numpy(),
+        packets["dst_port"].to_numpy(),
+        packets["proto"].to_numpy(),
+    )
     return packets.with_columns(pl.Series("flow_id", ids))
 
 
@@ -172,6 +233,8 @@ __all__ = [
     "FIVE_TUPLE",
     "address_rows",
     "address_words",
+    "binary16_series",
+    "flow_ids",
     "flow_keys",
     "format_ip",
     "ip_to_bytes",

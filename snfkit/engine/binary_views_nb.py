@@ -1,0 +1,47 @@
+"""Arrow BinaryView descriptors for fixed 16-byte values (the packets table's addresses).
+
+Polars stores a Binary column as Arrow "binary views": one 16-byte descriptor per value (its
+length, its first 4 bytes, the index of the data buffer that holds it and its offset there) plus
+data buffers. A value longer than 12 bytes lives in a data buffer, so the ``uint8[n, 16]`` address
+rows the readers fill can *be* the data buffers, and a Binary column costs only these descriptors
+(no copy of the addresses, no per-value allocation). Twin: :mod:`snfkit.reference.binary_views`.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+
+VALUE_BYTES = 16
+"""Bytes per value (an address)."""
+
+ROWS_PER_BUFFER = 1 << 27
+"""Values per data buffer: a view's offset is an int32, so a buffer holds at most 2 GiB
+(2**27 values of 16 bytes; the last offset, 2**31 - 16, fits)."""
+
+
+@nb.njit(cache=True)
+def binary16_views_nb(words, rows_per_buffer, views):
+    """Fill ``views`` with the views of ``n`` 16-byte values stored back to back in data buffers
+    of ``rows_per_buffer`` values each (value ``i`` in buffer ``i // rows_per_buffer``).
+
+    ``words``: the values as uint32[n, 4] (the rows' bytes viewed as machine words; word 0 holds
+    the first 4 bytes, the view's prefix). ``views``: uint32[n, 4], allocated by the caller (numpy
+    asks the kernel for huge pages, numba's allocator does not: on a fresh 100 MB that was 16 ms
+    against 55 ms here). Each row becomes length 16, prefix, buffer index,
+    byte offset in the buffer (the Arrow layout; integers in native byte order, the prefix
+    the bytes themselves).
+    """
+    n = words.shape[0]
+    start = 0
+    buffer = 0
+    while start < n:  # buffer by buffer: no division per value
+        stop = min(n, start + rows_per_buffer)
+        offset = 0
+        for i in range(start, stop):
+            views[i, 0] = VALUE_BYTES
+            views[i, 1] = words[i, 0]
+            views[i, 2] = buffer
+            views[i, 3] = offset
+            offset += VALUE_BYTES
+        start = stop
+        buffer += 1

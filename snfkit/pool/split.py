@@ -1,0 +1,54 @@
+"""Which controller gets each flow (paper §7: controllers each own a share of the flows)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from snfkit.engine.mix_nb import buckets_nb
+from snfkit.errors import ParameterError
+
+INGRESS = "ingress"
+"""A packets table column that names each packet's controller (its ingress point), if present."""
+
+
+def controller_of(packets: pl.DataFrame, controllers: int, seed: int) -> np.ndarray:
+    """Each packet's controller, 0..controllers-1: by the table's ``ingress`` column when it has
+    one (its distinct values in sorted order are controllers 0, 1, ...; there must be exactly
+    ``controllers`` of them, and a flow must keep one ingress), else by a seeded hash of the
+    packet's ``flow_id`` (the flow's key), so every packet of a flow goes to one controller.
+    Raises ParameterError when there are fewer flows than controllers (a controller with none)."""
+    flow = packets["flow_id"].to_numpy()
+    if INGRESS in packets.columns:
+        col = packets[INGRESS]
+        if col.null_count():
+            row = int(col.is_null().arg_max())
+            raise ParameterError("packets", f"ingress null at row {row}", "an ingress per packet")
+        values = col.unique().sort()
+        if values.len() != controllers:
+            raise ParameterError(
+                "controllers",
+                controllers,
+                f"the number of distinct ingress values in the table ({values.len()}: "
+                f"{values.head(5).to_list()}{', ...' if values.len() > 5 else ''})",
+            )
+        ctl = col.rank("dense").cast(pl.Int64).to_numpy() - 1
+        per_flow = (
+            pl.DataFrame({"flow": flow, "ctl": ctl})
+            .group_by("flow")
+            .agg(pl.col("ctl").n_unique().alias("n"))
+        )
+        split = per_flow.filter(pl.col("n") > 1)
+        if split.height:
+            raise ParameterError(
+                "packets",
+                f"flow_id {int(split['flow'][0])} arrives at {int(split['n'][0])} ingress points",
+                "one ingress per flow (a flow's state lives with one controller)",
+            )
+        return ctl
+    n_flows = int(np.count_nonzero(np.bincount(flow))) if flow.shape[0] else 0
+    if controllers > max(n_flows, 1):
+        raise ParameterError(
+            "controllers", controllers, f"at most the trace's number of flows ({n_flows:,})"
+        )
+    return buckets_nb(flow.astype(np.int64), np.int64(controllers), np.int64(seed))

@@ -1,0 +1,161 @@
+"""The packets table's build from reader columns: flow ids by the 5-tuple hash table
+(snfkit.engine.flowkeys_nb.factorize_flows_nb) and address columns as Arrow binary views over the
+address rows (snfkit.engine.binary_views_nb), each against its plain-Python twin and against the
+construction they replaced (packed key rows; a copied fixed-size binary array)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from snfkit.engine.binary_views_nb import binary16_views_nb
+from snfkit.engine.flowkeys_nb import factorize_flows_nb, factorize_rows_nb
+from snfkit.reference.binary_views import binary16_views
+from snfkit.reference.flowkeys import factorize_flows
+from snfkit.traces.table import (
+    binary16_series,
+    flow_ids,
+    flow_keys,
+    format_ip,
+    ipv4_to_rows,
+    packets_from_arrays,
+)
+
+
+@st.composite
+def five_tuples(draw, max_rows: int = 300):
+    """5-tuple columns drawn from a few values each, so that rows repeat; addresses mix IPv4-mapped
+    rows and arbitrary 16-byte ones (which differ from each other in any byte)."""
+    n = draw(st.integers(0, max_rows))
+    pool = draw(st.lists(arrays(np.uint8, 16, elements=st.integers(0, 3)), min_size=1, max_size=4))
+    pool.append(ipv4_to_rows(np.array([0x0A000001], np.uint32))[0])
+    pick = st.integers(0, len(pool) - 1)
+    src = np.array([pool[draw(pick)] for _ in range(n)], np.uint8).reshape(n, 16)
+    dst = np.array([pool[draw(pick)] for _ in range(n)], np.uint8).reshape(n, 16)
+    small = arrays(np.uint16, n, elements=st.sampled_from([0, 1, 80, 65535]))
+    sport, dport = draw(small), draw(small)
+    proto = draw(arrays(np.uint8, n, elements=st.sampled_from([0, 6, 17, 255])))
+    return src, dst, sport, dport, proto
+
+
+@settings(max_examples=150, deadline=None)
+@given(five_tuples())
+def test_factorize_flows_kernel_equals_twin(cols):
+    src, dst, sport, dport, proto = cols
+    words = (src.view(np.uint64), dst.view(np.uint64), sport, dport, proto)
+    ids, want_ids = np.empty(len(sport), np.int64), np.empty(len(sport), np.int64)
+    first = factorize_flows_nb(*words, ids)
+    want_first = factorize_flows(*words, want_ids)
+    assert np.array_equal(ids, want_ids) and np.array_equal(first, want_first)
+
+
+@settings(max_examples=150, deadline=None)
+@given(five_tuples())
+def test_flow_ids_equal_those_of_packed_key_rows(cols):
+    """The ids the tables had before: factorize_rows_nb over flow_keys rows."""
+    want, _ = factorize_rows_nb(flow_keys(*cols))
+    assert np.array_equal(flow_ids(*cols), want)
+
+
+def test_flow_ids_many_flows_through_table_growth():
+    """Enough distinct flows to double the slot table and the key arrays several times, each
+    flow seen again later (in a shuffled order) so that lookups run after every growth."""
+    rng = np.random.default_rng(3)
+    n_flows = 50_000
+    flows = np.concatenate([np.arange(n_flows), rng.permutation(n_flows), rng.permutation(n_flows)])
+    src = ipv4_to_rows((flows * 2654435761 % 2**32).astype(np.uint32))
+    dst = ipv4_to_rows(np.full(len(flows), 0x0A000001, np.uint32))
+    sport = (flows % 65536).astype(np.uint16)
+    dport = np.full(len(flows), 443, np.uint16)
+    proto = np.where(flows % 3 == 0, 17, 6).astype(np.uint8)
+    ids = flow_ids(src, dst, sport, dport, proto)
+    assert np.array_equal(ids, np.concatenate([np.arange(n_flows), flows[n_flows:]]))
+
+
+def test_flow_ids_checks_lengths():
+    rows = ipv4_to_rows(np.arange(3, dtype=np.uint32))
+    with pytest.raises(ValueError, match="different lengths"):
+        flow_ids(rows, rows, np.zeros(3, np.uint16), np.zeros(2, np.uint16), np.zeros(3, np.uint8))
+    with pytest.raises(ValueError, match="uint8\\[n, 16\\]"):
+        flow_ids(rows[:, :4], rows, np.zeros(3), np.zeros(3), np.zeros(3))
+
+
+def test_a_changed_kernel_id_is_caught():
+    """Negative control: the comparison with the twin sees a single wrong id."""
+    src = ipv4_to_rows(np.array([1, 2, 1], np.uint32))
+    words = (src.view(np.uint64), src.view(np.uint64), np.zeros(3, np.uint16))
+    words += (np.zeros(3, np.uint16), np.zeros(3, np.uint8))
+    ids, want = np.empty(3, np.int64), np.empty(3, np.int64)
+    factorize_flows_nb(*words, ids)
+    factorize_flows(*words, want)
+    ids[2] = 1
+    assert not np.array_equal(ids, want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(0, 40), st.just(16))), st.integers(1, 9))
+def test_binary16_views_kernel_equals_twin(rows, per_buffer):
+    views, want = np.empty((len(rows), 4), np.uint32), np.empty((len(rows), 4), np.uint32)
+    binary16_views_nb(rows.view(np.uint32), per_buffer, views)
+    binary16_views(rows.view(np.uint32), per_buffer, want)
+    assert np.array_equal(views, want)
+
+
+def _copied_binary16(name: str, rows: np.ndarray) -> pl.Series:
+    """How address columns were built before the views: a copied fixed-size binary array."""
+    arr = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), rows.shape[0], [None, pa.py_buffer(rows.tobytes())]
+    )
+    return pl.Series(name, pl.from_arrow(arr)).cast(pl.Binary)
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(0, 40), st.just(16))), st.integers(1, 9))
+def test_binary16_series_equals_copied_column(rows, per_buffer):
+    """Views over several data buffers (a small rows_per_buffer) read back as the same values."""
+    s = binary16_series("src_ip", rows, per_buffer)
+    want = _copied_binary16("src_ip", rows)
+    assert s.dtype == pl.Binary and s.equals(want)
+    assert s.to_list() == [bytes(r) for r in rows]
+    assert s.bin.size().to_list() == [16] * len(rows)
+    assert s.sort().equals(want.sort())  # numeric (byte) order survives
+
+
+def test_binary16_series_of_ipv4_rows_formats():
+    rows = ipv4_to_rows(np.array([0x0A000001, 0xC0A80102], np.uint32))
+    assert [format_ip(b) for b in binary16_series("a", rows)] == ["10.0.0.1", "192.168.1.2"]
+
+
+def test_packets_from_arrays_table_is_the_one_built_before():
+    """Same content as the old construction (packed key rows, copied address column)."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    src = ipv4_to_rows(rng.integers(0, 50, n).astype(np.uint32))
+    dst = rng.integers(0, 2, (n, 16)).astype(np.uint8)
+    sport = rng.integers(0, 3, n).astype(np.uint16)
+    dport = rng.integers(0, 3, n).astype(np.uint16)
+    proto = rng.choice([6, 17], n).astype(np.uint8)
+    ts = np.sort(rng.integers(0, 10**9, n))
+    wire = rng.integers(40, 1500, n).astype(np.uint32)
+    table = packets_from_arrays(ts, src, dst, sport, dport, proto, wire)
+    ids, _ = factorize_rows_nb(flow_keys(src, dst, sport, dport, proto))
+    want = pl.DataFrame(
+        [
+            pl.Series("ts_ns", ts),
+            _copied_binary16("src_ip", src),
+            _copied_binary16("dst_ip", dst),
+            pl.Series("src_port", sport),
+            pl.Series("dst_port", dport),
+            pl.Series("proto", proto),
+            pl.Series("wire_len", wire),
+            pl.Series("flow_id", ids),
+        ]
+    )
+    assert table.equals(want) and table.schema == want.schema
+    with pytest.raises(ValueError, match="different lengths"):
+        packets_from_arrays(ts[:-1], src, dst, sport, dport, proto, wire)
