@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -75,6 +76,13 @@ def _first_apart(chunks: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
         first = first.slice(FIRST_PIECE)
     yield first
     yield from chunks
+
+
+class _End:
+    """What a stage of :meth:`Driver._pipeline` returns when there are no more chunks."""
+
+
+_END = _End()
 
 
 class Staged(NamedTuple):
@@ -297,8 +305,11 @@ class Driver:
         if n_items > have:
             size = n_items if exact else max(n_items, 2 * have)
             items = new_items(size)
+            used = int(
+                st.ctl["items"][0]
+            )  # (the rest are zero pages: copied, they would be memory)
             for new, old in zip(items, st.items, strict=True):
-                new[:have] = old
+                new[:used] = old[:used]
             self.drained.state = st._replace(items=items)
 
     def feed(self, chunk: pl.DataFrame) -> None:
@@ -309,16 +320,22 @@ class Driver:
 
     def feed_chunks(self, chunks: Iterable[pl.DataFrame], bar) -> None:
         """Replay packets tables one after the other (``bar.advance(n)`` after each), as
-        :meth:`feed` does, but each is checked, its events computed and its output buffers
-        mapped on a second thread while the kernel (which releases the GIL) replays the one
-        before: that work takes about a fifth of a replay. Errors come in the order :meth:`feed`
-        gives them."""
-        stages = (partial(self._stage_table, chunk) for chunk in _first_apart(iter(chunks)))
-        self._pipeline(stages, bar)
+        :meth:`feed` does, but each is taken from ``chunks`` (read, when they come from a file),
+        checked, its events computed and its output buffers mapped on a second thread while the
+        kernel (which releases the GIL) replays the one before: that work takes about a fifth of
+        a replay from a table. Errors come in the order :meth:`feed` gives them."""
+        tables = _first_apart(iter(chunks))
 
-    def _pipeline(self, stages: Iterator[Callable[[int], Staged | None]], bar) -> None:
+        def stage(slot: int) -> Staged | None | _End:
+            chunk = next(tables, None)  # (on the staging thread, like the rest)
+            return _END if chunk is None else self._stage_table(chunk, slot)
+
+        self._pipeline(repeat(stage), bar)
+
+    def _pipeline(self, stages: Iterator[Callable[[int], Staged | None | _End]], bar) -> None:
         """Call each of ``stages`` (with the buffer set to use) on a second thread, and replay
-        what it staged on this one, the next chunk staged while the kernel replays this one."""
+        what it staged on this one, the next chunk staged while the kernel replays this one. A
+        stage returns None for an empty chunk, and ``_END`` when there are no more."""
         with ThreadPoolExecutor(1, thread_name_prefix="snfkit-stage") as pool:
             ahead = None
             slot = 0
@@ -329,6 +346,8 @@ class Driver:
                     slot ^= 1  # its buffers: the kernel is done with the chunk before the last
                 if ahead is not None:
                     staged = ahead.result()
+                    if staged is _END:
+                        break
                     if staged is not None:
                         self._replay(staged)
                         bar.advance(staged.ts.shape[0])
