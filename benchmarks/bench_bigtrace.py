@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     peaks = [b["peak_mb"] for b in bigs]
     identical = all(f["identical"] for f in refs)
     print(f"\nmedians (min-max) of {a.repeat} rounds, each in a fresh process")
-    print(f"| what | packets | seconds | M packets/s | peak RSS MB |\n|---|---|---|---|---|")
+    print("| what | packets | seconds | M packets/s | peak RSS MB |\n|---|---|---|---|---|")
     print(
         f"| `replay(path, keep_packets=False)`, chunks from parquet | {n:,} | "
         f"{_stat([b['seconds'] for b in bigs])} | {_stat(big_pps)} | {_stat(peaks, '{:,.0f}')} |"

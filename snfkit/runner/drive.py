@@ -326,13 +326,13 @@ class Driver:
         a replay from a table. Errors come in the order :meth:`feed` gives them."""
         tables = _first_apart(iter(chunks))
 
-        def stage(slot: int) -> Staged | None | _End:
+        def stage(slot: int) -> Staged | _End | None:
             chunk = next(tables, None)  # (on the staging thread, like the rest)
             return _END if chunk is None else self._stage_table(chunk, slot)
 
         self._pipeline(repeat(stage), bar)
 
-    def _pipeline(self, stages: Iterator[Callable[[int], Staged | None | _End]], bar) -> None:
+    def _pipeline(self, stages: Iterator[Callable[[int], Staged | _End | None]], bar) -> None:
         """Call each of ``stages`` (with the buffer set to use) on a second thread, and replay
         what it staged on this one, the next chunk staged while the kernel replays this one. A
         stage returns None for an empty chunk, and ``_END`` when there are no more."""
