@@ -169,8 +169,9 @@ def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label:
         and packets["flow_id"].max() is not None
     ):  # bad ids are reported chunk by chunk; item rows are zero pages until written
         driver.reserve(int(packets["flow_id"].max()) + 1, packets.height)
-    elif isinstance(packets, str | PathLike) and total:  # (so the item table is never copied)
+    elif isinstance(packets, str | PathLike) and total:  # tables grow in place, never copied
         driver.reserve(0, total)
+        driver.make_room(total)  # (a flow per packet at most)
     pieces = (
         sub
         for chunk in chunks

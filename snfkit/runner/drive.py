@@ -16,6 +16,7 @@ replays give identical results for any chunk size.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -197,20 +198,61 @@ def fresh_flows(n: int) -> np.ndarray:
     return words.view(FLOW_DTYPE).reshape(n)
 
 
-def _grow_flows(st: ReplayState, n_flows: int) -> ReplayState:
+class FlowRoom(NamedTuple):
+    """Per-flow tables with room for more flows than the replay has seen: the kernel's state holds
+    their first rows (views), and :func:`_grow_flows` extends those views in place. Rows past
+    them are not written, so they take no memory until used."""
+
+    flows: np.ndarray
+    masks: np.ndarray
+    flow_life: np.ndarray  # (length 0 without failures)
+
+
+def _new_room(size: int, mask_words: int, with_life: bool) -> FlowRoom:
+    # np.empty, not np.zeros: numpy asks for huge pages for the former, and first touches of
+    # 4 KB pages cost about 10x more here (rows are written when they come into use)
+    life = np.empty(size if with_life else 0, np.int64)
+    return FlowRoom(np.empty(size, FLOW_DTYPE), np.empty((size, 2, mask_words), np.uint64), life)
+
+
+_FRESH_BLOCK = np.tile(_FRESH_WORDS, (1 << 12, 1))
+"""4096 fresh flow records as int64 words: new rows are copied from it a block at a time (a
+broadcast of one record runs a 26-word inner loop per row, several times slower)."""
+
+
+def _fresh_rows(flows: np.ndarray) -> None:
+    """Make every record of ``flows`` :data:`~snfkit.engine.replay_nb.FLOW_FRESH`."""
+    words = _flow_words(flows)
+    block = _FRESH_BLOCK.shape[0]
+    for a in range(0, words.shape[0], block):
+        b = min(a + block, words.shape[0])
+        words[a:b] = _FRESH_BLOCK[: b - a]
+
+
+def _grow_flows(
+    st: ReplayState, n_flows: int, room: FlowRoom | None
+) -> tuple[ReplayState, FlowRoom | None]:
+    """The state with per-flow tables for ``n_flows`` flows, new rows fresh, and the room they are
+    views of. Within the room the tables grow in place; beyond it, a room twice the size takes
+    their rows (one copy of the rows in use: that the room's slack costs no memory is why flows
+    grow this way, not by doubling fresh tables)."""
     old = st.flows.shape[0]
     if n_flows <= old:
-        return st
-    size = max(n_flows, 2 * old)
-    flows = fresh_flows(size)
-    _flow_words(flows)[:old] = _flow_words(st.flows)
-    masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
-    masks[:old] = st.masks
-    if st.flow_life.shape[0] or st.fails.shape[0]:  # kept with failures
-        flow_life = np.full(size, -1, np.int64)
-        flow_life[:old] = st.flow_life
-        st = st._replace(flow_life=flow_life)
-    return st._replace(flows=flows, masks=masks)
+        return st, room
+    with_life = bool(st.flow_life.shape[0] or st.fails.shape[0])  # kept with failures
+    if room is None or room.flows.shape[0] < n_flows:
+        have = room.flows.shape[0] if room is not None else old
+        room = _new_room(max(n_flows, 2 * have), st.masks.shape[2], with_life)
+        _flow_words(room.flows[:old])[:] = _flow_words(st.flows)
+        room.masks[:old] = st.masks
+        room.flow_life[:old] = st.flow_life
+    _fresh_rows(room.flows[old:n_flows])
+    room.masks[old:n_flows] = 0
+    if with_life:
+        room.flow_life[old:n_flows] = -1
+    life = room.flow_life[:n_flows] if with_life else st.flow_life
+    st = st._replace(flows=room.flows[:n_flows], masks=room.masks[:n_flows], flow_life=life)
+    return st, room
 
 
 def event_delays(params: ReplayParams, record: np.void) -> tuple[int, int]:
@@ -266,6 +308,7 @@ class Driver:
         self._staged = 0
         self._last_ts_seen: int | None = None
         self._flows_cap = 0
+        self._room: FlowRoom | None = None  # what the per-flow tables are views of
 
     @property
     def state(self) -> ReplayState:
@@ -280,9 +323,35 @@ class Driver:
         a bound to reserve."""
         if n_flows > 0:
             self._check_flow_ids(n_flows - 1, max(n_items, self.drained.n_in))
-            self.drained.state = _grow_flows(self.drained.state, n_flows)
+            self.drained.state, self._room = _grow_flows(self.drained.state, n_flows, self._room)
             self._flows_cap = max(self._flows_cap, self.drained.state.flows.shape[0])
         self._grow_items(n_items, exact=True)
+
+    def make_room(self, max_flows: int) -> None:
+        """Room for up to ``max_flows`` flows (a bound known before the flows are, such as the
+        packet count of a trace read as it goes), so that the per-flow tables grow in place as
+        flows appear, never copied. It is address space: rows take memory once used. At most
+        what would fill half the machine's memory (beyond it the tables grow by doubling)."""
+        st = self.drained.state
+        with_life = bool(st.flow_life.shape[0] or st.fails.shape[0])
+        per_flow = st.flows.itemsize + 2 * st.masks.shape[2] * 8 + (8 if with_life else 0)
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # (no sysconf: no room made)
+            return
+        size = min(max_flows, memory // 2 // max(per_flow, 1))
+        old = st.flows.shape[0]
+        if size <= old or (self._room is not None and self._room.flows.shape[0] >= size):
+            return
+        room = _new_room(size, st.masks.shape[2], with_life)
+        _flow_words(room.flows[:old])[:] = _flow_words(st.flows)
+        room.masks[:old] = st.masks
+        room.flow_life[:old] = st.flow_life
+        life = room.flow_life[:old] if with_life else st.flow_life
+        self.drained.state = st._replace(
+            flows=room.flows[:old], masks=room.masks[:old], flow_life=life
+        )
+        self._room = room
 
     def _check_flow_ids(self, max_id: int, n_packets: int, row: int | None = None) -> None:
         """Flow ids index the per-flow tables (about 300 bytes a flow), so they must be dense: the
@@ -394,7 +463,7 @@ class Driver:
         if n_flows > self._flows_cap:
             row = self._staged + int(np.argmax(flow)) if n_flows == int(flow.max()) + 1 else None
             self._check_flow_ids(n_flows - 1, self._staged + n, row)
-            self._flows_cap = max(n_flows, 2 * self._flows_cap)  # as _grow_flows grows them
+            self._flows_cap = max(n_flows, 2 * self._flows_cap)  # (the event scratch's size)
         if events is None:
             scratch = self._ev_scratch[slot] = event_scratch(
                 n + self._pending.ts.shape[0], self._flows_cap, self._ev_scratch[slot]
@@ -412,7 +481,7 @@ class Driver:
         """Run the kernel over a staged chunk and keep its outputs."""
         d = self.drained
         n = c.ts.shape[0]
-        d.state = _grow_flows(d.state, c.n_flows)
+        d.state, self._room = _grow_flows(d.state, c.n_flows, self._room)
         self._grow_items(int(d.state.ctl["items"][0]) + n)  # an item per packet at most
         out = self.run_kernel(c.rel, c.flow, c.wl, c.events, c.out)
         if d.keep:
