@@ -34,16 +34,21 @@ def trace_path(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("keep", [False, "auto"])
-def test_path_in_slices_equals_one_chunk_in_memory(trace_path, keep):
+@pytest.mark.parametrize("keep, failing", [(False, False), ("auto", False), (False, True)])
+def test_path_in_slices_equals_one_chunk_in_memory(trace_path, keep, failing):
     assert streamable(trace_path)
     table = load_trace(trace_path)
     assert table.height > 190_000
-    one = snfkit.replay(table, keep_packets=keep, chunk_size=table.height)
-    sliced = snfkit.replay(trace_path, keep_packets=keep, chunk_size=4_000)
+    span = int(table["ts_ns"][-1] - table["ts_ns"][0])
+    kinds = ["unit", "ol", "controller"]
+    failures = snfkit.random_failures(20.0, kinds, 3).draw(span) if failing else None
+    one = snfkit.replay(table, keep_packets=keep, chunk_size=table.height, failures=failures)
+    sliced = snfkit.replay(trace_path, keep_packets=keep, chunk_size=4_000, failures=failures)
     assert one.summary == sliced.summary
-    for name in TABLES:
+    for name in (*TABLES, "failures") if failing else TABLES:
         assert getattr(one, name).equals(getattr(sliced, name)), name
+    if failing:
+        assert sliced.summary["failures"] > 3
     if keep is False:
         assert one.packets is None and sliced.packets is None
     else:

@@ -97,6 +97,7 @@ class Staged(NamedTuple):
     wire_len: pl.Series | None  # the table's own UInt32 column, if it had one
     n_flows: int  # a bound above the chunk's flow ids
     out: ChunkOut  # the kernel's per-packet outputs for it, allocated and their pages mapped
+    flows_ready: bool = False  # the per-flow room has its flows' rows, fresh (Driver.make_room)
 
 
 TRANSFER_ROWS = 1 << 16
@@ -229,27 +230,34 @@ def _fresh_rows(flows: np.ndarray) -> None:
         words[a:b] = _FRESH_BLOCK[: b - a]
 
 
+def _fresh_room_rows(room: FlowRoom, a: int, b: int) -> None:
+    """Make rows a..b-1 of the room fresh flows (no mask bits, no lifetime)."""
+    _fresh_rows(room.flows[a:b])
+    room.masks[a:b] = 0
+    room.flow_life[a:b] = -1  # (an empty array without failures)
+
+
 def _grow_flows(
-    st: ReplayState, n_flows: int, room: FlowRoom | None
+    st: ReplayState, n_flows: int, room: FlowRoom | None, ready: bool = False
 ) -> tuple[ReplayState, FlowRoom | None]:
     """The state with per-flow tables for ``n_flows`` flows, new rows fresh, and the room they are
     views of. Within the room the tables grow in place; beyond it, a room twice the size takes
     their rows (one copy of the rows in use: that the room's slack costs no memory is why flows
-    grow this way, not by doubling fresh tables)."""
+    grow this way, not by doubling fresh tables). ``ready``: the room has them, already fresh
+    (:meth:`Driver._stage` made them so)."""
     old = st.flows.shape[0]
     if n_flows <= old:
         return st, room
     with_life = bool(st.flow_life.shape[0] or st.fails.shape[0])  # kept with failures
-    if room is None or room.flows.shape[0] < n_flows:
-        have = room.flows.shape[0] if room is not None else old
-        room = _new_room(max(n_flows, 2 * have), st.masks.shape[2], with_life)
-        _flow_words(room.flows[:old])[:] = _flow_words(st.flows)
-        room.masks[:old] = st.masks
-        room.flow_life[:old] = st.flow_life
-    _fresh_rows(room.flows[old:n_flows])
-    room.masks[old:n_flows] = 0
-    if with_life:
-        room.flow_life[old:n_flows] = -1
+    if not ready:
+        if room is None or room.flows.shape[0] < n_flows:
+            have = room.flows.shape[0] if room is not None else old
+            room = _new_room(max(n_flows, 2 * have), st.masks.shape[2], with_life)
+            _flow_words(room.flows[:old])[:] = _flow_words(st.flows)
+            room.masks[:old] = st.masks
+            room.flow_life[:old] = st.flow_life
+        _fresh_room_rows(room, old, n_flows)
+    assert room is not None
     life = room.flow_life[:n_flows] if with_life else st.flow_life
     st = st._replace(flows=room.flows[:n_flows], masks=room.masks[:n_flows], flow_life=life)
     return st, room
@@ -309,6 +317,8 @@ class Driver:
         self._last_ts_seen: int | None = None
         self._flows_cap = 0
         self._room: FlowRoom | None = None  # what the per-flow tables are views of
+        self._fresh_ahead = False  # whether _stage makes the room's new rows fresh (make_room)
+        self._room_fresh = 0  # the room's rows made fresh so far, when it does
 
     @property
     def state(self) -> ReplayState:
@@ -352,6 +362,10 @@ class Driver:
             flows=room.flows[:old], masks=room.masks[:old], flow_life=life
         )
         self._room = room
+        # the staging thread makes the rows of each chunk's new flows fresh, past the rows the
+        # kernel sees (writing them, and their pages' first touches, is then off its thread)
+        self._room_fresh = old
+        self._fresh_ahead = True
 
     def _check_flow_ids(self, max_id: int, n_packets: int, row: int | None = None) -> None:
         """Flow ids index the per-flow tables (about 300 bytes a flow), so they must be dense: the
@@ -464,6 +478,17 @@ class Driver:
             row = self._staged + int(np.argmax(flow)) if n_flows == int(flow.max()) + 1 else None
             self._check_flow_ids(n_flows - 1, self._staged + n, row)
             self._flows_cap = max(n_flows, 2 * self._flows_cap)  # (the event scratch's size)
+        ready = False
+        if self._fresh_ahead:  # (rows past any chunk's flows so far: the kernel's are below)
+            room = self._room
+            assert room is not None
+            if n_flows <= room.flows.shape[0]:
+                if n_flows > self._room_fresh:
+                    _fresh_room_rows(room, self._room_fresh, n_flows)
+                    self._room_fresh = n_flows
+                ready = True
+            else:  # _replay replaces the room: from now on it makes new rows fresh itself
+                self._fresh_ahead = False
         if events is None:
             scratch = self._ev_scratch[slot] = event_scratch(
                 n + self._pending.ts.shape[0], self._flows_cap, self._ev_scratch[slot]
@@ -475,13 +500,13 @@ class Driver:
         self._staged += n
         self._last_ts_seen = int(ts[-1])
         out = self._out_buffers(n, touch=True)
-        return Staged(ts, flow, wl, rel, events, wire_len, n_flows, out)
+        return Staged(ts, flow, wl, rel, events, wire_len, n_flows, out, ready)
 
     def _replay(self, c: Staged) -> None:
         """Run the kernel over a staged chunk and keep its outputs."""
         d = self.drained
         n = c.ts.shape[0]
-        d.state, self._room = _grow_flows(d.state, c.n_flows, self._room)
+        d.state, self._room = _grow_flows(d.state, c.n_flows, self._room, c.flows_ready)
         self._grow_items(int(d.state.ctl["items"][0]) + n)  # an item per packet at most
         out = self.run_kernel(c.rel, c.flow, c.wl, c.events, c.out)
         if d.keep:
