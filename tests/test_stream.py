@@ -9,6 +9,7 @@ import weakref
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from snfkit.errors import SchemaError
 from snfkit.runner import Driver
 from snfkit.runner.drive import FIRST_PIECE
 from snfkit.traces import load_trace
-from snfkit.traces.stream import FlowNumbering, parquet_chunks, streamable
+from snfkit.traces.stream import FlowNumbering, parquet_chunks, slice_plan, streamable
 from snfkit.traces.table import address_rows, flow_ids, ipv4_to_rows
 from snfkit.workloads.presets import paper_like
 
@@ -163,10 +164,42 @@ def test_no_packet_rows_are_kept_without_keep_packets(trace_path):
 
 def test_addresses_of_the_stream_are_the_tables(trace_path):
     """The address rows the stream numbers are the table's (a zero-copy view of the values)."""
-    from snfkit.traces.stream import _address_rows
+    from snfkit.traces.stream import _address_rows, _arrow_rows, _view_rows
 
     table = pl.read_parquet(trace_path).head(1_000)
-    arr = table["src_ip"].to_arrow()
-    rows, problem = _address_rows("src_ip", arr.slice(3))
-    assert problem is None
-    assert np.array_equal(rows, address_rows(table["src_ip"])[3:])
+    want = address_rows(table["src_ip"])
+    col = table["src_ip"]
+    views = col.to_arrow(compat_level=pl.CompatLevel.newest())
+    assert _view_rows(views) is not None  # (the layout polars reads: no conversion)
+    for part, first in ((col, 0), (col.slice(3), 3), (col.slice(5, 500), 5)):
+        rows, problem = _address_rows("src_ip", part)
+        assert problem is None
+        assert np.array_equal(rows, want[first : first + part.len()])
+    for kind in (pa.binary(), pa.large_binary(), pa.binary(16)):  # other layouts
+        arr = col.to_arrow().cast(kind)
+        for part, first in ((arr, 0), (arr.slice(3), 3), (arr.slice(5, 500), 5)):
+            rows, problem = _arrow_rows(part)
+            assert problem is None
+            assert np.array_equal(rows, want[first : first + len(part)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 3_000), max_size=12), st.integers(1, 1_000))
+def test_slices_cover_the_row_groups(groups, rows):
+    """Slices cover every row once, in order, at most ``rows`` each; a group no larger than
+    ``rows`` is never cut, and a larger one is cut into parts of equal size (+-1)."""
+    plan = slice_plan(groups, rows)
+    total = sum(groups)
+    ends = [0, *(b for _, b in plan)]
+    assert [a for a, _ in plan] == ends[:-1] and ends[-1] == total
+    assert all(0 < b - a <= rows for a, b in plan)
+    cuts = {a for a, _ in plan}
+    start = 0
+    for size in groups:
+        inside = {c for c in cuts if start < c < start + size}
+        if size <= rows:
+            assert not inside
+        else:
+            sizes = np.diff(sorted({start, *inside, start + size}))
+            assert sizes.max() - sizes.min() <= 1
+        start += size

@@ -17,6 +17,7 @@ Other files (CSV, pcap, compressed, text or float columns) are read whole by ``l
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from os import PathLike
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def parquet_chunks(path: str | PathLike[str], rows: int = 1 << 20) -> Iterator[p
         values, problems = {}, []
         for order, name in enumerate(READ_COLUMNS):
             read = _address_rows if name in ("src_ip", "dst_ip") else _int_values
-            values[name], problem = read(name, _array(batch, name))
+            values[name], problem = read(name, batch[name])
             if problem is not None:
                 problems.append((problem[0], order, name, problem[1]))
         if problems:  # the first bad row, and its first bad column (as load_trace reports it)
@@ -134,66 +135,117 @@ def parquet_chunks(path: str | PathLike[str], rows: int = 1 << 20) -> Iterator[p
         )
 
 
-def _batches(path: Path, f: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
-    """The file's rows as tables of ``rows`` rows (the last may be shorter). Polars reads them
-    (``scan_parquet`` sliced: a slice reads only the row groups it spans), about 2.5x faster than
-    pyarrow's reader on packets tables, whose addresses are binary. Slices do not stop at row
-    group ends: a short slice there would be a kernel call with too little to overlap the next
-    slice's reading with (:meth:`snfkit.runner.Driver.feed_chunks`)."""
+def _batches(path: Path, f: pq.ParquetFile, rows: int) -> Iterator[pl.DataFrame]:
+    """The file's rows as tables of at most ``rows`` rows (:func:`slice_plan`). Polars reads
+    them (``scan_parquet`` sliced: a slice reads only the row groups it spans), about 2.5x faster
+    than pyarrow's reader on packets tables, whose addresses are binary."""
     scan = pl.scan_parquet(path).select(READ_COLUMNS)
-    for a in range(0, f.metadata.num_rows, rows):
-        yield scan.slice(a, rows).collect().to_arrow()
+    groups = [f.metadata.row_group(g).num_rows for g in range(f.metadata.num_row_groups)]
+    for a, b in slice_plan(groups, rows):
+        yield scan.slice(a, b - a).collect()
 
 
-def _array(table: pa.Table, name: str) -> pa.Array:
-    col = table.column(name)
-    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+def slice_plan(groups: list[int], rows: int) -> list[tuple[int, int]]:
+    """Row ranges of at most ``rows`` rows covering row groups of these sizes: a group larger
+    than ``rows`` is cut into equal parts, and smaller groups are read together up to ``rows``.
+    Equal parts, not ``rows`` and a remainder: a short slice would be a kernel call with too
+    little to overlap the next slice's reading with (:meth:`snfkit.runner.Driver.feed_chunks`);
+    and a slice within one row group holds each column's values in one buffer."""
+    plan: list[tuple[int, int]] = []
+    start = end = 0
+    for size in groups:
+        if end - start + size > rows and end > start:  # the groups gathered so far
+            plan.append((start, end))
+            start = end
+        if size > rows:
+            parts = -(-size // rows)
+            cuts = [end + size * k // parts for k in range(parts + 1)]
+            plan.extend(pairwise(cuts))
+            start = end = end + size
+        else:
+            end += size
+    if end > start:
+        plan.append((start, end))
+    return [(a, b) for a, b in plan if b > a]
 
 
 _TARGET = {"ts_ns": np.int64, "src_port": np.uint16, "dst_port": np.uint16}
 _TARGET |= {"proto": np.uint8, "wire_len": np.uint32}
 
 
-def _int_values(name: str, arr: pa.Array) -> tuple[np.ndarray | None, tuple | None]:
+def _int_values(name: str, s: pl.Series) -> tuple[np.ndarray | None, tuple | None]:
     """An integer column as the packets table's dtype, and its first bad row (null or out of
     range) with what was found there, or None."""
     lo, hi, _ = _RANGES[name]
-    if arr.null_count:
-        return None, (_first(arr.is_null()), "None (missing value)")
-    values = arr.to_numpy()
+    if s.null_count():
+        return None, (int(s.is_null().arg_max()), "None (missing value)")
+    values = s.to_numpy()
     want = np.dtype(_TARGET[name])
     if values.dtype != want:
         info = np.iinfo(values.dtype)
         if info.min < lo or info.max > hi:  # may hold values out of range
-            mm = pc.min_max(arr)
-            if mm["min"].as_py() < lo or mm["max"].as_py() > hi:
+            if s.min() < lo or s.max() > hi:
                 row = int(np.flatnonzero((values < lo) | (values > hi))[0])
                 return None, (row, f"{int(values[row])!r} (out of range)")
         values = values.astype(want)
     return values, None
 
 
-def _address_rows(name: str, arr: pa.Array) -> tuple[np.ndarray | None, tuple | None]:
+def _address_rows(name: str, s: pl.Series) -> tuple[np.ndarray | None, tuple | None]:
     """A binary address column as uint8[n, 16], and its first bad row (null, or not 16 bytes)
     with what was found there, or None."""
-    if arr.null_count:
-        return None, (_first(arr.is_null()), "None (missing value)")
+    if s.null_count():
+        return None, (int(s.is_null().arg_max()), "None (missing value)")
+    if s.dtype == pl.Binary:  # polars holds binary as views (arrow's binary_view)
+        arr = s.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())
+        if pa.types.is_binary_view(arr.type):
+            got = _view_rows(arr)
+            if got is not None:
+                return got
+    return _arrow_rows(s.to_arrow())
+
+
+def _view_rows(arr: pa.Array) -> tuple[np.ndarray | None, tuple | None] | None:
+    """:func:`_address_rows` of a binary_view array whose values lie 16 bytes apart in its data
+    buffers (what polars makes of a parquet column of 16-byte values: views into the column
+    chunks' dictionaries), gathered without arrow's conversion to offsets; None for other
+    layouts."""
+    n = len(arr)
+    bufs = arr.buffers()
+    # each view: length, 4-byte prefix, then (values above 12 bytes) data buffer and offset
+    views = np.frombuffer(bufs[1], np.int32, count=4 * (arr.offset + n)).reshape(-1, 4)
+    views = views[arr.offset :]
+    lengths = views[:, 0]
+    if not (lengths == 16).all():
+        return None, _bad_length(arr, int(np.argmax(lengths != 16)))
+    data = bufs[2:]
+    offsets = views[:, 3]
+    if not data or any(b.size % 16 for b in data) or (offsets & 15).any():
+        return None
+    # (16-byte items: numpy's fastest gather; the buffers are small, a dictionary each)
+    if len(data) == 1 and data[0].address % 8 == 0:
+        values = np.frombuffer(data[0], np.complex128)
+        return values[offsets >> 4].view(np.uint8).reshape(n, 16), None
+    values = np.concatenate([np.frombuffer(b, np.uint8) for b in data]).view(np.complex128)
+    starts = np.cumsum([0] + [b.size // 16 for b in data[:-1]])
+    index = starts[views[:, 2]] + (offsets >> 4)
+    return values[index].view(np.uint8).reshape(n, 16), None
+
+
+def _arrow_rows(arr: pa.Array) -> tuple[np.ndarray | None, tuple | None]:
+    """:func:`_address_rows` of an arrow binary, large_binary or fixed_size_binary array."""
     n = len(arr)
     if not (pa.types.is_fixed_size_binary(arr.type) and arr.type.byte_width == 16):
         sizes = pc.binary_length(arr)
         mm = pc.min_max(sizes)
         if not mm["min"].as_py() == mm["max"].as_py() == 16:
-            row = _first(pc.not_equal(sizes, 16))
-            raw = arr[row].as_py()
-            text = raw.hex() if len(raw) <= 32 else raw[:32].hex() + "..."
-            return None, (row, f"{text!r} (unparsable)")
+            return None, _bad_length(arr, _first(pc.not_equal(sizes, 16)))
         # every value is 16 bytes, so the values are the data buffer from the first offset on
-        width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
-        first = int(
-            np.frombuffer(arr.buffers()[1], width, count=1, offset=arr.offset * width(0).itemsize)[
-                0
-            ]
+        width = np.dtype(np.int64 if pa.types.is_large_binary(arr.type) else np.int32)
+        offsets = np.frombuffer(
+            arr.buffers()[1], width, count=1, offset=arr.offset * width.itemsize
         )
+        first = int(offsets[0])
         data = arr.buffers()[2]
         if (data.address + first) % 8:  # (the kernels read them as uint64 words)
             arr = arr.cast(pa.binary(16))
@@ -202,6 +254,12 @@ def _address_rows(name: str, arr: pa.Array) -> tuple[np.ndarray | None, tuple | 
     data = arr.buffers()[1]
     rows = np.frombuffer(data, np.uint8, count=n * 16, offset=arr.offset * 16).reshape(n, 16)
     return rows, None
+
+
+def _bad_length(arr: pa.Array, row: int) -> tuple[int, str]:
+    raw = arr[row].as_py()
+    text = raw.hex() if len(raw) <= 32 else raw[:32].hex() + "..."
+    return row, f"{text!r} (unparsable)"
 
 
 def _first(mask: pa.Array) -> int:
