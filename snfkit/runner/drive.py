@@ -388,9 +388,8 @@ class Driver:
         if n_items > have:
             size = n_items if exact else max(n_items, 2 * have)
             items = new_items(size)
-            used = int(
-                st.ctl["items"][0]
-            )  # (the rest are zero pages: copied, they would be memory)
+            # only the items in use: the rest are zero pages, which would take memory copied
+            used = int(st.ctl["items"][0])
             for new, old in zip(items, st.items, strict=True):
                 new[:used] = old[:used]
             self.drained.state = st._replace(items=items)
