@@ -168,12 +168,14 @@ def child_big(path: str) -> None:
 
     _warm_up(snfkit, Path(path))
     before = vm_hwm_mb()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     res = snfkit.replay(path, keep_packets=False)
     secs = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     flowlets = res.flowlets.height
     out = {
         "seconds": secs,
+        "cpu_seconds": cpu,
         "packets": res.summary["packets_in"],
         "flowlets": flowlets,
         "before_mb": before,
@@ -190,9 +192,10 @@ def child_reference(path: str) -> None:
     t = time.perf_counter()
     df = snfkit.load_trace(path)
     load = time.perf_counter() - t
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     one = snfkit.replay(df, keep_packets=False, chunk_size=df.height)
     secs = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     n = df.height
     del df
     chunked = snfkit.replay(path, keep_packets=False)
@@ -200,7 +203,8 @@ def child_reference(path: str) -> None:
     for name in ("flowlets", "epochs", "epoch_units", "units"):
         same = same and getattr(one, name).equals(getattr(chunked, name))
     same = same and one.packets is None and chunked.packets is None
-    print(json.dumps({"seconds": secs, "load_seconds": load, "packets": n, "identical": same}))
+    out = {"seconds": secs, "cpu_seconds": cpu, "load_seconds": load, "packets": n}
+    print(json.dumps({**out, "identical": same}))
 
 
 def _run_child(kind: str, path: Path) -> dict:
@@ -261,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         bigs.append(_run_child("big", big))
         b, f = bigs[-1], refs[-1]
         print(
-            f"round {r + 1}: big {b['seconds']:.2f} s ({b['packets'] / b['seconds'] / 1e6:.2f} M/s), "
-            f"peak {b['peak_mb']:,.0f} MB (after warm-up {b['before_mb']:,.0f} MB); reference "
-            f"{f['seconds']:.3f} s ({f['packets'] / f['seconds'] / 1e6:.2f} M/s), "
-            f"identical {f['identical']}",
+            f"round {r + 1}: big {b['seconds']:.2f} s ({b['packets'] / b['seconds'] / 1e6:.2f} M/s, "
+            f"CPU {b['cpu_seconds']:.1f} s), peak {b['peak_mb']:,.0f} MB (after warm-up "
+            f"{b['before_mb']:,.0f} MB); reference {f['seconds']:.3f} s "
+            f"({f['packets'] / f['seconds'] / 1e6:.2f} M/s, CPU {f['cpu_seconds']:.2f} s), "
+            f"identical {f['identical']}; load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     n, m = bigs[0]["packets"], refs[0]["packets"]
@@ -284,6 +289,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{_stat([f['seconds'] for f in refs], '{:.3f}')} | {_stat(ref_pps)} | |"
     )
     print(f"big / reference packets/s: {_stat(ratios)}")
+    cpu_big = [b["cpu_seconds"] / b["packets"] * 1e9 for b in bigs]
+    cpu_ref = [f["cpu_seconds"] / f["packets"] * 1e9 for f in refs]
+    par_big = [b["cpu_seconds"] / b["seconds"] for b in bigs]
+    par_ref = [f["cpu_seconds"] / f["seconds"] for f in refs]
+    print(
+        f"CPU time per packet (all threads): big {_stat(cpu_big, '{:.0f}')} ns, reference "
+        f"{_stat(cpu_ref, '{:.0f}')} ns; CPU / wall (2: both cores ours throughout): big "
+        f"{_stat(par_big)}, reference {_stat(par_ref)}"
+    )
     print(f"flowlets: {bigs[0]['flowlets']:,}")
     print(
         f"targets: peak RSS <= {TARGET_RSS_MB:,} MB: {'met' if max(peaks) <= TARGET_RSS_MB else 'NOT met'}"
