@@ -29,6 +29,8 @@ Usage::
 
     python benchmarks/bench_bigtrace.py --dir /tmp/snfkit-bigtrace              # 100 M packets
     python benchmarks/bench_bigtrace.py --dir /tmp/snfkit-bigtrace --packets 10_000_000
+    python benchmarks/bench_bigtrace.py --dir /tmp/snfkit-bigtrace --packets 10_000_000 \
+        --before /tmp/snfkit-before    # also an older checkout's replay of the same file
 """
 
 from __future__ import annotations
@@ -207,8 +209,8 @@ def child_reference(path: str) -> None:
     print(json.dumps({**out, "identical": same}))
 
 
-def _run_child(kind: str, path: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "CI": os.environ.get("CI", "false")}
+def _run_child(kind: str, path: Path, checkout: Path = REPO) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(checkout), "CI": os.environ.get("CI", "false")}
     cmd = [sys.executable, __file__, f"--child-{kind}", str(path)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode:
@@ -229,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=lambda s: int(s.replace("_", "")), default=100_000_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--before",
+        help="another checkout (e.g. a git worktree at an older commit) whose big replay also "
+        "runs each round, from the same file; one that loads the whole file needs the memory",
+    )
     ap.add_argument("--child-big", help=argparse.SUPPRESS)
     ap.add_argument("--child-reference", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -259,11 +266,19 @@ def main(argv: list[str] | None = None) -> int:
         f"trace {big}: {meta.num_rows:,} packets, {meta.num_row_groups} row groups, "
         f"{big.stat().st_size / 1e9:.2f} GB; reference slice {ref.name}"
     )
-    bigs, refs = [], []
+    bigs, refs, befores = [], [], []
     for r in range(a.repeat):
         refs.append(_run_child("reference", ref))
         bigs.append(_run_child("big", big))
         b, f = bigs[-1], refs[-1]
+        if a.before:
+            befores.append(_run_child("big", big, Path(a.before).resolve()))
+            o = befores[-1]
+            print(
+                f"round {r + 1}: before ({a.before}) {o['seconds']:.2f} s "
+                f"({o['packets'] / o['seconds'] / 1e6:.2f} M/s), peak {o['peak_mb']:,.0f} MB",
+                flush=True,
+            )
         print(
             f"round {r + 1}: big {b['seconds']:.2f} s ({b['packets'] / b['seconds'] / 1e6:.2f} M/s, "
             f"CPU {b['cpu_seconds']:.1f} s), peak {b['peak_mb']:,.0f} MB (after warm-up "
@@ -284,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
         f"| `replay(path, keep_packets=False)`, chunks from parquet | {n:,} | "
         f"{_stat([b['seconds'] for b in bigs])} | {_stat(big_pps)} | {_stat(peaks, '{:,.0f}')} |"
     )
+    if befores:
+        pps = [o["packets"] / o["seconds"] / 1e6 for o in befores]
+        print(
+            f"| the same, `--before` checkout | {n:,} | {_stat([o['seconds'] for o in befores])} "
+            f"| {_stat(pps)} | {_stat([o['peak_mb'] for o in befores], '{:,.0f}')} |"
+        )
     print(
         f"| reference: `replay(table, keep_packets=False)`, one chunk in memory | {m:,} | "
         f"{_stat([f['seconds'] for f in refs], '{:.3f}')} | {_stat(ref_pps)} | |"
