@@ -57,6 +57,7 @@ def factorize_rows_nb(keys):
                 slots[s] = n_ids
                 first_row[n_ids] = i
                 ids[i] = n_ids
+                recent[r] = np.uint64(n_ids + 1)
                 n_ids += 1
                 break
             if _same_row(keys, first_row[k], i):
@@ -132,6 +133,12 @@ class FlowIndex(NamedTuple):
     first_row: np.ndarray  # int64[room]: the row where each id first appeared
     slots: np.ndarray  # uint64[cap], cap a power of 2: (hash >> 32) << 32 | (id + 1), 0 empty
     count: np.ndarray  # int64[1]: the ids given so far
+    recent: np.ndarray  # uint64[RECENT]: id + 1 of the last key seen with these low hash bits
+
+
+RECENT = 1 << 15
+"""Entries of :class:`FlowIndex`'s table of recent flows (256 KB: it stays in cache, the slot
+table of millions of flows does not, and a trace's packets come from a few recent flows)."""
 
 
 def new_flow_index() -> FlowIndex:
@@ -143,6 +150,7 @@ def new_flow_index() -> FlowIndex:
         np.empty(room, np.int64),
         np.zeros(2 * room, np.uint64),
         np.zeros(1, np.int64),
+        np.zeros(RECENT, np.uint64),
     )
 
 
@@ -165,6 +173,7 @@ def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
         np.empty(room, np.int64),
         np.zeros(2 * room, np.uint64),
         np.zeros(1, np.int64),
+        np.zeros(RECENT, np.uint64),
     )
     index = number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, 0)
     return index.first_row[: index.count[0]].copy()
@@ -180,9 +189,11 @@ def number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, row0):
 
     An open-addressing table whose slots hold the id and the high half of the key's hash (8 bytes
     each, so that a probe reads the distinct keys only on a likely match) doubles when half full;
-    the distinct keys live in a compact array in id order.
+    the distinct keys live in a compact array in id order. A small table of recent flows by the
+    hash's low bits is tried first.
     """
     keys, hashes, first_row, slots = index.keys, index.hashes, index.first_row, index.slots
+    recent = index.recent
     n = src.shape[0]
     cap = slots.shape[0]
     mask = np.uint64(cap - 1)
@@ -198,6 +209,18 @@ def number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, row0):
             | np.uint64(proto[i])
         )
         h = _flow_hash(a0, a1, b0, b1, c)
+        r = h & np.uint64(RECENT - 1)
+        k = np.int64(recent[r]) - 1
+        if (
+            k >= 0
+            and keys[k, 0] == a0
+            and keys[k, 1] == a1
+            and keys[k, 2] == b0
+            and keys[k, 3] == b1
+            and keys[k, 4] == c
+        ):
+            ids[i] = k
+            continue
         tag = h >> _HIGH
         s = h & mask
         while True:
@@ -216,6 +239,7 @@ def number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, row0):
                 first_row[n_ids] = row0 + i
                 slots[s] = (tag << _HIGH) | np.uint64(n_ids + 1)
                 ids[i] = n_ids
+                recent[r] = np.uint64(n_ids + 1)
                 n_ids += 1
                 if 2 * n_ids > cap:
                     cap *= 2
@@ -232,10 +256,11 @@ def number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, row0):
                     and keys[k, 4] == c
                 ):
                     ids[i] = k
+                    recent[r] = np.uint64(k + 1)
                     break
             s = (s + np.uint64(1)) & mask
     index.count[0] = n_ids
-    return FlowIndex(keys, hashes, first_row, slots, index.count)
+    return FlowIndex(keys, hashes, first_row, slots, index.count, recent)
 
 
 @nb.njit(cache=True)
