@@ -57,7 +57,6 @@ def factorize_rows_nb(keys):
                 slots[s] = n_ids
                 first_row[n_ids] = i
                 ids[i] = n_ids
-                recent[r] = np.uint64(n_ids + 1)
                 n_ids += 1
                 break
             if _same_row(keys, first_row[k], i):
