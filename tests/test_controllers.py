@@ -292,6 +292,12 @@ def test_flow_owners_give_each_packet_its_flows_hashed_controller(flows, n_ctl, 
     assert controller_of(pk, n_ctl, seed).tolist() == buckets(flows, n_ctl, seed)
 
 
+def test_a_negative_flow_id_is_named():
+    pk = pl.DataFrame({"flow_id": np.array([0, 4, -3, 1], np.int64)})
+    with pytest.raises(ParameterError, match="flow_id -3 at row 2"):
+        controller_of(pk, 2, 0)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(0, 60), st.booleans())
 def test_scatter_kernel_equals_twin(seed, n, with_ol):

@@ -24,9 +24,14 @@ def controller_of(packets: pl.DataFrame, controllers: int, seed: int) -> np.ndar
 
 def flow_owners(packets: pl.DataFrame, controllers: int, seed: int) -> np.ndarray:
     """Each flow id's controller (:func:`controller_of`'s rule), indexed by flow id up to the
-    largest in the table, -1 for an id no packet has. Flow ids are the table's checked ones
-    (non-negative)."""
+    largest in the table, -1 for an id no packet has. Raises ParameterError for a negative flow
+    id."""
     flow = packets["flow_id"].to_numpy()
+    if flow.shape[0] and flow.min() < 0:
+        row = int(np.argmin(flow))
+        raise ParameterError(
+            "packets", f"flow_id {int(flow[row])} at row {row}", "non-negative flow ids"
+        )
     present = np.bincount(flow) > 0 if flow.shape[0] else np.zeros(0, bool)
     if INGRESS in packets.columns:
         col = packets[INGRESS]
