@@ -1,4 +1,13 @@
-"""The numba decorator of the replay kernel's helpers, and the one kind of array kernels take."""
+"""The numba decorator of the replay kernel's helpers, and the one kind of array kernels take.
+
+Compile time (a first run compiles every kernel; ``benchmarks/bench_coldstart.py``): numba
+compiles a kernel once per combination of its argument types, and a constant is a type of its own.
+A jitted function calling a helper with a literal (``f(x, 0)``, a module constant such as
+``SHARE_ONE``, or a variable that starts as ``0`` and changes in a loop, whose first type is the
+literal) compiles that helper for ``Literal[int](0)`` as well as for ``int64``. The kernels pass
+``np.int64(0)`` / ``np.bool_(True)`` instead, which are typed ``int64`` / ``bool``: one version of
+the helper. Arrays: :func:`kernel_input`.
+"""
 
 from __future__ import annotations
 

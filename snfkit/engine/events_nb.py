@@ -137,7 +137,7 @@ def _pending(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow):
     out_ts = np.empty(m, np.int64)
     out_flow = np.empty(m, np.int64)
     out_kinds = np.empty(m, np.int8)
-    m = _copy_open(old_bits, old_ts, old_flow, out_ts, out_flow, out_kinds, 0)
+    m = _copy_open(old_bits, old_ts, old_flow, out_ts, out_flow, out_kinds, np.int64(0))
     _copy_open(new_bits, new_ts, new_flow, out_ts, out_flow, out_kinds, m)
     return out_ts, out_flow, out_kinds
 
@@ -186,7 +186,7 @@ def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_
     open_old = pend_kinds.copy()  # bits not decided yet
     for k in range(n_old):
         pidx[pend_flow[k]] = k
-    n_seen = 0
+    n_seen = np.int64(0)  # (an int64, not a literal: snfkit.engine._jit)
     for i in range(n):
         f = flow[i]
         if f < 0 or f >= n_flows:  # (checked here, before any write, rather than in a pass)
