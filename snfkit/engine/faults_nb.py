@@ -352,7 +352,8 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
     for j in range(un.if_n):
         e = inflight[u, (un.if_head + j) % slots]
         if e[I_REL] > tau:
-            pending[n_if] = e
+            for w in range(e.shape[0]):  # (a loop: see flowkeys_nb._grow_keys)
+                pending[n_if, w] = e[w]
             n_if += 1
             un.pkts -= 1
             un.bytes -= e[I_SIZE]
