@@ -86,7 +86,8 @@ for mod_name, mod in list(sys.modules.items()):
             name = f"{obj.py_func.__module__}.{obj.py_func.__qualname__}"
             sigs[name] = [str(s) for s in obj.signatures]
 with open(out, "w") as fh:
-    json.dump({"events": events, "signatures": sigs, "import_s": t_import}, fh)
+    json.dump({"events": events, "signatures": sigs, "import_s": t_import,
+               "snfkit": snfkit.__file__}, fh)
 """
 
 
@@ -101,12 +102,15 @@ def run_child(checkout: Path, cache: Path, demo_args: list[str]) -> dict:
         before = os.times()
         t = time.perf_counter()
         cmd = [sys.executable, "-c", CHILD, str(rec), *args]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        # (cwd: a folder without snfkit, else ``-c`` imports it from there, not from checkout)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
         wall = time.perf_counter() - t
         after = os.times()
         if proc.returncode:
             sys.exit(f"the demo ({checkout}) failed:\n{proc.stderr[-4000:]}")
         out = json.loads(rec.read_text())
+    if not Path(out["snfkit"]).is_relative_to(checkout):
+        sys.exit(f"the child imported {out['snfkit']}, not snfkit from {checkout}")
     out["wall_s"] = wall
     out["cpu_s"] = (after.children_user - before.children_user) + (
         after.children_system - before.children_system
