@@ -91,12 +91,14 @@ with open(out, "w") as fh:
 """
 
 
-def run_child(checkout: Path, cache: Path, demo_args: list[str]) -> dict:
-    """One fresh process running ``snfkit demo`` from ``checkout`` with numba's cache in
-    ``cache``."""
+def run_child(checkout: Path, cache: Path, demo_args: list[str] | None) -> dict:
+    """One fresh process running ``snfkit demo`` (``snfkit warmup`` if ``demo_args`` is None)
+    from ``checkout`` with numba's cache in ``cache``."""
     with tempfile.TemporaryDirectory() as tmp:
         rec = Path(tmp) / "rec.json"
-        args = ["demo", "--out", str(Path(tmp) / "demo-out"), *demo_args]
+        args = ["warmup"]
+        if demo_args is not None:
+            args = ["demo", "--out", str(Path(tmp) / "demo-out"), *demo_args]
         env = {**os.environ, "PYTHONPATH": str(checkout), "NUMBA_CACHE_DIR": str(cache)}
         env.pop("NUMBA_DISABLE_JIT", None)
         before = os.times()
@@ -162,6 +164,11 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=20)
     ap.add_argument("--json", type=Path, default=None, help="write this checkout's records")
     ap.add_argument("--no-startup", action="store_true", help="skip bench_startup.py")
+    ap.add_argument(
+        "--warmup",
+        action="store_true",
+        help="also time 'snfkit warmup' with an empty cache, then the demo after it (this checkout)",
+    )
     a = ap.parse_args()
     demo_args = [] if a.max_packets is None else ["--max-packets", str(a.max_packets)]
     checkouts = {"this": REPO}
@@ -188,6 +195,14 @@ def main() -> None:
                 again = sorted({e[0].removeprefix("snfkit.") for e in w["events"] if e[4] == 0})
                 if again:
                     print(f"  compiled although cached (not cache=True): {', '.join(again)}")
+        if a.warmup:
+            cache = Path(tmp) / "warmup"
+            cache.mkdir()
+            print(line("snfkit warmup, empty cache", run_child(REPO, cache, None)), flush=True)
+            after = run_child(REPO, cache, demo_args)
+            print(line("demo after snfkit warmup", after), flush=True)
+            again = sorted({e[0].removeprefix("snfkit.") for e in after["events"] if e[4] == 0})
+            print(f"  compiled after the warm-up: {', '.join(again) or 'nothing'}")
     last = cold["this"][-1]
     rows = per_kernel(last["events"])
     print(f"\ncompile time per kernel, this checkout's last cold run, top {a.top} by self time")
