@@ -36,7 +36,7 @@ def kernel_input(a, dtype=np.int64) -> np.ndarray:
     kernels are compiled for. numba compiles (or loads from its cache) one version of a kernel per
     combination of dtypes, layouts and writability of its arguments, and polars hands out read-only
     views or writable copies depending on the column's memory; the replay kernel compiled a second
-    time for a writable ``flow`` cost about 5 s of a first run (``benchmarks/bench_coldstart.py``).
+    time for a writable ``flow`` cost 4 s of the demo's first run (``benchmarks/bench_coldstart.py``).
     No copy when ``a`` is already such an array; a read-only view when only its flag differs (the
     caller's array stays writable)."""
     a = np.ascontiguousarray(a, dtype)
