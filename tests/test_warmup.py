@@ -14,6 +14,8 @@ from test_cli import run
 from snfkit.engine.mix_nb import buckets_nb
 from snfkit.warmup import NOTICE, STEPS, warm_up, watch_compiles
 
+KERNEL = getattr(buckets_nb, "py_func", buckets_nb)  # (a plain function under NUMBA_DISABLE_JIT)
+
 
 def _compile(dispatcher):
     return event.trigger_event(
@@ -22,8 +24,8 @@ def _compile(dispatcher):
 
 
 def test_watch_counts_cached_snfkit_kernels_once_each():
-    cached = SimpleNamespace(py_func=buckets_nb.py_func, _cache=object())
-    uncached = SimpleNamespace(py_func=buckets_nb.py_func, _cache=NullCache())
+    cached = SimpleNamespace(py_func=KERNEL, _cache=object())
+    uncached = SimpleNamespace(py_func=KERNEL, _cache=NullCache())
     other = SimpleNamespace(py_func=test_watch_counts_cached_snfkit_kernels_once_each, _cache=1)
     notices = []
     with watch_compiles(lambda: notices.append("first")) as watch:
@@ -70,7 +72,7 @@ def test_cli_notice_on_a_terminal_only(monkeypatch, capsys, terminal):
         cli._announce_compiles.cache_clear()
     watch = cli._announce_compiles()
     try:
-        cached = SimpleNamespace(py_func=buckets_nb.py_func, _cache=object())
+        cached = SimpleNamespace(py_func=KERNEL, _cache=object())
         for _ in range(2):
             with _compile(cached):
                 pass
