@@ -214,6 +214,21 @@ def main(
     ] = None,
 ) -> None:
     """Replay packet traces through SNF (serverless network functions) and its baselines."""
+    _announce_compiles()
+
+
+@functools.cache  # (once per process: the callback runs at each invocation of the app)
+def _announce_compiles():
+    """Print the first-run notice on stderr when a kernel compiles (:mod:`snfkit.warmup`), if
+    stderr is a terminal (like the progress bars: a log or a pipe gets only results and errors,
+    so an error stays one line)."""
+    from snfkit.warmup import announce_compiles
+
+    def notice(text: str) -> None:
+        if _stderr().is_terminal:
+            typer.echo(text, err=True)
+
+    return announce_compiles(notice)
 
 
 @app.command()
@@ -798,6 +813,28 @@ def bill_cmd(
         typer.echo(_write_json(table.to_dicts()))
     else:
         _print_table(_bill_table(table), "bills in USD")
+
+
+@app.command()
+def warmup() -> None:
+    """Compile the numba kernels ahead of a first run (a container image, a shared machine).
+
+    A first run compiles the kernels it uses (about half a minute for the demo) and keeps them in
+    numba's on-disk cache (next to snfkit's sources, or in NUMBA_CACHE_DIR); this compiles the
+    kernels of the demo, replay, info, ingest and figures on a tiny synthetic trace. With the
+    kernels already cached it takes a few seconds.
+    """
+    from numba.core import config
+
+    from snfkit.warmup import STEPS, warm_up
+
+    with _progress_bar(f"warm-up: {', '.join(STEPS)}") as update:
+        done = warm_up(progress=update)
+    where = config.CACHE_DIR or "the __pycache__ folders next to snfkit's sources"
+    if done.kernels:
+        typer.echo(f"compiled {done.kernels} kernels in {done.seconds:.0f} s; cached in {where}")
+    else:
+        typer.echo(f"every kernel was already compiled (cached in {where})")
 
 
 if __name__ == "__main__":

@@ -164,3 +164,31 @@ def test_percentiles_of_negative_values_and_bad_ranks():
             exact_percentiles(v, np.array(bad, np.int64))
         with pytest.raises(ValueError, match="rank"):
             ranked_values([v], np.array(bad, np.int64), latency_histogram_nb(v))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.integers(0, 5), st.integers(-(2**63), 2**63 - 1)), min_size=1, max_size=300
+    ),
+    st.data(),
+)
+def test_kth_smallest_matches_sorted(values, data):
+    """The selection pick_ranked_nb uses (instead of np.partition): the k-th of the sorted values,
+    with many duplicates (values 0..5) and extremes; every value is still there afterwards."""
+    from snfkit.engine.collect_nb import kth_smallest_nb
+
+    a = np.asarray(values, np.int64)
+    k = data.draw(st.integers(0, a.size - 1))
+    work = a.copy()
+    assert kth_smallest_nb(work, np.int64(k)) == sorted(values)[k]
+    np.testing.assert_array_equal(np.sort(work), np.sort(a))
+
+
+def test_kth_smallest_on_sorted_and_constant_runs():
+    from snfkit.engine.collect_nb import kth_smallest_nb
+
+    n = 20_001
+    for a in (np.arange(n), np.arange(n)[::-1].copy(), np.full(n, 7), np.arange(n) % 3):
+        for k in (0, 1, n // 2, n - 2, n - 1):
+            assert kth_smallest_nb(a.astype(np.int64), np.int64(k)) == np.sort(a)[k]

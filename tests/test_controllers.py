@@ -251,22 +251,51 @@ def test_controller_rate_queues_items_and_reports_utilization():
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(0, 300), st.integers(1, 40), st.integers(1, 8))
-def test_split_kernels_equal_their_twins(seed, n, n_flows, n_ctl):
-    """Rows grouped per controller, and per-controller flow ids, against the twin."""
-    from snfkit.engine.split_nb import group_rows_nb, local_flow_ids_nb
-    from snfkit.reference.split import group_rows, local_flow_ids
+def test_split_kernel_equals_its_twin(seed, n, n_flows, n_ctl):
+    """Rows grouped per controller, their flow ids within it, and its flows, against the twin
+    (some flow ids absent from the trace)."""
+    from snfkit.engine.split_nb import split_flows_nb
+    from snfkit.reference.split import split_flows
 
     rng = np.random.default_rng(seed)
     flow = rng.integers(0, n_flows, n).astype(np.int64)
-    owner = rng.integers(0, n_ctl, n_flows)
-    ctl = owner[flow].astype(np.int64)
-    rows, starts = group_rows_nb(ctl, np.int64(n_ctl))
-    ref_rows = group_rows(ctl, n_ctl)
-    assert [rows[starts[k] : starts[k + 1]].tolist() for k in range(n_ctl)] == ref_rows
-    local, ids, first = local_flow_ids_nb(flow, ctl, np.int64(n_ctl), np.int64(n_flows))
-    ref_local, ref_ids = local_flow_ids(flow, ctl, n_ctl)
-    assert local.tolist() == ref_local
-    assert [ids[first[k] : first[k + 1]].tolist() for k in range(n_ctl)] == ref_ids
+    owner = rng.integers(0, n_ctl, n_flows).astype(np.int64)
+    owner[np.bincount(flow, minlength=n_flows) == 0] = -1
+    rows, starts, local, ids, first = split_flows_nb(flow, owner, np.int64(n_ctl))
+    got = [
+        (
+            rows[starts[k] : starts[k + 1]].tolist(),
+            local[starts[k] : starts[k + 1]].tolist(),
+            ids[first[k] : first[k + 1]].tolist(),
+        )
+        for k in range(n_ctl)
+    ]
+    assert got == split_flows(flow, owner, n_ctl)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=80), st.integers(1, 4), st.integers(0, 9))
+def test_flow_owners_give_each_packet_its_flows_hashed_controller(flows, n_ctl, seed):
+    """Per flow id, the controller the per-packet split gives its packets; -1 for absent ids."""
+    from snfkit.pool import flow_owners
+
+    pk = pl.DataFrame({"flow_id": np.asarray(flows, np.int64)})
+    if n_ctl > len(set(flows)):
+        with pytest.raises(ParameterError, match="controllers"):
+            flow_owners(pk, n_ctl, seed)
+        return
+    owner = flow_owners(pk, n_ctl, seed)
+    assert owner.shape[0] == max(flows) + 1
+    for f in range(owner.shape[0]):
+        want = buckets([f], n_ctl, seed)[0] if f in flows else -1
+        assert owner[f] == want
+    assert controller_of(pk, n_ctl, seed).tolist() == buckets(flows, n_ctl, seed)
+
+
+def test_a_negative_flow_id_is_named():
+    pk = pl.DataFrame({"flow_id": np.array([0, 4, -3, 1], np.int64)})
+    with pytest.raises(ParameterError, match="flow_id -3 at row 2"):
+        controller_of(pk, 2, 0)
 
 
 @settings(max_examples=50, deadline=None)
@@ -310,3 +339,16 @@ def test_empty_trace_and_chunked_input():
     chunks = snfkit.replay(iter([pk.head(250), pk.tail(350)]), controllers=2, **LOADED)
     assert chunks.packets.equals(whole.packets)
     assert chunks.units.equals(whole.units)
+
+
+def test_per_packet_rows_are_the_same_built_at_once_or_when_read():
+    """Many controllers: ``keep_packets=True`` merges the rows into trace order at once, ``'auto'``
+    when the table is first read; the same table and the same exact percentiles either way."""
+    pk = _trace_every_controller_at_t0(6, 1_500, 30, 3)
+    eager = snfkit.replay(pk, controllers=3, keep_packets=True, **LOADED)
+    lazy = snfkit.replay(pk, controllers=3, **LOADED)
+    assert eager.summary["latency_exact"] and lazy.summary["latency_exact"]
+    for key in ("latency_us", "latency_mean_us", "latency_max_us"):
+        assert eager.summary[key] == lazy.summary[key], key
+    assert eager.packets.equals(lazy.packets)
+    assert eager.packets["ts_ns"].to_list() == pk["ts_ns"].to_list()

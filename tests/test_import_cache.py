@@ -2,7 +2,9 @@
 
 A first subprocess imports snfkit and runs the jitted kernels that everyday use goes through
 (flow ids, flowlet detection, the pcap reader, the trace summary; the workload synthesizer and the
-replay engine when they are present), filling a fresh, temporary NUMBA_CACHE_DIR. A second fresh
+replay engine, with one controller and with two), filling a fresh, temporary NUMBA_CACHE_DIR, and
+must compile each kernel for one signature only (no second version for another kind of input
+array or for a literal argument: each costs a first run seconds). A second fresh
 subprocess does the same and must load every kernel from that cache: numba's ``numba:compile``
 event (broadcast by a dispatcher each time it compiles, numba/core/dispatcher.py) must not fire.
 """
@@ -67,7 +69,19 @@ SCRIPT = textwrap.dedent(
     used.append("workloads.presets.paper_like")
     snfkit.replay(demo, mode="flowlet")
     used.append("replay(flowlet)")
-    print(json.dumps({"compiled": compiled, "used": used}))
+    snfkit.replay(demo, mode="flowlet", controllers=2)
+    used.append("replay(flowlet, controllers=2)")
+
+    from numba.core.registry import CPUDispatcher
+
+    signatures = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("snfkit"):
+            for obj in vars(module).values():
+                if isinstance(obj, CPUDispatcher):
+                    key = f"{obj.py_func.__module__}.{obj.py_func.__qualname__}"
+                    signatures[key] = [str(sig) for sig in obj.signatures]
+    print(json.dumps({"compiled": compiled, "used": used, "signatures": signatures}))
     """
 )
 
@@ -111,6 +125,14 @@ def test_second_import_compiles_nothing(tmp_path):
     first = _run(cache, pcap)
     assert first["compiled"], "the first run compiled nothing: the recorder does not work"
     assert any(cache.rglob("*.nbi")), "no cache index written to NUMBA_CACHE_DIR"
+    # one compiled version per kernel (each version costs a first run seconds of compiling: inputs
+    # of one kind, snfkit.engine._jit.kernel_input, and no literal arguments, its docstring)
+    several = {k: v for k, v in first["signatures"].items() if len(v) > 1}
+    assert not several, (
+        f"kernels compiled more than once: { {k: len(v) for k, v in several.items()} }"
+    )
+    literal = [k for k, v in first["signatures"].items() if "Literal[" in str(v)]
+    assert not literal, f"kernels compiled for a literal argument: {literal}"
     second = _run(cache, pcap)
     assert second["used"] == first["used"]
     assert second["compiled"] == [], (

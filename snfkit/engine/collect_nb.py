@@ -32,6 +32,7 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
+from snfkit.engine.mix_nb import GOLDEN, mix64
 from snfkit.latency_hist import N_BUCKETS, SUB, SUB_BITS
 
 EPOCH_RING = 8
@@ -187,15 +188,22 @@ def rank_buckets_nb(hist, ranks):
     m = ranks.shape[0]
     target = np.empty(m, np.int64)
     within = np.empty(m, np.int64)
-    below = 0
-    j = 0
-    order = np.argsort(ranks)
+    upto = np.empty(N_BUCKETS, np.int64)  # values in buckets 0..b
+    total = 0
     for b in range(N_BUCKETS):
-        while j < m and ranks[order[j]] < below + hist[b]:
-            target[order[j]] = b
-            within[order[j]] = ranks[order[j]] - below
-            j += 1
-        below += hist[b]
+        total += hist[b]
+        upto[b] = total
+    for k in range(m):  # the first bucket with upto[b] > rank, by bisection (no sort to compile)
+        lo_b = 0
+        hi_b = N_BUCKETS - 1
+        while lo_b < hi_b:
+            mid = (lo_b + hi_b) >> 1
+            if upto[mid] > ranks[k]:
+                hi_b = mid
+            else:
+                lo_b = mid + 1
+        target[k] = lo_b
+        within[k] = ranks[k] - (upto[lo_b] - hist[lo_b])
     slot = np.full(N_BUCKETS, -1, np.int64)
     n_slots = 0
     for k in range(m):
@@ -278,8 +286,52 @@ def pick_ranked_nb(buf, start, lo, slot, target, within):
                 at += 1
             out[k] = lo[s] + at - start[s]
         else:
-            out[k] = np.partition(buf[start[s] : start[s + 1]], within[k])[within[k]]
+            out[k] = kth_smallest_nb(buf[start[s] : start[s + 1]].copy(), within[k])
     return out
+
+
+@nb.njit(cache=True, error_model="numpy")
+def kth_smallest_nb(a, k):
+    """The k-th smallest (0-based) of ``a`` (a 1-d array it reorders): Hoare's selection, each round
+    partitioning around the median of the two ends and one value at a pseudo-random position (so
+    that no order of the input is a worst case; equal values stop both scans, so many duplicates
+    split evenly). Used instead of ``np.partition``, whose compiled form (a sort and
+    ``np.unique`` among its checks) cost about 3.5 s of a first run (``bench_coldstart.py``)."""
+    lo = np.int64(0)
+    hi = np.int64(a.shape[0] - 1)
+    z = np.uint64(a.shape[0])
+    while hi > lo + 1:
+        z = mix64(z + GOLDEN)
+        r = lo + 1 + np.int64(z % np.uint64(hi - lo - 1))  # in [lo + 1, hi - 1]
+        a[r], a[lo + 1] = a[lo + 1], a[r]
+        if a[lo] > a[hi]:
+            a[lo], a[hi] = a[hi], a[lo]
+        if a[lo + 1] > a[hi]:
+            a[lo + 1], a[hi] = a[hi], a[lo + 1]
+        if a[lo] > a[lo + 1]:
+            a[lo], a[lo + 1] = a[lo + 1], a[lo]
+        pivot = a[lo + 1]  # a[lo] <= pivot <= a[hi]: both scans stop inside
+        i = lo + 1
+        j = hi
+        while True:
+            i += 1
+            while a[i] < pivot:
+                i += 1
+            j -= 1
+            while a[j] > pivot:
+                j -= 1
+            if j < i:
+                break
+            a[i], a[j] = a[j], a[i]
+        a[lo + 1] = a[j]
+        a[j] = pivot
+        if j >= k:
+            hi = j - 1
+        if j <= k:
+            lo = i
+    if hi == lo + 1 and a[hi] < a[lo]:
+        a[lo], a[hi] = a[hi], a[lo]
+    return a[k]
 
 
 @nb.njit(cache=True, error_model="numpy")

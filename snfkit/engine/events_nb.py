@@ -24,6 +24,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from snfkit.engine._jit import kernel_input
+
 CLOSE, PUSH = 0, 1  # event kinds; the low bit of an event code (code = flow << 1 | kind)
 
 
@@ -137,7 +139,7 @@ def _pending(old_bits, old_ts, old_flow, new_bits, new_ts, new_flow):
     out_ts = np.empty(m, np.int64)
     out_flow = np.empty(m, np.int64)
     out_kinds = np.empty(m, np.int8)
-    m = _copy_open(old_bits, old_ts, old_flow, out_ts, out_flow, out_kinds, 0)
+    m = _copy_open(old_bits, old_ts, old_flow, out_ts, out_flow, out_kinds, np.int64(0))
     _copy_open(new_bits, new_ts, new_flow, out_ts, out_flow, out_kinds, m)
     return out_ts, out_flow, out_kinds
 
@@ -186,7 +188,7 @@ def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_
     open_old = pend_kinds.copy()  # bits not decided yet
     for k in range(n_old):
         pidx[pend_flow[k]] = k
-    n_seen = 0
+    n_seen = np.int64(0)  # (an int64, not a literal: snfkit.engine._jit)
     for i in range(n):
         f = flow[i]
         if f < 0 or f >= n_flows:  # (checked here, before any write, rather than in a pass)
@@ -246,9 +248,17 @@ def events_chunk_nb(ts, flow, close_after, push_after, pend_ts, pend_flow, pend_
 def events_chunk(ts, flow, close_after: int, push_after: int, pending: PendingEvents,
                  scratch: EventScratch) -> tuple[np.ndarray, np.ndarray, PendingEvents]:  # fmt: skip
     """:func:`events_chunk_nb` with the pending events as a :class:`PendingEvents`: returns
-    ``(time, code, pending after the chunk)``."""
+    ``(time, code, pending after the chunk)``. The times and flow ids, the chunk's and the
+    pending ones, go to the kernel read-only (one compiled version: :func:`kernel_input`)."""
     time, code, *rest = events_chunk_nb(
-        ts, flow, np.int64(close_after), np.int64(push_after), *pending, scratch
+        kernel_input(ts),
+        kernel_input(flow),
+        np.int64(close_after),
+        np.int64(push_after),
+        kernel_input(pending.ts),
+        kernel_input(pending.flow),
+        pending.kinds,
+        scratch,
     )
     return time, code, PendingEvents(*rest)
 

@@ -164,8 +164,11 @@ def inflight_slot(inflight, un, u):
 
 @nb.njit(cache=True, error_model="numpy")
 def log_inflight(inflight, un, u, entry):
-    """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring."""
-    inflight[u, inflight_slot(inflight, un, u)] = entry
+    """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring. (A loop:
+    see :func:`snfkit.engine.flowkeys_nb._grow_keys`.)"""
+    k = inflight_slot(inflight, un, u)
+    for j in range(entry.shape[0]):
+        inflight[u, k, j] = entry[j]
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -321,7 +324,7 @@ def fail_ol(o, tau, row, st, c, p, out, g0, keep_rows):
             old_lat = e[I_REL] - e[I_ARR]
             _relatency(hist, c, old_lat, new_rel - e[I_ARR])
             e[I_REL] = new_rel
-            _patch(out, patches, c, g0, keep_rows, e, u, False)
+            _patch(out, patches, c, g0, keep_rows, e, u, np.bool_(False))
             resent += 1
     row[F_UNIT] = o
     row[F_RECOVERY] = until - tau
@@ -349,7 +352,8 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
     for j in range(un.if_n):
         e = inflight[u, (un.if_head + j) % slots]
         if e[I_REL] > tau:
-            pending[n_if] = e
+            for w in range(e.shape[0]):  # (a loop: see flowkeys_nb._grow_keys)
+                pending[n_if, w] = e[w]
             n_if += 1
             un.pkts -= 1
             un.bytes -= e[I_SIZE]
@@ -413,7 +417,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             if e[I_WAIT] > 0:
                 waits[0, e[I_CAUSE]] -= 1
                 waits[1, e[I_CAUSE]] -= e[I_WAIT]
-            _patch(out, patches, c, g0, keep_rows, e, u, True)
+            _patch(out, patches, c, g0, keep_rows, e, u, np.bool_(True))
             lost += 1
             continue
         svc = e[I_SVC]
@@ -466,7 +470,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             fl.item_end = finish
         e[I_START], e[I_FINISH], e[I_REL], e[I_WAIT] = start, finish, rel, wait
         e[I_CAUSE] = WaitCause.recovery
-        _patch(out, patches, c, g0, keep_rows, e, r, False)
+        _patch(out, patches, c, g0, keep_rows, e, r, np.bool_(False))
         log_inflight(inflight, rn, r, e)
         replayed += 1
     if rn.last_recv < launch:

@@ -97,14 +97,18 @@ def _flow_hash(a0, a1, b0, b1, c):
 
 @nb.njit(cache=True)
 def _grow_keys(keys, hashes, first_row, n_ids):
-    """The distinct-key arrays with twice the room, their first ``n_ids`` entries kept."""
+    """The distinct-key arrays with twice the room, their first ``n_ids`` entries kept. (Loops,
+    not slice assignments: numba's array-to-array assignment brings its shape-mismatch error
+    message, string formatting included, about 2 s of a first run's compile time.)"""
     cap = 2 * keys.shape[0]
     k2 = np.empty((cap, 5), np.uint64)
     h2 = np.empty(cap, np.uint64)
     f2 = np.empty(cap, np.int64)
-    k2[:n_ids] = keys[:n_ids]
-    h2[:n_ids] = hashes[:n_ids]
-    f2[:n_ids] = first_row[:n_ids]
+    for k in range(n_ids):
+        for j in range(5):
+            k2[k, j] = keys[k, j]
+        h2[k] = hashes[k]
+        f2[k] = first_row[k]
     return k2, h2, f2
 
 
@@ -174,7 +178,7 @@ def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
         np.zeros(1, np.int64),
         np.zeros(RECENT, np.uint64),
     )
-    index = number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, 0)
+    index = number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, np.int64(0))
     return index.first_row[: index.count[0]].copy()
 
 

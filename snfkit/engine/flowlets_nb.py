@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from snfkit.engine._jit import kernel_input
 from snfkit.engine.enums import OpenReason, names
 
 REASON_NAMES = names(OpenReason)[: OpenReason.size + 1]
@@ -87,7 +88,10 @@ def detect_flowlets_chunk_nb(ts_ns, flow_id, wire_len, timeout_ns, size_bytes, s
 
 
 def detect_flowlets_nb(ts_ns, flow_id, wire_len, timeout_ns, size_bytes):
-    """One-shot detection over a whole trace (flow ids dense from 0). Same returns as the chunk kernel."""
+    """One-shot detection over a whole trace (flow ids dense from 0). Same returns as the chunk
+    kernel. The columns go to it as read-only int64 arrays, whatever their dtype (one compiled
+    version: :func:`~snfkit.engine._jit.kernel_input`)."""
+    ts_ns, flow_id, wire_len = (kernel_input(a) for a in (ts_ns, flow_id, wire_len))
     n_flows = int(flow_id.max()) + 1 if flow_id.shape[0] else 0
     state = new_flowlet_state(n_flows)
     return detect_flowlets_chunk_nb(

@@ -34,7 +34,7 @@ def pop_low_bit(word):
     return _DEBRUIJN[(low * _DEBRUIJN_MUL) >> np.uint64(58)], word ^ low
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def buckets_nb(keys, n, seed):
     """``hash_words(seed, [key]) % n`` for each int64 key (:func:`snfkit.reference.mix.hash_words`'s
     rule): a seeded, even split of keys into n buckets (flows among controllers)."""

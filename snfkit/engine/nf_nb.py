@@ -250,7 +250,8 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
                         (i, j),
                         "the flow's previous packet, -1, or a packet marked in snap",
                     )
-                state[f, :] = store[s]
+                for w in range(width):  # (a loop: see flowkeys_nb._grow_keys)
+                    state[f, w] = store[s, w]
         r = process(packet_fields_nb(cols, i), payload, state, f, cfg)
         action[i] = r.action
         out0[i] = r.out0
@@ -258,7 +259,8 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
         delta[i] = r.delta
         last[f] = i
         if snap[i]:
-            store[k, :] = state[f]
+            for w in range(width):
+                store[k, w] = state[f, w]
             k += 1
     return NFOut(action, out0, out1, delta, state, k)
 

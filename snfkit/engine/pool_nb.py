@@ -177,7 +177,7 @@ def start_unit(units, ring, c, t, p):
     Returns the slot or -1 when the pool is full."""
     if p.rm:
         return open_slot(units, ring, c, t, p.rm_increment, t + p.rm_rtt_ns, p)
-    return open_slot(units, ring, c, t, SHARE_ONE, t + p.unit_startup_ns, p)
+    return open_slot(units, ring, c, t, np.int64(SHARE_ONE), t + p.unit_startup_ns, p)
 
 
 @helper
@@ -398,7 +398,7 @@ def pack_leases_nb(start, retire, share, rtt_ns, startup_ns, idle_ns, prestart_u
     empty_since = np.zeros(slots, np.int64)
     unit_rec = np.zeros(slots, np.int64)
     rec = np.zeros((2 * n + 1, len(RM_UNIT_COLUMNS)), np.int64)
-    n_rec = 0
+    n_rec = np.int64(0)  # (an int64, not a literal: snfkit.engine._jit)
     unit_of = np.full(n, -1, np.int64)
     late = 0
     gi = 0

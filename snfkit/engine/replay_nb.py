@@ -601,7 +601,7 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
     order = np.argsort(-rates, kind="mergesort")
     fids = fids[order]
     rates = rates[order]
-    units_of = np.empty(count, np.int64)
+    units_of = np.empty(count, np.float64)  # (exact; float64 like rates: one sort to compile)
     for j in range(count):
         units_of[j] = flows[fids[j]].unit
     order = np.argsort(units_of, kind="mergesort")
@@ -664,7 +664,8 @@ def _smart_tick(flows, units, ring, records, c, tau, p):
                 if dest[j] >= 0:
                     _move_flow(flows, units, c, fids[j], dest[j], p)
             trial[u] = 0.0
-            load[:] = trial
+            for v in range(p.max_units):  # (a loop: see flowkeys_nb._grow_keys)
+                load[v] = trial[v]
             emptied[u] = True
     for f in range(n_flows):
         flows[f].tick_bytes = 0
@@ -896,7 +897,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
                 ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
                 cause = WaitCause.store
                 c.store_reads += 1
-                add_transfer(transfers, c, p, t, ready, f, -1, u, TransferKind.store_read,
+                add_transfer(transfers, c, p, t, ready, f, np.int64(-1), u, TransferKind.store_read,
                              fl.clock, fl.last_pkt)  # fmt: skip
             else:
                 base = t if t > fl.last_finish else fl.last_finish

@@ -9,32 +9,15 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def group_rows_nb(ctl, n_ctl):
-    """``(rows, starts)``: the row indices grouped by controller (a stable counting sort of ``ctl``,
-    values in [0, n_ctl)), controller k's rows being ``rows[starts[k]:starts[k + 1]]`` in order."""
-    starts = np.zeros(n_ctl + 1, np.int64)
-    for i in range(ctl.shape[0]):
-        starts[ctl[i] + 1] += 1
-    for k in range(n_ctl):
-        starts[k + 1] += starts[k]
-    fill = starts[:-1].copy()
-    rows = np.empty(ctl.shape[0], np.int64)
-    for i in range(ctl.shape[0]):
-        k = ctl[i]
-        rows[fill[k]] = i
-        fill[k] += 1
-    return rows, starts
-
-
-@nb.njit(cache=True, nogil=True)
-def local_flow_ids_nb(flow, ctl, n_ctl, n_flows):
-    """Each packet's flow id within its controller (``local``, per packet), and each controller's
-    flows (``ids``, grouped: controller k's are ``ids[first[k]:first[k + 1]]``, ascending, so local
-    id j of controller k is global flow ``ids[first[k] + j]``). Flow ids are in [0, n_flows); a flow
-    belongs to one controller."""
-    owner = np.full(n_flows, -1, np.int64)
-    for i in range(flow.shape[0]):
-        owner[flow[i]] = ctl[i]
+def split_flows_nb(flow, owner, n_ctl):
+    """One trace split among ``n_ctl`` controllers, given each flow's controller (``owner[f]``,
+    -1 for an id no packet has; every packet's flow has one). Returns ``(rows, starts, local,
+    ids, first)``: the row indices grouped by controller in trace order (controller k's are
+    ``rows[starts[k]:starts[k + 1]]``); each of those rows' flow id within its controller
+    (``local``, aligned with ``rows``); and each controller's flows ascending (``ids``, controller
+    k's being ``ids[first[k]:first[k + 1]]``, so its local id j is global flow ``ids[first[k] + j]``).
+    Two passes over the packets and one over the flows."""
+    n_flows = owner.shape[0]
     first = np.zeros(n_ctl + 1, np.int64)
     for f in range(n_flows):
         if owner[f] >= 0:
@@ -50,10 +33,21 @@ def local_flow_ids_nb(flow, ctl, n_ctl, n_flows):
             local_of[f] = fill[k] - first[k]
             ids[fill[k]] = f
             fill[k] += 1
+    starts = np.zeros(n_ctl + 1, np.int64)
+    for i in range(flow.shape[0]):
+        starts[owner[flow[i]] + 1] += 1
+    for k in range(n_ctl):
+        starts[k + 1] += starts[k]
+    at = starts[:-1].copy()
+    rows = np.empty(flow.shape[0], np.int64)
     local = np.empty(flow.shape[0], np.int64)
     for i in range(flow.shape[0]):
-        local[i] = local_of[flow[i]]
-    return local, ids, first
+        f = flow[i]
+        k = owner[f]
+        rows[at[k]] = i
+        local[at[k]] = local_of[f]
+        at[k] += 1
+    return rows, starts, local, ids, first
 
 
 @nb.njit(cache=True, nogil=True)

@@ -182,7 +182,7 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
         if p.store_read_on_move and fl.unit == u and fl.life == un.life:
             return StateSource.same_unit, t, fl.last_pkt  # the unit still holds what it wrote
         ready = (t if t > fl.wlanded else fl.wlanded) + p.store_rtt_ns
-        add_transfer(transfers, c, p, t, ready, f, -1, u, TransferKind.store_read,
+        add_transfer(transfers, c, p, t, ready, f, np.int64(-1), u, TransferKind.store_read,
                      fl.clock, fl.last_pkt)  # fmt: skip
         c.store_reads += 1
         return StateSource.store, ready, fl.last_pkt
@@ -193,7 +193,7 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
     if (
         p.state_mode == StateMode.proactive and fl.rep_clock >= 0
     ):  # (the mask row is cold otherwise)
-        if has_copy(masks, f, 0, u, un, fl.rep_time):
+        if has_copy(masks, f, np.int64(0), u, un, fl.rep_time):
             if fl.rep_clock == fl.clock or not p.clock_check:
                 if fl.rep_pkt != fl.last_pkt:  # an old copy used as fresh (no clock check)
                     c.stale_used += 1
@@ -201,7 +201,7 @@ def open_source(units, masks, transfers, c, fl, f, u, t, p):
                     return StateSource.replica, t, fl.rep_pkt
                 return StateSource.replica_wait, fl.rep_arrive, fl.rep_pkt
             c.stale_copies += 1
-        elif fl.prev_clock >= 0 and has_copy(masks, f, 1, u, un, fl.prev_time):
+        elif fl.prev_clock >= 0 and has_copy(masks, f, np.int64(1), u, un, fl.prev_time):
             if not p.clock_check:
                 if fl.prev_pkt != fl.last_pkt:
                     c.stale_used += 1

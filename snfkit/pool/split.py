@@ -18,7 +18,21 @@ def controller_of(packets: pl.DataFrame, controllers: int, seed: int) -> np.ndar
     ``controllers`` of them, and a flow must keep one ingress), else by a seeded hash of the
     packet's ``flow_id`` (the flow's key), so every packet of a flow goes to one controller.
     Raises ParameterError when there are fewer flows than controllers (a controller with none)."""
+    owner = flow_owners(packets, controllers, seed)
+    return owner[packets["flow_id"].to_numpy()]
+
+
+def flow_owners(packets: pl.DataFrame, controllers: int, seed: int) -> np.ndarray:
+    """Each flow id's controller (:func:`controller_of`'s rule), indexed by flow id up to the
+    largest in the table, -1 for an id no packet has. Raises ParameterError for a negative flow
+    id."""
     flow = packets["flow_id"].to_numpy()
+    if flow.shape[0] and flow.min() < 0:
+        row = int(np.argmin(flow))
+        raise ParameterError(
+            "packets", f"flow_id {int(flow[row])} at row {row}", "non-negative flow ids"
+        )
+    present = np.bincount(flow) > 0 if flow.shape[0] else np.zeros(0, bool)
     if INGRESS in packets.columns:
         col = packets[INGRESS]
         if col.null_count():
@@ -45,10 +59,15 @@ def controller_of(packets: pl.DataFrame, controllers: int, seed: int) -> np.ndar
                 f"flow_id {int(split['flow'][0])} arrives at {int(split['n'][0])} ingress points",
                 "one ingress per flow (a flow's state lives with one controller)",
             )
-        return ctl
-    n_flows = int(np.count_nonzero(np.bincount(flow))) if flow.shape[0] else 0
+        owner = np.full(present.shape[0], -1, np.int64)
+        owner[flow] = ctl
+        return owner
+    n_flows = int(np.count_nonzero(present))
     if controllers > max(n_flows, 1):
         raise ParameterError(
             "controllers", controllers, f"at most the trace's number of flows ({n_flows:,})"
         )
-    return buckets_nb(flow.astype(np.int64), np.int64(controllers), np.int64(seed))
+    ids = np.arange(present.shape[0], dtype=np.int64)
+    owner = buckets_nb(ids, np.int64(controllers), np.int64(seed))
+    owner[~present] = -1
+    return owner

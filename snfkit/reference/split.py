@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 
-def group_rows(ctl, n_ctl: int) -> list[list[int]]:
-    """Each controller's row indices, in trace order."""
-    out: list[list[int]] = [[] for _ in range(n_ctl)]
-    for i, k in enumerate(ctl):
-        out[int(k)].append(i)
-    return out
-
-
-def local_flow_ids(flow, ctl, n_ctl: int) -> tuple[list[int], list[list[int]]]:
-    """Each packet's flow id within its controller, and each controller's flows ascending (local id
-    j of controller k is global flow ``ids[k][j]``)."""
-    ids = []
+def split_flows(flow, owner, n_ctl: int) -> list[tuple[list[int], list[int], list[int]]]:
+    """Twin of :func:`snfkit.engine.split_nb.split_flows_nb`: for each controller, its rows in
+    trace order, their flow ids within the controller, and its flows ascending (local id j is
+    global flow ``ids[j]``)."""
+    out = []
     for k in range(n_ctl):
-        ids.append(sorted({int(f) for f, c in zip(flow, ctl, strict=True) if c == k}))
-    index = [{f: j for j, f in enumerate(mine)} for mine in ids]
-    return [index[int(c)][int(f)] for f, c in zip(flow, ctl, strict=True)], ids
+        ids = [f for f in range(len(owner)) if owner[f] == k]
+        local_of = {f: j for j, f in enumerate(ids)}
+        rows = [i for i, f in enumerate(flow) if owner[int(f)] == k]
+        out.append((rows, [local_of[int(flow[i])] for i in rows], ids))
+    return out
 
 
 def scatter_rows(rows, part: dict, out: dict, unit_off: int, item_off: int) -> None:

@@ -4,6 +4,7 @@ the summary (the two never import each other)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -51,3 +52,7 @@ class Drained:
     src_parts: list[np.ndarray] = field(default_factory=list)
     records: list[np.ndarray] = field(default_factory=list)
     eu_parts: list[np.ndarray] = field(default_factory=list)
+    ordered_parts: Callable[[], list[PacketPart]] | None = None
+    """When set, builds the per-packet rows in trace order for the packets table, and
+    ``packet_parts`` hold the same rows in another order (many controllers' rows before their
+    merge into trace order, :mod:`snfkit.runner.many`), read only for the latency percentiles."""

@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from snfkit import latency_hist
+from snfkit.engine._jit import kernel_input
 from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, new_items
 from snfkit.engine.enums import FailureKind, TransferKind, WaitCause, names
 from snfkit.engine.events_nb import EventScratch, event_scratch, events_chunk, no_pending
@@ -445,6 +446,8 @@ class Driver:
         packet, if already computed (the kernel takes times relative to it; tables report them
         on the trace's clock)."""
         if ts.shape[0]:
+            ts, flow, wl = kernel_input(ts), kernel_input(flow), kernel_input(wl)
+            rel = None if rel is None else kernel_input(rel)
             self._replay(self._stage(ts, flow, wl, events, wire_len, n_flows, rel))
 
     def _stage_table(self, chunk: pl.DataFrame, slot: int = 0) -> Staged | None:

@@ -27,11 +27,11 @@ import polars as pl
 
 from snfkit.engine.collect_nb import EU_COLUMNS, Items
 from snfkit.engine.replay_nb import CTL_DTYPE, ChunkOut
-from snfkit.engine.split_nb import group_rows_nb, local_flow_ids_nb, scatter_rows_nb
+from snfkit.engine.split_nb import scatter_rows_nb, split_flows_nb
 from snfkit.engine.state_nb import TR_FLOW, TR_FROM, TR_PACKET, TR_TO
 from snfkit.errors import ParameterError
 from snfkit.params import ReplayParams
-from snfkit.pool import controller_epochs, controller_of, pack_leases
+from snfkit.pool import controller_epochs, flow_owners, pack_leases
 from snfkit.prepared import PreparedTrace, checked_columns
 from snfkit.progress import ProgressCallback, progress_reporter
 from snfkit.results import Results
@@ -63,24 +63,26 @@ def replay_many(
     ctl_params = params.controllers
     table, ts, flow, wl = _arrays(packets, chunk_size)
     n = ts.shape[0]
+    n_ctl = ctl_params.controllers
     keys = table if table is not None else pl.DataFrame({"flow_id": flow})
-    ctl = controller_of(keys, ctl_params.controllers, params.state.seed)
+    owner = flow_owners(keys, n_ctl, params.state.seed)
     if nf_obj is not None and not params.state.clock_check:
         raise ParameterError(
             "clock_check", False, "True with an NF and controllers > 1 (the NF pass is sequential)"
         )
     sequential = nfpass.SequentialNF(nf_obj, lambda: inputs) if nf_obj is not None else None
     t0 = int(ts[0]) if n else 0
-    n_ctl = ctl_params.controllers
-    order, starts = group_rows_nb(ctl, np.int64(n_ctl))
+    order, starts, local, ids, first = split_flows_nb(flow, owner, np.int64(n_ctl))
     rows = [order[starts[k] : starts[k + 1]] for k in range(n_ctl)]
-    n_flows = int(flow.max()) + 1 if n else 0
-    local, ids, first = local_flow_ids_nb(flow, ctl, np.int64(n_ctl), np.int64(n_flows))
-    shares = [(rows[k], local[rows[k]], ids[first[k] : first[k + 1]]) for k in range(n_ctl)]
+    shares = [
+        (rows[k], local[starts[k] : starts[k + 1]], ids[first[k] : first[k + 1]])
+        for k in range(n_ctl)
+    ]
     stop = threading.Event()
     lock = threading.Lock()
+    merger = _Merger(params, ts, flow, wl, t0)
     with progress_reporter(
-        progress, n, f"replay ({params.modes.mode}, {len(rows)} controllers)"
+        progress, n, f"replay ({params.modes.mode}, {n_ctl} controllers)"
     ) as bar:
 
         def advance(m: int) -> None:
@@ -92,17 +94,18 @@ def replay_many(
                 params, t0, ts, wl, shares[k], chunk_size, keep_state_sources, advance, stop
             )
 
-        workers = max(1, min(len(rows), os.cpu_count() or 1))
+        workers = max(1, min(n_ctl, os.cpu_count() or 1))
         with ThreadPoolExecutor(workers, thread_name_prefix="snfkit-controller") as pool:
-            futures = [pool.submit(run, k) for k in range(len(rows))]
-            try:
-                done = [f.result() for f in futures]
+            futures = [pool.submit(run, k) for k in range(n_ctl)]
+            try:  # controller k merges while the later ones still run
+                for k, future in enumerate(futures):
+                    merger.add(k, *future.result(), rows[k])
             except BaseException:
                 stop.set()  # the other controllers stop at their next chunk
                 raise
-    merged = _merge(params, done, rows, ts, flow, wl, t0)
+    merged = merger.finish()
     results = build_results(merged)
-    _split_slots(results, params, ctl)
+    _split_slots(results, params, owner, flow)
     if sequential is not None:
         if results.summary["stale_state_used"]:
             raise RuntimeError("a controller used stale state with clock_check on")
@@ -154,110 +157,147 @@ def _one(params, t0, ts, wl, share, chunk_size, keep_src, advance, stop):
     return driver.finish(), ids
 
 
-def _merge(params, done, rows, ts, flow, wl, t0) -> Drained:
-    """One drained record from the controllers' (see the module docstring)."""
-    m = params.units.max_units
-    first = done[0][0]
-    keep, keep_src = first.keep, first.keep_src
-    ctl = np.zeros(1, CTL_DTYPE)
-    items_parts, records, eu_parts, transfers, pushed = [], [], [], [], []
-    hist = np.zeros_like(first.state.hist)
-    waits = np.zeros_like(first.state.waits)
-    n = ts.shape[0]
-    out = _packet_out(n, [d for d, _ in done]) if keep else None
-    src = np.full(n, -1, np.int64) if keep_src else None
-    lives = items = 0
-    scatters = []  # each controller's per-packet outputs to their rows, done on threads below
-    for k, ((d, ids), r) in enumerate(zip(done, rows, strict=True)):
-        c = d.state.ctl
+class _Merger:
+    """Merges the controllers' drained records into one (see the module docstring): ``add`` each
+    controller's in order 0, 1, ... as it finishes, then ``finish``."""
+
+    def __init__(self, params: ReplayParams, ts, flow, wl, t0: int) -> None:
+        self.params, self.ts, self.flow, self.wl, self.t0 = params, ts, flow, wl, t0
+        self.ctl = np.zeros(1, CTL_DTYPE)
+        self.first: Drained | None = None
+        self.items: list[list[np.ndarray]] = [[] for _ in Items._fields]
+        self.records: list[np.ndarray] = []
+        self.eu_parts: list[np.ndarray] = []
+        self.transfers: list[np.ndarray] = []
+        self.pushed: list[np.ndarray] = []
+        self.scatters: list[
+            tuple
+        ] = []  # (rows, a controller's chunk outputs, unit and item shifts)
+        self.src: list[tuple[np.ndarray, np.ndarray]] = []
+        self.hist = self.waits = None
+        self.lives = self.n_items = 0
+
+    def add(self, k: int, d: Drained, ids: np.ndarray, r: np.ndarray) -> None:
+        """Controller ``k``'s record ``d``: its flows' global ids ``ids``, its rows ``r``."""
+        shift = k * self.params.units.max_units
+        if self.first is None:
+            self.first = d
+            self.hist = np.zeros_like(d.state.hist)
+            self.waits = np.zeros_like(d.state.waits)
+        c, ctl = d.state.ctl, self.ctl
         for name in CTL_DTYPE.names:
             if name in _KEPT:
-                ctl[name] = first.state.ctl[name]
+                ctl[name] = self.first.state.ctl[name]
             elif name in _MAXED:
                 ctl[name] = np.maximum(ctl[name], c[name])
             else:
                 ctl[name] = ctl[name] + c[name]
-        hist += d.state.hist
-        waits += d.state.waits
+        self.hist += d.state.hist
+        self.waits += d.state.waits
         n_items = int(c["items"][0])
-        it = Items(*(a[:n_items].copy() for a in d.state.items))
-        it.flow[:] = ids[it.flow]
-        it.unit[:] += k * m
-        it.life[:] += lives
-        items_parts.append(it)
+        moved = {
+            "flow": lambda a: ids[a],
+            "unit": lambda a: a + shift,
+            "life": lambda a: a + self.lives,
+        }
+        for j, (name, col) in enumerate(zip(Items._fields, d.state.items, strict=True)):
+            part = col[:n_items]
+            self.items[j].append(moved[name](part) if name in moved else part)
         for rec in d.records:
             rec = rec.copy()
-            rec["unit"] += k * m
-            rec["unit_life"] += lives
-            records.append(rec)
+            rec["unit"] += shift
+            rec["unit_life"] += self.lives
+            self.records.append(rec)
         for rows_eu in d.eu_parts:
             rows_eu = rows_eu.copy()
-            rows_eu[:, EU_COLUMNS.index("unit")] += k * m
-            eu_parts.append(rows_eu)
+            rows_eu[:, EU_COLUMNS.index("unit")] += shift
+            self.eu_parts.append(rows_eu)
         for batch in d.transfers:
             batch = batch.copy()
             batch[TR_FLOW] = ids[batch[TR_FLOW]]
             for col in (TR_FROM, TR_TO):
-                batch[col] = np.where(batch[col] >= 0, batch[col] + k * m, batch[col])
+                batch[col] = np.where(batch[col] >= 0, batch[col] + shift, batch[col])
             batch[TR_PACKET] = np.where(batch[TR_PACKET] >= 0, r[batch[TR_PACKET]], -1)
-            transfers.append(batch)
+            self.transfers.append(batch)
         for p in d.pushed_packets:
-            pushed.append(np.where(p >= 0, r[p], -1))
-        if keep:
-            a = 0
-            for part in d.packet_parts:
-                b = a + part.ts.shape[0]
-                scatters.append((r[a:b], part.out, np.int64(k * m), np.int64(items)))
-                a = b
-        if keep_src and d.src_parts:
-            s = np.concatenate(d.src_parts)
-            src[r] = np.where(s >= 0, r[np.maximum(s, 0)], -1)
-        lives += int(c["lives"][0])
-        items += n_items
-    if scatters:
-        with ThreadPoolExecutor(min(len(scatters), os.cpu_count() or 1)) as pool:
-            list(
-                pool.map(lambda job: scatter_rows_nb(job[0], job[1], out, job[2], job[3]), scatters)
-            )
-    state = first.state._replace(
-        ctl=ctl,
-        items=Items(*(np.concatenate(cols) for cols in zip(*items_parts, strict=True))),
-        hist=hist,
-        waits=waits,
-        fails=first.state.fails[:0],
-    )
-    merged = Drained(
-        params=params,
-        state=state,
-        keep=keep,
-        keep_src=keep_src,
-        keep_transfers=first.keep_transfers,
-        t0=t0 if n else None,
-    )
-    merged.t_last = int(ts[-1]) if n else 0
-    merged.n_in = n
-    merged.records, merged.eu_parts, merged.transfers = records, eu_parts, transfers
-    merged.pushed_packets = pushed
-    if keep:
-        merged.packet_parts = [PacketPart(ts, flow, wl, out, None)]
-    if keep_src:
-        merged.src_parts = [src]
-    return merged
+            self.pushed.append(np.where(p >= 0, r[p], -1))
+        a = 0
+        for part in d.packet_parts:
+            b = a + part.ts.shape[0]
+            self.scatters.append((r[a:b], part, np.int64(shift), np.int64(self.n_items)))
+            a = b
+        if d.keep_src and d.src_parts:
+            self.src.append((r, np.concatenate(d.src_parts)))
+        self.lives += int(c["lives"][0])
+        self.n_items += n_items
+
+    def finish(self) -> Drained:
+        """The merged record. Per-packet rows: in trace order at once with ``keep_packets=True``;
+        with ``'auto'``, the controllers' rows serve the latency percentiles and go to trace order
+        when the packets table is first read (:attr:`Drained.ordered_parts`)."""
+        first, ts, n = self.first, self.ts, self.ts.shape[0]
+        state = first.state._replace(
+            ctl=self.ctl,
+            items=Items(*(np.concatenate(cols) for cols in self.items)),
+            hist=self.hist,
+            waits=self.waits,
+            fails=first.state.fails[:0],
+        )
+        merged = Drained(
+            params=self.params,
+            state=state,
+            keep=first.keep,
+            keep_src=first.keep_src,
+            keep_transfers=first.keep_transfers,
+            t0=self.t0 if n else None,
+        )
+        merged.t_last = int(ts[-1]) if n else 0
+        merged.n_in = n
+        merged.records, merged.eu_parts = self.records, self.eu_parts
+        merged.transfers, merged.pushed_packets = self.transfers, self.pushed
+        if first.keep:
+            scatters, flow, wl = self.scatters, self.flow, self.wl
+
+            def in_trace_order() -> list[PacketPart]:
+                out = _packet_out(n, [part for _, part, _, _ in scatters])
+                jobs = [(r, part.out, du, di) for r, part, du, di in scatters]
+                if jobs:
+                    with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+                        list(
+                            pool.map(
+                                lambda job: scatter_rows_nb(job[0], job[1], out, *job[2:]), jobs
+                            )
+                        )
+                return [PacketPart(ts, flow, wl, out, None)]
+
+            if self.params.report.keep_packets == "auto":
+                merged.packet_parts = [part for _, part, _, _ in scatters]
+                merged.ordered_parts = in_trace_order
+            else:
+                merged.packet_parts = in_trace_order()
+        if first.keep_src:
+            src = np.full(n, -1, np.int64)
+            for r, s in self.src:
+                src[r] = np.where(s >= 0, r[np.maximum(s, 0)], -1)
+            merged.src_parts = [src]
+        return merged
 
 
-def _packet_out(n: int, runs: list[Drained]) -> ChunkOut:
+def _packet_out(n: int, parts: list[PacketPart]) -> ChunkOut:
     """Per-packet output arrays for the whole trace, shaped like the controllers' (every row is
     written: each packet has a controller)."""
-    for d in runs:
-        if d.packet_parts:
-            like = d.packet_parts[0].out
-            return ChunkOut(*(np.empty(n if a.shape[0] else 0, a.dtype) for a in like))
+    if parts:
+        like = parts[0].out
+        return ChunkOut(*(np.empty(n if a.shape[0] else 0, a.dtype) for a in like))
     return ChunkOut(*(np.empty(0, np.int64) for _ in ChunkOut._fields))
 
 
-def _split_slots(results: Results, params: ReplayParams, ctl: np.ndarray) -> None:
-    """Slot ``k * max_units + u`` back into ``controller`` k and ``unit`` u; each controller's
-    epochs; under a resource manager, its leases and units, and the summary's pool keys."""
+def _split_slots(
+    results: Results, params: ReplayParams, owner: np.ndarray, flow: np.ndarray
+) -> None:
+    """Slot ``k * max_units + u`` back into ``controller`` k and ``unit`` u (each packet's
+    controller: its flow's ``owner``); each controller's epochs; under a resource manager, its
+    leases and units, and the summary's pool keys."""
     m = params.units.max_units
     cp = params.controllers
 
@@ -272,7 +312,9 @@ def _split_slots(results: Results, params: ReplayParams, ctl: np.ndarray) -> Non
     results.map_table("flowlets", split)
     results.epoch_units = split(results.epoch_units)
     results.map_packets(
-        lambda t: t.with_columns(controller=pl.Series(ctl, dtype=pl.Int64), unit=pl.col("unit") % m)
+        lambda t: t.with_columns(
+            controller=pl.Series(owner[flow], dtype=pl.Int64), unit=pl.col("unit") % m
+        )
     )
     if results.transfers is not None:
         results.transfers = results.transfers.with_columns(

@@ -127,13 +127,14 @@ def _build(run: Drained, percentiles: Callable[[], tuple[list[float], bool]]) ->
     epochs, epoch_units = _epoch_tables(run, units, cap)
     packets = None
     if run.keep:
+        ordered = run.ordered_parts
         parts = run.packet_parts
         hop = p.faults.ol_hop_ns
         ol_fill = hop if run.state.fails.shape[0] or hop > 0 else None
         if p.report.keep_packets == "auto":  # built from the kernel's columns when first read
-            packets = LazyTable(lambda: packets_table(parts, ol_fill))
+            packets = LazyTable(lambda: packets_table(ordered() if ordered else parts, ol_fill))
         else:
-            packets = packets_table(parts, ol_fill)
+            packets = packets_table(ordered() if ordered else parts, ol_fill)
     transfers = _transfers_table(run)
     summary = _summary(run, units, duration, counters, *percentiles())
     summary.update(_state_summary(run, duration, counters))

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from snfkit.engine._jit import kernel_input
 from snfkit.engine.flowkeys_nb import new_flow_index, number_flows_nb
 from snfkit.errors import SchemaError
 from snfkit.traces.sniff import PARQUET_MAGIC
@@ -62,9 +63,10 @@ class FlowNumbering:
         """The ids (int64[n]) of the next n rows: addresses uint8[n, 16], ports uint16[n], proto
         uint8[n]."""
         ids = np.empty(src.shape[0], np.int64)
-        words = (src.view(np.uint64), dst.view(np.uint64))
-        args = (*words, src_port, dst_port, proto, ids, self._index, self.rows)
-        self._index = number_flows_nb(*args)
+        words = (kernel_input(a.view(np.uint64), np.uint64) for a in (src, dst))
+        ports = (kernel_input(a, np.uint16) for a in (src_port, dst_port))
+        args = (*words, *ports, kernel_input(proto, np.uint8), ids, self._index)
+        self._index = number_flows_nb(*args, np.int64(self.rows))
         self.rows += src.shape[0]
         return ids
 
