@@ -1,11 +1,11 @@
 """Parquet traces read a slice at a time, for replays of traces larger than memory.
 
-:func:`parquet_chunks` reads a parquet trace ``rows`` at a time (pyarrow decodes it row group by
-row group, page by page) and yields, for each slice, the columns a replay reads (``ts_ns``,
-``flow_id``, ``wire_len``) as a polars table. Flow ids are numbered from the 5-tuple across the
-slices (:class:`FlowNumbering`), so they are the ids :func:`snfkit.traces.load_trace` gives the
-whole file (dense, first-seen order; the file's own ``flow_id`` column is ignored, as there). What
-stays in memory is the 5-tuples seen so far (about 70 bytes a flow), not the packets.
+:func:`parquet_chunks` reads a parquet trace ``rows`` at a time (polars reads only the row groups
+a slice spans) and yields, for each slice, the columns a replay reads (``ts_ns``, ``flow_id``,
+``wire_len``) as a polars table. Flow ids are numbered from the 5-tuple across the slices
+(:class:`FlowNumbering`), so they are the ids :func:`snfkit.traces.load_trace` gives the whole file
+(dense, first-seen order; the file's own ``flow_id`` column is ignored, as there). What stays in
+memory is the 5-tuples seen so far (about 100 bytes a flow), not the packets.
 
 Only a file the stream can check the way :func:`~snfkit.traces.load_trace` does is streamed
 (:func:`streamable`): uncompressed parquet with an integer ``ts_ns``, binary addresses and
@@ -104,8 +104,9 @@ def parquet_rows(path: str | PathLike[str]) -> int:
 
 
 def parquet_chunks(path: str | PathLike[str], rows: int = 1 << 20) -> Iterator[pl.DataFrame]:
-    """The packets of a :func:`streamable` parquet trace, ``rows`` at a time, as tables of ``ts_ns`` (Int64), ``flow_id`` (Int64, numbered
-    from the 5-tuple across the slices) and ``wire_len`` (UInt32). Checked as
+    """The packets of a :func:`streamable` parquet trace, at most ``rows`` at a time
+    (:func:`slice_plan`), as tables of ``ts_ns`` (Int64), ``flow_id`` (Int64, numbered from the
+    5-tuple across the slices) and ``wire_len`` (UInt32). Checked as
     :func:`snfkit.traces.load_trace` (strict) checks the file: a null, an out-of-range value, an
     address that is not 16 bytes, or a time before its predecessor's raises its SchemaError."""
     p = Path(path)
