@@ -3,6 +3,8 @@ columns), and a seeded hash of each key."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -125,6 +127,36 @@ def _slot_table(hashes, n_ids, cap):
     return slots
 
 
+class FlowIndex(NamedTuple):
+    """The 5-tuples numbered so far (:func:`number_flows_nb`; :func:`new_flow_index` makes an
+    empty one): the distinct keys in id order, their hashes and first rows, and the slot table."""
+
+    keys: np.ndarray  # uint64[room, 5]: the addresses' words, then ports and proto packed
+    hashes: np.ndarray  # uint64[room]
+    first_row: np.ndarray  # int64[room]: the row where each id first appeared
+    slots: np.ndarray  # uint64[cap], cap a power of 2: (hash >> 32) << 32 | (id + 1), 0 empty
+    count: np.ndarray  # int64[1]: the ids given so far
+    recent: np.ndarray  # uint64[RECENT]: id + 1 of the last key seen with these low hash bits
+
+
+RECENT = 1 << 15
+"""Entries of :class:`FlowIndex`'s table of recent flows (256 KB: it stays in cache, the slot
+table of millions of flows does not, and a trace's packets come from a few recent flows)."""
+
+
+def new_flow_index() -> FlowIndex:
+    """An empty :class:`FlowIndex`."""
+    room = 1 << 12
+    return FlowIndex(
+        np.empty((room, 5), np.uint64),
+        np.empty(room, np.uint64),
+        np.empty(room, np.int64),
+        np.zeros(2 * room, np.uint64),
+        np.zeros(1, np.int64),
+        np.zeros(RECENT, np.uint64),
+    )
+
+
 @nb.njit(cache=True)
 def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
     """Write into ``ids`` (int64[n]) dense flow ids, in order of first appearance, of the 5-tuples
@@ -134,20 +166,41 @@ def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
     ``src`` and ``dst`` are the addresses as uint64[n, 2] (the 16 address bytes viewed as two
     machine words: only equality matters); ports uint16[n], proto uint8[n]. ``ids`` is the
     caller's (numpy allocates large arrays on huge pages, numba does not: see
-    :mod:`snfkit.engine.binary_views_nb`). Returns ``first_row`` (int64[n_ids]). An open-addressing table whose slots hold the id and the
-    high half of the key's hash (8 bytes each, so that a probe reads the distinct keys only on a
-    likely match) doubles when half full; the distinct keys live in a compact array in id order.
-    At most :data:`MAX_FLOWS` distinct 5-tuples.
+    :mod:`snfkit.engine.binary_views_nb`). Returns ``first_row`` (int64[n_ids]). At most
+    :data:`MAX_FLOWS` distinct 5-tuples. :func:`number_flows_nb` on a fresh index.
     """
-    n = src.shape[0]
     room = 1 << 12
-    keys = np.empty((room, 5), np.uint64)
-    hashes = np.empty(room, np.uint64)
-    first_row = np.empty(room, np.int64)
-    cap = 1 << 13
-    slots = np.zeros(cap, np.uint64)
+    index = FlowIndex(
+        np.empty((room, 5), np.uint64),
+        np.empty(room, np.uint64),
+        np.empty(room, np.int64),
+        np.zeros(2 * room, np.uint64),
+        np.zeros(1, np.int64),
+        np.zeros(RECENT, np.uint64),
+    )
+    index = number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, np.int64(0))
+    return index.first_row[: index.count[0]].copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, row0):
+    """:func:`factorize_flows_nb` for the next rows of a table given in chunks: ids continue
+    from those ``index`` (a :class:`FlowIndex`) holds, and a 5-tuple seen in an earlier chunk
+    keeps its id, so the chunks together get the ids the whole table would. ``row0``: the
+    chunk's first row in the table (for ``first_row``). Returns the index (new arrays when it
+    grew; its ``count`` is updated in place).
+
+    An open-addressing table whose slots hold the id and the high half of the key's hash (8 bytes
+    each, so that a probe reads the distinct keys only on a likely match) doubles when half full;
+    the distinct keys live in a compact array in id order. A small table of recent flows by the
+    hash's low bits is tried first.
+    """
+    keys, hashes, first_row, slots = index.keys, index.hashes, index.first_row, index.slots
+    recent = index.recent
+    n = src.shape[0]
+    cap = slots.shape[0]
     mask = np.uint64(cap - 1)
-    n_ids = np.int64(0)  # (an int64, not a literal: snfkit.engine._jit)
+    n_ids = index.count[0]
     for i in range(n):
         a0 = src[i, 0]
         a1 = src[i, 1]
@@ -159,6 +212,18 @@ def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
             | np.uint64(proto[i])
         )
         h = _flow_hash(a0, a1, b0, b1, c)
+        r = h & np.uint64(RECENT - 1)
+        k = np.int64(recent[r]) - 1
+        if (
+            k >= 0
+            and keys[k, 0] == a0
+            and keys[k, 1] == a1
+            and keys[k, 2] == b0
+            and keys[k, 3] == b1
+            and keys[k, 4] == c
+        ):
+            ids[i] = k
+            continue
         tag = h >> _HIGH
         s = h & mask
         while True:
@@ -174,9 +239,10 @@ def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
                 keys[n_ids, 3] = b1
                 keys[n_ids, 4] = c
                 hashes[n_ids] = h
-                first_row[n_ids] = i
+                first_row[n_ids] = row0 + i
                 slots[s] = (tag << _HIGH) | np.uint64(n_ids + 1)
                 ids[i] = n_ids
+                recent[r] = np.uint64(n_ids + 1)
                 n_ids += 1
                 if 2 * n_ids > cap:
                     cap *= 2
@@ -193,9 +259,11 @@ def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
                     and keys[k, 4] == c
                 ):
                     ids[i] = k
+                    recent[r] = np.uint64(k + 1)
                     break
             s = (s + np.uint64(1)) & mask
-    return first_row[:n_ids].copy()
+    index.count[0] = n_ids
+    return FlowIndex(keys, hashes, first_row, slots, index.count, recent)
 
 
 @nb.njit(cache=True)

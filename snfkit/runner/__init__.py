@@ -10,6 +10,7 @@ The kernel (:mod:`snfkit.engine.replay_nb`) sees only arrays and NamedTuples.
 
 from __future__ import annotations
 
+from os import PathLike
 from typing import Any
 
 import polars as pl
@@ -43,7 +44,10 @@ def replay(
     """Replay a trace through SNF's controller (mode ``flowlet``) or a baseline.
 
     packets: a packets table (needs ``ts_ns``, ``flow_id``, ``wire_len``), an iterable of such tables
-        in time order (chunks of one trace, flow ids global), a path (parquet is read by row group),
+        in time order (chunks of one trace, flow ids global), a path (a parquet file in the packets
+        table's types is read ``chunk_size`` rows at a time, so a trace larger than memory can be
+        replayed: :mod:`snfkit.traces.stream`; other files are read whole by
+        :func:`~snfkit.traces.load_trace`),
         or a :class:`~snfkit.prepared.PreparedTrace` (:func:`~snfkit.prepared.prepare_trace`: checked
         once, flowlet detection and events cached per (T, B); for many replays of one trace).
     params: a :class:`~snfkit.params.ReplayParams`; or give parameters by name as keywords
@@ -165,6 +169,9 @@ def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label:
         and packets["flow_id"].max() is not None
     ):  # bad ids are reported chunk by chunk; item rows are zero pages until written
         driver.reserve(int(packets["flow_id"].max()) + 1, packets.height)
+    elif isinstance(packets, str | PathLike) and total:  # tables grow in place, never copied
+        driver.reserve(0, total)
+        driver.make_room(total)  # (a flow per packet at most)
     pieces = (
         sub
         for chunk in chunks

@@ -16,9 +16,11 @@ replays give identical results for any chunk size.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -78,6 +80,13 @@ def _first_apart(chunks: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
     yield from chunks
 
 
+class _End:
+    """What a stage of :meth:`Driver._pipeline` returns when there are no more chunks."""
+
+
+_END = _End()
+
+
 class Staged(NamedTuple):
     """A chunk checked and ready for the kernel (:meth:`Driver._stage`)."""
 
@@ -89,6 +98,7 @@ class Staged(NamedTuple):
     wire_len: pl.Series | None  # the table's own UInt32 column, if it had one
     n_flows: int  # a bound above the chunk's flow ids
     out: ChunkOut  # the kernel's per-packet outputs for it, allocated and their pages mapped
+    flows_ready: bool = False  # the per-flow room has its flows' rows, fresh (Driver.make_room)
 
 
 TRANSFER_ROWS = 1 << 16
@@ -190,20 +200,68 @@ def fresh_flows(n: int) -> np.ndarray:
     return words.view(FLOW_DTYPE).reshape(n)
 
 
-def _grow_flows(st: ReplayState, n_flows: int) -> ReplayState:
+class FlowRoom(NamedTuple):
+    """Per-flow tables with room for more flows than the replay has seen: the kernel's state holds
+    their first rows (views), and :func:`_grow_flows` extends those views in place. Rows past
+    them are not written, so they take no memory until used."""
+
+    flows: np.ndarray
+    masks: np.ndarray
+    flow_life: np.ndarray  # (length 0 without failures)
+
+
+def _new_room(size: int, mask_words: int, with_life: bool) -> FlowRoom:
+    # np.empty, not np.zeros: numpy asks for huge pages for the former, and first touches of
+    # 4 KB pages cost about 10x more here (rows are written when they come into use)
+    life = np.empty(size if with_life else 0, np.int64)
+    return FlowRoom(np.empty(size, FLOW_DTYPE), np.empty((size, 2, mask_words), np.uint64), life)
+
+
+_FRESH_BLOCK = np.tile(_FRESH_WORDS, (1 << 12, 1))
+"""4096 fresh flow records as int64 words: new rows are copied from it a block at a time (a
+broadcast of one record runs a 26-word inner loop per row, several times slower)."""
+
+
+def _fresh_rows(flows: np.ndarray) -> None:
+    """Make every record of ``flows`` :data:`~snfkit.engine.replay_nb.FLOW_FRESH`."""
+    words = _flow_words(flows)
+    block = _FRESH_BLOCK.shape[0]
+    for a in range(0, words.shape[0], block):
+        b = min(a + block, words.shape[0])
+        words[a:b] = _FRESH_BLOCK[: b - a]
+
+
+def _fresh_room_rows(room: FlowRoom, a: int, b: int) -> None:
+    """Make rows a..b-1 of the room fresh flows (no mask bits, no lifetime)."""
+    _fresh_rows(room.flows[a:b])
+    room.masks[a:b] = 0
+    room.flow_life[a:b] = -1  # (an empty array without failures)
+
+
+def _grow_flows(
+    st: ReplayState, n_flows: int, room: FlowRoom | None, ready: bool = False
+) -> tuple[ReplayState, FlowRoom | None]:
+    """The state with per-flow tables for ``n_flows`` flows, new rows fresh, and the room they are
+    views of. Within the room the tables grow in place; beyond it, a room twice the size takes
+    their rows (one copy of the rows in use: that the room's slack costs no memory is why flows
+    grow this way, not by doubling fresh tables). ``ready``: the room has them, already fresh
+    (:meth:`Driver._stage` made them so)."""
     old = st.flows.shape[0]
     if n_flows <= old:
-        return st
-    size = max(n_flows, 2 * old)
-    flows = fresh_flows(size)
-    _flow_words(flows)[:old] = _flow_words(st.flows)
-    masks = np.zeros((size, *st.masks.shape[1:]), np.uint64)
-    masks[:old] = st.masks
-    if st.flow_life.shape[0] or st.fails.shape[0]:  # kept with failures
-        flow_life = np.full(size, -1, np.int64)
-        flow_life[:old] = st.flow_life
-        st = st._replace(flow_life=flow_life)
-    return st._replace(flows=flows, masks=masks)
+        return st, room
+    with_life = bool(st.flow_life.shape[0] or st.fails.shape[0])  # kept with failures
+    if not ready:
+        if room is None or room.flows.shape[0] < n_flows:
+            have = room.flows.shape[0] if room is not None else old
+            room = _new_room(max(n_flows, 2 * have), st.masks.shape[2], with_life)
+            _flow_words(room.flows[:old])[:] = _flow_words(st.flows)
+            room.masks[:old] = st.masks
+            room.flow_life[:old] = st.flow_life
+        _fresh_room_rows(room, old, n_flows)
+    assert room is not None
+    life = room.flow_life[:n_flows] if with_life else st.flow_life
+    st = st._replace(flows=room.flows[:n_flows], masks=room.masks[:n_flows], flow_life=life)
+    return st, room
 
 
 def event_delays(params: ReplayParams, record: np.void) -> tuple[int, int]:
@@ -259,6 +317,9 @@ class Driver:
         self._staged = 0
         self._last_ts_seen: int | None = None
         self._flows_cap = 0
+        self._room: FlowRoom | None = None  # what the per-flow tables are views of
+        self._fresh_ahead = False  # whether _stage makes the room's new rows fresh (make_room)
+        self._room_fresh = 0  # the room's rows made fresh so far, when it does
 
     @property
     def state(self) -> ReplayState:
@@ -273,9 +334,39 @@ class Driver:
         a bound to reserve."""
         if n_flows > 0:
             self._check_flow_ids(n_flows - 1, max(n_items, self.drained.n_in))
-            self.drained.state = _grow_flows(self.drained.state, n_flows)
+            self.drained.state, self._room = _grow_flows(self.drained.state, n_flows, self._room)
             self._flows_cap = max(self._flows_cap, self.drained.state.flows.shape[0])
         self._grow_items(n_items, exact=True)
+
+    def make_room(self, max_flows: int) -> None:
+        """Room for up to ``max_flows`` flows (a bound known before the flows are, such as the
+        packet count of a trace read as it goes), so that the per-flow tables grow in place as
+        flows appear, never copied. It is address space: rows take memory once used. At most
+        what would fill half the machine's memory (beyond it the tables grow by doubling)."""
+        st = self.drained.state
+        with_life = bool(st.flow_life.shape[0] or st.fails.shape[0])
+        per_flow = st.flows.itemsize + 2 * st.masks.shape[2] * 8 + (8 if with_life else 0)
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # (no sysconf: no room made)
+            return
+        size = min(max_flows, memory // 2 // max(per_flow, 1))
+        old = st.flows.shape[0]
+        if size <= old or (self._room is not None and self._room.flows.shape[0] >= size):
+            return
+        room = _new_room(size, st.masks.shape[2], with_life)
+        _flow_words(room.flows[:old])[:] = _flow_words(st.flows)
+        room.masks[:old] = st.masks
+        room.flow_life[:old] = st.flow_life
+        life = room.flow_life[:old] if with_life else st.flow_life
+        self.drained.state = st._replace(
+            flows=room.flows[:old], masks=room.masks[:old], flow_life=life
+        )
+        self._room = room
+        # the staging thread makes the rows of each chunk's new flows fresh, past the rows the
+        # kernel sees (writing them, and their pages' first touches, is then off its thread)
+        self._room_fresh = old
+        self._fresh_ahead = True
 
     def _check_flow_ids(self, max_id: int, n_packets: int, row: int | None = None) -> None:
         """Flow ids index the per-flow tables (about 300 bytes a flow), so they must be dense: the
@@ -298,8 +389,10 @@ class Driver:
         if n_items > have:
             size = n_items if exact else max(n_items, 2 * have)
             items = new_items(size)
+            # only the items in use: the rest are zero pages, which would take memory copied
+            used = int(st.ctl["items"][0])
             for new, old in zip(items, st.items, strict=True):
-                new[:have] = old
+                new[:used] = old[:used]
             self.drained.state = st._replace(items=items)
 
     def feed(self, chunk: pl.DataFrame) -> None:
@@ -310,16 +403,22 @@ class Driver:
 
     def feed_chunks(self, chunks: Iterable[pl.DataFrame], bar) -> None:
         """Replay packets tables one after the other (``bar.advance(n)`` after each), as
-        :meth:`feed` does, but each is checked, its events computed and its output buffers
-        mapped on a second thread while the kernel (which releases the GIL) replays the one
-        before: that work takes about a fifth of a replay. Errors come in the order :meth:`feed`
-        gives them."""
-        stages = (partial(self._stage_table, chunk) for chunk in _first_apart(iter(chunks)))
-        self._pipeline(stages, bar)
+        :meth:`feed` does, but each is taken from ``chunks`` (read, when they come from a file),
+        checked, its events computed and its output buffers mapped on a second thread while the
+        kernel (which releases the GIL) replays the one before: that work takes about a fifth of
+        a replay from a table. Errors come in the order :meth:`feed` gives them."""
+        tables = _first_apart(iter(chunks))
 
-    def _pipeline(self, stages: Iterator[Callable[[int], Staged | None]], bar) -> None:
+        def stage(slot: int) -> Staged | _End | None:
+            chunk = next(tables, None)  # (on the staging thread, like the rest)
+            return _END if chunk is None else self._stage_table(chunk, slot)
+
+        self._pipeline(repeat(stage), bar)
+
+    def _pipeline(self, stages: Iterator[Callable[[int], Staged | _End | None]], bar) -> None:
         """Call each of ``stages`` (with the buffer set to use) on a second thread, and replay
-        what it staged on this one, the next chunk staged while the kernel replays this one."""
+        what it staged on this one, the next chunk staged while the kernel replays this one. A
+        stage returns None for an empty chunk, and ``_END`` when there are no more."""
         with ThreadPoolExecutor(1, thread_name_prefix="snfkit-stage") as pool:
             ahead = None
             slot = 0
@@ -330,6 +429,8 @@ class Driver:
                     slot ^= 1  # its buffers: the kernel is done with the chunk before the last
                 if ahead is not None:
                     staged = ahead.result()
+                    if staged is _END:
+                        break
                     if staged is not None:
                         self._replay(staged)
                         bar.advance(staged.ts.shape[0])
@@ -378,7 +479,18 @@ class Driver:
         if n_flows > self._flows_cap:
             row = self._staged + int(np.argmax(flow)) if n_flows == int(flow.max()) + 1 else None
             self._check_flow_ids(n_flows - 1, self._staged + n, row)
-            self._flows_cap = max(n_flows, 2 * self._flows_cap)  # as _grow_flows grows them
+            self._flows_cap = max(n_flows, 2 * self._flows_cap)  # (the event scratch's size)
+        ready = False
+        if self._fresh_ahead:  # (rows past any chunk's flows so far: the kernel's are below)
+            room = self._room
+            assert room is not None
+            if n_flows <= room.flows.shape[0]:
+                if n_flows > self._room_fresh:
+                    _fresh_room_rows(room, self._room_fresh, n_flows)
+                    self._room_fresh = n_flows
+                ready = True
+            else:  # _replay replaces the room: from now on it makes new rows fresh itself
+                self._fresh_ahead = False
         if events is None:
             scratch = self._ev_scratch[slot] = event_scratch(
                 n + self._pending.ts.shape[0], self._flows_cap, self._ev_scratch[slot]
@@ -390,13 +502,13 @@ class Driver:
         self._staged += n
         self._last_ts_seen = int(ts[-1])
         out = self._out_buffers(n, touch=True)
-        return Staged(ts, flow, wl, rel, events, wire_len, n_flows, out)
+        return Staged(ts, flow, wl, rel, events, wire_len, n_flows, out, ready)
 
     def _replay(self, c: Staged) -> None:
         """Run the kernel over a staged chunk and keep its outputs."""
         d = self.drained
         n = c.ts.shape[0]
-        d.state = _grow_flows(d.state, c.n_flows)
+        d.state, self._room = _grow_flows(d.state, c.n_flows, self._room, c.flows_ready)
         self._grow_items(int(d.state.ctl["items"][0]) + n)  # an item per packet at most
         out = self.run_kernel(c.rel, c.flow, c.wl, c.events, c.out)
         if d.keep:

@@ -24,14 +24,20 @@ def check_chunk_size(chunk_size: Any) -> int:
 def chunks_of(packets: Any, chunk_size: int) -> tuple[Iterator[pl.DataFrame], int | None]:
     """The input as an iterator of DataFrames and a total packet count (or None): a DataFrame or
     LazyFrame, a trace path (any format, read by :func:`snfkit.traces.load_trace`, which recomputes
-    ``flow_id`` from the 5-tuple: one rule for every way in), or an iterable of DataFrames (checked
-    one by one as they come)."""
+    ``flow_id`` from the 5-tuple: one rule for every way in; a parquet file in the packets table's
+    types is read ``chunk_size`` rows at a time by :func:`snfkit.traces.stream.parquet_chunks`,
+    with the same ids and checks), or an iterable of DataFrames (checked one by one as they
+    come)."""
     if isinstance(packets, pl.DataFrame):
         return packets.iter_slices(chunk_size), packets.height
     if isinstance(packets, pl.LazyFrame):
         df = packets.collect()
         return df.iter_slices(chunk_size), df.height
     if isinstance(packets, str | PathLike):
+        from snfkit.traces.stream import parquet_chunks, parquet_rows, streamable
+
+        if streamable(packets):  # read a slice at a time (the flow ids load_trace would give)
+            return parquet_chunks(packets, chunk_size), parquet_rows(packets)
         from snfkit.traces import load_trace
 
         df = load_trace(Path(packets))

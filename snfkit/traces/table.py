@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from snfkit.engine._jit import kernel_input
 from snfkit.engine.binary_views_nb import ROWS_PER_BUFFER, binary16_views_nb
 from snfkit.engine.flowkeys_nb import factorize_flows_nb
 from snfkit.errors import SchemaError
@@ -108,9 +109,10 @@ def flow_ids(
             f"{src_port.shape[0]}, {dst_port.shape[0]}, {proto.shape[0]}"
         )
     ids = np.empty(n, np.int64)
-    factorize_flows_nb(
-        src_ip.view(np.uint64), dst_ip.view(np.uint64), src_port, dst_port, proto, ids
-    )
+    # read-only inputs, as snfkit.traces.stream's slices give them: one compiled version
+    words = (kernel_input(a.view(np.uint64), np.uint64) for a in (src_ip, dst_ip))
+    ports = (kernel_input(a, np.uint16) for a in (src_port, dst_port))
+    factorize_flows_nb(*words, *ports, kernel_input(proto, np.uint8), ids)
     return ids
 
 
