@@ -43,6 +43,21 @@ def test_sequential_sources_twin(flow):
         assert j == -1 or (j < i and f[j] == f[i] and not (f[j + 1 : i] == f[i]).any())
 
 
+@SETTINGS
+@given(table=traffic(), name=st.sampled_from(NAMES))
+def test_sequential_run_without_sources_equals_it_with_them(table, name):
+    """Empty ``src`` and ``snap`` (what ``snfkit.nf.run`` passes for the sequential run) give the
+    outputs and state of the sequential sources spelled out."""
+    nf = BUILT[name]
+    cols, flow, n_flows = prepare(nf, table)
+    src, snap = sequential_sources(flow)
+    none = np.empty(0, np.int64), np.empty(0, np.bool_)
+    got = run_nf_nb(nf.process, nf.config, cols, flow, *none, nf.state_width, n_flows)
+    want = run_nf_nb(nf.process, nf.config, cols, flow, src, snap, nf.state_width, n_flows)
+    assert_same(got, want)
+    assert all(not a.flags.writeable for a in (*cols, flow))  # (one kernel specialisation)
+
+
 def _table():
     # one connection, 4 packets, both directions
     return packets(

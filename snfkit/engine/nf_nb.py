@@ -209,12 +209,16 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
 
     flow: int64 flow ids in [0, n_flows). src: int64 source packet per packet (-1 fresh state).
     snap: bool, keep the post-state of these packets (only these: memory is one state row per
-    snapshot). width: state words per flow (the NF's ``state_width``). Raises ParameterError if a
-    flow id is out of range, or src[i] is not -1, the flow's previous packet, or an earlier packet
-    of the same flow marked in snap (checked as the run reaches packet i).
+    snapshot). ``src`` and ``snap`` both empty: the sequential run (each packet continues its
+    flow, as :func:`sequential_sources_nb`'s arrays say) without building them. width: state
+    words per flow (the NF's ``state_width``). Raises ParameterError if a flow id is out of range,
+    or src[i] is not -1, the flow's previous packet, or an earlier packet of the same flow marked
+    in snap (checked as the run reaches packet i).
     """
     n = flow.shape[0]
-    if src.shape[0] != n or snap.shape[0] != n or cols.ts_ns.shape[0] != n:
+    sequential = src.shape[0] == 0 and snap.shape[0] == 0
+    lengths = (n, n) if not sequential else (0, 0)
+    if cols.ts_ns.shape[0] != n or (src.shape[0], snap.shape[0]) != lengths:
         raise ParameterError("src, snap, cols", src.shape[0], "arrays as long as flow")
     snap_idx = snapshot_index_nb(snap)
     store = np.empty((snap_idx.shape[0], width), np.int64)
@@ -230,7 +234,7 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
         f = flow[i]
         if f < 0 or f >= n_flows:
             raise ParameterError("flow[i] (i, flow[i])", (i, f), "a flow id in [0, n_flows)")
-        j = src[i]
+        j = last[f] if sequential else src[i]
         if j != last[f]:  # not the flow's current state
             if j == -1:
                 state[f, :] = 0
@@ -258,7 +262,7 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
         out1[i] = r.out1
         delta[i] = r.delta
         last[f] = i
-        if snap[i]:
+        if not sequential and snap[i]:
             for w in range(width):
                 store[k, w] = state[f, w]
             k += 1

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from snfkit.engine.binary_views_nb import address_halves_nb
-from snfkit.engine.nf_nb import KEY_BYTES, NFOut, PacketColumns, run_nf_nb, sequential_sources_nb
+from snfkit.engine.nf_nb import KEY_BYTES, NFOut, PacketColumns, run_nf_nb
 from snfkit.errors import NoPayloadWarning, ParameterError
 from snfkit.traces.table import address_rows, address_words
 
@@ -166,23 +166,33 @@ def packet_columns(
         pay_off, buf = np.zeros(n + 1, np.int64), np.zeros(0, np.uint8)
 
     def col(name: str, dtype) -> np.ndarray:
-        # writable C arrays of fixed dtypes: one numba specialization whatever polars hands out
-        return np.require(packets[name].to_numpy(), dtype, ["C", "W"])
+        return read_only(packets[name].to_numpy(), dtype)
 
     return PacketColumns(
         col("ts_ns", np.int64),
-        src_hi,
-        src_lo,
-        dst_hi,
-        dst_lo,
+        read_only(src_hi, np.int64),
+        read_only(src_lo, np.int64),
+        read_only(dst_hi, np.int64),
+        read_only(dst_lo, np.int64),
         col("src_port", np.uint16),
         col("dst_port", np.uint16),
         col("proto", np.uint8),
         col("wire_len", np.uint32),
-        np.require(direction, np.uint8, ["C", "W"]),
-        np.require(pay_off, np.int64, ["C", "W"]),
-        np.require(buf, np.uint8, ["C", "W"]),
+        read_only(direction, np.uint8),
+        read_only(pay_off, np.int64),
+        read_only(buf, np.uint8),
     )
+
+
+def read_only(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` as a read-only C array of ``dtype``, copied only when its dtype or layout differ:
+    every NF input is read-only, so the NF kernel has one specialisation whatever polars hands
+    out (its columns' arrays are read-only views, not copied)."""
+    a = np.require(a, dtype, ["C"])
+    if a.flags.writeable:
+        a = a.view()
+        a.setflags(write=False)
+    return a
 
 
 NF_COLUMNS = ("ts_ns", "flow_id", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "wire_len")
@@ -252,7 +262,7 @@ def prepare(
             stacklevel=3,
         )
     cols = packet_columns(packets, payload=nf.needs_payload, checked=True)  # (checked above)
-    flow = np.require(packets["flow_id"].to_numpy(), np.int64, ["C", "W"])
+    flow = read_only(packets["flow_id"].to_numpy(), np.int64)
     n_flows = int(flow.max()) + 1 if flow.shape[0] else 0
     return cols, flow, n_flows
 
@@ -277,7 +287,7 @@ def run(
     if src is None:
         if snap is not None:
             raise ParameterError("snap", "an array", "None when src is None")
-        src, snap = sequential_sources_nb(flow, n_flows)
+        src, snap = np.empty(0, np.int64), np.empty(0, np.bool_)  # (the sequential run)
     else:
         src = np.ascontiguousarray(src, np.int64)
         snap = np.zeros(n, np.bool_) if snap is None else np.ascontiguousarray(snap, np.bool_)
