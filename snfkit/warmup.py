@@ -31,7 +31,7 @@ class CompileWatch(event.Listener):
     """Counts the compilations of snfkit's cached kernels and times the outermost compilations
     (numba compiles a callee while typing its caller, inside the caller's event). Calls
     ``on_first`` once, at the first compilation of a cached snfkit kernel. Kernels that are not
-    cached (:func:`snfkit.engine.nf_nb.run_nf_nb`, which takes the NF as an argument) compile in
+    cached (:func:`snfkit.engine.nf_nb.run_nf_into_nb`, which takes the NF as an argument) compile in
     every process and are not counted."""
 
     def __init__(self, on_first: Callable[[], None] | None = None) -> None:

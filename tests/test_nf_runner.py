@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nf_helpers import assert_same, both, packets, sources, traffic
 
-from snfkit.engine.nf_nb import run_nf_nb, sequential_sources
+from snfkit.engine.nf_nb import run_nf_into_nb, run_nf_nb, sequential_sources
 from snfkit.errors import NoPayloadWarning, ParameterError
-from snfkit.nf import NFS, apply, get_nf, prepare
+from snfkit.nf import NFS, apply, get_nf, prepare, run
 from snfkit.reference.nf import run_nf
 from snfkit.reference.nf import sequential_sources as sequential_twin
 
@@ -55,7 +55,17 @@ def test_sequential_run_without_sources_equals_it_with_them(table, name):
     got = run_nf_nb(nf.process, nf.config, cols, flow, *none, nf.state_width, n_flows)
     want = run_nf_nb(nf.process, nf.config, cols, flow, src, snap, nf.state_width, n_flows)
     assert_same(got, want)
+    assert_same(run(nf, None, inputs=(cols, flow, n_flows)), want)  # (outputs numpy's)
     assert all(not a.flags.writeable for a in (*cols, flow))  # (one kernel specialisation)
+
+
+def test_output_arrays_of_another_length_are_refused():
+    nf = BUILT["lb"]
+    cols, flow, n_flows = prepare(nf, _table())
+    none = np.empty(0, np.int64), np.empty(0, np.bool_)
+    rows = np.empty(4, np.int8), np.empty(4, np.int64), np.empty(3, np.int64), np.empty(4, np.int64)
+    with pytest.raises(ParameterError, match="action, out0, out1, delta"):
+        run_nf_into_nb(nf.process, nf.config, cols, flow, *none, nf.state_width, n_flows, *rows)
 
 
 def _table():

@@ -20,7 +20,7 @@ big-endian 64-bit halves ``hi`` (bytes 0-7) and ``lo`` (bytes 8-15), whose bits 
 (two's complement: a half >= 2**63 is negative). IPv4 ``a.b.c.d`` has ``hi = 0`` and
 ``lo = 0x0000FFFF_aabbccdd``.
 
-Threads: :func:`run_nf_nb` and :func:`sequential_sources_nb` release the GIL, so a replay can run
+Threads: :func:`run_nf_nb` (:func:`run_nf_into_nb`) and :func:`sequential_sources_nb` release the GIL, so a replay can run
 the sequential NF pass on a second thread (``snfkit.runner``).
 
 Compile time: :func:`run_nf_nb` takes the NF's process function as an argument, so numba cannot cache
@@ -205,7 +205,23 @@ def snapshot_index_nb(snap):
 
 @nb.njit(nogil=True)
 def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
-    """Run ``process`` over packets 0..n-1 in index order (module docstring); returns :class:`NFOut`.
+    """:func:`run_nf_into_nb` with its per-packet outputs allocated here."""
+    n = flow.shape[0]
+    action = np.empty(n, np.int8)
+    out0 = np.empty(n, np.int64)
+    out1 = np.empty(n, np.int64)
+    delta = np.empty(n, np.int64)
+    return run_nf_into_nb(
+        process, cfg, cols, flow, src, snap, width, n_flows, action, out0, out1, delta
+    )
+
+
+@nb.njit(nogil=True)
+def run_nf_into_nb(process, cfg, cols, flow, src, snap, width, n_flows, action, out0, out1, delta):
+    """Run ``process`` over packets 0..n-1 in index order (module docstring); returns :class:`NFOut`
+    whose per-packet columns are ``action`` (int8[n]), ``out0``, ``out1`` and ``delta`` (int64[n]),
+    filled here (the caller allocates them: numpy maps large arrays on huge pages, numba's
+    allocator does not, and the first writes to fresh memory are much of a sequential run's cost).
 
     flow: int64 flow ids in [0, n_flows). src: int64 source packet per packet (-1 fresh state).
     snap: bool, keep the post-state of these packets (only these: memory is one state row per
@@ -222,12 +238,10 @@ def run_nf_nb(process, cfg, cols, flow, src, snap, width, n_flows):
         raise ParameterError("src, snap, cols", src.shape[0], "arrays as long as flow")
     snap_idx = snapshot_index_nb(snap)
     store = np.empty((snap_idx.shape[0], width), np.int64)
+    if action.shape[0] != n or out0.shape[0] != n or out1.shape[0] != n or delta.shape[0] != n:
+        raise ParameterError("action, out0, out1, delta", action.shape[0], "arrays as long as flow")
     state = np.zeros((n_flows, width), np.int64)
     last = np.full(n_flows, -1, np.int64)
-    action = np.empty(n, np.int8)
-    out0 = np.empty(n, np.int64)
-    out1 = np.empty(n, np.int64)
-    delta = np.empty(n, np.int64)
     payload = cols.payload
     k = 0
     for i in range(n):
@@ -279,6 +293,7 @@ __all__ = [
     "PacketFields",
     "connection_hash_nb",
     "packet_fields_nb",
+    "run_nf_into_nb",
     "run_nf_nb",
     "sequential_sources",
     "sequential_sources_nb",

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from snfkit.engine.binary_views_nb import address_halves_nb
-from snfkit.engine.nf_nb import KEY_BYTES, NFOut, PacketColumns, run_nf_nb
+from snfkit.engine.nf_nb import KEY_BYTES, NFOut, PacketColumns, run_nf_into_nb
 from snfkit.errors import NoPayloadWarning, ParameterError
 from snfkit.traces.table import address_rows, address_words
 
@@ -274,7 +274,8 @@ def run(
     snap: np.ndarray | None = None,
     inputs: tuple[PacketColumns, np.ndarray, int] | None = None,
 ) -> NFOut:
-    """Run ``nf`` over ``packets`` with :func:`~snfkit.engine.nf_nb.run_nf_nb`; returns NFOut.
+    """Run ``nf`` over ``packets`` with :func:`~snfkit.engine.nf_nb.run_nf_into_nb` (outputs
+    allocated by numpy); returns NFOut.
 
     src, snap: the state source of each packet and the packets whose post-state is kept (see
     :mod:`snfkit.engine.nf_nb`); None: the sequential run (every packet continues its flow).
@@ -295,7 +296,15 @@ def run(
             raise ParameterError(
                 "src, snap", (src.shape, snap.shape), f"1-d arrays of {n} elements (one per packet)"
             )
-    return run_nf_nb(nf.process, nf.config, cols, flow, src, snap, nf.state_width, n_flows)
+    rows = (
+        np.empty(n, np.int8),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+    )
+    return run_nf_into_nb(
+        nf.process, nf.config, cols, flow, src, snap, nf.state_width, n_flows, *rows
+    )
 
 
 def apply(
