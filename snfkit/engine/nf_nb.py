@@ -20,8 +20,8 @@ big-endian 64-bit halves ``hi`` (bytes 0-7) and ``lo`` (bytes 8-15), whose bits 
 (two's complement: a half >= 2**63 is negative). IPv4 ``a.b.c.d`` has ``hi = 0`` and
 ``lo = 0x0000FFFF_aabbccdd``.
 
-Threads: :func:`run_nf_nb` (:func:`run_nf_into_nb`) and :func:`sequential_sources_nb` release the GIL, so a replay can run
-the sequential NF pass on a second thread (``snfkit.runner``).
+Threads: :func:`run_nf_nb` (:func:`run_nf_into_nb`) and :func:`sequential_sources_nb` release the
+GIL, so a replay can run the sequential NF pass on a second thread (``snfkit.runner``).
 
 Compile time: :func:`run_nf_nb` takes the NF's process function as an argument, so numba cannot cache
 it on disk; it compiles once per process and NF (about 1 s; ``benchmarks/bench_nf.py`` measures it).

@@ -78,10 +78,12 @@ def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
 
 def address_halves(col: pl.Series, *, checked: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A 16-byte address column -> ``(hi, lo)`` int64 arrays (big-endian halves, bits as int64).
-    Addresses stored back to back (every value 16 bytes, no nulls: the usual case) are read
-    straight from the column's buffer, each half byte-swapped once (about twice as fast as
-    through fixed-size rows and uint64 words, which the other cases take). ``checked``: every
-    value is known to be 16 bytes (:func:`check_nf_columns`), so that is not verified again."""
+    A column of Arrow views over one data buffer (what the readers and the workloads build) is
+    read through its views in place (:func:`_view_halves`). Otherwise, addresses stored back to
+    back (every value 16 bytes, no nulls) are read from the column converted to one buffer, each
+    half byte-swapped once (about twice as fast as through fixed-size rows and uint64 words, which
+    the other cases take). ``checked``: every value is known to be 16 bytes
+    (:func:`check_nf_columns`), so that is not verified again on the second path."""
     col = col.cast(pl.Binary)
     halves = _view_halves(col)
     if halves is not None:
