@@ -192,3 +192,20 @@ def test_path_that_is_not_a_trace_file(tmp_path, kind):
         snfkit.load_trace(path)
     if err is TraceFormatError:
         assert str(path) in str(info.value) and "a regular file" in str(info.value)
+
+
+@pytest.mark.parametrize("text", [3, None, b"10.0.0.1", "x.y", "10.0.0.256", ""])
+def test_ip_to_bytes_names_what_it_was_given(text):
+    from snfkit.traces import ip_to_bytes
+
+    with pytest.raises(ParameterError, match="text") as err:
+        ip_to_bytes(text)
+    assert repr(text) in str(err.value) or str(text) in str(err.value)
+
+
+@pytest.mark.parametrize("packets", ["x", None, {"ts_ns": [1]}])
+def test_validate_packets_refuses_what_is_not_a_table(packets):
+    from snfkit.traces.table import validate_packets
+
+    with pytest.raises(ParameterError, match="a polars DataFrame"):
+        validate_packets(packets)

@@ -11,15 +11,23 @@ import pyarrow as pa
 from snfkit.engine._jit import kernel_input
 from snfkit.engine.binary_views_nb import ROWS_PER_BUFFER, binary16_views_nb
 from snfkit.engine.flowkeys_nb import factorize_flows_nb
-from snfkit.errors import SchemaError
+from snfkit.errors import ParameterError, SchemaError
 from snfkit.traces.schema import FIVE_TUPLE, OPTIONAL_COLUMNS, PACKETS_SCHEMA
 
 _V4_PREFIX = bytes(10) + b"\xff\xff"
 
 
 def ip_to_bytes(text: str) -> bytes:
-    """``'10.0.0.1'`` or ``'2001:db8::1'`` -> 16 bytes (IPv4 mapped into ``::ffff:0:0/96``)."""
-    addr = ipaddress.ip_address(text.strip())
+    """``'10.0.0.1'`` or ``'2001:db8::1'`` -> 16 bytes (IPv4 mapped into ``::ffff:0:0/96``).
+    Raises ParameterError naming ``text`` for anything else."""
+    if not isinstance(text, str):
+        raise ParameterError("text", text, "an IPv4 or IPv6 address as a string ('10.0.0.1')")
+    try:
+        addr = ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise ParameterError(
+            "text", text, "an IPv4 or IPv6 address ('10.0.0.1', '2001:db8::1')"
+        ) from None
     if addr.version == 4:
         return _V4_PREFIX + addr.packed
     return addr.packed
@@ -195,9 +203,12 @@ def reassign_flow_ids(packets: pl.DataFrame) -> pl.DataFrame:
 def validate_packets(packets: pl.DataFrame, source: str = "<table>") -> pl.DataFrame:
     """Check a packets table: required columns, dtypes, 16-byte addresses, sorted timestamps.
 
-    Raises :class:`SchemaError` naming the column (and the first bad row). Returns the table with
-    only the schema's columns, in schema order.
+    Raises :class:`SchemaError` naming the column (and the first bad row), ParameterError for
+    something other than a polars DataFrame. Returns the table with only the schema's columns, in
+    schema order.
     """
+    if not isinstance(packets, pl.DataFrame):
+        raise ParameterError("packets", type(packets).__name__, "a polars DataFrame")
     for name, dtype in PACKETS_SCHEMA.items():
         if name not in packets.columns:
             raise SchemaError(
