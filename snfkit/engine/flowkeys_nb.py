@@ -144,8 +144,9 @@ RECENT = 1 << 15
 table of millions of flows does not, and a trace's packets come from a few recent flows)."""
 
 
-def new_flow_index() -> FlowIndex:
-    """An empty :class:`FlowIndex`."""
+@nb.njit(cache=True)
+def new_flow_index():
+    """An empty :class:`FlowIndex` (from Python, or inside :func:`factorize_flows_nb`)."""
     room = 1 << 12
     return FlowIndex(
         np.empty((room, 5), np.uint64),
@@ -169,16 +170,7 @@ def factorize_flows_nb(src, dst, src_port, dst_port, proto, ids):
     :mod:`snfkit.engine.binary_views_nb`). Returns ``first_row`` (int64[n_ids]). At most
     :data:`MAX_FLOWS` distinct 5-tuples. :func:`number_flows_nb` on a fresh index.
     """
-    room = 1 << 12
-    index = FlowIndex(
-        np.empty((room, 5), np.uint64),
-        np.empty(room, np.uint64),
-        np.empty(room, np.int64),
-        np.zeros(2 * room, np.uint64),
-        np.zeros(1, np.int64),
-        np.zeros(RECENT, np.uint64),
-    )
-    index = number_flows_nb(src, dst, src_port, dst_port, proto, ids, index, np.int64(0))
+    index = number_flows_nb(src, dst, src_port, dst_port, proto, ids, new_flow_index(), np.int64(0))
     return index.first_row[: index.count[0]].copy()
 
 
