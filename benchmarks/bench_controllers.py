@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import alternate, best_of, worker_report
+from common import add_alternation_args, alternate, best_of, worker_report
 
 TARGET_PPS = 8e6
 LOAD_GBPS = 93.5
@@ -68,9 +68,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--controllers", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--reference", help="another checkout of snfkit to compare with")
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    add_alternation_args(ap)
     a = ap.parse_args()
     if a.worker:
         worker(a)

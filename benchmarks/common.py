@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -30,6 +31,14 @@ def worker_report(times: dict[str, float], packets: int) -> None:
     import snfkit
 
     print(json.dumps({"times": times, "packets": packets, "snfkit": snfkit.__file__}))
+
+
+def add_alternation_args(ap: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that runs through :func:`alternate`: ``--rounds``,
+    ``--reference`` (another checkout) and the hidden ``--worker`` (a worker run)."""
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reference", help="another checkout of snfkit to compare with")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
 
 
 def alternate(
