@@ -59,6 +59,18 @@ def param_rows(study, names=("timeout_ns", "size_bytes", "alpha")) -> list[tuple
     return [tuple(r) for r in complete(study).sort("number").select(names).iter_rows()]
 
 
+def replay_of_trial(row: dict) -> snfkit.Results:
+    """A direct replay of TINY's trace with a trial's parameters (what its metrics must equal)."""
+    return snfkit.replay(
+        presets.paper_like(0, 0.001),
+        keep_packets=False,
+        epoch_ns=5_000_000,
+        timeout_ns=row["timeout_ns"],
+        size_bytes=row["size_bytes"],
+        alpha=row["alpha"],
+    )
+
+
 def test_tiny_study_end_to_end(tmp_path):
     c = tiny(tmp_path)
     seen = []
@@ -75,15 +87,7 @@ def test_tiny_study_end_to_end(tmp_path):
     assert t["feasible"].null_count() == 4  # no constraints
     # a trial's metrics are those of a direct replay with its parameters
     row = t.row(1, named=True)
-    packets = presets.paper_like(0, 0.001)
-    res = snfkit.replay(
-        packets,
-        keep_packets=False,
-        epoch_ns=5_000_000,
-        timeout_ns=row["timeout_ns"],
-        size_bytes=row["size_bytes"],
-        alpha=row["alpha"],
-    )
+    res = replay_of_trial(row)
     assert row["p99_latency_us"] == res.summary["latency_us"]["p99"]
     assert row["mean_active_units"] == res.summary["mean_active_units"]
     over = (res.epochs["provisioned_gbps"] - res.epochs["offered_gbps"]).mean()

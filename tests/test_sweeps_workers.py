@@ -14,7 +14,7 @@ import os
 import numpy as np
 import polars as pl
 import pytest
-from test_sweeps_study import TINY, tiny, wait_for_another_process
+from test_sweeps_study import TINY, replay_of_trial, tiny, wait_for_another_process
 
 import snfkit
 import snfkit.prepared
@@ -135,17 +135,9 @@ def test_by_default_one_process_per_core_shares_one_prepared_trace(tmp_path, mon
     assert os.getpid() in _pids(t) and len(_pids(t)) == 2  # this process and one started
     # the worker replayed the mapped arrays and computed the user's metric: its trials equal
     # replays of the trace in this process with their parameters
-    packets = presets.paper_like(0, 0.001)
     theirs = done.filter(~pl.col("worker").str.contains(f":{os.getpid()}:", literal=True))
     for row in theirs.head(2).iter_rows(named=True):
-        res = snfkit.replay(
-            packets,
-            keep_packets=False,
-            epoch_ns=5_000_000,
-            timeout_ns=row["timeout_ns"],
-            size_bytes=row["size_bytes"],
-            alpha=row["alpha"],
-        )
+        res = replay_of_trial(row)
         assert row["p99_latency_us"] == res.summary["latency_us"]["p99"]
         assert row["double_p99"] == double_p99(res)
 
