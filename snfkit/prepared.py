@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from snfkit import memory
 from snfkit.engine.checks_nb import WIRE_LEN_MAX, scan_columns_nb
 from snfkit.engine.events_nb import trace_events
 from snfkit.engine.flowlets_nb import detect_flowlets_nb
@@ -28,6 +29,15 @@ from snfkit.errors import ParameterError
 
 REQUIRED = ("ts_ns", "flow_id", "wire_len")
 """Columns a replay reads from a packets table."""
+
+
+def _as_int64(a: np.ndarray) -> np.ndarray:
+    """``a`` as int64: itself if it is, else a copy (from the memory pool: replays reuse it)."""
+    if a.dtype == np.int64:
+        return a
+    out = memory.empty(a.shape, np.int64)
+    np.copyto(out, a, casting="unsafe")  # (integers checked to fit by the caller)
+    return out
 
 
 def replay_arrays(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = None):
@@ -59,9 +69,7 @@ def checked_columns(chunk: pl.DataFrame, offset: int = 0, last_ts: int | None = 
         if col.null_count():
             row = offset + int(col.is_null().arg_max())
             raise ParameterError("packets", f"a null {name} at row {row}", f"{name} at every row")
-    ts = chunk["ts_ns"].to_numpy().astype(np.int64, copy=False)
-    flow = chunk["flow_id"].to_numpy().astype(np.int64, copy=False)
-    wl = chunk["wire_len"].to_numpy().astype(np.int64, copy=False)
+    ts, flow, wl = (_as_int64(chunk[name].to_numpy()) for name in REQUIRED)
     if ts.shape[0] == 0:
         return _read_only(ts), _read_only(flow), _read_only(wl), -1
     back, lo, hi, bad_len = scan_columns_nb(ts, flow, wl)

@@ -51,8 +51,9 @@ def test_the_package_is_read():
     assert {"snfkit.engine.replay_nb", "snfkit.runner.drive", "snfkit.figures"} <= names
 
 
-ENGINE = ("snfkit.engine", "snfkit.latency_hist", "snfkit.errors")
-"""The kernels and the two leaves they may use (a histogram layout, the error types)."""
+ENGINE = ("snfkit.engine", "snfkit.latency_hist", "snfkit.errors", "snfkit.memory")
+"""The kernels and the leaves they may use (a histogram layout, the error types, the pool their
+callers' big buffers come from)."""
 
 LOWER = (
     "snfkit.runner",

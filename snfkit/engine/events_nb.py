@@ -25,6 +25,7 @@ import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import kernel_input
+from snfkit.memory import POOL
 
 CLOSE, PUSH = 0, 1  # event kinds; the low bit of an event code (code = flow << 1 | kind)
 
@@ -64,11 +65,12 @@ def event_scratch(cap: int, n_flows: int, have: EventScratch | None = None) -> E
     if have is not None:
         cap = max(cap, 2 * have.flags.shape[0])
         n_flows = max(n_flows, 2 * have.pidx.shape[0])
+    m = POOL  # (big buffers from the memory pool: replays reuse them)
     return EventScratch(
-        np.zeros(cap, np.int8), np.zeros(cap, np.int8), np.empty(cap, np.int64),
-        np.full((n_flows, 2), -1, np.int64), np.full(n_flows, -1, np.int64),
-        np.empty((2, cap + 1), np.int64), np.empty((2, cap + 1), np.int64),
-        np.empty(2 * cap, np.int64), np.empty(2 * cap, np.int64),
+        m.zeros(cap, np.int8), m.zeros(cap, np.int8), m.empty(cap, np.int64),
+        m.full((n_flows, 2), -1, np.int64), m.full(n_flows, -1, np.int64),
+        m.empty((2, cap + 1), np.int64), m.empty((2, cap + 1), np.int64),
+        m.empty(2 * cap, np.int64), m.empty(2 * cap, np.int64),
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from snfkit import memory
 from snfkit.engine.binary_views_nb import address_halves_nb
 from snfkit.engine.nf_nb import KEY_BYTES, NFOut, PacketColumns, run_nf_into_nb
 from snfkit.errors import NoPayloadWarning, ParameterError
@@ -121,7 +122,7 @@ def _view_halves(col: pl.Series) -> tuple[np.ndarray, np.ndarray] | None:
     data = np.frombuffer(buffers[2], np.uint64, count=buffers[2].size // 8)
     if not data.flags.aligned:
         return None
-    hi, lo = np.empty(n, np.uint64), np.empty(n, np.uint64)
+    hi, lo = memory.empty(n, np.uint64), memory.empty(n, np.uint64)
     if address_halves_nb(views, data, hi, lo) >= 0:
         return None
     return hi.view(np.int64), lo.view(np.int64)
@@ -298,11 +299,11 @@ def run(
             raise ParameterError(
                 "src, snap", (src.shape, snap.shape), f"1-d arrays of {n} elements (one per packet)"
             )
-    rows = (
-        np.empty(n, np.int8),
-        np.empty(n, np.int64),
-        np.empty(n, np.int64),
-        np.empty(n, np.int64),
+    rows = (  # (from the memory pool: repeated runs reuse its blocks)
+        memory.empty(n, np.int8),
+        memory.empty(n, np.int64),
+        memory.empty(n, np.int64),
+        memory.empty(n, np.int64),
     )
     return run_nf_into_nb(
         nf.process, nf.config, cols, flow, src, snap, nf.state_width, n_flows, *rows

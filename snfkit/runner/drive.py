@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from snfkit import latency_hist
+from snfkit import latency_hist, memory
 from snfkit.engine._jit import kernel_input
 from snfkit.engine.collect_nb import EPOCH_RING, EU_COLUMNS, new_items
 from snfkit.engine.enums import FailureKind, TransferKind, WaitCause, names
@@ -126,7 +126,7 @@ def carve(dtypes: list, sizes: list[int], touch: bool = False) -> list[np.ndarra
     for dt, n in zip(dtypes, sizes, strict=True):
         offsets.append(total)
         total += -(-n * np.dtype(dt).itemsize // 64) * 64
-    block = np.empty(total + 64, np.uint8)
+    block = memory.empty(total + 64, np.uint8)  # (reused blocks are mapped already)
     if touch:
         block[::4096] = 0
     base = -block.ctypes.data % 64
@@ -213,8 +213,10 @@ class FlowRoom(NamedTuple):
 def _new_room(size: int, mask_words: int, with_life: bool) -> FlowRoom:
     # np.empty, not np.zeros: numpy asks for huge pages for the former, and first touches of
     # 4 KB pages cost about 10x more here (rows are written when they come into use)
-    life = np.empty(size if with_life else 0, np.int64)
-    return FlowRoom(np.empty(size, FLOW_DTYPE), np.empty((size, 2, mask_words), np.uint64), life)
+    # (from the memory pool, which maps its new blocks with huge pages too)
+    life = memory.empty(size if with_life else 0, np.int64)
+    masks = memory.empty((size, 2, mask_words), np.uint64)
+    return FlowRoom(memory.empty(size, FLOW_DTYPE), masks, life)
 
 
 _FRESH_BLOCK = np.tile(_FRESH_WORDS, (1 << 12, 1))
@@ -471,7 +473,7 @@ class Driver:
             rel = ts
             if d.t0:
                 if self._rel_buf[slot].shape[0] < n:
-                    self._rel_buf[slot] = np.empty(n, np.int64)
+                    self._rel_buf[slot] = memory.empty(n, np.int64)
                 rel = np.subtract(ts, d.t0, out=self._rel_buf[slot][:n])
                 rel.setflags(write=False)  # (one kind of array for the kernels: see _read_only)
         if n_flows is None:
