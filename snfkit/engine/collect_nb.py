@@ -34,6 +34,7 @@ import numpy as np
 from snfkit.engine._jit import helper
 from snfkit.engine.mix_nb import GOLDEN, mix64
 from snfkit.latency_hist import N_BUCKETS, SUB, SUB_BITS
+from snfkit.memory import POOL
 
 EPOCH_RING = 8
 """Epochs ahead of the current arrival epoch whose cells a unit slot keeps (a power of two)."""
@@ -71,8 +72,11 @@ ITEM_DTYPES = {name: np.int64 for name in Items._fields} | {
 
 
 def new_items(n: int) -> Items:
-    """Zeroed item columns for n items (zero pages: memory is taken only where written)."""
-    return Items(*(np.zeros(n, ITEM_DTYPES[name]) for name in Items._fields))
+    """Item columns for n items, not initialised: the kernel writes every field of an item before
+    anything reads it (the opening fields when it opens, the totals when its flow's next item
+    opens or the replay ends: :func:`flush_item`). From the memory pool (:mod:`snfkit.memory`):
+    a new block takes memory only where written, and a later replay reuses it, already mapped."""
+    return Items(*(POOL.empty(n, ITEM_DTYPES[name]) for name in Items._fields))
 
 
 @nb.njit(cache=True, error_model="numpy")

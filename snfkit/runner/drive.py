@@ -391,7 +391,7 @@ class Driver:
         if n_items > have:
             size = n_items if exact else max(n_items, 2 * have)
             items = new_items(size)
-            # only the items in use: the rest are zero pages, which would take memory copied
+            # only the items in use: the rest are not written yet
             used = int(st.ctl["items"][0])
             for new, old in zip(items, st.items, strict=True):
                 new[:used] = old[:used]
