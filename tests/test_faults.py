@@ -87,6 +87,45 @@ def test_kernel_equals_twin_with_failures(case):
     compare_with_twin(packets, ReplayParams.from_flat(**flat), fails)
 
 
+def test_a_flow_that_left_the_failed_unit_keeps_its_order_on_the_recovery_unit():
+    """Found by hypothesis. Unit 0 fails at once; the flow's packets wait for the recovery unit's
+    state, and a new item of the flow (a timeout) starts unit 1 while they wait. Unit 0 fails
+    again: its packets are processed again on a new unit at slot 0, and the flow's next item is
+    placed there. That item's packet used to be served before the flow's earlier packets (each
+    flow's packets on a unit in arrival order, check_invariants), as the flow's move had reset
+    its last finish on that unit."""
+    packets = pl.DataFrame(
+        {"ts_ns": [962, 9540, 11534, 14663], "flow_id": [0] * 4, "wire_len": [1434, 576, 1434, 576]}
+    )
+    params = ReplayParams.from_flat(
+        timeout_ns=1_000,
+        size_bytes=0,
+        alpha=0.0,
+        unit_capacity_bps=5e7,
+        load_bucket_ns=10_000,
+        load_buckets=1,
+        ewma_weight=0.0,
+        initial_estimate_bps=0.0,
+        per_packet_ns=1,
+        per_byte_ps=0,
+        unit_startup_ns=0,
+        unit_idle_ns=1_000_000,
+        prestart_utilization=0.01,
+        max_units=2,
+        state_mode="local",
+        replicas=0,
+        clock_check=False,
+        state_transfer_ns=0,
+        store_rtt_ns=0,
+        detect_ns=0,
+    )
+    failures = [Failure(1, "unit"), Failure(10_573, "unit")]
+    compare_with_twin(packets, params, failures)
+    res = replay(packets, params, failures=failures)
+    assert res.failures["flows_affected"].to_list() == [1, 0]  # the flow had left unit 0
+    assert res.packets["unit"].to_list() == [0, 0, 1, 0]
+
+
 @pytest.mark.parametrize("recovery", RECOVERY_STRATEGIES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_and_strategy_against_the_twin(kind, recovery):

@@ -29,7 +29,9 @@ of an int64 array (:data:`FAIL_COLUMNS`); the kernel writes each row's outcome. 
   that follows the flow's last write. bytes = affected flows x ``state_bytes``. (In ``packet`` mode and with ``external`` state, state
   lives in the store: ``state_at = ready + store_rtt_ns`` whatever the strategy, nothing moves.) Then the in-flight packets are processed again, once, on
   the recovery unit, in arrival order from ``state_at`` (they wait with cause ``recovery``), and the
-  flows' next packets wait for ``state_at`` too. Recovery time (§9.4: until a unit holds up-to-date
+  flows' next packets wait for ``state_at`` too. (A flow that had left the failed unit before it
+  failed, with a new item elsewhere, stays there; should a later item of it come to the recovery
+  unit, its packets there go after the ones processed again.) Recovery time (§9.4: until a unit holds up-to-date
   state for every affected flow): ``state_at - failure`` for snf and ftmb; for chc, until the last
   in-transit packet has been replayed.
 - ``ol``: the OL's lifetime ends; a recovery OL starts at failure + detect_ns (+ start-up unless
@@ -422,9 +424,13 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
             continue
         svc = e[I_SVC]
         fl = flows[e[I_FLOW]]
+        # a flow that left the failed unit before it failed keeps its place (and its order) on
+        # its unit; its packets processed again here are ordered among themselves (rp_*)
+        here = fl.unit == r and fl.life == rn.life
+        before = fl.unit_finish if here else (fl.rp_finish if fl.rp_life == rn.life else 0)
         s0 = fl.state_ready  # the recovered state, or a pull still on its way (the later)
-        if fl.unit_finish > s0:  # the flow's packets in order
-            s0 = fl.unit_finish
+        if before > s0:  # the flow's packets in order
+            s0 = before
         if rn.ready > s0:
             s0 = rn.ready
         if e[I_START] > s0:  # never before it first started: whatever it waited for holds
@@ -461,7 +467,11 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
         # busy time and processed bytes: off the failed unit's epoch, onto the recovery unit's
         add_epoch_row(eu_rows, c, e[I_START] // p.epoch_ns, u, -svc, -e[I_SIZE])
         add_epoch_row(eu_rows, c, start // p.epoch_ns, r, svc, e[I_SIZE])
-        fl.unit_finish = finish
+        if here:
+            fl.unit_finish = finish
+        else:
+            fl.rp_life = rn.life
+            fl.rp_finish = finish
         if p.state_mode == StateMode.external:
             fl.wlanded = finish + p.store_rtt_ns // 2
         if finish > fl.last_finish:

@@ -163,12 +163,16 @@ FLOW_DTYPE = np.dtype(
         ("prev_time", np.int64),
         ("prev_pkt", np.int64),
         ("moved_from", np.int64),  # smart_flow: the slot holding the state of a moved flow
+        # a failure's recovery unit that processed the flow's in-flight packets again while the
+        # flow was on another unit: its lifetime (-1 none) and their last finish there
+        ("rp_life", np.int64),
+        ("rp_finish", np.int64),
     ],
     align=True,
 )
 FLOW_FRESH = np.zeros((), FLOW_DTYPE)
 for _name in ("item", "unit", "life", "last_pkt", "rep_clock", "rep_pkt", "prev_clock", "prev_pkt",
-              "moved_from"):  # fmt: skip
+              "moved_from", "rp_life"):  # fmt: skip
     FLOW_FRESH[_name] = -1
 FLOW_FRESH["prev_rate"] = -1.0
 """A flow never seen: the values new flow records are filled with."""
@@ -377,6 +381,15 @@ def item_rates_nb(first_ts, last_ts, nbytes, npkts, close_after_ns):
 
 
 @nb.njit(cache=True, error_model="numpy")
+def unit_finish_on(fl, life):
+    """The finish of flow record fl's last packet on the unit lifetime ``life`` it moves to: 0
+    (its packets there are done), unless a failure's recovery unit of that lifetime processed the
+    flow's in-flight packets again after the flow had left the failed unit (:mod:`faults_nb`):
+    its next packets there go after those."""
+    return fl.rp_finish if fl.rp_life == life else np.int64(0)
+
+
+@nb.njit(cache=True, error_model="numpy")
 def _close_item(fl, un, c, p):
     """Close flow fl's open item (un is the unit slot it was assigned to); records its rate."""
     if fl.life == un.life and un.active:
@@ -568,7 +581,7 @@ def _move_flow(flows, units, c, f, v, p):
     set_load(dst, p)
     if not fl.need_pull:
         fl.moved_from = fl.unit
-    fl.unit_finish = 0
+    fl.unit_finish = unit_finish_on(fl, dst.life)
     fl.unit = v
     fl.life = dst.life
     fl.need_pull = p.state_mode != StateMode.local
@@ -853,7 +866,7 @@ def replay_chunk_nb(ts, flow, wire_len, ev_time, ev_code, i0, g0, pr, st, out):
             c.allocations += 1
             fl.open = flow_mode
             if fl.unit != u or fl.life != units[u].life:
-                fl.unit_finish = 0
+                fl.unit_finish = unit_finish_on(fl, units[u].life)
             fl.unit = u
             fl.life = units[u].life
             if p.faults:

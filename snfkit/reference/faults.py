@@ -181,7 +181,9 @@ class Faults:
             old_lat = out["release"][i] - ts[i]
             old_ol = out["release"][i] - out["finish"][i]
             queue = old_lat - svc - out["state_wait"][i] - old_ol
-            s0 = max(f.state_ready, f.unit_finish, r.ready, out["start"][i])
+            here = f.unit == r.slot and f.life == r.life  # (else it left the failed unit before)
+            before = f.unit_finish if here else (f.rp_finish if f.rp_life == r.life else 0)
+            s0 = max(f.state_ready, before, r.ready, out["start"][i])
             rtt = p.state.store_rtt_ns
             if p.modes.mode == "packet":  # a store read after the flow's last write, FIFO
                 s0 = max(s0, f.last_finish + rtt, r.free)
@@ -202,7 +204,10 @@ class Faults:
             out["release"][i] = rel
             out["state_wait"][i] = new_lat - svc - queue - (rel - finish)
             out["wait_cause"][i] = 4
-            f.unit_finish = finish
+            if here:
+                f.unit_finish = finish
+            else:
+                f.rp_life, f.rp_finish = r.life, finish
             if p.state.state_mode == "external":
                 f.wlanded = finish + rtt // 2
             f.last_finish = max(f.last_finish, finish)

@@ -133,6 +133,8 @@ class Flow:
     push_entry: int = -1  # index of the flow's live push-queue entry
     moved_from: int = -1
     unit_finish: int = 0  # finish of the flow's last packet on its current unit
+    rp_life: int = -1  # a recovery unit that processed its in-flight packets again elsewhere
+    rp_finish: int = 0  # (faults.py) and their last finish there
     state_ready: int = 0
     state_cause: int = 0
 
@@ -441,7 +443,7 @@ class Controller:
         dest.committed += f.est
         if not f.need_pull:
             f.moved_from = f.unit
-        f.unit_finish = 0
+        f.unit_finish = f.rp_finish if f.rp_life == dest.life else 0
         f.unit, f.life = dest.slot, dest.life
         f.need_pull = self.state_mode != "local"
         self.counters["moves"] += 1
@@ -615,8 +617,8 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
                 cause = {"pull": 1, "replica_wait": 3, "store": 2}.get(source, 0)
                 f.need_pull = False
             moved = f.unit >= 0 and (f.unit != unit.slot or f.life != unit.life)
-            if f.unit != unit.slot or f.life != unit.life:
-                f.unit_finish = 0
+            if f.unit != unit.slot or f.life != unit.life:  # (its packets there: see Flow.rp_life)
+                f.unit_finish = f.rp_finish if f.rp_life == unit.life else 0
             f.item, f.open = c.items, c.mode != PACKET
             c.items += 1
             c.counters["allocations"] += 1
