@@ -208,3 +208,36 @@ def test_packets_from_arrays_table_is_the_one_built_before():
     assert table.equals(want) and table.schema == want.schema
     with pytest.raises(ValueError, match="different lengths"):
         packets_from_arrays(ts[:-1], src, dst, sport, dport, proto, wire)
+
+
+@settings(max_examples=100, deadline=None)
+@given(views_and_data())
+def test_first_other_length_kernel_equals_twin(case):
+    from snfkit.engine.binary_views_nb import first_other_length_nb
+    from snfkit.reference.binary_views import first_other_length
+
+    views, _ = case
+    assert first_other_length_nb(views, 16) == first_other_length(views, 16)
+
+
+@pytest.mark.parametrize("bad_row", [0, 5, 9])
+def test_an_address_of_another_length_is_named_whichever_way_the_column_is_read(bad_row):
+    """check_nf_columns reads a column of views in place (one pass over them) and any other
+    column through polars: the same error, naming the row, either way."""
+    from snfkit.errors import ParameterError
+    from snfkit.nf.base import _views_of, check_nf_columns
+
+    rows = np.arange(10 * 16, dtype=np.uint8).reshape(10, 16)
+    values = [bytes(r) for r in rows]
+    values[bad_row] = values[bad_row][:4]
+    good = binary16_series("dst_ip", rows, 16)
+    n = len(values)
+    one = pl.Series("src_ip", values, pl.Binary)
+    for src in (one, pl.concat([one[:3], one[3:]], rechunk=False)):  # (views in place, or not)
+        ints = {name: list(range(n)) for name in ("ts_ns", "flow_id", "wire_len")}
+        ports = {"src_port": [1] * n, "dst_port": [2] * n, "proto": [6] * n}
+        table = pl.DataFrame({"src_ip": src, "dst_ip": good, **ports, **ints})
+        with pytest.raises(ParameterError, match=f"a 4-byte src_ip at row {bad_row}"):
+            check_nf_columns(table)
+    assert _views_of(good) is not None  # (the in-place path is the one taken for dst_ip)
+    check_nf_columns(table.with_columns(src_ip=good))

@@ -50,6 +50,17 @@ def binary16_views_nb(words, rows_per_buffer, views):
         buffer += 1
 
 
+@nb.njit(cache=True, nogil=True)
+def first_other_length_nb(views, length):
+    """The first row of ``views`` (uint32[n, 4], the Arrow layout above) whose value is not
+    ``length`` bytes long, or -1 (a check of a whole address column in one pass over its views,
+    without building a column of lengths)."""
+    for i in range(views.shape[0]):
+        if views[i, 0] != length:
+            return i
+    return -1
+
+
 @nb.njit(cache=True, inline="always")
 def _big_endian(word):
     """A uint64 read from memory (little-endian) as the big-endian number its bytes spell."""

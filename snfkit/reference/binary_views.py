@@ -15,6 +15,12 @@ def binary16_views(words: np.ndarray, rows_per_buffer: int, views: np.ndarray) -
         views[i] = (VALUE_BYTES, row[0], buffer, slot * VALUE_BYTES)
 
 
+def first_other_length(views: np.ndarray, length: int) -> int:
+    """Twin of :func:`snfkit.engine.binary_views_nb.first_other_length_nb`."""
+    lengths = [row[0] for row in views.tolist()]
+    return next((i for i, n in enumerate(lengths) if n != length), -1)
+
+
 def address_halves(views: np.ndarray, data: bytes) -> tuple[list[int], list[int]] | int:
     """Twin of :func:`snfkit.engine.binary_views_nb.address_halves_nb` (``data`` the buffer's
     bytes): the unsigned big-endian halves of each 16-byte value, or the first row whose view is
