@@ -192,3 +192,17 @@ def test_kth_smallest_on_sorted_and_constant_runs():
     for a in (np.arange(n), np.arange(n)[::-1].copy(), np.full(n, 7), np.arange(n) % 3):
         for k in (0, 1, n // 2, n - 2, n - 1):
             assert kth_smallest_nb(a.astype(np.int64), np.int64(k)) == np.sort(a)[k]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 3), st.integers(0, 6)), max_size=60))
+def test_item_counts_kernel_equals_twin(items):
+    from snfkit.engine.collect_nb import item_counts_nb
+    from snfkit.reference.collect import item_counts_reference
+
+    moved = np.array([m for m, _, _ in items], np.bool_)
+    reason = np.array([r for _, r, _ in items], np.int8)
+    source = np.array([s for _, _, s in items], np.int8)
+    got = item_counts_nb(moved, reason, source, 4, 7)
+    assert np.array_equal(got, item_counts_reference(moved, reason, source, 4, 7))
+    assert got.sum() == len(items)

@@ -230,6 +230,16 @@ def rank_buckets_nb(hist, ranks):
     return target, within, slot, start, lo
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def item_counts_nb(moved, reason, source, n_reasons, n_sources):
+    """Items by (moved, open reason, state source): int64[2, n_reasons, n_sources], in one pass
+    over the items' columns (the summary's state sources and seamless shares are sums of it)."""
+    counts = np.zeros((2, n_reasons, n_sources), np.int64)
+    for k in range(source.shape[0]):
+        counts[np.int64(moved[k]), reason[k], source[k]] += 1
+    return counts
+
+
 @nb.njit(cache=True, error_model="numpy")
 def count_index_nb(slot, lo, start):
     """Per bucket b, ``index[b] = (offset, unit)`` so that a value v of it is counted at

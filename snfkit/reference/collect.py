@@ -57,3 +57,11 @@ def collect_reference(ts, wire_len, unit, item, start, finish, wait_cause, state
 def exact_percentiles_reference(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     """Twin of :func:`snfkit.engine.collect_nb.exact_percentiles`: the ranked values, sorting."""
     return np.sort(values)[ranks]
+
+
+def item_counts_reference(moved, reason, source, n_reasons: int, n_sources: int) -> np.ndarray:
+    """Twin of :func:`snfkit.engine.collect_nb.item_counts_nb`: items by (moved, reason, source)."""
+    counts = np.zeros((2, n_reasons, n_sources), np.int64)
+    for m, r, s in zip(moved.tolist(), reason.tolist(), source.tolist(), strict=True):
+        counts[int(m), r, s] += 1
+    return counts

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from snfkit import latency_hist
-from snfkit.engine.collect_nb import EU_COLUMNS, Items, ranked_values
+from snfkit.engine.collect_nb import EU_COLUMNS, Items, item_counts_nb, ranked_values
 from snfkit.engine.enums import (
     FailureKind,
     OpenReason,
@@ -237,23 +237,27 @@ def _failure_summary(run: Drained, failures, duration: int, counters) -> dict[st
 def _state_summary(run, duration, counters) -> dict[str, Any]:
     """Where state came from, waits by cause, seamless share, replication traffic."""
     n_items = int(run.state.ctl["items"][0])  # the flowlets table's rows, from the kernel's columns
-    codes = run.state.items.source[:n_items]
-    moved = run.state.items.moved[:n_items]
-    counts = np.bincount(codes, minlength=len(names(StateSource)))
-    sources = {name: int(n) for name, n in zip(names(StateSource), counts, strict=True)}
-    n_moved = int(np.count_nonzero(moved))
-    seamless = int(
-        np.count_nonzero(moved & ((codes == StateSource.replica) | (codes == StateSource.free)))
+    items = run.state.items
+    counts = item_counts_nb(  # items by (moved, reason, source)
+        items.moved[:n_items],
+        items.reason[:n_items],
+        items.source[:n_items],
+        len(names(OpenReason)),
+        len(names(StateSource)),
     )
-    is_seamless = (codes == StateSource.replica) | (codes == StateSource.free)
-    reasons = run.state.items.reason[:n_items]
+    sources = {
+        name: int(n) for name, n in zip(names(StateSource), counts.sum(axis=(0, 1)), strict=True)
+    }
+    n_moved = int(counts[1].sum())
+    seamless_sources = [StateSource.replica, StateSource.free]
+    seamless = int(counts[1][:, seamless_sources].sum())
     by_reason = {}
     for name in ("timeout", "size"):  # the reasons whose items can move (§5.2: replication
         # helps a flowlet that follows a gap, not one split off by the size threshold)
-        sel = moved & (reasons == getattr(OpenReason, name))
-        n, ok = int(np.count_nonzero(sel)), int(np.count_nonzero(sel & is_seamless))
+        row = counts[1, getattr(OpenReason, name)]
+        n, ok = int(row.sum()), int(row[seamless_sources].sum())
         by_reason[name] = {"moved": n, "seamless": ok, "share": ok / n if n else None}
-    moved_counts = np.bincount(codes[moved], minlength=len(names(StateSource)))
+    moved_counts = counts[1].sum(axis=0)
     moved_sources = {
         name: int(n) for name, n in zip(names(StateSource), moved_counts, strict=True) if n
     }
