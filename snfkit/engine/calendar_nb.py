@@ -10,14 +10,14 @@ on its sending unit.
 
 from __future__ import annotations
 
-import numba as nb
+from snfkit.engine._jit import helper
 
 CALENDAR = 16
 """Busy intervals a unit remembers ahead of now (packets booked after a state wait leave gaps that
 later packets of other flows may fill; when all 16 are taken, packets go after the last one)."""
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def cal_fit(un, s0, d):
     """Earliest start >= s0 where a service of d fits between the unit's busy intervals."""
     n = un.cal_n
@@ -35,7 +35,7 @@ def cal_fit(un, s0, d):
     return s
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def cal_book(un, t, s, d):
     """Mark [s, s + d) busy (found by :func:`cal_fit`); forget intervals that ended by t.
 
@@ -52,7 +52,7 @@ def cal_book(un, t, s, d):
         _cal_book_general(un, t, s, d)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _cal_book_general(un, t, s, d):
     n = un.cal_n
     drop = 0
@@ -90,7 +90,7 @@ def _cal_book_general(un, t, s, d):
     un.cal_n = n
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def drain_shape(un, s0, size, p):
     """The unit's drain shaper (``unit_drain_bps``, ``unit_burst_bytes``): a packet admitted at s0
     starts no earlier than the unit's theoretical arrival time less the burst tolerance (GCRA,

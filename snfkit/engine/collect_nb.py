@@ -79,7 +79,7 @@ def new_items(n: int) -> Items:
     return Items(*(POOL.empty(n, ITEM_DTYPES[name]) for name in Items._fields))
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def hist_bucket(v):
     """Bucket of one latency in the log histogram (:func:`snfkit.latency_hist.bucket_of`).
 
@@ -95,7 +95,7 @@ def hist_bucket(v):
     return (exp - SUB_BITS + 1) * SUB + ((bits >> (52 - SUB_BITS)) & (SUB - 1))
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _hist_bucket_exact(v):
     exp = 0  # floor(log2(v)), by halving the bit range
     x = v
@@ -117,7 +117,7 @@ def flush_item(items, fl):
     items.end[k] = fl.item_end
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def flush_epochs(eu, rows, c, e_stop):
     """Write the ring cells of epochs ``c.ea`` up to ``e_stop`` (exclusive; at most EPOCH_RING of
     them) as rows from ``rows[c.n_eu]`` on, and clear them. Only cells that saw a packet are
@@ -137,7 +137,7 @@ def flush_epochs(eu, rows, c, e_stop):
     c.n_eu = n
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def add_epoch_row(rows, c, es, u, busy, size):
     """A service that starts EPOCH_RING or more epochs after its arrival: its own row."""
     n = c.n_eu

@@ -54,6 +54,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from snfkit.engine._jit import helper
 from snfkit.engine.calendar_nb import cal_book, cal_fit
 from snfkit.engine.collect_nb import add_epoch_row, hist_bucket
 from snfkit.engine.enums import (
@@ -132,7 +133,7 @@ ERR_NOT_ACTIVE = 1  # an explicit target that is not active at the failure
 ERR_RING = 2  # more packets in flight on the unit than its ring holds
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def release_time(finish, u, olw, p):
     """When the OL of unit slot u releases a packet processed at ``finish``."""
     arrive = finish + p.ol_hop_ns
@@ -142,7 +143,7 @@ def release_time(finish, u, olw, p):
     return arrive
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def inflight_slot(inflight, un, u):
     """The slot of unit u's in-flight ring where its next packet goes (the caller writes the
     entry, :data:`INFLIGHT_COLUMNS`): the oldest leaves a full ring, and its release is remembered,
@@ -164,7 +165,7 @@ def inflight_slot(inflight, un, u):
     return k
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def log_inflight(inflight, un, u, entry):
     """Append a packet (an entry of :data:`INFLIGHT_COLUMNS`) to unit u's in-flight ring. (A loop:
     see :func:`snfkit.engine.flowkeys_nb._grow_keys`.)"""
@@ -204,7 +205,7 @@ def flows_on(flows, flow_life, u, life, p):
     return out
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _draw_unit(units, c, tau):
     """A slot active at tau, uniformly, from the failure stream; -1 when none is. (A unit started
     after tau, for a packet a recovering controller dispatched late, does not count.)"""
@@ -224,12 +225,12 @@ def _draw_unit(units, c, tau):
     return -1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _transfer_ns(nbytes, fixed, p):
     return fixed + np.int64(nbytes * 8e9 / p.recovery_bandwidth_bps)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _launch(units, ring, c, t, p):
     """Start a recovery unit at t (start-up per ``recovery_launch``); its slot (or -1)."""
     r = start_unit(units, ring, c, t, p)
@@ -239,7 +240,7 @@ def _launch(units, ring, c, t, p):
     return r
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _patch(out, patches, c, g0, keep_rows, e, unit, lost):
     """Rewrite a packet's row from its in-flight entry ``e`` (on ``unit``; the latency and the
     OL's share from the entry's release; its queueing is what the rest leaves): in place if the
@@ -272,7 +273,7 @@ def _patch(out, patches, c, g0, keep_rows, e, unit, lost):
         c.n_patches += 1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _relatency(hist, c, old_lat, new_lat):
     """Move one packet's latency in the aggregates (the histogram and the sum; the maximum grows)."""
     hist[hist_bucket(old_lat)] -= 1

@@ -121,7 +121,7 @@ def roll_unit(units, ring, u, b, n_buckets):
     un.cur_bytes = 0
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def measured_load(un, b, p):
     """Measured load of unit record un in bucket b (its ring already rolled to b): bytes over the
     complete buckets of the window (fewer for a young unit) / that time."""
@@ -133,7 +133,7 @@ def measured_load(un, b, p):
     return 0.0
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def set_load(un, p):
     """Unit record un's load from its measured load and committed estimates (module docstring);
     called whenever either changes, so the assignment loop only reads ``ld`` and ``sc``."""
@@ -161,7 +161,7 @@ def refresh_loads(units, ring, c, b, p):
 # ----------------------------------------------------------------------------- unit lifecycle
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def lease_service(service, share):
     """A service of ``service`` ns on a slot holding ``share`` thousandths of a unit: the slot gets
     that part of the unit's time, so the service stretches by SHARE_ONE / share (rounded up)."""
@@ -224,7 +224,7 @@ def open_slot(units, ring, c, t, share, ready, p):
     return -1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def retire_time(un, idle_ns):
     """When a unit with no open item retires: idle_ns after its last packet, once its queue drains."""
     when = un.last_recv + idle_ns
@@ -272,7 +272,7 @@ def retire_due(units, records, c, t, p):
     c.retire_at = bound
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def went_idle(un, c, p):
     """Unit record un has no open item any more: it may retire at retire_time (see retire_due)."""
     when = retire_time(un, p.unit_idle_ns)
@@ -325,7 +325,7 @@ def lease_to(units, ring, records, c, t, target, p):
             c.lease_returns += 1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def lease_target(nbytes, p):
     """The epoch's lease request in thousandths of a unit: the load of ``nbytes`` over the last
     epoch, times (1 + ``rm_headroom``), over the unit's capacity, rounded up to ``rm_grain``."""
@@ -339,7 +339,7 @@ RM_UNIT_COLUMNS = ("rm_unit", "start_ns", "ready_ns", "retire_ns", "peak_share",
 """One row per lifetime of a resource manager's unit (:func:`pack_leases_nb`)."""
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def lowest_free(active, n):
     """The lowest of the first n slots not active (-1: none): the rule every pool follows (a new
     unit or lease of a controller takes the lowest free ID, and so does a resource manager's unit)."""
@@ -349,7 +349,7 @@ def lowest_free(active, n):
     return -1
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns):
     """Retire the resource manager's units that have been empty for idle_ns by time t."""
     for u in range(active.shape[0]):
@@ -358,7 +358,7 @@ def _rm_retire_idle(active, leased, empty_since, rec, unit_rec, t, idle_ns):
             rec[unit_rec[u], 3] = empty_since[u] + idle_ns
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _rm_open(active, leased, empty_since, rec, n_rec, unit_rec, t, startup_ns):
     u = lowest_free(active, active.shape[0])
     active[u] = True

@@ -358,7 +358,7 @@ cost more than the calls' work on the item path."""
 # ----------------------------------------------------------------------------- items
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def item_rate(first_ts, last_ts, nbytes, npkts, close_after_ns):
     """Measured rate (bps) of a closed item: its bytes over its span, where n packets span n mean
     inter-packet gaps, and no span is taken shorter than the close timeout (T in flowlet mode), so
@@ -380,7 +380,7 @@ def item_rates_nb(first_ts, last_ts, nbytes, npkts, close_after_ns):
     return out
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def unit_finish_on(fl, life):
     """The finish of flow record fl's last packet on the unit lifetime ``life`` it moves to: 0
     (its packets there are done), unless a failure's recovery unit of that lifetime processed the
@@ -389,7 +389,7 @@ def unit_finish_on(fl, life):
     return fl.rp_finish if fl.rp_life == life else np.int64(0)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _close_item(fl, un, c, p):
     """Close flow fl's open item (un is the unit slot it was assigned to); records its rate."""
     if fl.life == un.life and un.active:
@@ -405,7 +405,7 @@ def _close_item(fl, un, c, p):
     fl.open = False
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _estimate(fl, c, p):
     if fl.prev_rate >= 0.0:
         return p.ewma_weight * fl.prev_rate + (1.0 - p.ewma_weight) * fl.est
@@ -566,7 +566,7 @@ def _assign_packet(units, ring, c, t, p):
 # ----------------------------------------------------------------------------- smart_flow
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def _move_flow(flows, units, c, f, v, p):
     fl = flows[f]
     src = units[fl.unit]

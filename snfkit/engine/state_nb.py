@@ -22,7 +22,6 @@ output shows it.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
 from snfkit.engine._jit import helper
@@ -45,7 +44,7 @@ def new_transfers(rows: int) -> np.ndarray:
     return np.empty((len(TRANSFER_COLUMNS), rows), np.int64)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@helper
 def uniform(c):
     """Next draw in [0, 1) from the controller's splitmix64 stream (state in ``c.rng``)."""
     c.rng = c.rng + GOLDEN
