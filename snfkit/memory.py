@@ -77,59 +77,63 @@ class BufferPool:
 
     def __init__(self, limit_bytes: int | None = None) -> None:
         self._limit = _default_limit() if limit_bytes is None else int(limit_bytes)
-        self._free: list[mmap.mmap] = []  # kept blocks, oldest first
+        self._free: list[
+            tuple[mmap.mmap, str]
+        ] = []  # kept blocks and their last tags, oldest first
         self._kept = 0
-        self._returned: deque[mmap.mmap] = deque()  # freed blocks not yet sorted into _free
+        self._returned: deque[tuple[mmap.mmap, str]] = deque()  # freed, not yet sorted into _free
         self._lock = threading.Lock()
         self._taken = 0
         self._reused = 0
 
     # ------------------------------------------------------------------ arrays
 
-    def empty(self, shape, dtype=np.float64) -> np.ndarray:
-        """An uninitialised C-contiguous array (as ``np.empty``), from the pool if it is big."""
-        return self._array(shape, dtype, zero=False)
+    def empty(self, shape, dtype=np.float64, tag: str = "") -> np.ndarray:
+        """An uninitialised C-contiguous array (as ``np.empty``), from the pool if it is big.
+        ``tag``: what the array is for; a freed block that served the same tag is preferred
+        (a replay writes the same pages of it again: none is touched for the first time)."""
+        return self._array(shape, dtype, zero=False, tag=tag)
 
-    def zeros(self, shape, dtype=np.float64) -> np.ndarray:
+    def zeros(self, shape, dtype=np.float64, tag: str = "") -> np.ndarray:
         """A zeroed C-contiguous array (as ``np.zeros``), from the pool if it is big."""
-        return self._array(shape, dtype, zero=True)
+        return self._array(shape, dtype, zero=True, tag=tag)
 
-    def full(self, shape, fill_value, dtype=np.float64) -> np.ndarray:
+    def full(self, shape, fill_value, dtype=np.float64, tag: str = "") -> np.ndarray:
         """An array filled with ``fill_value`` (as ``np.full``), from the pool if it is big."""
-        arr = self._array(shape, dtype, zero=False)
+        arr = self._array(shape, dtype, zero=False, tag=tag)
         arr.fill(fill_value)
         return arr
 
-    def _array(self, shape, dtype, zero: bool) -> np.ndarray:
+    def _array(self, shape, dtype, zero: bool, tag: str) -> np.ndarray:
         dt = np.dtype(dtype)
         shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
         if nbytes < MIN_POOLED_BYTES or nbytes > self._limit:  # (a block it could never keep)
             return np.zeros(shape, dt) if zero else np.empty(shape, dt)
-        block, fresh = self._take(nbytes)
+        block, fresh = self._take(nbytes, tag)
         arr = np.frombuffer(block, np.uint8, count=nbytes)
         owner = arr.base  # the buffer numpy took from the map: alive while any view of it is
         assert isinstance(owner, memoryview)
-        weakref.finalize(owner, self._returned.append, block)
+        weakref.finalize(owner, self._returned.append, (block, tag))
         if zero and not fresh:  # a new map is zero already
             arr.fill(0)
         return arr.view(dt).reshape(shape)
 
     # ------------------------------------------------------------------ blocks
 
-    def _take(self, nbytes: int) -> tuple[mmap.mmap, bool]:
+    def _take(self, nbytes: int, tag: str) -> tuple[mmap.mmap, bool]:
         size = -(-nbytes // GRAIN) * GRAIN
         with self._lock:
             self._sort_returned()
-            best = -1
-            for k, block in enumerate(self._free):
-                if size <= len(block) <= size * SLACK and (
-                    best < 0 or len(block) < len(self._free[best])
-                ):
-                    best = k
+            best, best_key = -1, None
+            for k, (block, last) in enumerate(self._free):
+                if size <= len(block) <= size * SLACK:
+                    key = (last != tag, len(block))  # the same use first, then the smallest
+                    if best_key is None or key < best_key:
+                        best, best_key = k, key
             self._taken += 1
             if best >= 0:
-                block = self._free.pop(best)
+                block, _ = self._free.pop(best)
                 self._kept -= len(block)
                 self._reused += 1
                 return block, False
@@ -146,11 +150,11 @@ class BufferPool:
         ones beyond the limit (called with the lock held; finalizers only append to a deque,
         which needs no lock, as they may run in any thread, during any allocation)."""
         while self._returned:
-            block = self._returned.popleft()
-            self._free.append(block)
-            self._kept += len(block)
+            entry = self._returned.popleft()
+            self._free.append(entry)
+            self._kept += len(entry[0])
         while self._free and self._kept > self._limit:
-            old = self._free.pop(0)
+            old, _ = self._free.pop(0)
             self._kept -= len(old)
             _unmap(old)
 
@@ -167,7 +171,7 @@ class BufferPool:
         are not touched; their blocks come back to the pool when they die."""
         with self._lock:
             self._sort_returned()
-            for block in self._free:
+            for block, _ in self._free:
                 _unmap(block)
             self._free.clear()
             self._kept = 0
@@ -178,7 +182,7 @@ class BufferPool:
         sees it, instead of an earlier run's identical values)."""
         with self._lock:
             self._sort_returned()
-            for block in self._free:
+            for block, _ in self._free:
                 np.frombuffer(block, np.uint8).fill(byte)
 
     def stats(self) -> PoolStats:

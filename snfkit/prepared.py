@@ -35,7 +35,7 @@ def _as_int64(a: np.ndarray) -> np.ndarray:
     """``a`` as int64: itself if it is, else a copy (from the memory pool: replays reuse it)."""
     if a.dtype == np.int64:
         return a
-    out = memory.empty(a.shape, np.int64)
+    out = memory.empty(a.shape, np.int64, tag="columns")
     np.copyto(out, a, casting="unsafe")  # (integers checked to fit by the caller)
     return out
 

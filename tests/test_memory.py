@@ -73,6 +73,21 @@ def test_blocks_fit_requests_within_the_slack():
     del small, same
 
 
+def test_a_freed_block_goes_back_to_the_same_use_first():
+    """Blocks remember what they served (a replay's item columns are written only in part): a
+    request with the same tag gets such a block, whatever its place among the kept ones."""
+    pool = BufferPool(64 << 20)
+    a = pool.empty(BIG, np.int64, tag="items")
+    b = pool.empty(BIG, np.int64, tag="outputs")
+    where = {"items": a.ctypes.data, "outputs": b.ctypes.data}
+    del a, b
+    gc.collect()
+    for tag in ("outputs", "items"):
+        again = pool.empty(BIG, np.int64, tag=tag)
+        assert again.ctypes.data == where[tag]
+    assert pool.stats().reused == 2
+
+
 def test_the_limit_is_kept_and_clear_gives_everything_back():
     pool = BufferPool(3 * GRAIN)
     arrays = [pool.empty(GRAIN, np.uint8) for _ in range(5)]

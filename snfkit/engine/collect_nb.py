@@ -76,7 +76,7 @@ def new_items(n: int) -> Items:
     anything reads it (the opening fields when it opens, the totals when its flow's next item
     opens or the replay ends: :func:`flush_item`). From the memory pool (:mod:`snfkit.memory`):
     a new block takes memory only where written, and a later replay reuses it, already mapped."""
-    return Items(*(POOL.empty(n, ITEM_DTYPES[name]) for name in Items._fields))
+    return Items(*(POOL.empty(n, ITEM_DTYPES[name], tag="replay.items") for name in Items._fields))
 
 
 @helper

@@ -65,13 +65,27 @@ def event_scratch(cap: int, n_flows: int, have: EventScratch | None = None) -> E
     if have is not None:
         cap = max(cap, 2 * have.flags.shape[0])
         n_flows = max(n_flows, 2 * have.pidx.shape[0])
-    m = POOL  # (big buffers from the memory pool: replays reuse them)
+    # big buffers from the memory pool, each tagged with its field: a later replay reuses the
+    # same buffer for the same field, whose pages it has written (the lists are written in part)
+    shapes = {
+        "flags": (cap, np.int8, 0),
+        "new_open": (cap, np.int8, 0),
+        "seen": (cap, np.int64, None),
+        "last": ((n_flows, 2), np.int64, -1),
+        "pidx": (n_flows, np.int64, -1),
+        "kind_time": ((2, cap + 1), np.int64, None),
+        "kind_flow": ((2, cap + 1), np.int64, None),
+        "time": (2 * cap, np.int64, None),
+        "code": (2 * cap, np.int64, None),
+    }
     return EventScratch(
-        m.zeros(cap, np.int8), m.zeros(cap, np.int8), m.empty(cap, np.int64),
-        m.full((n_flows, 2), -1, np.int64), m.full(n_flows, -1, np.int64),
-        m.empty((2, cap + 1), np.int64), m.empty((2, cap + 1), np.int64),
-        m.empty(2 * cap, np.int64), m.empty(2 * cap, np.int64),
-    )  # fmt: skip
+        **{
+            name: POOL.empty(shape, dt, tag=f"events.{name}")
+            if fill is None
+            else POOL.full(shape, fill, dt, tag=f"events.{name}")
+            for name, (shape, dt, fill) in shapes.items()
+        }
+    )
 
 
 NEVER = np.int64(2**63 - 1)

@@ -135,7 +135,8 @@ def _view_halves(col: pl.Series) -> tuple[np.ndarray, np.ndarray] | None:
     n = views.shape[0]
     if not data.flags.aligned:
         return None
-    hi, lo = memory.empty(n, np.uint64), memory.empty(n, np.uint64)
+    hi = memory.empty(n, np.uint64, tag="nf.addresses")
+    lo = memory.empty(n, np.uint64, tag="nf.addresses")
     if address_halves_nb(views, data, hi, lo) >= 0:
         return None
     return hi.view(np.int64), lo.view(np.int64)
@@ -316,10 +317,10 @@ def run(
                 "src, snap", (src.shape, snap.shape), f"1-d arrays of {n} elements (one per packet)"
             )
     rows = (  # (from the memory pool: repeated runs reuse its blocks)
-        memory.empty(n, np.int8),
-        memory.empty(n, np.int64),
-        memory.empty(n, np.int64),
-        memory.empty(n, np.int64),
+        memory.empty(n, np.int8, tag="nf.outputs"),
+        memory.empty(n, np.int64, tag="nf.outputs"),
+        memory.empty(n, np.int64, tag="nf.outputs"),
+        memory.empty(n, np.int64, tag="nf.outputs"),
     )
     return run_nf_into_nb(
         nf.process, nf.config, cols, flow, src, snap, nf.state_width, n_flows, *rows

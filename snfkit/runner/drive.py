@@ -126,7 +126,7 @@ def carve(dtypes: list, sizes: list[int], touch: bool = False) -> list[np.ndarra
     for dt, n in zip(dtypes, sizes, strict=True):
         offsets.append(total)
         total += -(-n * np.dtype(dt).itemsize // 64) * 64
-    block = memory.empty(total + 64, np.uint8)  # (reused blocks are mapped already)
+    block = memory.empty(total + 64, np.uint8, tag="replay.outputs")  # (reused: mapped already)
     if touch:
         block[::4096] = 0
     base = -block.ctypes.data % 64
@@ -214,9 +214,9 @@ def _new_room(size: int, mask_words: int, with_life: bool) -> FlowRoom:
     # np.empty, not np.zeros: numpy asks for huge pages for the former, and first touches of
     # 4 KB pages cost about 10x more here (rows are written when they come into use)
     # (from the memory pool, which maps its new blocks with huge pages too)
-    life = memory.empty(size if with_life else 0, np.int64)
-    masks = memory.empty((size, 2, mask_words), np.uint64)
-    return FlowRoom(memory.empty(size, FLOW_DTYPE), masks, life)
+    life = memory.empty(size if with_life else 0, np.int64, tag="replay.flows")
+    masks = memory.empty((size, 2, mask_words), np.uint64, tag="replay.flows")
+    return FlowRoom(memory.empty(size, FLOW_DTYPE, tag="replay.flows"), masks, life)
 
 
 _FRESH_BLOCK = np.tile(_FRESH_WORDS, (1 << 12, 1))
@@ -473,7 +473,7 @@ class Driver:
             rel = ts
             if d.t0:
                 if self._rel_buf[slot].shape[0] < n:
-                    self._rel_buf[slot] = memory.empty(n, np.int64)
+                    self._rel_buf[slot] = memory.empty(n, np.int64, tag="replay.times")
                 rel = np.subtract(ts, d.t0, out=self._rel_buf[slot][:n])
                 rel.setflags(write=False)  # (one kind of array for the kernels: see _read_only)
         if n_flows is None:
