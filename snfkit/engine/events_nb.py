@@ -59,12 +59,16 @@ class EventScratch(NamedTuple):
 
 def event_scratch(cap: int, n_flows: int, have: EventScratch | None = None) -> EventScratch:
     """Buffers for chunks of up to ``cap`` packets plus pending entries, and flow ids below
-    ``n_flows``: ``have`` if it is big enough, else new ones (at least twice the old size)."""
+    ``n_flows``: ``have`` if it is big enough, else one whose too small side is new (at least
+    twice the old size; the per-packet buffers are kept when only the flows outgrow theirs, and
+    the other way round, so a stream whose flow ids keep growing does not double both)."""
     if have is not None and have.flags.shape[0] >= cap and have.pidx.shape[0] >= n_flows:
         return have
+    grow = {"packets": True, "flows": True}
     if have is not None:
-        cap = max(cap, 2 * have.flags.shape[0])
-        n_flows = max(n_flows, 2 * have.pidx.shape[0])
+        grow = {"packets": have.flags.shape[0] < cap, "flows": have.pidx.shape[0] < n_flows}
+        cap = max(cap, 2 * have.flags.shape[0]) if grow["packets"] else have.flags.shape[0]
+        n_flows = max(n_flows, 2 * have.pidx.shape[0]) if grow["flows"] else have.pidx.shape[0]
     # big buffers from the memory pool, each tagged with its field: a later replay reuses the
     # same buffer for the same field, whose pages it has written (the lists are written in part)
     shapes = {
@@ -78,14 +82,16 @@ def event_scratch(cap: int, n_flows: int, have: EventScratch | None = None) -> E
         "time": (2 * cap, np.int64, None),
         "code": (2 * cap, np.int64, None),
     }
-    return EventScratch(
-        **{
-            name: POOL.empty(shape, dt, tag=f"events.{name}")
-            if fill is None
-            else POOL.full(shape, fill, dt, tag=f"events.{name}")
-            for name, (shape, dt, fill) in shapes.items()
-        }
-    )
+    fields = {}
+    for name, (shape, dt, fill) in shapes.items():
+        side = "flows" if name in ("last", "pidx") else "packets"
+        if not grow[side]:
+            fields[name] = getattr(have, name)
+        elif fill is None:
+            fields[name] = POOL.empty(shape, dt, tag=f"events.{name}")
+        else:
+            fields[name] = POOL.full(shape, fill, dt, tag=f"events.{name}")
+    return EventScratch(**fields)
 
 
 NEVER = np.int64(2**63 - 1)
