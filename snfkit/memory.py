@@ -143,7 +143,10 @@ class BufferPool:
                 self._kept -= len(block)
                 self._reused += 1
                 return block, False
-        block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        if hasattr(mmap, "MAP_ANONYMOUS"):  # private: a forked process copies what it writes
+            block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        else:  # (Windows: anonymous memory is the default, and no process forks)
+            block = mmap.mmap(-1, size)
         if size <= HUGE_PAGES_UP_TO and hasattr(mmap, "MADV_HUGEPAGE"):
             try:  # a hint the system may ignore
                 block.madvise(mmap.MADV_HUGEPAGE)
@@ -163,6 +166,9 @@ class BufferPool:
             old, _ = self._free.pop(0)
             self._kept -= len(old)
             _unmap(old)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def set_limit(self, limit_bytes: int) -> None:
         """Keep at most this many bytes of freed blocks (0: keep none, and pool no new array)."""
@@ -206,6 +212,8 @@ def _unmap(block: mmap.mmap) -> None:
 
 POOL = BufferPool()
 """The process's pool, which the replay's buffers come from."""
+if hasattr(os, "register_at_fork"):  # a child forked while another thread held the lock
+    os.register_at_fork(after_in_child=POOL._new_lock)
 empty = POOL.empty
 zeros = POOL.zeros
 full = POOL.full

@@ -163,3 +163,23 @@ def test_a_replay_does_not_depend_on_what_reused_memory_held():
     for w, g in zip(want[:3], got[:3], strict=True):
         assert g.equals(w)
     assert got[3] == want[3]
+
+
+@pytest.mark.skipif(not hasattr(memory.os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_takes_blocks_and_leaves_the_parents_alone():
+    """The pool's maps are private (a child's writes are its own) and its lock is new in a child
+    (one forked while another thread held it would otherwise wait forever)."""
+    import os
+
+    parent = memory.POOL.full(BIG, 1, np.int64)
+    pid = os.fork()
+    if pid == 0:  # the child: write into the parent's block, take blocks of its own
+        ok = False
+        try:
+            parent.fill(2)
+            ok = bool((memory.POOL.full(BIG, 3, np.int64) == 3).all())
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (parent == 1).all()
