@@ -211,9 +211,9 @@ class FlowRoom(NamedTuple):
 
 
 def _new_room(size: int, mask_words: int, with_life: bool) -> FlowRoom:
-    # np.empty, not np.zeros: numpy asks for huge pages for the former, and first touches of
-    # 4 KB pages cost about 10x more here (rows are written when they come into use)
-    # (from the memory pool, which maps its new blocks with huge pages too)
+    # not zeroed (rows are written when they come into use), from the memory pool: its new
+    # blocks up to 256 MB get huge pages (first touches of 4 KB pages cost about 10x more here),
+    # and a room above its limit comes from numpy's np.empty, which asks for them too
     life = memory.empty(size if with_life else 0, np.int64, tag="replay.flows")
     masks = memory.empty((size, 2, mask_words), np.uint64, tag="replay.flows")
     return FlowRoom(memory.empty(size, FLOW_DTYPE, tag="replay.flows"), masks, life)
