@@ -206,6 +206,15 @@ def flows_on(flows, flow_life, u, life, p):
 
 
 @helper
+def unit_finish_on(fl, life):
+    """The finish of flow record fl's last packet on the unit lifetime ``life`` it moves to: 0
+    (its packets there are done), unless that lifetime is a failure's recovery unit that
+    processed the flow's in-flight packets again after the flow had left the failed unit
+    (:func:`fail_unit`): its next packets there go after those."""
+    return fl.rp_finish if fl.rp_life == life else np.int64(0)
+
+
+@helper
 def _draw_unit(units, c, tau):
     """A slot active at tau, uniformly, from the failure stream; -1 when none is. (A unit started
     after tau, for a packet a recovering controller dispatched late, does not count.)"""
@@ -428,7 +437,7 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
         # a flow that left the failed unit before it failed keeps its place (and its order) on
         # its unit; its packets processed again here are ordered among themselves (rp_*)
         here = fl.unit == r and fl.life == rn.life
-        before = fl.unit_finish if here else (fl.rp_finish if fl.rp_life == rn.life else 0)
+        before = fl.unit_finish if here else unit_finish_on(fl, rn.life)
         s0 = fl.state_ready  # the recovered state, or a pull still on its way (the later)
         if before > s0:  # the flow's packets in order
             s0 = before

@@ -95,6 +95,7 @@ from snfkit.engine.faults_nb import (
     apply_failure,
     inflight_slot,
     release_time,
+    unit_finish_on,
 )
 from snfkit.engine.mix_nb import pop_low_bit
 from snfkit.engine.pool_nb import (
@@ -378,15 +379,6 @@ def item_rates_nb(first_ts, last_ts, nbytes, npkts, close_after_ns):
     for k in range(first_ts.shape[0]):
         out[k] = item_rate(first_ts[k], last_ts[k], nbytes[k], npkts[k], close_after_ns)
     return out
-
-
-@helper
-def unit_finish_on(fl, life):
-    """The finish of flow record fl's last packet on the unit lifetime ``life`` it moves to: 0
-    (its packets there are done), unless a failure's recovery unit of that lifetime processed the
-    flow's in-flight packets again after the flow had left the failed unit (:mod:`faults_nb`):
-    its next packets there go after those."""
-    return fl.rp_finish if fl.rp_life == life else np.int64(0)
 
 
 @helper

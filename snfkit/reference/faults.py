@@ -182,7 +182,7 @@ class Faults:
             old_ol = out["release"][i] - out["finish"][i]
             queue = old_lat - svc - out["state_wait"][i] - old_ol
             here = f.unit == r.slot and f.life == r.life  # (else it left the failed unit before)
-            before = f.unit_finish if here else (f.rp_finish if f.rp_life == r.life else 0)
+            before = f.unit_finish if here else f.unit_finish_on(r.life)
             s0 = max(f.state_ready, before, r.ready, out["start"][i])
             rtt = p.state.store_rtt_ns
             if p.modes.mode == "packet":  # a store read after the flow's last write, FIFO

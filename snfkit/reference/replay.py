@@ -138,6 +138,10 @@ class Flow:
     state_ready: int = 0
     state_cause: int = 0
 
+    def unit_finish_on(self, life: int) -> int:
+        """Twin of :func:`snfkit.engine.faults_nb.unit_finish_on`."""
+        return self.rp_finish if self.rp_life == life else 0
+
 
 def item_rate(first_ts: int, last_ts: int, nbytes: int, npkts: int, close_after: int) -> float:
     dur = float(close_after)
@@ -443,7 +447,7 @@ class Controller:
         dest.committed += f.est
         if not f.need_pull:
             f.moved_from = f.unit
-        f.unit_finish = f.rp_finish if f.rp_life == dest.life else 0
+        f.unit_finish = f.unit_finish_on(dest.life)
         f.unit, f.life = dest.slot, dest.life
         f.need_pull = self.state_mode != "local"
         self.counters["moves"] += 1
@@ -617,8 +621,8 @@ def _replay_relative(ts, flow, wire_len, params: ReplayParams, schedule) -> dict
                 cause = {"pull": 1, "replica_wait": 3, "store": 2}.get(source, 0)
                 f.need_pull = False
             moved = f.unit >= 0 and (f.unit != unit.slot or f.life != unit.life)
-            if f.unit != unit.slot or f.life != unit.life:  # (its packets there: see Flow.rp_life)
-                f.unit_finish = f.rp_finish if f.rp_life == unit.life else 0
+            if f.unit != unit.slot or f.life != unit.life:
+                f.unit_finish = f.unit_finish_on(unit.life)
             f.item, f.open = c.items, c.mode != PACKET
             c.items += 1
             c.counters["allocations"] += 1
