@@ -126,6 +126,52 @@ def test_a_flow_that_left_the_failed_unit_keeps_its_order_on_the_recovery_unit()
     assert res.packets["unit"].to_list() == [0, 0, 1, 0]
 
 
+def test_a_packet_left_on_the_failed_unit_waits_for_the_recovered_state():
+    """Found by hypothesis. The flow's third item opens on a new unit 1 (a pull); its fourth
+    opens back on unit 0 before that unit is ready. Unit 1 then fails with the third item's
+    packet in flight. The flow is not on unit 1 any more (no flow affected), but that packet
+    follows the state unit 1 held: processed again on the recovery unit, it starts once the
+    recovered state is there (failure + start-up + recovery_fixed_ns). It used to start when
+    the recovery unit was ready."""
+    packets = pl.DataFrame(
+        {
+            "ts_ns": [168, 9_877, 10_197, 30_158, 31_316, 31_541],
+            "flow_id": [0] * 6,
+            "wire_len": [1_500, 1_434, 64, 1_434, 576, 1_500],
+        }
+    )
+    params = ReplayParams.from_flat(
+        timeout_ns=1_000,
+        size_bytes=0,
+        alpha=0.0,
+        unit_capacity_bps=5e7,
+        load_bucket_ns=10_000,
+        load_buckets=1,
+        ewma_weight=0.0,
+        initial_estimate_bps=0.0,
+        per_packet_ns=1,
+        per_byte_ps=0,
+        unit_startup_ns=10_000,
+        unit_idle_ns=1_000_000,
+        prestart_utilization=0.01,
+        max_units=3,
+        replicas=0,
+        clock_check=False,
+        state_transfer_ns=0,
+        store_rtt_ns=0,
+        detect_ns=0,
+        recovery_fixed_ns=20_000,
+    )
+    failures = [Failure(31_149, "unit")]
+    compare_with_twin(packets, params, failures)
+    res = replay(packets, params, failures=failures)
+    fail = res.failures.row(0, named=True)
+    assert (fail["unit"], fail["flows_affected"], fail["packets_replayed"]) == (1, 0, 1)
+    again = res.packets.row(3, named=True)
+    assert (again["unit"], again["wait_cause"]) == (1, "recovery")
+    assert again["start_ns"] >= fail["time_ns"] + 10_000 + 20_000
+
+
 @pytest.mark.parametrize("recovery", RECOVERY_STRATEGIES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_and_strategy_against_the_twin(kind, recovery):

@@ -83,21 +83,28 @@ def check_invariants(packets_in: pl.DataFrame, res: Results) -> None:
 def with_unit_life(res: Results) -> pl.DataFrame:
     """The packets table (with ``row``, its input order) and, per packet, the unit lifetime that
     served it: the one of its slot started last at or before its service started (a slot's
-    lifetimes follow each other)."""
+    lifetimes follow each other). A lost packet never started: its start is the one planned
+    before its unit failed, which may lie in a later lifetime; its own is the one it was given
+    to, at its arrival (a controller's hold, which dispatches later, is not looked at)."""
     lives = res.units.select(
         pl.col("unit").cast(pl.Int32), "unit_life", "start_ns", "ready_ns", "retire_ns", "failed"
     )
+    P = res.packets.with_row_index("row")
+    at = pl.col("start_ns")
+    if "lost" in P.columns:
+        at = pl.when(pl.col("lost")).then(pl.col("ts_ns")).otherwise(at)
     return (
-        res.packets.with_row_index("row")
-        .sort("start_ns")
+        P.with_columns(_at=at)
+        .sort("_at")
         .join_asof(
             lives.rename({"start_ns": "life_start_ns"}).sort("life_start_ns"),
-            left_on="start_ns",
+            left_on="_at",
             right_on="life_start_ns",
             by="unit",
             strategy="backward",
             check_sortedness=False,  # both sorted by time; lifetimes of a slot follow each other
         )
+        .drop("_at")
         .sort("row")
     )
 
@@ -124,6 +131,7 @@ def check_recovery_causality(res: Results, P: pl.DataFrame) -> pl.DataFrame:
         recovered = recovered & ~(pl.col("first") & (pl.col("wait_cause") != "recovery"))
     fails = res.failures.filter(pl.col("kind").cast(pl.String).str.contains("unit")).select(
         pl.col("unit").alias("prev_unit").cast(pl.Int32),
+        pl.col("recovery_unit").cast(pl.Int32),
         pl.col("time_ns").alias("failed_at"),
         (
             pl.col("time_ns")
@@ -135,13 +143,16 @@ def check_recovery_causality(res: Results, P: pl.DataFrame) -> pl.DataFrame:
         ).alias("state_at"),
     )
     # a move is a recovery when the previous packet's lifetime failed after that packet and
-    # before this one arrived (or this one is processed again); the state is there by state_at
+    # before this one arrived (or this one is processed again by that failure's recovery unit:
+    # a packet that had left for another unit is processed again by that unit's failure); the
+    # state is there by state_at
+    again = (pl.col("wait_cause") == "recovery") & (pl.col("recovery_unit") == pl.col("unit"))
     moves = (
         P.filter(recovered)
         .join(fails, on="prev_unit", how="inner")
         .filter(
             (pl.col("failed_at") >= pl.col("prev_arrival"))
-            & ((pl.col("failed_at") <= pl.col("ts_ns")) | (pl.col("wait_cause") == "recovery"))
+            & ((pl.col("failed_at") <= pl.col("ts_ns")) | again)
         )
         .group_by("row")
         .agg(pl.col("start_ns").first(), pl.col("state_at").sort_by("failed_at").first())

@@ -193,16 +193,11 @@ def flows_on(flows, flow_life, u, life, p):
                 out[n] = f
                 n += 1
         return out
-    for f in range(flow_life.shape[0]):
-        if flow_life[f] == life:
-            n += 1
-    out = np.empty(n, np.int64)
-    n = 0
-    for f in range(flow_life.shape[0]):
-        if flow_life[f] == life:
-            out[n] = f
-            n += 1
-    return out
+    out = np.empty(flow_life.shape[0], np.int64)
+    for f in range(flow_life.shape[0]):  # one pass, without a branch: f is kept if it matches
+        out[n] = f
+        n += flow_life[f] == life
+    return out[:n]
 
 
 @helper
@@ -435,10 +430,12 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
         svc = e[I_SVC]
         fl = flows[e[I_FLOW]]
         # a flow that left the failed unit before it failed keeps its place (and its order) on
-        # its unit; its packets processed again here are ordered among themselves (rp_*)
+        # its unit; its packets processed again here are ordered among themselves (rp_*), and
+        # start from the recovered state too: the state they follow was on the failed unit
         here = fl.unit == r and fl.life == rn.life
         before = fl.unit_finish if here else unit_finish_on(fl, rn.life)
-        s0 = fl.state_ready  # the recovered state, or a pull still on its way (the later)
+        s0 = fl.state_ready if here else state_at  # (here: the recovered state, or a pull
+        # still on its way, the later)
         if before > s0:  # the flow's packets in order
             s0 = before
         if rn.ready > s0:

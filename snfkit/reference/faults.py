@@ -183,7 +183,8 @@ class Faults:
             queue = old_lat - svc - out["state_wait"][i] - old_ol
             here = f.unit == r.slot and f.life == r.life  # (else it left the failed unit before)
             before = f.unit_finish if here else f.unit_finish_on(r.life)
-            s0 = max(f.state_ready, before, r.ready, out["start"][i])
+            # (a flow that left: its packets here follow a state that was on the failed unit)
+            s0 = max(f.state_ready if here else state_at, before, r.ready, out["start"][i])
             rtt = p.state.store_rtt_ns
             if p.modes.mode == "packet":  # a store read after the flow's last write, FIFO
                 s0 = max(s0, f.last_finish + rtt, r.free)
