@@ -99,7 +99,14 @@ def test_hist_bucket_matches_numpy_rule(values):
 @given(st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**62)), min_size=1, max_size=400),
        st.data())  # fmt: skip
 def test_exact_percentiles_match_twin(values, data):
-    from snfkit.engine.collect_nb import exact_percentiles, latency_histogram_nb, ranked_values
+    from snfkit.engine.collect_nb import (
+        count_parts,
+        exact_percentiles,
+        latency_histogram_nb,
+        rank_plan,
+        ranked_values,
+        read_ranked,
+    )
     from snfkit.reference.collect import exact_percentiles_reference
 
     v = np.asarray(values, np.int64)
@@ -112,6 +119,10 @@ def test_exact_percentiles_match_twin(values, data):
     parts = np.split(v, cuts)
     hist = latency_histogram_nb(v)
     np.testing.assert_array_equal(ranked_values(parts, ranks, hist), expected)
+    # counted in two shares (as two threads do in the runner), the counts summed
+    plan = rank_plan(parts, ranks, hist)
+    counts = count_parts(parts[::2], plan) + count_parts(parts[1::2], plan)
+    np.testing.assert_array_equal(read_ranked(parts, plan, counts, hist), expected)
     hist[0] += 1  # a histogram that does not count these values is refused
     with pytest.raises(RuntimeError, match="histogram"):
         ranked_values(parts, ranks, hist)

@@ -370,27 +370,62 @@ def exact_percentiles(values, ranks) -> np.ndarray:
     return ranked_values([values], ranks, latency_histogram_nb(values))
 
 
-def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
-    """:func:`exact_percentiles` over the concatenation of the int64 arrays ``parts``, given
-    their histogram ``hist`` (the replay kernel's): one pass over the parts (two if a target bucket
-    is wide), no concatenation."""
-    refused = RuntimeError("ranked_values: the histogram does not count the values given")
+class RankPlan(NamedTuple):
+    """Where :func:`ranked_values` finds the ranked values (:func:`rank_buckets_nb`,
+    :func:`count_index_nb`); ``wide``: some target bucket's values are gathered."""
+
+    target: np.ndarray
+    within: np.ndarray
+    slot: np.ndarray
+    start: np.ndarray
+    lo: np.ndarray
+    index: np.ndarray
+    wide: bool
+
+
+_REFUSED = "ranked_values: the histogram does not count the values given"
+
+
+def rank_plan(parts, ranks: np.ndarray, hist: np.ndarray) -> RankPlan:
+    """The plan of :func:`ranked_values` for these parts, ranks and histogram (checked)."""
     total = sum(int(p.shape[0]) for p in parts)
     if hist.shape != (N_BUCKETS,) or int(hist.sum()) != total:
-        raise refused
+        raise RuntimeError(_REFUSED)
     ranks = np.asarray(ranks, np.int64)
     if ranks.size and (ranks.min() < 0 or ranks.max() >= total):
         raise ValueError(f"ranked_values: ranks must be in [0, {total}), got {ranks.tolist()}")
     target, within, slot, start, lo = rank_buckets_nb(hist, ranks)
-    buf = np.zeros(start[-1] + SPARE, np.int64)
     index = count_index_nb(slot, lo, start)
-    got = np.zeros(lo.shape[0], np.int64)
-    wide = bool((lo < 0).any())  # a target bucket whose values are gathered
+    return RankPlan(target, within, slot, start, lo, index, bool((lo < 0).any()))
+
+
+def count_parts(parts, plan: RankPlan) -> np.ndarray:
+    """The count pass of :func:`ranked_values` over ``parts`` (an iterable: two threads may share
+    one iterator of the parts, each counting into a buffer of its own; :func:`read_ranked` takes
+    their sum)."""
+    buf = np.zeros(plan.start[-1] + SPARE, np.int64)
     for part in parts:
-        part = np.asarray(part, np.int64)
-        count_ranked_nb(part, index, buf)
-        if wide and not gather_ranked_nb(part, slot, lo, buf, start, got):
-            raise refused
+        count_ranked_nb(np.asarray(part, np.int64), plan.index, buf)
+    return buf
+
+
+def read_ranked(parts, plan: RankPlan, buf: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    """The ranked values from the counts of every part (:func:`count_parts`): the values of wide
+    target buckets gathered from the parts, every target bucket checked against the histogram."""
+    slot, start, lo = plan.slot, plan.start, plan.lo
+    got = np.zeros(lo.shape[0], np.int64)
+    if plan.wide:
+        for part in parts:
+            if not gather_ranked_nb(np.asarray(part, np.int64), slot, lo, buf, start, got):
+                raise RuntimeError(_REFUSED)
     if not _counted(hist, slot, lo, buf, start, got):
-        raise refused
-    return pick_ranked_nb(buf, start, lo, slot, target, within)
+        raise RuntimeError(_REFUSED)
+    return pick_ranked_nb(buf, start, lo, slot, plan.target, plan.within)
+
+
+def ranked_values(parts, ranks: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    """:func:`exact_percentiles` over the concatenation of the int64 arrays ``parts``, given
+    their histogram ``hist`` (the replay kernel's): one pass over the parts (two if a target bucket
+    is wide), no concatenation."""
+    plan = rank_plan(parts, ranks, hist)
+    return read_ranked(parts, plan, count_parts(parts, plan), hist)

@@ -162,13 +162,15 @@ def _span(packets: Any) -> int | None:
 def _feed_chunks(driver: Driver, packets: Any, chunk_size: int, progress, label: str) -> None:
     """Feed a table, an iterable of tables or a path chunk by chunk."""
     chunks, total = chunks_of(packets, chunk_size)
+    top = None
     if (
         isinstance(packets, pl.DataFrame)
         and "flow_id" in packets.columns
         and packets["flow_id"].dtype.is_integer()
-        and packets["flow_id"].max() is not None
-    ):  # bad ids are reported chunk by chunk; item rows are zero pages until written
-        driver.reserve(int(packets["flow_id"].max()) + 1, packets.height)
+    ):
+        top = packets["flow_id"].max()
+    if top is not None:  # bad ids are reported chunk by chunk; item rows: zero pages until written
+        driver.reserve(int(top) + 1, packets.height, ahead=True)
     elif isinstance(packets, str | PathLike) and total:  # tables grow in place, never copied
         driver.reserve(0, total)
         driver.make_room(total)  # (a flow per packet at most)

@@ -66,17 +66,34 @@ FIRST_PIECE = 1 << 16
 """:meth:`Driver.feed_chunks` replays the first this many packets of a longer first chunk on
 their own: nothing overlaps the checks and events of the first piece, so a short one starts the
 kernel sooner (results do not depend on where chunks are cut)."""
+RAMP = 4
+"""Each further piece of the first chunk is this many times the one before (:func:`ramp_cuts`)."""
+
+
+def ramp_cuts(n: int) -> list[int]:
+    """Where a first chunk of n rows is cut: a piece of :data:`FIRST_PIECE` rows, then pieces
+    :data:`RAMP` times the one before while the rest is more than twice the next. Each piece is
+    staged (checks, events) on the second thread while the kernel replays the one before, and
+    staging runs several times faster than the kernel: the kernel starts at once and does not
+    wait for the rest of the first chunk."""
+    cuts, a, size = [], 0, FIRST_PIECE
+    while n - a > 2 * size:
+        a += size
+        cuts.append(a)
+        size *= RAMP
+    return cuts
 
 
 def _first_apart(chunks: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    """The chunks, the first :data:`FIRST_PIECE` rows of a longer first one apart."""
+    """The chunks, a longer first one in the pieces of :func:`ramp_cuts`."""
     first = next(chunks, None)
     if first is None:
         return
-    if first.height > 2 * FIRST_PIECE:
-        yield first.slice(0, FIRST_PIECE)
-        first = first.slice(FIRST_PIECE)
-    yield first
+    a = 0
+    for b in ramp_cuts(first.height):
+        yield first.slice(a, b - a)
+        a = b
+    yield first.slice(a) if a else first
     yield from chunks
 
 
@@ -329,15 +346,21 @@ class Driver:
         return self.drained.state
 
     # -- feeding -------------------------------------------------------------------------------
-    def reserve(self, n_flows: int, n_items: int = 0) -> None:
+    def reserve(self, n_flows: int, n_items: int = 0, ahead: bool = False) -> None:
         """Size the per-flow tables for flow ids below n_flows, and the per-item ones for n_items
         items, at once (they grow by doubling otherwise, copying as they go). The per-item table
         is allocated zeroed, so its pages take memory only once written: an item per packet is
-        a bound to reserve."""
+        a bound to reserve. ``ahead``: the flows' rows are made fresh chunk by chunk, on the
+        staging thread, as a table's flows appear (:meth:`make_room`), not all of them now."""
         if n_flows > 0:
             self._check_flow_ids(n_flows - 1, max(n_items, self.drained.n_in))
-            self.drained.state, self._room = _grow_flows(self.drained.state, n_flows, self._room)
-            self._flows_cap = max(self._flows_cap, self.drained.state.flows.shape[0])
+            if ahead:
+                self.make_room(n_flows)
+            else:
+                self.drained.state, self._room = _grow_flows(
+                    self.drained.state, n_flows, self._room
+                )
+            self._flows_cap = max(self._flows_cap, n_flows, self.drained.state.flows.shape[0])
         self._grow_items(n_items, exact=True)
 
     def make_room(self, max_flows: int) -> None:
@@ -623,8 +646,7 @@ class Driver:
         if n == 0:
             return
         cuts = [*range(0, n, chunk_size), n]
-        if min(n, chunk_size) > 2 * FIRST_PIECE:  # (see feed_chunks)
-            cuts.insert(1, FIRST_PIECE)
+        cuts[1:1] = ramp_cuts(min(n, chunk_size))  # (see feed_chunks)
         ends = np.searchsorted(ev_time, rel[np.asarray(cuts[1:]) - 1], side="left")
         stages = []
         e0 = 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,7 +12,14 @@ import numpy as np
 import polars as pl
 
 from snfkit import latency_hist
-from snfkit.engine.collect_nb import EU_COLUMNS, Items, item_counts_nb, ranked_values
+from snfkit.engine.collect_nb import (
+    EU_COLUMNS,
+    Items,
+    count_parts,
+    item_counts_nb,
+    rank_plan,
+    read_ranked,
+)
 from snfkit.engine.enums import (
     FailureKind,
     OpenReason,
@@ -106,10 +114,9 @@ def _on_clock(times: np.ndarray, run: Drained) -> np.ndarray:
 
 def build_results(run: Drained) -> Results:
     """Every table and the summary of a finished replay (the exact latency percentiles, a pass
-    over every latency, on a second thread meanwhile)."""
+    over every latency, on a second thread meanwhile: :func:`_latency_percentiles`)."""
     with ThreadPoolExecutor(1, thread_name_prefix="snfkit-percentiles") as pool:
-        percentiles = pool.submit(_latency_percentiles, run)  # (its kernels release the GIL)
-        return _build(run, percentiles.result)
+        return _build(run, _latency_percentiles(run, pool))
 
 
 def _build(run: Drained, percentiles: Callable[[], tuple[list[float], bool]]) -> Results:
@@ -486,17 +493,47 @@ def _latency_parts(run: Drained) -> list[np.ndarray]:
     return parts
 
 
-def _latency_percentiles(run: Drained) -> tuple[list[float], bool]:
-    """The summary's latency percentiles (ns) and whether they are exact: from the per-packet
-    latencies when kept, else from the kernel's log histogram."""
+class _Shared:
+    """An iterator that threads can share (each item goes to one of them)."""
+
+    def __init__(self, items) -> None:
+        self._items = iter(items)
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> _Shared:
+        return self
+
+    def __next__(self):
+        with self._lock:
+            return next(self._items)
+
+
+def _latency_percentiles(
+    run: Drained, pool: ThreadPoolExecutor
+) -> Callable[[], tuple[list[float], bool]]:
+    """A call that returns the summary's latency percentiles (ns) and whether they are exact:
+    from the per-packet latencies when kept, else from the kernel's log histogram. The count
+    pass over the chunks' latencies starts on a thread of ``pool`` now, and the call counts the
+    chunks that thread has not taken yet on the caller's thread."""
     parts = _latency_parts(run)
+    hist = run.state.hist
     n_lat = sum(part.shape[0] for part in parts)
     if not n_lat:
-        return latency_hist.percentiles(run.state.hist, list(PERCENTILES)), False
+        from_hist = latency_hist.percentiles(hist, list(PERCENTILES)), False
+        return lambda: from_hist
     # numpy's percentile(method="lower") ranks, read with the kernel's latency histogram from
     # the chunks' columns (no copy, no partition of the whole column)
     ranks = np.floor((n_lat - 1) * (np.asarray(PERCENTILES) / 100)).astype(np.int64)
-    return [float(v) for v in ranked_values(parts, ranks, run.state.hist)], True
+    plan = rank_plan(parts, ranks, hist)
+    shared = _Shared(parts)
+    theirs = pool.submit(count_parts, shared, plan)  # (its kernel releases the GIL)
+
+    def result() -> tuple[list[float], bool]:
+        counts = count_parts(shared, plan)
+        counts += theirs.result()
+        return [float(v) for v in read_ranked(parts, plan, counts, hist)], True
+
+    return result
 
 
 def _summary(run, units, duration, counters, pct, exact) -> dict[str, Any]:
