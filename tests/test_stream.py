@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -18,7 +19,7 @@ import snfkit
 from snfkit.errors import SchemaError
 from snfkit.reference.flowkeys import factorize_flows
 from snfkit.runner import Driver
-from snfkit.runner.drive import FIRST_PIECE
+from snfkit.runner.drive import FIRST_PIECE, RAMP, ramp_cuts
 from snfkit.traces import load_trace
 from snfkit.traces.stream import FlowNumbering, parquet_chunks, slice_plan, streamable
 from snfkit.traces.table import address_rows, flow_ids, ipv4_to_rows
@@ -207,3 +208,16 @@ def test_slices_cover_the_row_groups(groups, rows):
             sizes = np.diff(sorted({start, *inside, start + size}))
             assert sizes.max() - sizes.min() <= 1
         start += size
+
+
+def test_the_first_chunk_is_cut_in_growing_pieces():
+    """A first chunk longer than two first pieces: a piece of FIRST_PIECE rows, each next one RAMP
+    times the one before, and the rest (longer than the piece before it, at most twice the next)."""
+    for n in (0, 1, 2 * FIRST_PIECE):
+        assert ramp_cuts(n) == []
+    for n in (2 * FIRST_PIECE + 1, 10**6, 10**7):
+        sizes = np.diff([0, *ramp_cuts(n), n])
+        assert sizes.sum() == n and (sizes > 0).all()
+        assert sizes[0] == FIRST_PIECE
+        assert all(b == RAMP * a for a, b in pairwise(sizes[:-1]))
+        assert sizes[-2] < sizes[-1] <= 2 * RAMP * sizes[-2]

@@ -434,8 +434,8 @@ def fail_unit(u, tau, lose_state, row, st, c, p, out, g0, keep_rows):
         # start from the recovered state too: the state they follow was on the failed unit
         here = fl.unit == r and fl.life == rn.life
         before = fl.unit_finish if here else unit_finish_on(fl, rn.life)
-        s0 = fl.state_ready if here else state_at  # (here: the recovered state, or a pull
-        # still on its way, the later)
+        # here: the recovered state, or a pull still on its way (the later)
+        s0 = fl.state_ready if here else state_at
         if before > s0:  # the flow's packets in order
             s0 = before
         if rn.ready > s0:
