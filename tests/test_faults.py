@@ -87,6 +87,38 @@ def test_kernel_equals_twin_with_failures(case):
     compare_with_twin(packets, ReplayParams.from_flat(**flat), fails)
 
 
+SHRUNK = {
+    "timeout_ns": 1_000,
+    "size_bytes": 0,
+    "alpha": 0.0,
+    "unit_capacity_bps": 5e7,
+    "load_bucket_ns": 10_000,
+    "load_buckets": 1,
+    "ewma_weight": 0.0,
+    "initial_estimate_bps": 0.0,
+    "per_packet_ns": 1,
+    "per_byte_ps": 0,
+    "unit_idle_ns": 1_000_000,
+    "prestart_utilization": 0.01,
+    "replicas": 0,
+    "clock_check": False,
+    "state_transfer_ns": 0,
+    "store_rtt_ns": 0,
+    "detect_ns": 0,
+}
+"""The parameters the cases below share, as hypothesis shrank them (failure_cases)."""
+
+
+def shrunk_params(**own) -> ReplayParams:
+    """:data:`SHRUNK` with a case's own parameters."""
+    return ReplayParams.from_flat(**{**SHRUNK, **own})
+
+
+def one_flow(ts, wire_len) -> pl.DataFrame:
+    """A packets table of one flow."""
+    return pl.DataFrame({"ts_ns": ts, "flow_id": [0] * len(ts), "wire_len": wire_len})
+
+
 def test_a_flow_that_left_the_failed_unit_keeps_its_order_on_the_recovery_unit():
     """Found by hypothesis. Unit 0 fails at once; the flow's packets wait for the recovery unit's
     state, and a new item of the flow (a timeout) starts unit 1 while they wait. Unit 0 fails
@@ -94,31 +126,8 @@ def test_a_flow_that_left_the_failed_unit_keeps_its_order_on_the_recovery_unit()
     placed there. That item's packet used to be served before the flow's earlier packets (each
     flow's packets on a unit in arrival order, check_invariants), as the flow's move had reset
     its last finish on that unit."""
-    packets = pl.DataFrame(
-        {"ts_ns": [962, 9540, 11534, 14663], "flow_id": [0] * 4, "wire_len": [1434, 576, 1434, 576]}
-    )
-    params = ReplayParams.from_flat(
-        timeout_ns=1_000,
-        size_bytes=0,
-        alpha=0.0,
-        unit_capacity_bps=5e7,
-        load_bucket_ns=10_000,
-        load_buckets=1,
-        ewma_weight=0.0,
-        initial_estimate_bps=0.0,
-        per_packet_ns=1,
-        per_byte_ps=0,
-        unit_startup_ns=0,
-        unit_idle_ns=1_000_000,
-        prestart_utilization=0.01,
-        max_units=2,
-        state_mode="local",
-        replicas=0,
-        clock_check=False,
-        state_transfer_ns=0,
-        store_rtt_ns=0,
-        detect_ns=0,
-    )
+    packets = one_flow([962, 9540, 11534, 14663], [1434, 576, 1434, 576])
+    params = shrunk_params(unit_startup_ns=0, max_units=2, state_mode="local")
     failures = [Failure(1, "unit"), Failure(10_573, "unit")]
     compare_with_twin(packets, params, failures)
     res = replay(packets, params, failures=failures)
@@ -133,35 +142,10 @@ def test_a_packet_left_on_the_failed_unit_waits_for_the_recovered_state():
     follows the state unit 1 held: processed again on the recovery unit, it starts once the
     recovered state is there (failure + start-up + recovery_fixed_ns). It used to start when
     the recovery unit was ready."""
-    packets = pl.DataFrame(
-        {
-            "ts_ns": [168, 9_877, 10_197, 30_158, 31_316, 31_541],
-            "flow_id": [0] * 6,
-            "wire_len": [1_500, 1_434, 64, 1_434, 576, 1_500],
-        }
+    packets = one_flow(
+        [168, 9_877, 10_197, 30_158, 31_316, 31_541], [1_500, 1_434, 64, 1_434, 576, 1_500]
     )
-    params = ReplayParams.from_flat(
-        timeout_ns=1_000,
-        size_bytes=0,
-        alpha=0.0,
-        unit_capacity_bps=5e7,
-        load_bucket_ns=10_000,
-        load_buckets=1,
-        ewma_weight=0.0,
-        initial_estimate_bps=0.0,
-        per_packet_ns=1,
-        per_byte_ps=0,
-        unit_startup_ns=10_000,
-        unit_idle_ns=1_000_000,
-        prestart_utilization=0.01,
-        max_units=3,
-        replicas=0,
-        clock_check=False,
-        state_transfer_ns=0,
-        store_rtt_ns=0,
-        detect_ns=0,
-        recovery_fixed_ns=20_000,
-    )
+    params = shrunk_params(unit_startup_ns=10_000, max_units=3, recovery_fixed_ns=20_000)
     failures = [Failure(31_149, "unit")]
     compare_with_twin(packets, params, failures)
     res = replay(packets, params, failures=failures)
@@ -186,35 +170,12 @@ def test_a_packet_processed_again_does_not_wait_for_the_failed_units_start_up():
     on a unit in arrival order, check_invariants). The start-up it waited for does not hold on
     the recovery unit; what does (the controller's decision, a hold) is not in the in-flight
     record. Strict: when fixed, this test fails until the mark is removed."""
-    packets = pl.DataFrame(
-        {
-            "ts_ns": [1_264, 2_351, 3_470, 5_340, 21_089, 22_859, 24_200, 31_661],
-            "flow_id": [0] * 8,
-            "wire_len": [576, 64, 64, 64, 64, 1_434, 1_434, 1_434],
-        }
+    packets = one_flow(
+        [1_264, 2_351, 3_470, 5_340, 21_089, 22_859, 24_200, 31_661],
+        [576, 64, 64, 64, 64, 1_434, 1_434, 1_434],
     )
-    params = ReplayParams.from_flat(
-        timeout_ns=1_000,
-        size_bytes=0,
-        alpha=0.0,
-        unit_capacity_bps=5e7,
-        load_bucket_ns=10_000,
-        load_buckets=1,
-        ewma_weight=0.0,
-        initial_estimate_bps=0.0,
-        per_packet_ns=1,
-        per_byte_ps=0,
-        unit_startup_ns=1_000_000,
-        unit_idle_ns=1_000_000,
-        prestart_utilization=0.01,
-        max_units=2,
-        state_mode="local",
-        replicas=0,
-        clock_check=False,
-        state_transfer_ns=0,
-        store_rtt_ns=0,
-        recovery_launch="immediate",
-        detect_ns=0,
+    params = shrunk_params(
+        unit_startup_ns=1_000_000, max_units=2, state_mode="local", recovery_launch="immediate"
     )
     compare_with_twin(packets, params, [Failure(1, "unit")])
 
